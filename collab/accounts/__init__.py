@@ -1,0 +1,1 @@
+"""Accounts: login, sessions, passwords, throttling and user management."""

@@ -1,0 +1,191 @@
+"""Account actions: authenticate, throttle, change password, manage users.
+
+``check_*`` validates and raises :class:`collab.errors.ActionError`;
+``do_*`` changes data inside the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collab.accounts.passwords import (
+    DUMMY_HASH,
+    check_password_policy,
+    hash_password,
+    verify_password,
+)
+from collab.audit import audit
+from collab.db import UnitOfWork
+from collab.errors import ActionError, NotFound, PermissionDenied, Throttled
+from collab.i18n import N_
+from collab.models import Comune, LoginAttempt, Role, User, utcnow
+from collab.permissions import Action, can
+
+__all__ = [
+    "authenticate",
+    "check_login_allowed",
+    "do_change_password",
+    "do_create_user",
+    "do_update_user",
+    "normalize_email",
+]
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def check_login_allowed(
+    session: AsyncSession,
+    email: str,
+    ip: str,
+    *,
+    window: int,
+    max_account: int,
+    max_ip: int,
+) -> None:
+    """Refuse (429) when the account or the IP failed too often in the window."""
+    since = utcnow() - timedelta(seconds=window)
+    per_account = await session.scalar(
+        select(func.count()).where(LoginAttempt.email == email, LoginAttempt.at >= since)
+    )
+    per_ip = await session.scalar(
+        select(func.count()).where(LoginAttempt.ip == ip, LoginAttempt.at >= since)
+    )
+    if (per_account or 0) >= max_account or (per_ip or 0) >= max_ip:
+        raise Throttled(
+            N_("Too many failed attempts. Wait %(minutes)d minutes and try again."),
+            minutes=max(1, window // 60),
+        )
+
+
+async def authenticate(uow: UnitOfWork, email: str, password: str, ip: str) -> User | None:
+    """The active user with these credentials, or None.
+
+    Returns instead of raising on failure so that the caller commits the
+    recorded failure: throttling counts must survive the failed request.
+    """
+    email = normalize_email(email)
+    user = await uow.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        verify_password(DUMMY_HASH, password)
+    if user is None or not verify_password(user.password_hash, password) or not user.active:
+        uow.session.add(LoginAttempt(email=email[:254], ip=ip[:64]))
+        return None
+    await uow.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+    audit(uow.session, user, "user.login", user, ip=ip)
+    return user
+
+
+async def do_change_password(
+    uow: UnitOfWork, user: User, current: str, new: str, confirm: str
+) -> None:
+    if not verify_password(user.password_hash, current):
+        raise ActionError(N_("The current password is not correct."), field="current")
+    check_password_policy(new, email=user.email, field="new")
+    if new != confirm:
+        raise ActionError(N_("The two new passwords do not match."), field="confirm")
+    user.password_hash = hash_password(new)
+    user.session_epoch += 1  # log out every other session of this user
+    audit(uow.session, user, "user.password_changed", user)
+
+
+async def _comune_by_istat(session: AsyncSession, istat: str) -> Comune:
+    comune = await session.scalar(select(Comune).where(Comune.istat_code == istat.strip()))
+    if comune is None:
+        raise ActionError(
+            N_("No comune has ISTAT code %(code)s."), field="comune", code=istat.strip()
+        )
+    return comune
+
+
+def _check_role_and_comune(role: str, istat: str | None) -> Role:
+    try:
+        parsed = Role(role)
+    except ValueError:
+        raise ActionError(N_("Choose a valid role."), field="role") from None
+    if parsed.is_cmto and istat:
+        raise ActionError(N_("CMTo staff and admins belong to no comune."), field="comune")
+    if not parsed.is_cmto and not istat:
+        raise ActionError(N_("This role needs the user's comune."), field="comune")
+    return parsed
+
+
+def _check_manager(actor: User | None) -> None:
+    # actor None means the command line, run by whoever operates the server.
+    if actor is not None and not can(actor, Action.MANAGE):
+        raise PermissionDenied(N_("Only administrators can manage users."))
+
+
+async def do_create_user(
+    uow: UnitOfWork,
+    actor: User | None,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    comune_istat: str | None = None,
+) -> User:
+    _check_manager(actor)
+    email = normalize_email(email)
+    if not EMAIL_RE.match(email) or len(email) > 254:
+        raise ActionError(N_("Enter a valid email address."), field="email")
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise ActionError(N_("Enter the name (at most 120 characters)."), field="name")
+    parsed = _check_role_and_comune(role, comune_istat)
+    comune = await _comune_by_istat(uow.session, comune_istat) if comune_istat else None
+    check_password_policy(password, email=email)
+    if await uow.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise ActionError(N_("A user with this email already exists."), field="email")
+    user = User(
+        email=email,
+        name=name,
+        role=parsed,
+        comune=comune,
+        comune_id=comune.id if comune else None,
+        password_hash=hash_password(password),
+        active=True,
+        session_epoch=0,
+    )
+    uow.session.add(user)
+    await uow.session.flush()
+    audit(uow.session, actor, "user.created", user, email=email, role=parsed.value)
+    return user
+
+
+async def do_update_user(
+    uow: UnitOfWork,
+    actor: User | None,
+    user_id: int,
+    *,
+    role: str,
+    comune_istat: str | None,
+    active: bool,
+) -> User:
+    """Change a user's role, comune and active flag; their sessions end."""
+    _check_manager(actor)
+    user = await uow.session.get(User, user_id)
+    if user is None:
+        raise NotFound(N_("This user does not exist."))
+    parsed = _check_role_and_comune(role, comune_istat)
+    comune = await _comune_by_istat(uow.session, comune_istat) if comune_istat else None
+    if actor is not None and actor.id == user.id and (not active or parsed != user.role):
+        raise ActionError(N_("You cannot deactivate yourself or change your own role."))
+    before = {"role": user.role.value, "comune": user.comune_id, "active": user.active}
+    user.role = parsed
+    user.comune = comune
+    user.comune_id = comune.id if comune else None
+    user.active = active
+    after = {"role": parsed.value, "comune": user.comune_id, "active": active}
+    if before != after:
+        user.session_epoch += 1
+        audit(uow.session, actor, "user.updated", user, before=before, after=after)
+    return user

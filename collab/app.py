@@ -1,0 +1,101 @@
+"""The application factory: wires settings, storage, layer, routes and middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from collab import health, web
+from collab.accounts.routes import routes as account_routes
+from collab.admin.routes import routes as admin_routes
+from collab.db import Database
+from collab.errors import ActionError
+from collab.forums.routes import routes as forum_routes
+from collab.realtime.layers import close_layer, make_layer
+from collab.security import CSRFMiddleware, SecurityHeadersMiddleware
+from collab.settings import Settings, load_settings
+from collab.templating import Templates
+
+__all__ = ["create_app"]
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+async def _action_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ActionError)
+    return await web.error_response(request, exc.status, web.translate(request, exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return await web.error_response(request, exc.status_code)
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    if web.is_htmx(request):
+        return Response(status_code=401, headers={"HX-Redirect": web.login_url(request)})
+    return RedirectResponse(web.login_url(request), status_code=303)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return await web.error_response(request, 500)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the ASGI app. ``uvicorn --factory collab.app:create_app`` calls it bare."""
+    settings = settings or load_settings()
+    database = Database(settings.database_url)
+    layer = make_layer(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await close_layer(layer)
+            await database.dispose()
+
+    app = Starlette(
+        debug=False,
+        routes=[
+            *health.routes,
+            *account_routes,
+            *forum_routes,
+            *admin_routes,
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.secret_key,
+                session_cookie="collab_session",
+                max_age=settings.session_max_age,
+                same_site="lax",
+                https_only=settings.secure_cookies,
+            ),
+            Middleware(CSRFMiddleware),
+        ],
+        exception_handlers={
+            ActionError: _action_error,
+            HTTPException: _http_error,
+            web.LoginRequired: _login_required,
+            500: _server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.layer = layer
+    app.state.templates = Templates()
+    return app

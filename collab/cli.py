@@ -1,0 +1,134 @@
+"""The ``collab`` command: migrate, import-comuni, createuser, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from collab import migrate
+from collab.accounts.actions import do_create_user
+from collab.db import Database
+from collab.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+from collab.errors import ActionError
+from collab.i18n import translations
+from collab.importer import import_comuni
+from collab.settings import ConfigurationError, Settings, load_settings
+
+__all__ = ["main"]
+
+
+async def _import(settings: Settings, path: Path) -> int:
+    _ = translations(settings.default_locale).gettext
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(_("Cannot read %(path)s: %(error)s") % {"path": path, "error": exc.strerror}, file=sys.stderr)
+        return 2
+    database = Database(settings.database_url)
+    try:
+        async with database.transaction() as uow:
+            report = await import_comuni(uow, data)
+            if not report.ok:
+                # Nothing is written from a file with errors.
+                await uow.session.rollback()
+    finally:
+        await database.dispose()
+    if not report.ok:
+        print(_("Nothing imported: the file has errors."), file=sys.stderr)
+        for err in report.errors:
+            text = _(err.message) % err.params if err.params else _(err.message)
+            print(_("line %(line)d: %(text)s") % {"line": err.line, "text": text}, file=sys.stderr)
+        return 1
+    print(
+        _("Comuni: %(created)d created, %(moved)d moved to another zone, "
+          "%(renamed)d renamed, %(unchanged)d unchanged.")
+        % {"created": len(report.created), "moved": len(report.moved),
+           "renamed": len(report.renamed), "unchanged": report.unchanged}
+    )  # fmt: skip
+    return 0
+
+
+async def _createuser(settings: Settings, args: argparse.Namespace) -> int:
+    _ = translations(settings.default_locale).gettext
+    password = os.environ.get("COLLAB_PASSWORD") or getpass.getpass(_("Password: "))
+    database = Database(settings.database_url)
+    try:
+        async with database.transaction() as uow:
+            user = await do_create_user(
+                uow, None, email=args.email, name=args.name, role=args.role,
+                password=password, comune_istat=None if args.cmto else args.comune,
+            )  # fmt: skip
+    except ActionError as exc:
+        text = _(exc.message) % exc.params if exc.params else _(exc.message)
+        print(text, file=sys.stderr)
+        return 1
+    finally:
+        await database.dispose()
+    print(_("User %(email)s created.") % {"email": user.email})
+    return 0
+
+
+async def _demo(settings: Settings) -> int:
+    _ = translations(settings.default_locale).gettext
+    database = Database(settings.database_url)
+    try:
+        loaded = await load_demo(database)
+    finally:
+        await database.dispose()
+    if loaded:
+        print(_("Demo data loaded."))
+    print(_("Demo logins (password: %(password)s):") % {"password": DEMO_PASSWORD})
+    for email, name, role, _istat in DEMO_USERS:
+        print(f"  {email:40} {role:10} {name}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="collab", description="collab administration")
+    sub = parser.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("migrate", help="apply database migrations (or go down to --to)")
+    m.add_argument("--to", default="head", help="target revision (default: head)")
+    m.add_argument("--down", action="store_true", help="downgrade to --to instead of upgrading")
+    i = sub.add_parser("import-comuni", help="import comuni from a CSV: ISTAT code, name, zone")
+    i.add_argument("file", type=Path)
+    c = sub.add_parser("createuser", help="create a user (password from $COLLAB_PASSWORD or asked)")
+    c.add_argument("--email", required=True)
+    c.add_argument("--name", required=True)
+    c.add_argument("--role", required=True, choices=["admin", "staff", "portavoce", "sindaco", "tecnico"])
+    group = c.add_mutually_exclusive_group(required=True)
+    group.add_argument("--comune", metavar="ISTAT", help="ISTAT code of the user's comune")
+    group.add_argument("--cmto", action="store_true", help="the user belongs to CMTo")
+    sub.add_parser("demo", help="load demo data (development only) and print the demo logins")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        print(f"collab: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "migrate":
+        if args.down:
+            migrate.downgrade(settings.database_url, args.to if args.to != "head" else "base")
+        else:
+            migrate.upgrade(settings.database_url, args.to)
+        return 0
+    if args.command == "import-comuni":
+        return asyncio.run(_import(settings, args.file))
+    if args.command == "createuser":
+        return asyncio.run(_createuser(settings, args))
+    if settings.production:
+        print("collab: refusing to load demo data with COLLAB_ENV=production", file=sys.stderr)
+        return 2
+    return asyncio.run(_demo(settings))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""Demo data for ``make run``: real comuni, one user per role, a few threads.
+
+Idempotent: a database that already has the demo users is left alone.
+Every demo user has the password :data:`DEMO_PASSWORD` (documented in the
+README); never run this on a production database.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from collab.accounts.actions import do_create_user
+from collab.db import Database
+from collab.forums import actions
+from collab.importer import import_comuni
+from collab.models import Post, Theme, Thread, User, Zone, utcnow
+
+__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "load_demo"]
+
+DEMO_PASSWORD = "collab-demo"
+DEMO_CSV = Path(__file__).parent / "data" / "comuni_demo.csv"
+
+# (email, name, role, ISTAT code or None for CMTo)
+DEMO_USERS = [
+    ("admin@demo.collab.it", "Amministratore Demo", "admin", None),
+    ("staff@demo.collab.it", "Segreteria CMTo", "staff", None),
+    ("sindaco.pinerolo@demo.collab.it", "Sindaco di Pinerolo", "sindaco", "001191"),
+    ("portavoce.pinerolese@demo.collab.it", "Portavoce ZO 5 (Cumiana)", "portavoce", "001097"),
+    ("tecnico.luserna@demo.collab.it", "Tecnico di Luserna San Giovanni", "tecnico", "001139"),
+    ("tecnico.ivrea@demo.collab.it", "Tecnico di Ivrea", "tecnico", "001125"),
+    ("sindaco.susa@demo.collab.it", "Sindaca di Susa", "sindaco", "001270"),
+]
+
+THREADS = [
+    (
+        5, "trasporti-mobilita", "sindaco.pinerolo@demo.collab.it",
+        "Orari dei bus per la Val Pellice dal nuovo anno",
+        "Con il nuovo contratto di servizio cambiano gli orari delle linee per "
+        "Torre Pellice. Raccogliamo qui le segnalazioni dei comuni **entro fine mese**.",
+        [
+            ("tecnico.luserna@demo.collab.it",
+             "Da Luserna segnaliamo che la corsa delle 7:10 non coincide più con il treno."),
+            ("portavoce.pinerolese@demo.collab.it",
+             "Grazie, porto la questione all'assemblea dei sindaci della zona."),
+        ],
+    ),
+    (
+        5, "protezione-civile", "portavoce.pinerolese@demo.collab.it",
+        "Esercitazione intercomunale di primavera",
+        "Proposta di un'esercitazione comune di protezione civile per i comuni della zona.",
+        [],
+    ),
+    (
+        6, "turismo", "sindaco.susa@demo.collab.it",
+        "Promozione coordinata dei sentieri della Valle",
+        "Proponiamo un calendario unico degli eventi estivi sui sentieri.",
+        [],
+    ),
+    (
+        None, "psm-mobile-collegata", "staff@demo.collab.it",
+        "Piano strategico metropolitano: prime osservazioni sull'asse 3",
+        "Apriamo la discussione sull'asse *più mobile, accessibile e collegata*. "
+        "Ogni zona può indicare le priorità del proprio territorio.",
+        [("tecnico.ivrea@demo.collab.it", "Per l'Eporediese la priorità è la linea Chivasso-Ivrea-Aosta.")],
+    ),
+]  # fmt: skip
+
+
+async def load_demo(database: Database) -> bool:
+    """Load the demo data; False when it was already there."""
+    async with database.session() as session:
+        if await session.scalar(select(User.id).where(User.email == DEMO_USERS[0][0])):
+            return False
+    async with database.transaction() as uow:
+        report = await import_comuni(uow, DEMO_CSV.read_bytes())
+        assert report.ok, report.errors
+    async with database.transaction() as uow:
+        for email, name, role, istat in DEMO_USERS:
+            await do_create_user(
+                uow, None, email=email, name=name, role=role, password=DEMO_PASSWORD,
+                comune_istat=istat,
+            )  # fmt: skip
+    for zone_number, theme_slug, author, title, body, replies in THREADS:
+        async with database.transaction() as uow:
+            s = uow.session
+            users = {u.email: u for u in (await s.scalars(select(User))).all()}
+            theme = await s.scalar(select(Theme).where(Theme.slug == theme_slug))
+            assert theme is not None
+            zone_id = None
+            if zone_number is not None:
+                zone_id = await s.scalar(select(Zone.id).where(Zone.number == zone_number))
+            thread = await actions.do_start_thread(uow, users[author], zone_id, theme, title, body)
+            for reply_author, text in replies:
+                await actions.do_reply(uow, users[reply_author], thread.id, text)
+    await _spread_in_time(database)
+    return True
+
+
+async def _spread_in_time(database: Database) -> None:
+    # Demo activity looks more natural spread over the last days.
+    async with database.transaction() as uow:
+        threads = (await uow.session.scalars(select(Thread).order_by(Thread.id))).all()
+        now = utcnow()
+        for i, thread in enumerate(threads):
+            start = now - timedelta(days=len(threads) - i, hours=3)
+            thread.created_at = start
+            posts = (
+                await uow.session.scalars(select(Post).where(Post.thread_id == thread.id).order_by(Post.id))
+            ).all()
+            for j, post in enumerate(posts):
+                post.created_at = start + timedelta(hours=2 * j)
+            thread.last_activity_at = posts[-1].created_at if posts else start

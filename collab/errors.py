@@ -1,0 +1,36 @@
+"""Domain errors. Messages are English msgids marked with ``N_``; the web layer
+translates them and picks the HTTP status from the class."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ActionError", "Conflict", "NotFound", "PermissionDenied", "Throttled"]
+
+
+class ActionError(Exception):
+    """Bad input: nothing was changed. Shown next to the form (HTTP 422)."""
+
+    status = 422
+
+    def __init__(self, message: str, *, field: str | None = None, **params: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.params = params
+
+
+class PermissionDenied(ActionError):
+    status = 403
+
+
+class NotFound(ActionError):
+    status = 404
+
+
+class Conflict(ActionError):
+    status = 409
+
+
+class Throttled(ActionError):
+    status = 429

@@ -1,0 +1,1 @@
+"""Zone boards: threads per zone and theme, posts, edits and moderation."""

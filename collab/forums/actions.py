@@ -1,0 +1,270 @@
+"""Forum writes: ``check_*`` validates, ``do_*`` changes data and records events.
+
+Every function takes the unit of work and the acting user, checks the
+permission table for the thread's zone, and raises an
+:class:`collab.errors.ActionError` subclass, changing nothing, on bad input.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collab.audit import audit
+from collab.db import UnitOfWork
+from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
+from collab.i18n import N_
+from collab.markup import render_markdown
+from collab.models import Post, PostRevision, Theme, Thread, User, utcnow
+from collab.permissions import Action, can
+from collab.realtime.events import PostCreated, PostDeleted, PostEdited, ThreadCreated, ThreadUpdated
+
+__all__ = [
+    "check_body",
+    "check_title",
+    "do_delete_own_post",
+    "do_edit_post",
+    "do_hide_post",
+    "do_reply",
+    "do_restore_post",
+    "do_set_closed",
+    "do_set_pinned",
+    "do_start_thread",
+    "get_post",
+    "get_readable_thread",
+]
+
+MAX_BODY = 20_000
+MAX_REASON = 500
+
+
+def check_title(title: str) -> str:
+    title = " ".join(title.split())
+    if len(title) < 3:
+        raise ActionError(N_("The title must be at least 3 characters long."), field="title")
+    if len(title) > 200:
+        raise ActionError(N_("The title must be at most 200 characters long."), field="title")
+    return title
+
+
+def check_body(source: str) -> str:
+    source = source.replace("\r\n", "\n").strip()
+    if not source:
+        raise ActionError(N_("The message is empty."), field="body")
+    if len(source) > MAX_BODY:
+        raise ActionError(
+            N_("The message is too long (at most %(max)d characters)."), field="body", max=MAX_BODY
+        )
+    return source
+
+
+def check_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ActionError(N_("Say why the message is hidden."), field="reason")
+    if len(reason) > MAX_REASON:
+        raise ActionError(N_("The reason is too long."), field="reason")
+    return reason
+
+
+def _bump(thread: Thread, delta: int) -> None:
+    # An SQL expression, not a Python read-modify-write: concurrent replies
+    # must not lose counts. The attribute is expired after flush; callers
+    # that need the value reload the thread.
+    thread.post_count = Thread.post_count + delta  # type: ignore[assignment]
+
+
+def _require(user: User, action: Action, zone_id: int | None) -> None:
+    if not can(user, action, zone_id):
+        raise PermissionDenied(N_("You are not allowed to do this here."))
+
+
+async def get_readable_thread(session: AsyncSession, user: User, thread_id: int) -> Thread:
+    thread = await session.get(Thread, thread_id)
+    if thread is None:
+        raise NotFound(N_("This thread does not exist."))
+    _require(user, Action.READ, thread.zone_id)
+    return thread
+
+
+async def get_post(session: AsyncSession, user: User, post_id: int) -> tuple[Post, Thread]:
+    """A post the user may read, with its thread."""
+    post = await session.get(Post, post_id)
+    if post is None:
+        raise NotFound(N_("This message does not exist."))
+    thread = await get_readable_thread(session, user, post.thread_id)
+    return post, thread
+
+
+def _check_open(user: User, thread: Thread) -> None:
+    if thread.closed and not can(user, Action.MODERATE, thread.zone_id):
+        raise Conflict(N_("This thread is closed: no more replies or edits."))
+
+
+async def do_start_thread(
+    uow: UnitOfWork, user: User, zone_id: int | None, theme: Theme, title: str, source: str
+) -> Thread:
+    _require(user, Action.POST, zone_id)
+    title = check_title(title)
+    source = check_body(source)
+    if not theme.active:
+        raise ActionError(N_("This theme is no longer in use."))
+    now = utcnow()
+    thread = Thread(
+        zone_id=zone_id,
+        theme_id=theme.id,
+        title=title,
+        author_id=user.id,
+        created_at=now,
+        last_activity_at=now,
+        post_count=1,
+        pinned=False,
+        closed=False,
+    )
+    uow.session.add(thread)
+    await uow.session.flush()
+    post = Post(
+        thread_id=thread.id, author_id=user.id, source=source, html=render_markdown(source),
+        created_at=now,
+    )  # fmt: skip
+    uow.session.add(post)
+    await uow.session.flush()
+    uow.record(ThreadCreated(zone_id=zone_id, thread_id=thread.id, theme_id=theme.id))
+    return thread
+
+
+async def do_reply(uow: UnitOfWork, user: User, thread_id: int, source: str) -> Post:
+    thread = await get_readable_thread(uow.session, user, thread_id)
+    _require(user, Action.POST, thread.zone_id)
+    _check_open(user, thread)
+    source = check_body(source)
+    now = utcnow()
+    post = Post(
+        thread_id=thread.id, author_id=user.id, source=source, html=render_markdown(source),
+        created_at=now,
+    )  # fmt: skip
+    uow.session.add(post)
+    _bump(thread, +1)
+    thread.last_activity_at = now
+    await uow.session.flush()
+    uow.record(PostCreated(zone_id=thread.zone_id, thread_id=thread.id, post_id=post.id))
+    return post
+
+
+async def _own_live_post(uow: UnitOfWork, user: User, post_id: int) -> tuple[Post, Thread]:
+    post, thread = await get_post(uow.session, user, post_id)
+    if post.author_id != user.id:
+        raise PermissionDenied(N_("You can only change your own messages."))
+    _require(user, Action.EDIT_OWN, thread.zone_id)
+    if post.deleted:
+        raise Conflict(N_("This message has been deleted."))
+    _check_open(user, thread)
+    return post, thread
+
+
+async def do_edit_post(uow: UnitOfWork, user: User, post_id: int, source: str) -> Post:
+    """Replace a post's text; the previous version goes into its history."""
+    post, thread = await _own_live_post(uow, user, post_id)
+    source = check_body(source)
+    if source == post.source:
+        return post
+    uow.session.add(
+        PostRevision(
+            post_id=post.id,
+            source=post.source,
+            html=post.html,
+            edited_by_id=post.author_id,
+            created_at=post.edited_at or post.created_at,
+        )
+    )
+    post.source = source
+    post.html = render_markdown(source)
+    post.edited_at = utcnow()
+    audit(uow.session, user, "post.edited", post)
+    uow.record(PostEdited(zone_id=thread.zone_id, thread_id=thread.id, post_id=post.id))
+    return post
+
+
+def _soft_delete(post: Post, thread: Thread, by: User, reason: str | None) -> None:
+    post.deleted_at = utcnow()
+    post.deleted_by_id = by.id
+    post.deleted_by = by
+    post.delete_reason = reason
+    _bump(thread, -1)
+
+
+async def do_delete_own_post(uow: UnitOfWork, user: User, post_id: int) -> Post:
+    post, thread = await _own_live_post(uow, user, post_id)
+    _soft_delete(post, thread, user, None)
+    audit(uow.session, user, "post.deleted", post)
+    uow.record(PostDeleted(zone_id=thread.zone_id, thread_id=thread.id, post_id=post.id))
+    return post
+
+
+async def do_hide_post(uow: UnitOfWork, user: User, post_id: int, reason: str) -> Post:
+    """Moderation: hide someone's post, saying why. The text is kept for moderators."""
+    post, thread = await get_post(uow.session, user, post_id)
+    _require(user, Action.MODERATE, thread.zone_id)
+    reason = check_reason(reason)
+    if post.deleted:
+        raise Conflict(N_("This message has already been removed."))
+    _soft_delete(post, thread, user, reason)
+    audit(uow.session, user, "post.hidden", post, reason=reason)
+    uow.record(PostDeleted(zone_id=thread.zone_id, thread_id=thread.id, post_id=post.id))
+    return post
+
+
+async def do_restore_post(uow: UnitOfWork, user: User, post_id: int) -> Post:
+    post, thread = await get_post(uow.session, user, post_id)
+    _require(user, Action.MODERATE, thread.zone_id)
+    if not post.deleted:
+        raise Conflict(N_("This message is not hidden."))
+    post.deleted_at = None
+    post.deleted_by_id = None
+    post.deleted_by = None
+    post.delete_reason = None
+    _bump(thread, +1)
+    audit(uow.session, user, "post.restored", post)
+    uow.record(
+        PostDeleted(zone_id=thread.zone_id, thread_id=thread.id, post_id=post.id, restored=True)
+    )
+    return post
+
+
+async def _moderated_thread(uow: UnitOfWork, user: User, thread_id: int) -> Thread:
+    thread = await get_readable_thread(uow.session, user, thread_id)
+    _require(user, Action.MODERATE, thread.zone_id)
+    return thread
+
+
+def _thread_updated(uow: UnitOfWork, thread: Thread) -> None:
+    uow.record(
+        ThreadUpdated(
+            zone_id=thread.zone_id, thread_id=thread.id, pinned=thread.pinned, closed=thread.closed
+        )
+    )
+
+
+async def do_set_pinned(uow: UnitOfWork, user: User, thread_id: int, pinned: bool) -> Thread:
+    thread = await _moderated_thread(uow, user, thread_id)
+    if thread.pinned != pinned:
+        thread.pinned = pinned
+        audit(uow.session, user, "thread.pinned" if pinned else "thread.unpinned", thread)
+        _thread_updated(uow, thread)
+    return thread
+
+
+async def do_set_closed(uow: UnitOfWork, user: User, thread_id: int, closed: bool) -> Thread:
+    thread = await _moderated_thread(uow, user, thread_id)
+    if thread.closed != closed:
+        thread.closed = closed
+        audit(uow.session, user, "thread.closed" if closed else "thread.reopened", thread)
+        _thread_updated(uow, thread)
+    return thread
+
+
+async def get_theme(session: AsyncSession, slug: str) -> Theme:
+    theme = await session.scalar(select(Theme).where(Theme.slug == slug))
+    if theme is None:
+        raise NotFound(N_("This theme does not exist."))
+    return theme

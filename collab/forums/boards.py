@@ -1,0 +1,128 @@
+"""Pages of the boards: home, a zone, a zone's theme, and starting a thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from collab import web
+from collab.errors import ActionError, NotFound, PermissionDenied
+from collab.forums import actions, queries
+from collab.i18n import N_
+from collab.models import Theme, User, Zone
+from collab.permissions import Action, can
+
+__all__ = ["Board", "board_page", "home", "new_thread", "new_thread_page", "zone_page"]
+
+
+@dataclass(frozen=True)
+class Board:
+    """Where threads live: a zone (or the metropolitan area, ``zone`` None)."""
+
+    zone: Zone | None
+
+    @property
+    def zone_id(self) -> int | None:
+        return self.zone.id if self.zone else None
+
+    @property
+    def url(self) -> str:
+        return f"/zones/{self.zone.number}" if self.zone else "/metro"
+
+    def theme_url(self, theme: Theme) -> str:
+        return f"{self.url}/{theme.slug}"
+
+
+async def _board(session: AsyncSession, request: Request, user: User, action: Action) -> Board:
+    number = request.path_params.get("number")
+    zone = None
+    if number is not None:
+        zone = await session.scalar(select(Zone).where(Zone.number == number))
+        if zone is None:
+            raise NotFound(N_("This zone does not exist."))
+    board = Board(zone)
+    if not can(user, action, board.zone_id):
+        raise PermissionDenied(N_("You are not allowed to see this zone's boards."))
+    return board
+
+
+async def home(request: Request) -> Response:
+    user = await web.current_user(request)
+    async with web.db(request).session() as session:
+        zones, summaries = await queries.zone_summaries(session)
+        recent = await queries.recent_threads(session, None, 5) if can(user, Action.READ) else []
+    readable = {zone.id for zone, _ in zones if can(user, Action.READ, zone.id)}
+    return await web.render(
+        request,
+        "forums/home.html",
+        {"zones": zones, "summaries": summaries, "readable": readable, "metro_recent": recent},
+    )
+
+
+async def zone_page(request: Request) -> Response:
+    user = await web.require_user(request)
+    async with web.db(request).session() as session:
+        board = await _board(session, request, user, Action.READ)
+        themes, summaries = await queries.board_summaries(session, board.zone_id)
+        recent = await queries.recent_threads(session, board.zone_id)
+        comuni = await queries.zone_comuni(session, board.zone_id)
+    return await web.render(
+        request,
+        "forums/zone.html",
+        {"board": board, "themes": themes, "summaries": summaries, "recent": recent,
+         "comuni": comuni},
+    )  # fmt: skip
+
+
+async def board_page(request: Request) -> Response:
+    user = await web.require_user(request)
+    async with web.db(request).session() as session:
+        board = await _board(session, request, user, Action.READ)
+        theme = await actions.get_theme(session, request.path_params["theme"])
+        page = await queries.board_threads(
+            session, board.zone_id, theme.id, web.page_number(request)
+        )
+    return await web.render(
+        request, "forums/board.html", {"board": board, "theme": theme, "page": page}
+    )
+
+
+async def _new_thread_form(
+    request: Request, board: Board, theme: Theme, status: int = 200, **extra: object
+) -> Response:
+    return await web.render(
+        request, "forums/new_thread.html", {"board": board, "theme": theme, **extra},
+        status_code=status,
+    )  # fmt: skip
+
+
+async def new_thread_page(request: Request) -> Response:
+    user = await web.require_user(request)
+    async with web.db(request).session() as session:
+        board = await _board(session, request, user, Action.POST)
+        theme = await actions.get_theme(session, request.path_params["theme"])
+    return await _new_thread_form(request, board, theme)
+
+
+async def new_thread(request: Request) -> Response:
+    user = await web.require_user(request)
+    data = await web.form(request)
+    title, body = web.field(data, "title"), web.field(data, "body")
+    async with web.db(request).session() as session:
+        board = await _board(session, request, user, Action.POST)
+        theme = await actions.get_theme(session, request.path_params["theme"])
+    try:
+        async with web.db(request).transaction() as uow:
+            thread = await actions.do_start_thread(uow, user, board.zone_id, theme, title, body)
+    except ActionError as exc:
+        if exc.status != 422:
+            raise
+        return await _new_thread_form(
+            request, board, theme, 422,
+            title=title, body=body, error=web.translate(request, exc), error_field=exc.field,
+        )  # fmt: skip
+    return web.redirect(request, f"/threads/{thread.id}")

@@ -1,0 +1,152 @@
+"""Forum reads: summaries for the home and zone pages, paginated lists."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collab.models import Comune, Post, Theme, Thread, Zone
+
+__all__ = [
+    "THREADS_PER_PAGE",
+    "POSTS_PER_PAGE",
+    "BoardSummary",
+    "Page",
+    "board_summaries",
+    "paginate",
+    "post_position",
+    "recent_threads",
+    "zone_summaries",
+]
+
+THREADS_PER_PAGE = 20
+POSTS_PER_PAGE = 20
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    number: int
+    pages: int
+    total: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+async def paginate(
+    session: AsyncSession, stmt: Select[tuple[T]], number: int, per_page: int
+) -> Page[T]:
+    """One page of ``stmt``; a page number past the end gives the last page."""
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    total = total or 0
+    pages = max(1, math.ceil(total / per_page))
+    number = min(max(1, number), pages)
+    items = (await session.scalars(stmt.limit(per_page).offset((number - 1) * per_page))).all()
+    return Page(items=items, number=number, pages=pages, total=total)
+
+
+@dataclass(frozen=True)
+class BoardSummary:
+    """Thread count and latest activity of a zone (or a zone's theme)."""
+
+    thread_count: int
+    last_activity_at: datetime | None
+    last_thread: Thread | None
+
+
+async def _latest_by(
+    session: AsyncSession, key: str, zone_id: int | None = None, per_zone: bool = True
+) -> dict[int | None, BoardSummary]:
+    column = Thread.zone_id if key == "zone" else Thread.theme_id
+    counts = select(column, func.count(), func.max(Thread.last_activity_at)).group_by(column)
+    if not per_zone:
+        counts = counts.where(Thread.zone_id.is_(None) if zone_id is None else Thread.zone_id == zone_id)
+    rows = (await session.execute(counts)).all()
+    result: dict[int | None, BoardSummary] = {}
+    for group, count, last in rows:
+        latest_stmt = select(Thread).where(column == group if group is not None else column.is_(None))
+        if not per_zone:
+            latest_stmt = latest_stmt.where(
+                Thread.zone_id.is_(None) if zone_id is None else Thread.zone_id == zone_id
+            )
+        latest = await session.scalar(latest_stmt.order_by(Thread.last_activity_at.desc()).limit(1))
+        result[group] = BoardSummary(count, last, latest)
+    return result
+
+
+async def zone_summaries(session: AsyncSession) -> tuple[list[tuple[Zone, int]], dict[int | None, BoardSummary]]:
+    """All zones with their comuni count, and per-zone summaries (key None = metropolitan)."""
+    zones = (
+        await session.execute(
+            select(Zone, func.count(Comune.id))
+            .outerjoin(Comune, Comune.zone_id == Zone.id)
+            .group_by(Zone.id)
+            .order_by(Zone.number)
+        )
+    ).all()
+    return [(z, n) for z, n in zones], await _latest_by(session, "zone")
+
+
+async def board_summaries(
+    session: AsyncSession, zone_id: int | None
+) -> tuple[Sequence[Theme], dict[int | None, BoardSummary]]:
+    """Active themes in order, with per-theme summaries for one zone (None = metropolitan)."""
+    themes = (
+        await session.scalars(select(Theme).where(Theme.active).order_by(Theme.position, Theme.name))
+    ).all()
+    return themes, await _latest_by(session, "theme", zone_id, per_zone=False)
+
+
+async def zone_comuni(session: AsyncSession, zone_id: int | None) -> Sequence[Comune]:
+    if zone_id is None:
+        return []
+    return (
+        await session.scalars(select(Comune).where(Comune.zone_id == zone_id).order_by(Comune.name))
+    ).all()
+
+
+def _board_filter(stmt: Select[tuple[Thread]], zone_id: int | None) -> Select[tuple[Thread]]:
+    return stmt.where(Thread.zone_id.is_(None) if zone_id is None else Thread.zone_id == zone_id)
+
+
+async def recent_threads(
+    session: AsyncSession, zone_id: int | None, limit: int = 10
+) -> Sequence[Thread]:
+    stmt = _board_filter(select(Thread), zone_id)
+    return (await session.scalars(stmt.order_by(Thread.last_activity_at.desc()).limit(limit))).all()
+
+
+async def board_threads(
+    session: AsyncSession, zone_id: int | None, theme_id: int, number: int
+) -> Page[Thread]:
+    """Threads of a board: pinned first, then by latest activity."""
+    stmt = _board_filter(select(Thread), zone_id).where(Thread.theme_id == theme_id)
+    stmt = stmt.order_by(Thread.pinned.desc(), Thread.last_activity_at.desc(), Thread.id.desc())
+    return await paginate(session, stmt, number, THREADS_PER_PAGE)
+
+
+async def thread_posts(session: AsyncSession, thread_id: int, number: int) -> Page[Post]:
+    """Posts of a thread in order; removed posts keep their place (as a notice)."""
+    stmt = select(Post).where(Post.thread_id == thread_id).order_by(Post.id)
+    return await paginate(session, stmt, number, POSTS_PER_PAGE)
+
+
+async def post_position(session: AsyncSession, post: Post) -> int:
+    """The page of its thread on which ``post`` appears."""
+    before = await session.scalar(
+        select(func.count()).where(Post.thread_id == post.thread_id, Post.id < post.id)
+    )
+    return (before or 0) // POSTS_PER_PAGE + 1

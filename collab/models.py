@@ -1,0 +1,247 @@
+"""The data model: zones, comuni, themes, users, threads, posts and the audit log.
+
+Domain code: no Starlette here. Timestamps are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "AuditLog",
+    "Base",
+    "Comune",
+    "LoginAttempt",
+    "Post",
+    "PostRevision",
+    "Role",
+    "Theme",
+    "Thread",
+    "User",
+    "Zone",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes; SQLite gives naive ones back, so re-attach UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Role(enum.StrEnum):
+    """What a user is. Comune roles need a comune; CMTo roles have none."""
+
+    ADMIN = "admin"
+    STAFF = "staff"
+    PORTAVOCE = "portavoce"
+    SINDACO = "sindaco"
+    TECNICO = "tecnico"
+
+    @property
+    def is_cmto(self) -> bool:
+        return self in (Role.ADMIN, Role.STAFF)
+
+
+class Zone(Base):
+    """A zona omogenea. ``number`` is the statutory number (1-11)."""
+
+    __tablename__ = "zone"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+    comuni: Mapped[list[Comune]] = relationship(back_populates="zone", order_by="Comune.name")
+
+
+class Comune(Base):
+    """A municipality, identified by its ISTAT code; belongs to exactly one zone."""
+
+    __tablename__ = "comune"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    istat_code: Mapped[str] = mapped_column(String(6), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zone.id"), index=True)
+
+    zone: Mapped[Zone] = relationship(back_populates="comuni", lazy="joined")
+
+
+class Theme(Base):
+    """A theme of the boards (an axis of the Piano strategico or a service area)."""
+
+    __tablename__ = "theme"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class User(Base):
+    """A person with an account: belongs to a comune, or to CMTo (``comune_id`` is None)."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, name="user_role", native_enum=False, values_callable=lambda e: [m.value for m in e])
+    )
+    comune_id: Mapped[int | None] = mapped_column(ForeignKey("comune.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped on password change, deactivation and role change: sessions that
+    # carry an older value are no longer valid.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    comune: Mapped[Comune | None] = relationship(lazy="joined")
+
+    @property
+    def zone_id(self) -> int | None:
+        return self.comune.zone_id if self.comune is not None else None
+
+
+class Thread(Base):
+    """A discussion on a theme, in a zone (or metropolitan when ``zone_id`` is None)."""
+
+    __tablename__ = "thread"
+    __table_args__ = (Index("ix_thread_board", "zone_id", "theme_id", "last_activity_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"))
+    theme_id: Mapped[int] = mapped_column(ForeignKey("theme.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Visible (not deleted) posts, kept by the actions so lists need no COUNT.
+    post_count: Mapped[int] = mapped_column(Integer, default=0)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    zone: Mapped[Zone | None] = relationship(lazy="joined")
+    theme: Mapped[Theme] = relationship(lazy="joined")
+    author: Mapped[User] = relationship(lazy="joined")
+
+
+class Post(Base):
+    """A message in a thread. Markdown source plus its sanitized HTML; soft deleted."""
+
+    __tablename__ = "post"
+    __table_args__ = (Index("ix_post_thread_created", "thread_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("thread.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    source: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    delete_reason: Mapped[str | None] = mapped_column(Text)
+
+    author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="joined")
+    deleted_by: Mapped[User | None] = relationship(foreign_keys=[deleted_by_id], lazy="joined")
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class PostRevision(Base):
+    """A previous version of a post, kept on every edit (the edit history)."""
+
+    __tablename__ = "post_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id"), index=True)
+    source: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    # The version's author and time: who wrote *this* text, and when.
+    edited_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    edited_by: Mapped[User] = relationship(lazy="joined")
+
+
+class AuditLog(Base):
+    """Who did what to which object, and when. Append-only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class LoginAttempt(Base):
+    """A failed login, kept for throttling per account and per IP across workers."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_email_at", "email", "at"),
+        Index("ix_login_attempt_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

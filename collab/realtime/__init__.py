@@ -1,0 +1,1 @@
+"""Live updates: events, the channel layer wrapper and (later) the websocket endpoint."""

@@ -1,0 +1,153 @@
+"""Security middleware: CSRF on every unsafe request, and response headers.
+
+CSRF: a per-session token (``collab.web.csrf_token``) must come back with
+every POST/PUT/PATCH/DELETE, either in the ``X-CSRF-Token`` header (htmx sends
+it on every request, see ``templates/base.html``) or in the ``csrf_token``
+form field of a plain url-encoded form post. Multipart bodies are never
+buffered here (uploads stream), so they carry the token in the header or in
+the query string. A cross-origin ``Origin`` header is refused outright.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from collab.i18n import N_, translations
+from collab.web import CSRF_SESSION_KEY, MAX_FORM_BYTES, error_response, locale_of
+
+__all__ = ["CSRFMiddleware", "SecurityHeadersMiddleware"]
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+CSRF_FAILED = N_(
+    "Your session has expired or the form is no longer valid. Reload the page and try again."
+)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
+    chunks: list[bytes] = []
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            raise _TooLarge()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), messages
+
+
+def _same_origin(headers: Headers, scope: Scope) -> bool:
+    origin = headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    host = headers.get("host", "")
+    return urlsplit(origin).netloc == host
+
+
+class CSRFMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        expected = scope.get("session", {}).get(CSRF_SESSION_KEY)
+        token = headers.get("x-csrf-token")
+        replay: list[Message] = []
+        if token is None:
+            content_type = headers.get("content-type", "")
+            if content_type.startswith("application/x-www-form-urlencoded"):
+                try:
+                    body, replay = await _read_body(receive)
+                except _TooLarge:
+                    await self._reject(scope, send, 413)
+                    return
+                values = parse_qs(body.decode("latin-1")).get("csrf_token")
+                token = values[0] if values else None
+            else:
+                values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(
+                    "csrf_token"
+                )
+                token = values[0] if values else None
+        valid = (
+            isinstance(expected, str)
+            and isinstance(token, str)
+            and secrets.compare_digest(expected.encode(), token.encode())
+            and _same_origin(headers, scope)
+        )
+        if not valid:
+            await self._reject(scope, send, 403)
+            return
+        if replay:
+            pending = list(replay)
+
+            async def replay_receive() -> Message:
+                if pending:
+                    return pending.pop(0)
+                return await receive()
+
+            await self.app(scope, replay_receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _reject(self, scope: Scope, send: Send, status: int) -> None:
+        request = Request(scope)
+        message = None
+        if status == 403:
+            message = translations(locale_of(request)).gettext(CSRF_FAILED)
+        response = await error_response(request, status, message)
+        await response(scope, _noop_receive, send)
+
+
+async def _noop_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: https: http:; font-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+)
+
+
+class SecurityHeadersMiddleware:
+    """Adds the headers every response should carry."""
+
+    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("Content-Security-Policy", CSP)
+                if self.hsts:
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,131 @@
+"""Configuration: one frozen object built from the environment, in one place.
+
+Every field is documented in the README's configuration table; a test checks
+that the two agree (``tests/test_settings.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+__all__ = ["ConfigurationError", "Settings", "load_settings"]
+
+ENVIRONMENTS = ("development", "production", "test")
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a configuration we can run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the process is configured with. Built by :func:`load_settings`."""
+
+    #: ``development`` (default), ``production`` or ``test``.
+    env: str = field(default="development", metadata={"env": "COLLAB_ENV"})
+    #: Where the SQLite file, the generated secret key and uploads live.
+    data_dir: Path = field(default=Path("data"), metadata={"env": "DATA_DIR"})
+    #: SQLAlchemy async URL; default ``sqlite+aiosqlite:///<DATA_DIR>/collab.sqlite3``.
+    database_url: str = field(default="", metadata={"env": "DATABASE_URL"})
+    #: Redis URL for the channel layer; unset means the in-memory layer (one process).
+    redis_url: str = field(default="", metadata={"env": "REDIS_URL"})
+    #: Signs session cookies. Required in production.
+    secret_key: str = field(default="", repr=False, metadata={"env": "SECRET_KEY"})
+    #: Public URL of the site, e.g. ``https://collab.example.it``; https turns on Secure cookies.
+    base_url: str = field(default="http://127.0.0.1:8000", metadata={"env": "BASE_URL"})
+    #: Seconds a login session lasts without activity.
+    session_max_age: int = field(default=14 * 24 * 3600, metadata={"env": "SESSION_MAX_AGE"})
+    #: Failed logins per account in the throttle window before login is refused (429).
+    login_max_failures_account: int = field(
+        default=5, metadata={"env": "LOGIN_MAX_FAILURES_ACCOUNT"}
+    )
+    #: Failed logins per client IP in the throttle window before login is refused (429).
+    login_max_failures_ip: int = field(default=20, metadata={"env": "LOGIN_MAX_FAILURES_IP"})
+    #: Length of the login throttle window, in seconds.
+    login_throttle_window: int = field(default=900, metadata={"env": "LOGIN_THROTTLE_WINDOW"})
+    #: Language of the UI when the user has not chosen one (``it`` or ``en``).
+    default_locale: str = field(default="it", metadata={"env": "DEFAULT_LOCALE"})
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def env_names() -> dict[str, str]:
+    """Map each environment variable to the field it sets."""
+    return {f.metadata["env"]: f.name for f in fields(Settings)}
+
+
+def _secret_key(env: str, data_dir: Path, given: str) -> str:
+    if given:
+        return given
+    if env == "production":
+        raise ConfigurationError("SECRET_KEY must be set when COLLAB_ENV=production")
+    # Development only: generate once and keep it, so sessions survive restarts.
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from exc
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive, got {value}")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from ``environ`` (default: ``os.environ``)."""
+    environ = os.environ if environ is None else environ
+    env = environ.get("COLLAB_ENV", "development")
+    if env not in ENVIRONMENTS:
+        raise ConfigurationError(f"COLLAB_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    data_dir = Path(environ.get("DATA_DIR") or "data").resolve()
+    database_url = environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'collab.sqlite3'}"
+    if database_url.startswith(("postgres://", "postgresql://")):
+        # Hosting platforms hand out libpq URLs; we talk to PostgreSQL through asyncpg.
+        database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
+    locale = environ.get("DEFAULT_LOCALE") or "it"
+    if locale not in ("it", "en"):
+        raise ConfigurationError("DEFAULT_LOCALE must be 'it' or 'en'")
+    defaults = Settings()
+    return Settings(
+        env=env,
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=environ.get("REDIS_URL", ""),
+        secret_key=_secret_key(env, data_dir, environ.get("SECRET_KEY", "")),
+        base_url=(environ.get("BASE_URL") or defaults.base_url).rstrip("/"),
+        session_max_age=_int(environ, "SESSION_MAX_AGE", defaults.session_max_age),
+        login_max_failures_account=_int(
+            environ, "LOGIN_MAX_FAILURES_ACCOUNT", defaults.login_max_failures_account
+        ),
+        login_max_failures_ip=_int(environ, "LOGIN_MAX_FAILURES_IP", defaults.login_max_failures_ip),
+        login_throttle_window=_int(
+            environ, "LOGIN_THROTTLE_WINDOW", defaults.login_throttle_window
+        ),
+        default_locale=locale,
+    )

@@ -1,0 +1,50 @@
+"""Jinja2 environments, one per locale, with the filters the templates use."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from collab.i18n import LOCALES, translations
+
+__all__ = ["TEMPLATE_DIR", "Templates"]
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+ROME = ZoneInfo("Europe/Rome")
+
+
+class Templates:
+    """Renders a template in a locale. Pure: knows nothing of requests."""
+
+    def __init__(self, directory: Path = TEMPLATE_DIR) -> None:
+        self.envs = {locale: self._make_env(directory, locale) for locale in LOCALES}
+
+    @staticmethod
+    def _make_env(directory: Path, locale: str) -> Environment:
+        env = Environment(
+            loader=FileSystemLoader(directory),
+            autoescape=select_autoescape(["html", "xml"]),
+            extensions=["jinja2.ext.i18n"],
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+
+        def when(value: datetime | None, fmt: str = "medium") -> str:
+            if value is None:
+                return ""
+            return format_datetime(value.astimezone(ROME), format=fmt, locale=locale)
+
+        env.filters["when"] = when
+        env.filters["isotime"] = lambda v: v.isoformat() if v else ""
+        env.globals["locale"] = locale
+        return env
+
+    def render(self, name: str, locale: str, context: dict[str, Any]) -> str:
+        env = self.envs.get(locale) or self.envs[LOCALES[0]]
+        return env.get_template(name).render(context)

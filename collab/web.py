@@ -1,0 +1,228 @@
+"""Request helpers shared by every route module: user, locale, render, redirect.
+
+This is the only place that turns templates and domain errors into responses.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from sqlalchemy import select
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from collab.db import Database
+from collab.errors import ActionError
+from collab.i18n import LOCALES, N_, translations
+from collab.models import User
+from collab.permissions import Action, can
+from collab.settings import Settings
+from collab.templating import Templates
+
+__all__ = [
+    "ERROR_TITLES",
+    "LoginRequired",
+    "current_user",
+    "csrf_token",
+    "db",
+    "error_response",
+    "field",
+    "form",
+    "is_htmx",
+    "locale_of",
+    "login_url",
+    "page_number",
+    "redirect",
+    "render",
+    "require_user",
+    "safe_next",
+    "settings",
+    "translate",
+]
+
+CSRF_SESSION_KEY = "csrf"
+MAX_FORM_BYTES = 256 * 1024
+
+
+class LoginRequired(Exception):
+    """The request needs a logged-in user; answered with a redirect to /login."""
+
+
+def db(conn: HTTPConnection) -> Database:
+    database: Database = conn.app.state.db
+    return database
+
+
+def settings(conn: HTTPConnection) -> Settings:
+    value: Settings = conn.app.state.settings
+    return value
+
+
+def is_htmx(request: HTTPConnection) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def locale_of(conn: HTTPConnection) -> str:
+    chosen = conn.cookies.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    return settings(conn).default_locale
+
+
+def translate(conn: HTTPConnection, error: ActionError) -> str:
+    text = translations(locale_of(conn)).gettext(error.message)
+    return text % error.params if error.params else text
+
+
+def csrf_token(conn: HTTPConnection) -> str:
+    """The session's CSRF token, created on first use ("" outside a session)."""
+    if "session" not in conn.scope:
+        return ""
+    token = conn.session.get(CSRF_SESSION_KEY)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        conn.session[CSRF_SESSION_KEY] = token
+    return token
+
+
+async def current_user(conn: HTTPConnection) -> User | None:
+    """The logged-in, active user, or None. Loaded once per request."""
+    if hasattr(conn.state, "user"):
+        cached: User | None = conn.state.user
+        return cached
+    user = None
+    uid = conn.session.get("uid") if "session" in conn.scope else None
+    if isinstance(uid, int):
+        async with db(conn).session() as session:
+            user = await session.scalar(select(User).where(User.id == uid))
+        # A password change, role change or deactivation bumps the epoch and
+        # so ends every session issued before it.
+        if user is None or not user.active or conn.session.get("epoch") != user.session_epoch:
+            conn.session.clear()
+            user = None
+    conn.state.user = user
+    return user
+
+
+async def require_user(conn: HTTPConnection) -> User:
+    user = await current_user(conn)
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+async def form(request: Request) -> FormData:
+    """The submitted form; a body that is too large is refused (413)."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_FORM_BYTES:
+        raise HTTPException(413)
+    return await request.form(max_files=0, max_fields=100, max_part_size=MAX_FORM_BYTES)
+
+
+def field(data: FormData, name: str) -> str:
+    value = data.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+def page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A local path to go back to; anything else (other hosts, schemes) becomes ``default``."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target:
+        return default
+    return target
+
+
+def login_url(conn: HTTPConnection) -> str:
+    path = conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
+    return "/login?next=" + quote(path, safe="/")
+
+
+async def render(
+    request: HTTPConnection,
+    template: str,
+    context: dict[str, Any] | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """Render a page or a partial (names starting with ``_``) for this request."""
+    user = await current_user(request)
+    full = {
+        "request": request,
+        "user": user,
+        "csrf_token": csrf_token(request),
+        "htmx": is_htmx(request),
+        "can": lambda action, zone_id=None: can(user, Action(action), zone_id),
+        "path": request.url.path,
+        **(context or {}),
+    }
+    templates: Templates = request.app.state.templates
+    html = templates.render(template, locale_of(request), full)
+    return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def redirect(request: HTTPConnection, url: str) -> Response:
+    """After a successful write: 303 for a form post, ``HX-Redirect`` for htmx."""
+    if is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+ERROR_TITLES = {
+    400: N_("Bad request"),
+    403: N_("Access denied"),
+    404: N_("Page not found"),
+    405: N_("Method not allowed"),
+    409: N_("Not possible now"),
+    413: N_("Request too large"),
+    422: N_("Invalid data"),
+    429: N_("Too many requests"),
+    500: N_("Internal error"),
+}
+ERROR_MESSAGES = {
+    400: N_("The request could not be understood."),
+    403: N_("You do not have permission to see or do this."),
+    404: N_("The page you are looking for does not exist or has been moved."),
+    405: N_("This address does not accept this kind of request."),
+    413: N_("What you sent is too large."),
+    429: N_("Too many requests: wait a moment and try again."),
+    500: N_("Something went wrong on our side. Nothing was changed; please try again."),
+}
+
+
+async def error_response(
+    request: HTTPConnection, status: int, message: str | None = None
+) -> HTMLResponse:
+    """An Italian (or English) error page, or a fragment for htmx requests.
+
+    ``message`` is already translated; without it the status's default is used.
+    """
+    gettext = translations(locale_of(request)).gettext
+    title = gettext(ERROR_TITLES.get(status, ERROR_TITLES[400]))
+    text = message or gettext(ERROR_MESSAGES.get(status, ERROR_MESSAGES[400]))
+    if is_htmx(request):
+        # Shown in the page's alert area whatever element made the request.
+        return await render(
+            request,
+            "errors/_alert.html",
+            {"title": title, "message": text},
+            status_code=status,
+            headers={"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"},
+        )
+    return await render(
+        request, "errors/error.html", {"title": title, "message": text, "status": status},
+        status_code=status,
+    )  # fmt: skip
+
