@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Plus `make lint`.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint install migrate demo messages clean
 
 $(BIN)/python:
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11+ is needed ($(PYTHON) not found); set PYTHON=..."; exit 1; }
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed: install it or set PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python pyproject.toml
@@ -34,13 +34,17 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check collab tests bench
-	$(BIN)/ruff format --check collab tests bench
+	$(BIN)/ruff check collab tests scripts
+	$(BIN)/ruff format --check collab tests scripts
 	$(BIN)/mypy
 
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -o collab/translations/messages.pot --no-location --sort-output .
-	$(BIN)/pybabel update -i collab/translations/messages.pot -d collab/translations -l it --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -o collab/translations/messages.pot --no-location --sort-output --project collab .
+	@if [ -f collab/translations/it/LC_MESSAGES/messages.po ]; then \
+		$(BIN)/pybabel update -i collab/translations/messages.pot -d collab/translations -l it --no-fuzzy-matching --ignore-obsolete; \
+	else \
+		$(BIN)/pybabel init -i collab/translations/messages.pot -d collab/translations -l it; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -25,9 +25,12 @@ __all__ = ["main"]
 async def _import(settings: Settings, path: Path) -> int:
     _ = translations(settings.default_locale).gettext
     try:
-        data = path.read_bytes()
+        data = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
-        print(_("Cannot read %(path)s: %(error)s") % {"path": path, "error": exc.strerror}, file=sys.stderr)
+        print(
+            _("Cannot read %(path)s: %(error)s") % {"path": path, "error": exc.strerror},
+            file=sys.stderr,
+        )
         return 2
     database = Database(settings.database_url)
     try:
@@ -99,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("createuser", help="create a user (password from $COLLAB_PASSWORD or asked)")
     c.add_argument("--email", required=True)
     c.add_argument("--name", required=True)
-    c.add_argument("--role", required=True, choices=["admin", "staff", "portavoce", "sindaco", "tecnico"])
+    c.add_argument(
+        "--role", required=True, choices=["admin", "staff", "portavoce", "sindaco", "tecnico"]
+    )
     group = c.add_mutually_exclusive_group(required=True)
     group.add_argument("--comune", metavar="ISTAT", help="ISTAT code of the user's comune")
     group.add_argument("--cmto", action="store_true", help="the user belongs to CMTo")

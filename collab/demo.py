@@ -20,7 +20,7 @@ from collab.models import Post, Theme, Thread, User, Zone, utcnow
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "load_demo"]
 
-DEMO_PASSWORD = "collab-demo"
+DEMO_PASSWORD = "collab-demo"  # noqa: S105 - documented in the README, demo only
 DEMO_CSV = Path(__file__).parent / "data" / "comuni_demo.csv"
 
 # (email, name, role, ISTAT code or None for CMTo)
@@ -64,7 +64,8 @@ THREADS = [
         "Piano strategico metropolitano: prime osservazioni sull'asse 3",
         "Apriamo la discussione sull'asse *più mobile, accessibile e collegata*. "
         "Ogni zona può indicare le priorità del proprio territorio.",
-        [("tecnico.ivrea@demo.collab.it", "Per l'Eporediese la priorità è la linea Chivasso-Ivrea-Aosta.")],
+        [("tecnico.ivrea@demo.collab.it",
+          "Per l'Eporediese la priorità è la linea Chivasso-Ivrea-Aosta.")],
     ),
 ]  # fmt: skip
 
@@ -108,7 +109,9 @@ async def _spread_in_time(database: Database) -> None:
             start = now - timedelta(days=len(threads) - i, hours=3)
             thread.created_at = start
             posts = (
-                await uow.session.scalars(select(Post).where(Post.thread_id == thread.id).order_by(Post.id))
+                await uow.session.scalars(
+                    select(Post).where(Post.thread_id == thread.id).order_by(Post.id)
+                )
             ).all()
             for j, post in enumerate(posts):
                 post.created_at = start + timedelta(hours=2 * j)

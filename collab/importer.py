@@ -20,7 +20,6 @@ from collab.models import Comune, Zone
 
 __all__ = ["ImportReport", "LineError", "import_comuni", "parse_comuni"]
 
-HEADER_WORDS = {"istat", "codice", "codice_istat", "code", "istat_code"}
 MAX_BYTES = 2 * 1024 * 1024
 
 
@@ -62,32 +61,58 @@ def _decode(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
+def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    try:
+        return csv.Sniffer().sniff(text[:4096], ";,\t")
+    except csv.Error:
+        # The sniffer gives up when lines disagree, as in a file with a bad line;
+        # the first line's separator then decides, so good lines still parse and
+        # each bad line is reported for what is wrong with it.
+        first = next((line for line in text.splitlines() if line.strip()), "")
+
+        class FirstLine(csv.excel):
+            delimiter = max(";,\t", key=first.count)
+
+        return FirstLine
+
+
 def parse_comuni(data: bytes, zone_numbers: set[int]) -> tuple[list[Row], list[LineError]]:
     """Parse and check every line; returns the rows and the errors (by line number)."""
     if len(data) > MAX_BYTES:
         return [], [LineError(0, N_("The file is too large."))]
     text = _decode(data)
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ";,\t")
-    except csv.Error:
-        dialect = csv.excel
     rows: list[Row] = []
     errors: list[LineError] = []
     seen: dict[str, int] = {}
-    reader = csv.reader(io.StringIO(text), dialect)
+    reader = csv.reader(io.StringIO(text), _dialect(text))
     for cells in reader:
         line = reader.line_num
         cells = [c.strip() for c in cells]
         if not any(cells):
             continue
-        if line == 1 and cells[0].lower() in HEADER_WORDS:
+        # A first line with words in both the code and the zone column is a
+        # header ("codice_istat;nome;zona", "Codice ISTAT,Comune,Zona"...). A
+        # data line with a bad code still has a numeric zone: it is reported.
+        if line == 1 and not cells[0].isdigit() and not cells[-1].isdigit():
             continue
         if len(cells) != 3:
-            errors.append(LineError(line, N_("expected 3 columns (ISTAT code, name, zone), found %(n)d"), {"n": len(cells)}))
+            errors.append(
+                LineError(
+                    line,
+                    N_("expected 3 columns (ISTAT code, name, zone), found %(n)d"),
+                    {"n": len(cells)},
+                )
+            )
             continue
         code, name, zone = cells
         if not code.isdigit() or len(code) > 6:
-            errors.append(LineError(line, N_("ISTAT code %(code)r is not a number of up to 6 digits"), {"code": code}))
+            errors.append(
+                LineError(
+                    line,
+                    N_("ISTAT code %(code)r is not a number of up to 6 digits"),
+                    {"code": code},
+                )
+            )
             continue
         # Spreadsheets drop the leading zeros of "001272".
         code = code.zfill(6)
@@ -98,7 +123,13 @@ def parse_comuni(data: bytes, zone_numbers: set[int]) -> tuple[list[Row], list[L
             errors.append(LineError(line, N_("zone %(zone)r does not exist"), {"zone": zone}))
             continue
         if code in seen:
-            errors.append(LineError(line, N_("ISTAT code %(code)s already on line %(other)d"), {"code": code, "other": seen[code]}))
+            errors.append(
+                LineError(
+                    line,
+                    N_("ISTAT code %(code)s already on line %(other)d"),
+                    {"code": code, "other": seen[code]},
+                )
+            )
             continue
         seen[code] = line
         rows.append(Row(line, code, name, int(zone)))

@@ -136,7 +136,12 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(
-        Enum(Role, name="user_role", native_enum=False, values_callable=lambda e: [m.value for m in e])
+        Enum(
+            Role,
+            name="user_role",
+            native_enum=False,
+            values_callable=lambda e: [m.value for m in e],
+        )
     )
     comune_id: Mapped[int | None] = mapped_column(ForeignKey("comune.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -71,21 +71,20 @@ class CSRFMiddleware:
         expected = scope.get("session", {}).get(CSRF_SESSION_KEY)
         token = headers.get("x-csrf-token")
         replay: list[Message] = []
-        if token is None:
-            content_type = headers.get("content-type", "")
-            if content_type.startswith("application/x-www-form-urlencoded"):
-                try:
-                    body, replay = await _read_body(receive)
-                except _TooLarge:
-                    await self._reject(scope, send, 413)
-                    return
+        if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            # Url-encoded forms are small: buffer them whichever way the token
+            # comes, so an oversized one is refused (413) even when chunked.
+            try:
+                body, replay = await _read_body(receive)
+            except _TooLarge:
+                await self._reject(scope, send, 413)
+                return
+            if token is None:
                 values = parse_qs(body.decode("latin-1")).get("csrf_token")
                 token = values[0] if values else None
-            else:
-                values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(
-                    "csrf_token"
-                )
-                token = values[0] if values else None
+        elif token is None:
+            values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("csrf_token")
+            token = values[0] if values else None
         valid = (
             isinstance(expected, str)
             and isinstance(token, str)

@@ -79,8 +79,10 @@ def _secret_key(env: str, data_dir: Path, given: str) -> str:
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
+    # Created with mode 0600: the key is never readable by others, not even briefly.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fp:
+        fp.write(key)
     return key
 
 
@@ -104,7 +106,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if env not in ENVIRONMENTS:
         raise ConfigurationError(f"COLLAB_ENV must be one of {', '.join(ENVIRONMENTS)}")
     data_dir = Path(environ.get("DATA_DIR") or "data").resolve()
-    database_url = environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'collab.sqlite3'}"
+    database_url = (
+        environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'collab.sqlite3'}"
+    )
     if database_url.startswith(("postgres://", "postgresql://")):
         # Hosting platforms hand out libpq URLs; we talk to PostgreSQL through asyncpg.
         database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
@@ -123,7 +127,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         login_max_failures_account=_int(
             environ, "LOGIN_MAX_FAILURES_ACCOUNT", defaults.login_max_failures_account
         ),
-        login_max_failures_ip=_int(environ, "LOGIN_MAX_FAILURES_IP", defaults.login_max_failures_ip),
+        login_max_failures_ip=_int(
+            environ, "LOGIN_MAX_FAILURES_IP", defaults.login_max_failures_ip
+        ),
         login_throttle_window=_int(
             environ, "LOGIN_THROTTLE_WINDOW", defaults.login_throttle_window
         ),

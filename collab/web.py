@@ -26,8 +26,8 @@ from collab.templating import Templates
 __all__ = [
     "ERROR_TITLES",
     "LoginRequired",
-    "current_user",
     "csrf_token",
+    "current_user",
     "db",
     "error_response",
     "field",
@@ -125,7 +125,9 @@ async def form(request: Request) -> FormData:
 
 def field(data: FormData, name: str) -> str:
     value = data.get(name, "")
-    return value if isinstance(value, str) else ""
+    # NUL never means anything in a form, and PostgreSQL refuses it in text
+    # columns (the write would fail with a 500): drop it at the door.
+    return value.replace("\x00", "") if isinstance(value, str) else ""
 
 
 def page_number(request: Request) -> int:
@@ -225,4 +227,3 @@ async def error_response(
         request, "errors/error.html", {"title": title, "message": text, "status": status},
         status_code=status,
     )  # fmt: skip
-

@@ -2,12 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from bs4 import BeautifulSoup
+from sqlalchemy import select
+
+from collab.db import Database
+from collab.i18n import translations
+from collab.models import Base
 
 PASSWORD = "password-di-prova"
+
+
+@asynccontextmanager
+async def capture_events(db: Database) -> AsyncIterator[list[Any]]:
+    """Record every event ``db`` hands to ``after_commit`` while the block runs.
+
+    The recorder wraps the hook already installed (the realtime publisher, if
+    any), so publishing still happens; the list only grows after a commit, so
+    a write that rolled back leaves it untouched.
+    """
+    seen: list[Any] = []
+    previous = db.after_commit
+
+    async def record(events: Sequence[Any]) -> None:
+        seen.extend(events)
+        if previous is not None:
+            await previous(events)
+
+    db.after_commit = record
+    try:
+        yield seen
+    finally:
+        db.after_commit = previous
+
+
+def italian(msgid: str, **params: Any) -> str:
+    """The Italian text of a message id; fails when the catalog has no translation."""
+    text = translations("it").gettext(msgid)
+    assert text != msgid, f"no Italian translation for {msgid!r}"
+    return text % params if params else text
+
+
+def italian_n(singular: str, plural: str, num: int) -> str:
+    """The Italian text of a plural message (``%(num)d`` filled in)."""
+    text = translations("it").ngettext(singular, plural, num)
+    assert text not in (singular, plural), f"no Italian translation for {singular!r}"
+    return text % {"num": num}
 
 
 def parse(response: httpx.Response) -> BeautifulSoup:
@@ -19,6 +63,17 @@ def text_of(response: httpx.Response, selector: str) -> str:
     node = parse(response).select_one(selector)
     assert node is not None, f"{selector!r} not in the page"
     return " ".join(node.get_text(" ").split())
+
+
+async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in key order: compare two to prove nothing changed."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    async with db.session() as session:
+        for table in Base.metadata.sorted_tables:
+            order = list(table.primary_key.columns) or list(table.columns)
+            rows = await session.execute(select(table).order_by(*order))
+            tables[table.name] = [tuple(row) for row in rows]
+    return tables
 
 
 class Client:
@@ -41,7 +96,7 @@ class Client:
 
     async def csrf(self) -> str:
         if self.token is None:
-            await self.get("/login")
+            await self.get("/")  # every page carries the token (the language form)
         assert self.token
         return self.token
 

@@ -15,6 +15,7 @@ from collab.accounts.actions import (
 )
 from collab.errors import ActionError, Throttled
 from collab.i18n import LOCALES, N_
+from collab.models import User
 
 __all__ = ["routes"]
 
@@ -89,10 +90,13 @@ async def change_password(request: Request) -> Response:
     data = await web.form(request)
     try:
         async with web.db(request).transaction() as uow:
-            uow.session.add(user)
+            # A copy in this transaction: a rollback expires the objects it holds,
+            # and the page rendered after a refused change still shows ``user``.
+            account = await uow.session.get(User, user.id)
+            assert account is not None  # current_user() just loaded it
             await do_change_password(
                 uow,
-                user,
+                account,
                 web.field(data, "current"),
                 web.field(data, "new"),
                 web.field(data, "confirm"),
@@ -105,7 +109,7 @@ async def change_password(request: Request) -> Response:
             status_code=exc.status,
         )
     # This session stays valid; the others end with the old epoch.
-    request.session["epoch"] = user.session_epoch
+    request.session["epoch"] = account.session_epoch
     return await web.render(request, "accounts/password.html", {"done": True})
 
 

@@ -17,7 +17,13 @@ from collab.i18n import N_
 from collab.markup import render_markdown
 from collab.models import Post, PostRevision, Theme, Thread, User, utcnow
 from collab.permissions import Action, can
-from collab.realtime.events import PostCreated, PostDeleted, PostEdited, ThreadCreated, ThreadUpdated
+from collab.realtime.events import (
+    PostCreated,
+    PostDeleted,
+    PostEdited,
+    ThreadCreated,
+    ThreadUpdated,
+)
 
 __all__ = [
     "check_body",
@@ -30,6 +36,7 @@ __all__ = [
     "do_set_closed",
     "do_set_pinned",
     "do_start_thread",
+    "get_own_post",
     "get_post",
     "get_readable_thread",
 ]
@@ -71,7 +78,7 @@ def _bump(thread: Thread, delta: int) -> None:
     # An SQL expression, not a Python read-modify-write: concurrent replies
     # must not lose counts. The attribute is expired after flush; callers
     # that need the value reload the thread.
-    thread.post_count = Thread.post_count + delta  # type: ignore[assignment]
+    thread.post_count = Thread.post_count + delta
 
 
 def _require(user: User, action: Action, zone_id: int | None) -> None:
@@ -151,8 +158,9 @@ async def do_reply(uow: UnitOfWork, user: User, thread_id: int, source: str) -> 
     return post
 
 
-async def _own_live_post(uow: UnitOfWork, user: User, post_id: int) -> tuple[Post, Thread]:
-    post, thread = await get_post(uow.session, user, post_id)
+async def get_own_post(session: AsyncSession, user: User, post_id: int) -> tuple[Post, Thread]:
+    """The user's own live post that they may still edit or delete, with its thread."""
+    post, thread = await get_post(session, user, post_id)
     if post.author_id != user.id:
         raise PermissionDenied(N_("You can only change your own messages."))
     _require(user, Action.EDIT_OWN, thread.zone_id)
@@ -160,6 +168,10 @@ async def _own_live_post(uow: UnitOfWork, user: User, post_id: int) -> tuple[Pos
         raise Conflict(N_("This message has been deleted."))
     _check_open(user, thread)
     return post, thread
+
+
+async def _own_live_post(uow: UnitOfWork, user: User, post_id: int) -> tuple[Post, Thread]:
+    return await get_own_post(uow.session, user, post_id)
 
 
 async def do_edit_post(uow: UnitOfWork, user: User, post_id: int, source: str) -> Post:
@@ -187,8 +199,9 @@ async def do_edit_post(uow: UnitOfWork, user: User, post_id: int, source: str) -
 
 def _soft_delete(post: Post, thread: Thread, by: User, reason: str | None) -> None:
     post.deleted_at = utcnow()
+    # The id only: ``by`` comes from another session (the request's user), and
+    # attaching it here clashes with the same user already loaded as an author.
     post.deleted_by_id = by.id
-    post.deleted_by = by
     post.delete_reason = reason
     _bump(thread, -1)
 

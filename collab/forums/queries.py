@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from collab.models import Comune, Post, Theme, Thread, Zone
 
 __all__ = [
-    "THREADS_PER_PAGE",
     "POSTS_PER_PAGE",
+    "THREADS_PER_PAGE",
     "BoardSummary",
     "Page",
     "board_summaries",
@@ -46,9 +47,7 @@ class Page(Generic[T]):
         return self.number < self.pages
 
 
-async def paginate(
-    session: AsyncSession, stmt: Select[tuple[T]], number: int, per_page: int
-) -> Page[T]:
+async def paginate(session: AsyncSession, stmt: Select[T], number: int, per_page: int) -> Page[T]:
     """One page of ``stmt``; a page number past the end gives the last page."""
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     total = total or 0
@@ -67,27 +66,31 @@ class BoardSummary:
     last_thread: Thread | None
 
 
-async def _latest_by(
-    session: AsyncSession, key: str, zone_id: int | None = None, per_zone: bool = True
+async def _summaries(
+    session: AsyncSession,
+    group: InstrumentedAttribute[int] | InstrumentedAttribute[int | None],
+    where: ColumnElement[bool] | None,
 ) -> dict[int | None, BoardSummary]:
-    column = Thread.zone_id if key == "zone" else Thread.theme_id
-    counts = select(column, func.count(), func.max(Thread.last_activity_at)).group_by(column)
-    if not per_zone:
-        counts = counts.where(Thread.zone_id.is_(None) if zone_id is None else Thread.zone_id == zone_id)
-    rows = (await session.execute(counts)).all()
-    result: dict[int | None, BoardSummary] = {}
-    for group, count, last in rows:
-        latest_stmt = select(Thread).where(column == group if group is not None else column.is_(None))
-        if not per_zone:
-            latest_stmt = latest_stmt.where(
-                Thread.zone_id.is_(None) if zone_id is None else Thread.zone_id == zone_id
-            )
-        latest = await session.scalar(latest_stmt.order_by(Thread.last_activity_at.desc()).limit(1))
-        result[group] = BoardSummary(count, last, latest)
-    return result
+    """Thread count and latest thread per ``group`` value, in one query."""
+    order = (Thread.last_activity_at.desc(), Thread.id.desc())
+    ranked = select(
+        Thread.id.label("tid"),
+        group.label("grp"),
+        func.row_number().over(partition_by=group, order_by=order).label("rn"),
+        func.count().over(partition_by=group).label("cnt"),
+    )
+    if where is not None:
+        ranked = ranked.where(where)
+    sub = ranked.subquery()
+    rows = await session.execute(
+        select(Thread, sub.c.grp, sub.c.cnt).join(sub, sub.c.tid == Thread.id).where(sub.c.rn == 1)
+    )
+    return {grp: BoardSummary(cnt, thread.last_activity_at, thread) for thread, grp, cnt in rows}
 
 
-async def zone_summaries(session: AsyncSession) -> tuple[list[tuple[Zone, int]], dict[int | None, BoardSummary]]:
+async def zone_summaries(
+    session: AsyncSession,
+) -> tuple[list[tuple[Zone, int]], dict[int | None, BoardSummary]]:
     """All zones with their comuni count, and per-zone summaries (key None = metropolitan)."""
     zones = (
         await session.execute(
@@ -97,7 +100,7 @@ async def zone_summaries(session: AsyncSession) -> tuple[list[tuple[Zone, int]],
             .order_by(Zone.number)
         )
     ).all()
-    return [(z, n) for z, n in zones], await _latest_by(session, "zone")
+    return [(z, n) for z, n in zones], await _summaries(session, Thread.zone_id, None)
 
 
 async def board_summaries(
@@ -105,9 +108,12 @@ async def board_summaries(
 ) -> tuple[Sequence[Theme], dict[int | None, BoardSummary]]:
     """Active themes in order, with per-theme summaries for one zone (None = metropolitan)."""
     themes = (
-        await session.scalars(select(Theme).where(Theme.active).order_by(Theme.position, Theme.name))
+        await session.scalars(
+            select(Theme).where(Theme.active).order_by(Theme.position, Theme.name)
+        )
     ).all()
-    return themes, await _latest_by(session, "theme", zone_id, per_zone=False)
+    where = Thread.zone_id.is_(None) if zone_id is None else Thread.zone_id == zone_id
+    return themes, await _summaries(session, Thread.theme_id, where)
 
 
 async def zone_comuni(session: AsyncSession, zone_id: int | None) -> Sequence[Comune]:
@@ -118,7 +124,7 @@ async def zone_comuni(session: AsyncSession, zone_id: int | None) -> Sequence[Co
     ).all()
 
 
-def _board_filter(stmt: Select[tuple[Thread]], zone_id: int | None) -> Select[tuple[Thread]]:
+def _board_filter(stmt: Select[Thread], zone_id: int | None) -> Select[Thread]:
     return stmt.where(Thread.zone_id.is_(None) if zone_id is None else Thread.zone_id == zone_id)
 
 

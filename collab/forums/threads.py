@@ -20,6 +20,7 @@ from collab.models import Post, PostRevision, Thread, User
 from collab.permissions import Action, can
 
 __all__ = [
+    "delete_post",
     "edit_post",
     "edit_post_page",
     "hide_post",
@@ -30,7 +31,6 @@ __all__ = [
     "set_closed",
     "set_pinned",
     "thread_page",
-    "delete_post",
 ]
 
 
@@ -44,7 +44,9 @@ async def _permalink(request: Request, post: Post) -> str:
     return f"/threads/{post.thread_id}?page={number}#post-{post.id}"
 
 
-async def _thread_context(request: Request, user: User, thread_id: int, number: int) -> dict[str, Any]:
+async def _thread_context(
+    request: Request, user: User, thread_id: int, number: int
+) -> dict[str, Any]:
     async with web.db(request).session() as session:
         thread = await actions.get_readable_thread(session, user, thread_id)
         page = await queries.thread_posts(session, thread.id, number)
@@ -82,7 +84,11 @@ async def reply(request: Request) -> Response:
         return await web.render(request, "forums/thread.html", {**context, **error}, 422)
     url = await _permalink(request, post)
     shown_page = web.field(data, "page")
-    if web.is_htmx(request) and shown_page.isdigit() and url.startswith(f"/threads/{thread_id}?page={shown_page}#"):
+    if (
+        web.is_htmx(request)
+        and shown_page.isdigit()
+        and url.startswith(f"/threads/{thread_id}?page={shown_page}#")
+    ):
         # The new post belongs on the page being shown: append it in place.
         async with web.db(request).session() as session:
             thread = await actions.get_readable_thread(session, user, thread_id)
@@ -114,7 +120,9 @@ async def post_fragment(request: Request) -> Response:
 async def edit_post_page(request: Request) -> Response:
     user = await web.require_user(request)
     async with web.db(request).session() as session:
-        post, thread = await actions.get_post(session, user, request.path_params["id"])
+        # The same checks as the edit itself: the form holds the post's source,
+        # which must not leak for someone else's or a hidden post.
+        post, thread = await actions.get_own_post(session, user, request.path_params["id"])
     template = "forums/_post_edit.html" if web.is_htmx(request) else "forums/post_edit.html"
     context = {"post": post, "thread": thread, "board": _board(thread), "body": post.source}
     return await web.render(request, template, context)
@@ -161,7 +169,9 @@ async def hide_post(request: Request) -> Response:
     data = await web.form(request)
     try:
         async with web.db(request).transaction() as uow:
-            await actions.do_hide_post(uow, user, request.path_params["id"], web.field(data, "reason"))
+            await actions.do_hide_post(
+                uow, user, request.path_params["id"], web.field(data, "reason")
+            )
     except ActionError as exc:
         if exc.status != 422:
             raise

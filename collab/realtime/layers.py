@@ -25,11 +25,25 @@ def make_layer(settings: Settings) -> Any:
     return InMemoryChannelLayer(capacity=1000)
 
 
-async def ping_layer(layer: Any, timeout: float = 2.0) -> None:
-    """Send a message to a fresh channel of ours and read it back."""
+async def ping_layer(layer: Any, redis_url: str = "", wait: float = 2.0) -> None:
+    """Raise unless the layer can carry a message now.
+
+    In memory: a round trip through a fresh channel (the layer drops the
+    channel once it is empty). Redis: a PING, since a round trip would leave a
+    subscription behind on every probe.
+    """
+    if redis_url:
+        from redis.asyncio import from_url
+
+        client = from_url(redis_url, socket_connect_timeout=wait, socket_timeout=wait)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+        return
     channel = await layer.new_channel("ready.")
-    await asyncio.wait_for(layer.send(channel, {"type": "ping"}), timeout)
-    message = await asyncio.wait_for(layer.receive(channel), timeout)
+    await asyncio.wait_for(layer.send(channel, {"type": "ping"}), wait)
+    message = await asyncio.wait_for(layer.receive(channel), wait)
     if message.get("type") != "ping":
         raise RuntimeError("channel layer returned an unexpected message")
 

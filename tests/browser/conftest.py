@@ -1,0 +1,270 @@
+"""Fixtures for browser tests: a real uvicorn serving the demo data, and Chromium.
+
+The server is a separate process (``uvicorn --factory collab.app:create_app``)
+on a free port, with a fresh database copied from the session's migrated
+template (SQLite or PostgreSQL, see ``tests/dbs.py``) and the demo data
+loaded. The browser is Debian's Chromium driven by Playwright's sync API:
+``playwright install`` cannot download browsers here, and a missing
+``/usr/bin/chromium`` is a test failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Request,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
+from playwright.sync_api import Response as PwResponse
+
+from collab.db import Database
+from collab.demo import DEMO_PASSWORD, load_demo
+from tests.dbs import Template
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ROOT = Path(__file__).resolve().parents[2]
+# Screenshots for a person to look at; outside the repository.
+SHOTS = Path(os.environ.get("COLLAB_SHOTS", "/tmp/collab-shots"))  # noqa: S108
+# Generous: CI machines and busy laptops are slow; a passing run never waits this long.
+TIMEOUT_MS = 10_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def _load_demo(url: str) -> None:
+    database = Database(url)
+    try:
+        await load_demo(database)
+    finally:
+        await database.dispose()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    database_url: str
+    log: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(
+                f"uvicorn exited with {proc.returncode}:\n{log.read_text(errors='replace')}"
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    pytest.fail(
+        f"uvicorn did not answer /healthz within {timeout}s:\n{log.read_text(errors='replace')}"
+    )
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    db_template: Template, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    workdir = tmp_path_factory.mktemp("live")
+    database_url = db_template.new_database(workdir)
+    asyncio.run(_load_demo(database_url))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATA_DIR": str(workdir),
+        "SECRET_KEY": "b" * 48,
+        "COLLAB_ENV": "test",
+        "DATABASE_URL": database_url,
+        "DEFAULT_LOCALE": "it",
+        "BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    env.pop("REDIS_URL", None)  # one process: the in-memory channel layer
+    log = workdir / "uvicorn.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "collab.app:create_app",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        yield LiveServer(url=url, database_url=database_url, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        db_template.drop_database(database_url)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing browser test shows the end of the server's log."""
+    report = yield
+    server = getattr(item, "funcargs", {}).get("live_server")
+    if report.failed and isinstance(server, LiveServer):
+        report.sections.append(("uvicorn log (last lines)", server.log_tail()))
+    return report
+
+
+@pytest.fixture(scope="module")
+def playwright(live_server: LiveServer) -> Iterator[Playwright]:
+    # While the sync API is active its event loop counts as running in this
+    # thread: asyncio.run() (demo data, PostgreSQL databases) and async tests
+    # would fail. So the server is set up first, and Playwright stops at the
+    # end of each browser test module, before any other test runs.
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: browser tests need Debian's Chromium "
+            "(apt-get install -y chromium); `playwright install` cannot download browsers here."
+        )
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@dataclass
+class Watcher:
+    """Collects what should never happen on a page: console errors, uncaught
+    exceptions, failed requests, static assets with an error status, CSP
+    violations. Documents a test *expects* to fail (a 403 page) are allowed."""
+
+    problems: list[str] = field(default_factory=list)
+    expected_urls: set[str] = field(default_factory=set)
+
+    def attach(self, page: Page) -> None:
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+        page.on("requestfailed", self._failed)
+        page.on("response", self._response)
+
+    def expect_error_status(self, url: str) -> None:
+        self.expected_urls.add(url)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type not in ("error", "warning"):
+            return
+        text = message.text
+        where = message.location.get("url", "")
+        if "Failed to load resource" in text and where in self.expected_urls:
+            return
+        if message.type == "warning" and "Content Security Policy" not in text:
+            return
+        self.problems.append(f"console {message.type}: {text} ({where})")
+
+    def _failed(self, request: Request) -> None:
+        self.problems.append(f"request failed: {request.url} {request.failure}")
+
+    def _response(self, response: PwResponse) -> None:
+        if response.status >= 400 and response.url not in self.expected_urls:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
+
+    def assert_clean(self) -> None:
+        problems, self.problems = self.problems, []
+        assert not problems, "problems in the browser:\n" + "\n".join(problems)
+
+
+@dataclass
+class Session:
+    """One logged-in browser context with its watched page."""
+
+    context: BrowserContext
+    page: Page
+    watcher: Watcher
+    base_url: str
+
+    def login(self, email: str, password: str = DEMO_PASSWORD) -> None:
+        page = self.page
+        page.goto("/login")
+        page.fill("#email", email)
+        page.fill("#password", password)
+        with page.expect_navigation():
+            page.click('form[action="/login"] [type="submit"]')
+        assert page.url == f"{self.base_url}/", (
+            f"login as {email} failed: {page.url} {page.inner_text('main')}"
+        )
+        assert page.locator('[data-testid="current-user"]').count() == 1
+
+
+@pytest.fixture
+def open_session(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., Session]]:
+    """A factory of new browser contexts (cookies apart), closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def make(java_script: bool = True, viewport: ViewportSize | None = None) -> Session:
+        context = browser.new_context(
+            base_url=live_server.url,
+            java_script_enabled=java_script,
+            locale="it-IT",
+            viewport=viewport or {"width": 1280, "height": 900},
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        watcher = Watcher()
+        watcher.attach(page)
+        return Session(context, page, watcher, live_server.url)
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def shots() -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS

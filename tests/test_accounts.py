@@ -1,0 +1,391 @@
+"""Login, throttling, sessions, logout and password change."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from itsdangerous import TimestampSigner
+from sqlalchemy import func, select, update
+from starlette.applications import Starlette
+
+from collab.accounts import actions, passwords
+from collab.db import Database
+from collab.i18n import translations
+from collab.models import AuditLog, LoginAttempt, User, utcnow
+from collab.settings import Settings
+from tests.conftest import World, email
+from tests.helpers import PASSWORD, Client, parse, text_of
+
+WRONG = "Wrong email or password."
+THROTTLED = "Too many failed attempts. Wait %(minutes)d minutes and try again."
+COOKIE = "collab_session"
+NEW_PASSWORD = "una-nuova-password-lunga"
+
+
+@pytest.fixture(autouse=True)
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Cheap argon2 parameters: tests check the logic, not the cost of a hash.
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    monkeypatch.setattr(actions, "DUMMY_HASH", hasher.hash("dummy"))
+    yield
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Small limits keep the throttling tests short; the tests read them from here.
+    return replace(settings, login_max_failures_account=3, login_max_failures_ip=6)
+
+
+@pytest.fixture
+async def client_at(app: Starlette) -> AsyncIterator[Callable[[str], Client]]:
+    """Clients coming from a given IP address (``new_client`` ones share 127.0.0.1)."""
+    opened: list[httpx.AsyncClient] = []
+
+    def make(ip: str) -> Client:
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(ip, 50000)),
+            base_url="http://testserver",
+        )
+        opened.append(http)
+        return Client(http)
+
+    yield make
+    for http in opened:
+        await http.aclose()
+
+
+def italian(msgid: str, **params: Any) -> str:
+    text = translations("it").gettext(msgid)
+    assert text != msgid, f"the Italian catalog does not translate {msgid!r}"
+    return text % params if params else text
+
+
+async def login(
+    client: Client, address: str, password: str = PASSWORD, next_url: str | None = None
+) -> httpx.Response:
+    data = {"email": address, "password": password}
+    if next_url is not None:
+        data["next"] = next_url
+    return await client.post("/login", data)
+
+
+async def logged_in(client: Client) -> bool:
+    response = await client.get("/account/password")
+    if response.status_code == 303:
+        assert response.headers["location"] == "/login?next=/account/password"
+        return False
+    assert response.status_code == 200
+    return True
+
+
+def throttled_message(settings: Settings) -> str:
+    return italian(THROTTLED, minutes=max(1, settings.login_throttle_window // 60))
+
+
+async def failures(db: Database, address: str) -> int:
+    async with db.session() as session:
+        count = await session.scalar(select(func.count()).where(LoginAttempt.email == address))
+    return count or 0
+
+
+# --- logging in --------------------------------------------------------------
+
+
+async def test_login_goes_to_next(world: World, client: Client) -> None:
+    response = await login(client, email("sindaco5"), next_url="/zones/5?page=2")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/zones/5?page=2"
+    home = await client.get("/")
+    assert text_of(home, "[data-testid=current-user]").startswith("Sindaco5")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.com",
+        "https://evil.com",
+        "/\\evil",
+        "/\\/evil.com",
+        "\\\\evil.com",
+        "/\t/evil.com",
+        "http:/evil.com",
+        "javascript:alert(1)",
+        "evil.com",
+        "",
+    ],
+)
+async def test_only_a_local_next_is_honoured(world: World, client: Client, target: str) -> None:
+    page = await client.get("/login", params={"next": target})
+    assert parse(page).select_one("input[name=next]")["value"] == "/"  # type: ignore[index]
+    response = await login(client, email("sindaco5"), next_url=target)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+
+
+async def test_login_page_redirects_when_logged_in(world: World, client: Client) -> None:
+    await client.login(email("sindaco5"))
+    response = await client.get("/login", params={"next": "/zones/5"})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/zones/5"
+
+
+async def test_wrong_password(world: World, client: Client) -> None:
+    response = await login(client, email("sindaco5"), "not-the-password")
+    assert response.status_code == 422
+    assert text_of(response, ".alert-danger") == italian(WRONG)
+    page = parse(response)
+    assert page.select_one("html")["lang"] == "it"  # type: ignore[index]
+    assert page.select_one("input#email")["value"] == email("sindaco5")  # type: ignore[index]
+    assert not page.select_one("input#password").get("value")  # type: ignore[union-attr]
+    assert not await logged_in(client)
+
+
+async def test_unknown_email_gets_the_same_answer(world: World, client: Client) -> None:
+    wrong = await login(client, email("sindaco5"), "not-the-password")
+    unknown = await login(client, "nobody@test.collab.it", PASSWORD)
+    assert unknown.status_code == wrong.status_code == 422
+    assert text_of(unknown, ".alert-danger") == text_of(wrong, ".alert-danger")
+
+
+async def test_deactivated_user_cannot_log_in(world: World, db: Database, client: Client) -> None:
+    async with db.transaction() as uow:
+        await uow.session.execute(
+            update(User).where(User.id == world["tecnico5"].id).values(active=False)
+        )
+    response = await login(client, email("tecnico5"))
+    assert response.status_code == 422
+    assert text_of(response, ".alert-danger") == italian(WRONG)
+    assert not await logged_in(client)
+
+
+async def test_email_is_case_and_space_insensitive(world: World, client: Client) -> None:
+    response = await login(client, "  SINDACO5@Test.Collab.IT ")
+    assert response.status_code == 303
+    assert await logged_in(client)
+
+
+# --- throttling --------------------------------------------------------------
+
+
+async def test_account_is_throttled_after_max_failures(
+    world: World, settings: Settings, db: Database, client: Client
+) -> None:
+    target = email("sindaco5")
+    for i in range(settings.login_max_failures_account):
+        # Case and spaces do not make a different account.
+        address = target.upper() if i % 2 else f" {target} "
+        assert (await login(client, address, "wrong-password")).status_code == 422
+    response = await login(client, target)
+    assert response.status_code == 429
+    assert text_of(response, ".alert-danger") == throttled_message(settings)
+    assert not await logged_in(client)
+    # Only that account: another one from the same IP still logs in.
+    assert (await login(client, email("tecnico5"))).status_code == 303
+
+
+async def test_ip_is_throttled_across_accounts(
+    world: World, settings: Settings, client_at: Callable[[str], Client]
+) -> None:
+    attacker = client_at("203.0.113.7")
+    per_account = settings.login_max_failures_account - 1
+    for i in range(settings.login_max_failures_ip):
+        address = f"guess{i // per_account}@test.collab.it"
+        assert (await login(attacker, address, "wrong-password")).status_code == 422
+    # No single account reached its limit, but this IP did.
+    response = await login(attacker, email("sindaco9"))
+    assert response.status_code == 429
+    assert text_of(response, ".alert-danger") == throttled_message(settings)
+    other = client_at("198.51.100.20")
+    assert (await login(other, email("sindaco9"))).status_code == 303
+
+
+async def test_throttling_window_expires(
+    world: World, settings: Settings, db: Database, client: Client
+) -> None:
+    for _ in range(settings.login_max_failures_account):
+        await login(client, email("sindaco5"), "wrong-password")
+    assert (await login(client, email("sindaco5"))).status_code == 429
+    async with db.transaction() as uow:
+        past = utcnow() - timedelta(seconds=settings.login_throttle_window + 1)
+        await uow.session.execute(update(LoginAttempt).values(at=past))
+    assert (await login(client, email("sindaco5"))).status_code == 303
+
+
+async def test_successful_login_clears_the_account_failures(
+    world: World, settings: Settings, db: Database, new_client: Callable[[], Client]
+) -> None:
+    target = email("sindaco5")
+    for _ in range(2):
+        client = new_client()
+        for _ in range(settings.login_max_failures_account - 1):
+            assert (await login(client, target, "wrong-password")).status_code == 422
+        assert await failures(db, target) == settings.login_max_failures_account - 1
+        assert (await login(client, target)).status_code == 303
+        assert await failures(db, target) == 0
+
+
+# --- sessions ----------------------------------------------------------------
+
+
+async def test_login_starts_a_new_session(world: World, new_client: Callable[[], Client]) -> None:
+    victim = new_client()
+    old_token = await victim.csrf()
+    before = victim.http.cookies[COOKIE]
+    await victim.login(email("sindaco5"))
+    assert victim.http.cookies[COOKIE] != before
+    # The pre-login cookie (say, planted by an attacker) is not logged in...
+    attacker = new_client()
+    planted = await attacker.http.get("/account/password", headers={"Cookie": f"{COOKIE}={before}"})
+    assert planted.status_code == 303
+    # ...and the pre-login CSRF token is no longer accepted.
+    stale = await victim.http.post("/logout", data={"csrf_token": old_token})
+    assert stale.status_code == 403
+    assert await logged_in(victim)
+
+
+async def test_logout_ends_the_session(world: World, client: Client) -> None:
+    await client.login(email("sindaco5"))
+    assert await logged_in(client)
+    response = await client.post("/logout")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+    assert not await logged_in(client)
+    assert parse(await client.get("/")).select_one("[data-testid=current-user]") is None
+
+
+def signed_at(cookie: str, secret: str, age: int) -> str:
+    """The session cookie ``cookie`` signed again as if issued ``age`` seconds ago."""
+    payload = TimestampSigner(secret).unsign(cookie)
+
+    class Past(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - age
+
+    return Past(secret).sign(payload).decode()
+
+
+async def test_expired_session_goes_to_login(
+    world: World, settings: Settings, new_client: Callable[[], Client]
+) -> None:
+    client = new_client()
+    await client.login(email("sindaco5"))
+    cookie = client.http.cookies[COOKIE]
+    max_age = settings.session_max_age
+
+    async def fetch(value: str) -> httpx.Response:
+        fresh = new_client()  # an empty cookie jar: only this cookie is sent
+        return await fresh.http.get("/account/password", headers={"Cookie": f"{COOKIE}={value}"})
+
+    assert (await fetch(signed_at(cookie, settings.secret_key, max_age - 60))).status_code == 200
+    expired = await fetch(signed_at(cookie, settings.secret_key, max_age + 60))
+    assert expired.status_code == 303
+    assert expired.headers["location"] == "/login?next=/account/password"
+
+
+async def test_protected_page_needs_login(client: Client) -> None:
+    assert not await logged_in(client)
+
+
+async def test_login_is_audited(world: World, db: Database, client: Client) -> None:
+    await client.login(email("sindaco5"))
+    await login(client, email("tecnico5"), "wrong-password")
+    async with db.session() as session:
+        rows = (
+            await session.scalars(select(AuditLog).where(AuditLog.action == "user.login"))
+        ).all()
+    assert [(r.actor_id, r.object_type, r.object_id) for r in rows] == [
+        (world["sindaco5"].id, "user_account", str(world["sindaco5"].id))
+    ]
+    assert rows[0].detail == {"ip": "127.0.0.1"}
+
+
+# --- password change ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "message", "params"),
+    [
+        (
+            {"current": "wrong-password", "new": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+            "current",
+            "The current password is not correct.",
+            {},
+        ),
+        (
+            {"current": PASSWORD, "new": "corta", "confirm": "corta"},
+            "new",
+            "The password must be at least %(min)d characters long.",
+            {"min": passwords.MIN_LENGTH},
+        ),
+        (
+            {"current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD + "x"},
+            "confirm",
+            "The two new passwords do not match.",
+            {},
+        ),
+    ],
+)
+async def test_password_change_refuses_bad_input(
+    world: World,
+    db: Database,
+    client: Client,
+    form: dict[str, str],
+    field: str,
+    message: str,
+    params: dict[str, Any],
+) -> None:
+    await client.login(email("sindaco5"))
+    response = await client.post("/account/password", form)
+    assert response.status_code == 422
+    assert text_of(response, ".alert-danger") == italian(message, **params)
+    invalid = parse(response).select(".is-invalid")
+    assert [node["id"] for node in invalid] == [field]
+    async with db.session() as session:
+        user = await session.get(User, world["sindaco5"].id)
+        assert user is not None
+        assert passwords.verify_password(user.password_hash, PASSWORD)
+        assert user.session_epoch == 0
+    assert await logged_in(client)
+
+
+async def test_password_change_logs_out_other_sessions(
+    world: World, db: Database, new_client: Callable[[], Client]
+) -> None:
+    this, other, unrelated = new_client(), new_client(), new_client()
+    await this.login(email("sindaco5"))
+    await other.login(email("sindaco5"))
+    await unrelated.login(email("tecnico5"))
+    form = {"current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    response = await this.post("/account/password", form)
+    assert response.status_code == 200
+    assert parse(response).select_one(".alert-success") is not None
+    assert await logged_in(this)
+    assert not await logged_in(other)
+    assert await logged_in(unrelated)
+
+    # The old password no longer works, the new one does.
+    assert (await login(new_client(), email("sindaco5"))).status_code == 422
+    assert (await login(new_client(), email("sindaco5"), NEW_PASSWORD)).status_code == 303
+    async with db.session() as session:
+        rows = (
+            await session.scalars(select(AuditLog).where(AuditLog.action.like("user.p%")))
+        ).all()
+    assert [(r.action, r.actor_id) for r in rows] == [
+        ("user.password_changed", world["sindaco5"].id)
+    ]
+
+
+async def test_password_page_needs_login(client: Client) -> None:
+    response = await client.post(
+        "/account/password", {"current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")

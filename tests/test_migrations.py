@@ -1,0 +1,164 @@
+"""Migrations: up, down and up again on a fresh database; the models match them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Column, Connection, MetaData, String, inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from collab.cli import main
+from collab.migrate import downgrade, upgrade
+from collab.models import Base
+from tests import dbs
+
+T = TypeVar("T")
+
+# design.md's table of the zone omogenee (the migration's seed data).
+ZONES = [
+    (1, "Torino"),
+    (2, "AMT Ovest"),
+    (3, "AMT Sud"),
+    (4, "AMT Nord"),
+    (5, "Pinerolese"),
+    (6, "Valli di Susa e Sangone"),
+    (7, "Ciriacese - Valli di Lanzo"),
+    (8, "Canavese occidentale"),
+    (9, "Eporediese"),
+    (10, "Chivassese"),
+    (11, "Chierese - Carmagnolese"),
+]
+THEME_SLUGS = {
+    "psm-produttiva-innovativa",
+    "psm-verde-ecologica",
+    "psm-mobile-collegata",
+    "psm-impara",
+    "psm-attrattiva-giusta",
+    "psm-sana",
+    "ambiente-rifiuti",
+    "scuola",
+    "trasporti-mobilita",
+    "protezione-civile",
+    "procedure-modulistica",
+    "turismo",
+    "digitalizzazione",
+}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, not migrated: a SQLite file, or a scratch PostgreSQL one."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.sqlite3'}"
+        return
+    if not dbs.is_postgres():
+        pytest.skip("DATABASE_URL is not a PostgreSQL URL")
+    name = f"collab_mig_{os.getpid()}_{tmp_path.name}"[:63]
+    asyncio.run(dbs._pg(f'DROP DATABASE IF EXISTS "{name}"'))
+    asyncio.run(dbs._pg(f'CREATE DATABASE "{name}"'))
+    try:
+        yield dbs.pg_url(name)
+    finally:
+        asyncio.run(dbs._pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def on(url: str, fn: Callable[[Connection], T]) -> T:
+    """Run ``fn`` on a sync connection to ``url`` (migrations run their own loop)."""
+
+    async def run() -> T:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(fn)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def tables(conn: Connection) -> set[str]:
+    return set(inspect(conn).get_table_names())
+
+
+def seed(conn: Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    zones = conn.execute(text("SELECT number, name FROM zone ORDER BY number")).all()
+    themes = conn.execute(text("SELECT slug, position, active FROM theme ORDER BY position"))
+    return [tuple(z) for z in zones], [tuple(t) for t in themes.all()]
+
+
+def check_seed(url: str) -> None:
+    zones, themes = on(url, seed)
+    assert zones == ZONES
+    assert {slug for slug, _, _ in themes} == THEME_SLUGS
+    assert len(themes) == 13
+    assert [position for _, position, _ in themes] == list(range(1, 14))
+    assert all(active for _, _, active in themes)
+
+
+def test_upgrade_downgrade_upgrade(
+    fresh_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    model_tables = set(Base.metadata.tables)
+    upgrade(fresh_url)
+    assert on(fresh_url, tables) == model_tables | {"alembic_version"}
+    check_seed(fresh_url)
+
+    # Down and up again through the command line, as the Procfile's release step runs it.
+    monkeypatch.setenv("DATABASE_URL", fresh_url)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("COLLAB_ENV", "test")
+    monkeypatch.setenv("SECRET_KEY", "m" * 40)
+    assert main(["migrate", "--down"]) == 0
+    assert on(fresh_url, tables) == {"alembic_version"}
+    version = on(fresh_url, lambda c: c.execute(text("SELECT * FROM alembic_version")).all())
+    assert version == []
+
+    assert main(["migrate"]) == 0
+    assert on(fresh_url, tables) == model_tables | {"alembic_version"}
+    check_seed(fresh_url)
+    # Upgrading an up-to-date database is a no-op (the release step runs on every deploy).
+    upgrade(fresh_url)
+    check_seed(fresh_url)
+
+
+def diff(conn: Connection, metadata: MetaData) -> list[Any]:
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+def test_models_match_the_migrations(fresh_url: str) -> None:
+    upgrade(fresh_url)
+    changes = on(fresh_url, lambda c: diff(c, Base.metadata))
+    assert changes == [], (
+        "the models differ from the migrated schema: add a migration "
+        f"(alembic revision --autogenerate): {changes}"
+    )
+
+
+def test_the_comparison_sees_a_model_change(tmp_path: Path) -> None:
+    # Guards the test above: a column added to a model without a migration shows up.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'drift.sqlite3'}"
+    upgrade(url)
+    changed = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["user_account"].append_column(Column("phone", String(30), nullable=True))
+    changes = on(url, lambda c: diff(c, changed))
+    assert [(c[0], c[2], c[3].name) for c in changes] == [("add_column", "user_account", "phone")]
+
+
+def test_downgrade_to_base_then_upgrade_keeps_seed_single(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'twice.sqlite3'}"
+    upgrade(url)
+    downgrade(url)
+    upgrade(url)
+    zones, themes = on(url, seed)
+    assert len(zones) == 11
+    assert len(themes) == 13

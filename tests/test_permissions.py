@@ -1,0 +1,747 @@
+"""The permission matrix, cell by cell, through real HTTP requests.
+
+``collab/permissions.py`` (``TABLE``), ``docs/permissions.md`` and this file
+must change together:
+
+- ``EXPECTED`` below is the table copied by hand from the docs; a test checks
+  that ``TABLE`` equals it, and another that the Markdown table in
+  ``docs/permissions.md`` equals ``TABLE``.
+- ``test_cell`` walks every (action, role, relation) cell: an allowed cell
+  must answer 200 or a 303 to the right place *and* change the database as
+  asked; a denied cell must answer 403 with the Italian error page and change
+  nothing at all.
+
+How the relations are realised: a comune user of role R is the zone-5 user
+of that role (``sindaco5`` ...), so "own zone" is zone 5, "other zone" zone 9
+and "metro" the metropolitan board. CMTo users (staff, admin) have no own
+zone: their "own_zone" cell uses zone 5 too, which is another zone for them,
+so ``test_cmto_rows_ignore_own_zone`` requires their OWN and OTHER entries to
+agree. MANAGE is not zone-bound: each of its rows must be all-or-nothing
+(``test_manage_is_not_zone_bound``) and it is walked once per role, with the
+relation id ``any``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+import collab.app
+from collab.accounts import passwords
+from collab.accounts.actions import do_create_user
+from collab.app import create_app
+from collab.db import Database
+from collab.demo import DEMO_CSV
+from collab.forums import actions
+from collab.importer import import_comuni
+from collab.markup import render_markdown
+from collab.models import Base, Comune, Post, PostRevision, Role, Theme, Thread, User, Zone, utcnow
+from collab.permissions import TABLE, Action, Relation, can
+from collab.settings import Settings, load_settings
+from collab.templating import Templates
+from tests.conftest import WORLD_USERS, World, email
+from tests.dbs import Template
+from tests.helpers import PASSWORD, Client, parse
+
+Login = Callable[[str], Awaitable[Client]]
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "permissions.md"
+
+OWN, OTHER, METRO = Relation.OWN_ZONE, Relation.OTHER_ZONE, Relation.METRO
+ALL = frozenset(Relation)
+NO: frozenset[Relation] = frozenset()
+OWN_AND_METRO = frozenset({OWN, METRO})
+
+# Copied by hand from docs/permissions.md: do not derive it from TABLE.
+EXPECTED: dict[str, dict[str, frozenset[Relation]]] = {
+    "read": {
+        "sindaco": OWN_AND_METRO,
+        "tecnico": OWN_AND_METRO,
+        "portavoce": OWN_AND_METRO,
+        "staff": ALL,
+        "admin": ALL,
+    },
+    "post": {
+        "sindaco": OWN_AND_METRO,
+        "tecnico": OWN_AND_METRO,
+        "portavoce": OWN_AND_METRO,
+        "staff": ALL,
+        "admin": ALL,
+    },
+    "edit_own": {
+        "sindaco": OWN_AND_METRO,
+        "tecnico": OWN_AND_METRO,
+        "portavoce": OWN_AND_METRO,
+        "staff": ALL,
+        "admin": ALL,
+    },
+    "moderate": {
+        "sindaco": NO,
+        "tecnico": NO,
+        "portavoce": frozenset({OWN}),
+        "staff": ALL,
+        "admin": ALL,
+    },
+    "manage": {"sindaco": NO, "tecnico": NO, "portavoce": NO, "staff": NO, "admin": ALL},
+}
+
+# The world user that plays each role (comune users live in zone 5).
+PLAYER = {
+    Role.SINDACO: "sindaco5",
+    Role.TECNICO: "tecnico5",
+    Role.PORTAVOCE: "portavoce5",
+    Role.STAFF: "staff",
+    Role.ADMIN: "admin",
+}
+ZONE_OF = {OWN: 5, OTHER: 9, METRO: None}
+
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def fast_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Authorization is under test, not hashing nor template compilation.
+
+    The real argon2 parameters cost ~150 ms per hash, and every test here
+    creates eight users and logs in; every new app compiles its templates
+    again. One cheap hasher and one (pure, stateless) ``Templates`` for the
+    whole module keep the file fast.
+    """
+    monkeypatch.setattr(passwords, "_hasher", FAST_HASHER)
+    monkeypatch.setattr(collab.app, "Templates", _shared_templates)
+
+
+@cache
+def _shared_templates() -> Templates:
+    return Templates()
+
+
+@dataclass
+class Shared:
+    """One app, database and world for all of ``test_cell``, with one logged-in
+    client per user. The cells only read users and make their own threads and
+    posts, so sharing is safe, and it spares ~80 app starts, worlds and logins."""
+
+    db: Database
+    world: World
+    transport: httpx.ASGITransport
+    clients: dict[str, Client]
+
+    async def login(self, key: str) -> Client:
+        if key not in self.clients:
+            client = Client(httpx.AsyncClient(transport=self.transport, base_url=BASE))
+            await client.login(email(key))
+            self.clients[key] = client
+        return self.clients[key]
+
+
+BASE = "http://testserver"
+
+
+@pytest.fixture(scope="module")
+def shared_settings(
+    db_template: Template, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    # Outside the event loop: the PostgreSQL template runs its own asyncio.run().
+    tmp = tmp_path_factory.mktemp("permissions")
+    url = db_template.new_database(tmp)
+    base = load_settings({"COLLAB_ENV": "test", "DATA_DIR": str(tmp), "SECRET_KEY": "t" * 40})
+    yield replace(base, database_url=url)
+    db_template.drop_database(url)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared(shared_settings: Settings) -> AsyncIterator[Shared]:
+    # The same steps as conftest's app and world fixtures, once per module.
+    application = create_app(shared_settings)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", FAST_HASHER)
+        async with application.router.lifespan_context(application):
+            db: Database = application.state.db
+            async with db.transaction() as uow:
+                assert (await import_comuni(uow, DEMO_CSV.read_bytes())).ok
+            users = {}
+            async with db.transaction() as uow:
+                for key, (role, istat) in WORLD_USERS.items():
+                    users[key] = await do_create_user(
+                        uow, None, email=email(key), name=key.title(), role=role,
+                        password=PASSWORD, comune_istat=istat,
+                    )  # fmt: skip
+            transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 41000))
+            state = Shared(db, World(users), transport, {})
+            yield state
+            for client in state.clients.values():
+                await client.http.aclose()
+
+
+# --- the table itself ---------------------------------------------------------
+
+
+def _plain(table: dict[Action, dict[Role, frozenset[Relation]]]) -> dict[str, dict[str, Any]]:
+    return {
+        a.value: {r.value: frozenset(rels) for r, rels in row.items()} for a, row in table.items()
+    }
+
+
+def test_table_matches_the_documented_matrix() -> None:
+    assert _plain(TABLE) == EXPECTED
+
+
+def test_table_covers_every_action_and_role() -> None:
+    assert set(TABLE) == set(Action)
+    for action, row in TABLE.items():
+        assert set(row) == set(Role), action
+
+
+def test_cmto_rows_ignore_own_zone() -> None:
+    # CMTo users have no comune, so relation() never yields OWN_ZONE for them.
+    for action, row in TABLE.items():
+        for role in (Role.STAFF, Role.ADMIN):
+            assert (OWN in row[role]) == (OTHER in row[role]), (action, role)
+
+
+def test_manage_is_not_zone_bound() -> None:
+    for role, rels in TABLE[Action.MANAGE].items():
+        assert rels in (ALL, NO), role
+
+
+# --- the docs ---------------------------------------------------------------------
+
+DOC_RELATIONS = {"own zone": OWN, "other zones": OTHER, "metropolitan": METRO}
+CODE = re.compile(r"`([a-z_]+)`")
+
+
+def _doc_cell(text: str) -> frozenset[Relation]:
+    text = text.strip().lower()
+    if text == "all":
+        return ALL
+    if text in {"—", "-", ""}:
+        return NO
+    return frozenset(DOC_RELATIONS[part.strip()] for part in text.split(","))
+
+
+def parse_docs_table(markdown: str) -> dict[str, dict[str, frozenset[Relation]]]:
+    """The first Markdown table of the document whose header names the roles in backticks."""
+    rows = [line.strip() for line in markdown.splitlines() if line.strip().startswith("|")]
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
+    header_at = next(i for i, row in enumerate(cells) if len(CODE.findall(" ".join(row[1:]))) >= 5)
+    roles = [CODE.findall(cell)[0] for cell in cells[header_at][1:]]
+    table: dict[str, dict[str, frozenset[Relation]]] = {}
+    for row in cells[header_at + 2 :]:  # skip the |---| line
+        code = CODE.search(row[0])
+        if code is None:
+            break
+        assert len(row) == len(roles) + 1, row
+        table[code.group(1)] = {
+            role: _doc_cell(cell) for role, cell in zip(roles, row[1:], strict=True)
+        }
+    return table
+
+
+def test_docs_table_matches_code_table() -> None:
+    assert parse_docs_table(DOCS.read_text(encoding="utf-8")) == _plain(TABLE)
+
+
+def test_docs_cell_parser() -> None:
+    assert _doc_cell("own zone, metropolitan") == OWN_AND_METRO
+    assert _doc_cell("All") == ALL
+    assert _doc_cell("—") == NO
+    with pytest.raises(KeyError):
+        _doc_cell("own zone, elsewhere")
+
+
+# --- setup data, snapshots and assertions ----------------------------------------
+
+
+@dataclass
+class Scene:
+    """One cell's world: the acting user, where they act, and setup helpers."""
+
+    db: Database
+    world: World
+    theme: Theme
+    actor: str  # world key
+    zone: int | None  # zone number, None = metropolitan
+
+    @property
+    def user(self) -> User:
+        return self.world[self.actor]
+
+    @property
+    def setup_author(self) -> str:
+        """A CMTo user other than the actor: can write (and moderate) anywhere."""
+        return "admin" if self.actor == "staff" else "staff"
+
+    @property
+    def board(self) -> str:
+        return f"/zones/{self.zone}" if self.zone else "/metro"
+
+    async def zone_id(self) -> int | None:
+        if self.zone is None:
+            return None
+        async with self.db.session() as session:
+            return await session.scalar(select(Zone.id).where(Zone.number == self.zone))
+
+    async def thread(self, title: str = "Filo di prova") -> Thread:
+        """A thread started in the scene's board by the setup author."""
+        zone_id = await self.zone_id()
+        async with self.db.transaction() as uow:
+            return await actions.do_start_thread(
+                uow, self.world[self.setup_author], zone_id, self.theme, title, "Primo messaggio."
+            )
+
+    async def reply(self, thread: Thread, author: str, body: str) -> Post:
+        """A post by ``author``: through the action when they may post here,
+        otherwise (a denied cell's "own" post) as a bare row."""
+        user = self.world[author]
+        if can(user, Action.POST, thread.zone_id):
+            async with self.db.transaction() as uow:
+                return await actions.do_reply(uow, user, thread.id, body)
+        async with self.db.transaction() as uow:
+            post = Post(
+                thread_id=thread.id, author_id=user.id, source=body, html=render_markdown(body),
+                created_at=utcnow(),
+            )  # fmt: skip
+            uow.session.add(post)
+            (await uow.session.get_one(Thread, thread.id)).post_count += 1
+            await uow.session.flush()
+            return post
+
+    async def hide(self, post: Post) -> None:
+        async with self.db.transaction() as uow:
+            await actions.do_hide_post(uow, self.world[self.setup_author], post.id, "Fuori tema")
+
+    async def get(self, model: type[Any], id_: int) -> Any:
+        async with self.db.session() as session:
+            return await session.get_one(model, id_, populate_existing=True)
+
+
+async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table: a denied request must leave it all as it was."""
+    result = {}
+    async with db.session() as session:
+        for table in Base.metadata.sorted_tables:
+            rows = (await session.execute(select(table))).all()
+            result[table.name] = sorted((tuple(row) for row in rows), key=repr)
+    return result
+
+
+def assert_denied(response: httpx.Response) -> None:
+    """403 with the (Italian) error page, never a redirect or a partial success."""
+    assert response.status_code == 403, (response.status_code, response.headers, response.text)
+    page = parse(response)
+    assert page.html is not None and page.html.get("lang") == "it"
+    alert = page.select_one('.alert[data-status="403"]')
+    assert alert is not None and alert.get_text(strip=True), response.text
+    assert page.h1 is not None
+    assert page.h1.get_text(strip=True) == "Accesso negato"
+
+
+def assert_redirect(response: httpx.Response, location: str) -> None:
+    assert response.status_code == 303, (response.status_code, response.text)
+    assert response.headers["location"] == location
+
+
+def assert_ok(response: httpx.Response) -> Any:
+    assert response.status_code == 200, (response.status_code, response.text)
+    return parse(response)
+
+
+def permalink(post: Post) -> str:
+    return f"/threads/{post.thread_id}?page=1#post-{post.id}"
+
+
+# --- one checker per action: (scene, client, allowed) -------------------------------
+
+
+async def check_read(s: Scene, c: Client, allowed: bool) -> None:
+    thread = await s.thread("Filo da leggere")
+    async with s.db.session() as session:
+        first = await session.scalar(select(Post.id).where(Post.thread_id == thread.id))
+    before = await snapshot(s.db)
+    zone_page = await c.get(s.board)
+    board_page = await c.get(f"{s.board}/{s.theme.slug}")
+    thread_page = await c.get(f"/threads/{thread.id}")
+    if allowed:
+        assert assert_ok(zone_page).select_one(f"#thread-{thread.id}") is not None
+        threads = assert_ok(board_page).select_one('[data-testid="threads"]')
+        assert threads is not None and threads.select_one(f"#thread-{thread.id}") is not None
+        page = assert_ok(thread_page)
+        assert page.h1 is not None and page.h1.get_text(strip=True) == "Filo da leggere"
+        assert page.select_one(f"#post-{first}") is not None
+    else:
+        for response in (zone_page, board_page, thread_page):
+            assert_denied(response)
+    assert await snapshot(s.db) == before
+
+
+async def check_post(s: Scene, c: Client, allowed: bool) -> None:
+    existing = await s.thread("Filo esistente")
+    before = await snapshot(s.db)
+    form = await c.get(f"{s.board}/{s.theme.slug}/new")
+    started = await c.post(
+        f"{s.board}/{s.theme.slug}/new", {"title": "Nuovo filo", "body": "Apro io."}
+    )
+    replied = await c.post(f"/threads/{existing.id}/reply", {"body": "Rispondo io."})
+    if not allowed:
+        for response in (form, started, replied):
+            assert_denied(response)
+        assert await snapshot(s.db) == before
+        return
+    assert assert_ok(form).select_one('textarea[name="body"]') is not None
+    assert started.status_code == 303, started.text
+    match = re.fullmatch(r"/threads/(\d+)", started.headers["location"])
+    assert match is not None, started.headers["location"]
+    new = await s.get(Thread, int(match.group(1)))
+    assert (new.title, new.zone_id, new.theme_id, new.author_id) == (
+        "Nuovo filo", await s.zone_id(), s.theme.id, s.user.id,
+    )  # fmt: skip
+    async with s.db.session() as session:
+        posts = (await session.scalars(select(Post).where(Post.thread_id == existing.id))).all()
+    mine = [p for p in posts if p.author_id == s.user.id]
+    assert [p.source for p in mine] == ["Rispondo io."]
+    assert_redirect(replied, permalink(mine[0]))
+
+
+async def check_edit_own(s: Scene, c: Client, allowed: bool) -> None:
+    thread = await s.thread("Filo con un mio messaggio")
+    post = await s.reply(thread, s.actor, "Testo originale.")
+    before = await snapshot(s.db)
+    form = await c.get(f"/posts/{post.id}/edit")
+    edited = await c.post(f"/posts/{post.id}/edit", {"body": "Testo corretto."})
+    deleted = await c.post(f"/posts/{post.id}/delete")
+    if not allowed:
+        for response in (form, edited, deleted):
+            assert_denied(response)
+        assert await snapshot(s.db) == before
+        return
+    textarea = assert_ok(form).select_one('textarea[name="body"]')
+    assert textarea is not None and textarea.get_text() == "Testo originale."
+    assert_redirect(edited, permalink(post))
+    assert_redirect(deleted, permalink(post))
+    after = await s.get(Post, post.id)
+    assert after.source == "Testo corretto."
+    assert (after.deleted, after.deleted_by_id, after.delete_reason) == (True, s.user.id, None)
+    async with s.db.session() as session:
+        revisions = (
+            await session.scalars(
+                select(PostRevision.source).where(PostRevision.post_id == post.id)
+            )
+        ).all()
+    assert revisions == ["Testo originale."]
+
+
+async def check_moderate(s: Scene, c: Client, allowed: bool) -> None:
+    thread = await s.thread("Filo da moderare")
+    target = await s.reply(thread, s.setup_author, "Messaggio di qualcun altro.")
+    if not allowed:
+        already_hidden = await s.reply(thread, s.setup_author, "Già nascosto.")
+        await s.hide(already_hidden)
+        before = await snapshot(s.db)
+        responses = [
+            await c.post(f"/posts/{target.id}/hide", {"reason": "Fuori tema"}),
+            await c.post(f"/posts/{already_hidden.id}/restore"),
+            await c.post(f"/threads/{thread.id}/pin", {"value": "1"}),
+            await c.post(f"/threads/{thread.id}/close", {"value": "1"}),
+        ]
+        for response in responses:
+            assert_denied(response)
+        assert await snapshot(s.db) == before
+        return
+    hidden = await c.post(f"/posts/{target.id}/hide", {"reason": "Fuori tema"})
+    assert_redirect(hidden, permalink(target))
+    post = await s.get(Post, target.id)
+    assert (post.deleted, post.deleted_by_id, post.delete_reason) == (True, s.user.id, "Fuori tema")
+    assert_redirect(await c.post(f"/posts/{target.id}/restore"), permalink(target))
+    assert not (await s.get(Post, target.id)).deleted
+    pinned = await c.post(f"/threads/{thread.id}/pin", {"value": "1"})
+    closed = await c.post(f"/threads/{thread.id}/close", {"value": "1"})
+    assert_redirect(pinned, f"/threads/{thread.id}")
+    assert_redirect(closed, f"/threads/{thread.id}")
+    after = await s.get(Thread, thread.id)
+    assert (after.pinned, after.closed) == (True, True)
+
+
+async def check_manage(s: Scene, c: Client, allowed: bool) -> None:
+    target = s.world["tecnico9"]
+    before = await snapshot(s.db)
+    pages = [await c.get(url) for url in ("/admin/users", "/admin/users/new", "/admin/audit")]
+    new_email = f"nuovo-{s.actor}@test.collab.it"
+    created = await c.post(
+        "/admin/users/new",
+        {"email": new_email, "name": "Nuovo Utente", "role": "sindaco",
+         "comune": "001191", "password": PASSWORD},
+    )  # fmt: skip
+    updated = await c.post(
+        f"/admin/users/{target.id}", {"role": "sindaco", "comune": "001269", "active": "1"}
+    )
+    if not allowed:
+        for response in [*pages, created, updated]:
+            assert_denied(response)
+        assert await snapshot(s.db) == before
+        return
+    users = assert_ok(pages[0]).select_one('[data-testid="users"]')
+    assert users is not None
+    assert email(s.actor) in [td.get_text(strip=True) for td in users.select("td")]
+    assert assert_ok(pages[1]).select_one('input[name="email"]') is not None
+    assert_ok(pages[2])
+    assert_redirect(created, "/admin/users")
+    assert_redirect(updated, "/admin/users")
+    async with s.db.session() as session:
+        new = await session.scalar(select(User).where(User.email == new_email))
+        pinerolo = await session.scalar(select(Comune.id).where(Comune.istat_code == "001191"))
+    assert new is not None and (new.role, new.comune_id) == (Role.SINDACO, pinerolo)
+    assert (await s.get(User, target.id)).role == Role.SINDACO
+
+
+CHECKS: dict[Action, Callable[[Scene, Client, bool], Awaitable[None]]] = {
+    Action.READ: check_read,
+    Action.POST: check_post,
+    Action.EDIT_OWN: check_edit_own,
+    Action.MODERATE: check_moderate,
+    Action.MANAGE: check_manage,
+}
+
+
+def _cells() -> list[Any]:
+    cells = []
+    for action in Action:
+        for role in Role:
+            if action is Action.MANAGE:
+                cells.append(pytest.param(action, role, None, id=f"{action}-{role}-any"))
+                continue
+            for rel in Relation:
+                cells.append(pytest.param(action, role, rel, id=f"{action}-{role}-{rel}"))
+    return cells
+
+
+async def _theme(db: Database) -> Theme:
+    async with db.session() as session:
+        theme = await session.scalar(select(Theme).where(Theme.active).order_by(Theme.position))
+    assert theme is not None
+    return theme
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize(("action", "role", "rel"), _cells())
+async def test_cell(action: Action, role: Role, rel: Relation | None, shared: Shared) -> None:
+    rels = TABLE[action][role]
+    if rel is None:  # MANAGE: the whole row is all-or-nothing
+        allowed = rels == ALL
+        assert allowed == (EXPECTED[action][role] == ALL)
+        zone = None
+    else:
+        allowed = rel in rels
+        assert allowed == (rel in EXPECTED[action][role]), "TABLE and EXPECTED disagree"
+        zone = ZONE_OF[rel]
+    actor = PLAYER[role]
+    scene = Scene(shared.db, shared.world, await _theme(shared.db), actor, zone)
+    if rel is not None and not role.is_cmto:
+        # The scene realises the relation it claims to test.
+        assert can(scene.user, action, await scene.zone_id()) == allowed
+    client = await shared.login(actor)
+    await CHECKS[action](scene, client, allowed)
+
+
+# --- anonymous, deactivated and changed users -----------------------------------------
+
+
+async def test_anonymous_pages_redirect_to_login(
+    world: World, db: Database, client: Client
+) -> None:
+    scene = Scene(db, world, await _theme(db), "staff", 5)
+    thread = await scene.thread()
+    post = await scene.reply(thread, "sindaco5", "Un messaggio.")
+    slug = scene.theme.slug
+    urls = [
+        "/metro", f"/metro/{slug}", f"/metro/{slug}/new", "/zones/5", f"/zones/5/{slug}",
+        f"/zones/5/{slug}/new", f"/threads/{thread.id}", f"/posts/{post.id}",
+        f"/posts/{post.id}/edit", f"/posts/{post.id}/history", "/admin/users",
+        "/admin/users/new", f"/admin/users/{world['sindaco5'].id}", "/admin/audit",
+    ]  # fmt: skip
+    for url in urls:
+        response = await client.get(url)
+        assert response.status_code == 303, url
+        assert response.headers["location"].startswith("/login?next="), url
+    # The home page is public, but links to no zone board.
+    home = assert_ok(await client.get("/"))
+    assert not home.select('a[href^="/zones/"]')
+
+
+async def test_anonymous_writes_change_nothing(
+    world: World, db: Database, new_client: Callable[[], Client]
+) -> None:
+    scene = Scene(db, world, await _theme(db), "staff", 5)
+    thread = await scene.thread()
+    post = await scene.reply(thread, "sindaco5", "Un messaggio.")
+    slug = scene.theme.slug
+    writes = {
+        f"/zones/5/{slug}/new": {"title": "Anonimo", "body": "x"},
+        f"/metro/{slug}/new": {"title": "Anonimo", "body": "x"},
+        f"/threads/{thread.id}/reply": {"body": "x"},
+        f"/threads/{thread.id}/pin": {"value": "1"},
+        f"/threads/{thread.id}/close": {"value": "1"},
+        f"/posts/{post.id}/edit": {"body": "x"},
+        f"/posts/{post.id}/delete": {},
+        f"/posts/{post.id}/hide": {"reason": "x"},
+        f"/posts/{post.id}/restore": {},
+        "/admin/users/new": {"email": "x@test.collab.it", "name": "X", "role": "admin",
+                             "password": PASSWORD},
+        f"/admin/users/{world['sindaco5'].id}": {"role": "admin", "comune": "", "active": "1"},
+    }  # fmt: skip
+    before = await snapshot(db)
+    stranger, visitor = new_client(), new_client()
+    for url, data in writes.items():
+        # No session at all (no cookie, no token): the CSRF check refuses it.
+        response = await stranger.http.post(url, data=data)
+        assert response.status_code == 403, url
+        # A visitor with a session and its token, but not logged in: sent to log in.
+        response = await visitor.post(url, data)
+        assert response.status_code == 303, url
+        assert response.headers["location"].startswith("/login?next="), url
+    assert await snapshot(db) == before
+
+
+async def _set_user(admin: Client, user: User, role: str, istat: str, active: bool) -> None:
+    response = await admin.post(
+        f"/admin/users/{user.id}", {"role": role, "comune": istat, "active": "1" if active else "0"}
+    )
+    assert_redirect(response, "/admin/users")
+
+
+async def test_deactivated_user_can_do_nothing(world: World, db: Database, login_as: Login) -> None:
+    scene = Scene(db, world, await _theme(db), "staff", 5)
+    thread = await scene.thread()
+    mayor, admin = await login_as("sindaco5"), await login_as("admin")
+    assert_ok(await mayor.get(f"/threads/{thread.id}"))
+    await _set_user(admin, world["sindaco5"], "sindaco", "001191", active=False)
+    before = await snapshot(db)
+
+    # Their next request finds the session ended: a write goes to the login page...
+    response = await mayor.post(f"/threads/{thread.id}/reply", {"body": "Ci sono ancora?"})
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login?next=")
+    # ...and so does every page, and the old CSRF token died with the session.
+    for url in ("/zones/5", "/metro", f"/threads/{thread.id}"):
+        response = await mayor.get(url)
+        assert response.status_code == 303, url
+        assert response.headers["location"].startswith("/login?next="), url
+    response = await mayor.post(f"/threads/{thread.id}/reply", {"body": "Ci sono ancora?"})
+    assert response.status_code == 403
+    # Logging in again fails.
+    mayor.token = None
+    response = await mayor.post("/login", {"email": email("sindaco5"), "password": PASSWORD})
+    assert response.status_code == 422
+    assert (await mayor.get("/zones/5")).status_code == 303
+    after = await snapshot(db)
+    # Only the failed login attempt was recorded.
+    assert {k: v for k, v in after.items() if k != "login_attempt"} == {
+        k: v for k, v in before.items() if k != "login_attempt"
+    }
+
+
+async def test_role_change_ends_old_rights(world: World, db: Database, login_as: Login) -> None:
+    scene = Scene(db, world, await _theme(db), "staff", 5)
+    thread = await scene.thread()
+    chair, admin = await login_as("portavoce5"), await login_as("admin")
+    assert_redirect(await chair.post(f"/threads/{thread.id}/pin", {"value": "1"}),
+                    f"/threads/{thread.id}")  # fmt: skip
+    await _set_user(admin, world["portavoce5"], "tecnico", "001097", active=True)
+
+    # The next request, made with the old session, no longer moderates.
+    response = await chair.post(f"/threads/{thread.id}/close", {"value": "1"})
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login?next=")
+    assert not (await scene.get(Thread, thread.id)).closed
+
+    # Logged in again, they have the new role's rights only.
+    chair = await login_as("portavoce5")
+    page = assert_ok(await chair.get(f"/threads/{thread.id}"))
+    assert page.select_one('[data-testid="moderation"]') is None
+    assert_denied(await chair.post(f"/threads/{thread.id}/close", {"value": "1"}))
+    assert_denied(await chair.post(f"/threads/{thread.id}/pin", {"value": "0"}))
+    after = await scene.get(Thread, thread.id)
+    assert (after.pinned, after.closed) == (True, False)
+
+
+async def test_comune_change_moves_zone_rights(world: World, db: Database, login_as: Login) -> None:
+    mayor, admin = await login_as("sindaco5"), await login_as("admin")
+    assert_ok(await mayor.get("/zones/5"))
+    await _set_user(admin, world["sindaco5"], "sindaco", "001125", active=True)  # Ivrea, ZO 9
+    assert (await mayor.get("/zones/5")).status_code == 303
+    mayor = await login_as("sindaco5")
+    assert_denied(await mayor.get("/zones/5"))
+    assert_ok(await mayor.get("/zones/9"))
+
+
+# --- edges of the table: other people's posts, closed threads, htmx ------------------
+
+
+async def test_edit_own_means_own(world: World, db: Database, login_as: Login) -> None:
+    scene = Scene(db, world, await _theme(db), "sindaco5", 5)
+    thread = await scene.thread()
+    theirs = await scene.reply(thread, "tecnico5", "Scritto dal tecnico.")
+    hidden = await scene.reply(thread, "tecnico5", "Testo segreto nascosto.")
+    await scene.hide(hidden)
+    mayor, author = await login_as("sindaco5"), await login_as("tecnico5")
+    before = await snapshot(db)
+    for post in (theirs, hidden):
+        assert_denied(await mayor.get(f"/posts/{post.id}/edit"))
+        assert_denied(await mayor.post(f"/posts/{post.id}/edit", {"body": "Mio ora."}))
+        assert_denied(await mayor.post(f"/posts/{post.id}/delete"))
+    # Not even its author gets a hidden post's text back through the edit form.
+    response = await author.get(f"/posts/{hidden.id}/edit")
+    assert response.status_code == 409
+    assert parse(response).select_one("textarea") is None
+    assert await snapshot(db) == before
+
+
+async def test_closed_thread_only_moderators_write(
+    world: World, db: Database, login_as: Login
+) -> None:
+    scene = Scene(db, world, await _theme(db), "staff", 5)
+    thread = await scene.thread()
+    mine = await scene.reply(thread, "sindaco5", "Il mio contributo.")
+    chairs = await scene.reply(thread, "portavoce5", "Il contributo della portavoce.")
+    async with db.transaction() as uow:
+        await actions.do_set_closed(uow, world["staff"], thread.id, True)
+    mayor, chair = await login_as("sindaco5"), await login_as("portavoce5")
+    before = await snapshot(db)
+    for response in (
+        await mayor.post(f"/threads/{thread.id}/reply", {"body": "Ancora una cosa."}),
+        await mayor.get(f"/posts/{mine.id}/edit"),
+        await mayor.post(f"/posts/{mine.id}/edit", {"body": "Corretto."}),
+        await mayor.post(f"/posts/{mine.id}/delete"),
+    ):
+        assert response.status_code == 409
+        assert parse(response).select_one('.alert[data-status="409"]') is not None
+    assert await snapshot(db) == before
+    # The zone's portavoce moderates it, so may still reply and edit.
+    replied = await chair.post(f"/threads/{thread.id}/reply", {"body": "Chiudo con una sintesi."})
+    assert replied.status_code == 303
+    edited = await chair.post(f"/posts/{chairs.id}/edit", {"body": "Contributo corretto."})
+    assert_redirect(edited, permalink(chairs))
+    assert (await scene.get(Post, chairs.id)).source == "Contributo corretto."
+
+
+async def test_denied_htmx_write_gets_an_alert(world: World, db: Database, login_as: Login) -> None:
+    scene = Scene(db, world, await _theme(db), "staff", 9)
+    thread = await scene.thread()
+    mayor = await login_as("sindaco5")
+    before = await snapshot(db)
+    response = await mayor.post(f"/threads/{thread.id}/reply", {"body": "x"}, htmx=True)
+    assert response.status_code == 403
+    assert response.headers["HX-Retarget"] == "#alerts"
+    alert = parse(response).select_one(".alert")
+    assert alert is not None and alert.get_text(strip=True)
+    assert await snapshot(db) == before
