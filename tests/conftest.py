@@ -8,8 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from starlette.applications import Starlette
 
+from collab.accounts import actions, passwords
 from collab.accounts.actions import do_create_user
 from collab.app import create_app
 from collab.db import Database
@@ -19,6 +21,15 @@ from collab.models import User
 from collab.settings import Settings, load_settings
 from tests.dbs import Template
 from tests.helpers import PASSWORD, Client
+
+
+@pytest.fixture(autouse=True)
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap argon2 parameters: tests check the logic, not the cost of a hash."""
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    monkeypatch.setattr(passwords, "DUMMY_HASH", hasher.hash("dummy"))
+    monkeypatch.setattr(actions, "DUMMY_HASH", passwords.DUMMY_HASH)
 
 
 @pytest.fixture(scope="session")
@@ -119,9 +130,7 @@ async def world(db: Database) -> World:
 
 
 @pytest.fixture
-def login_as(
-    world: World, new_client: Callable[[], Client]
-) -> Callable[[str], Awaitable[Client]]:
+def login_as(world: World, new_client: Callable[[], Client]) -> Callable[[str], Awaitable[Client]]:
     async def login(key: str) -> Client:
         c = new_client()
         await c.login(email(key))

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from itsdangerous import TimestampSigner
 from sqlalchemy import func, select, update
 from starlette.applications import Starlette
 
-from collab.accounts import actions, passwords
+from collab.accounts import passwords
 from collab.db import Database
 from collab.i18n import translations
 from collab.models import AuditLog, LoginAttempt, User, utcnow
@@ -24,18 +23,9 @@ from tests.conftest import World, email
 from tests.helpers import PASSWORD, Client, parse, text_of
 
 WRONG = "Wrong email or password."
-THROTTLED = "Too many failed attempts. Wait %(minutes)d minutes and try again."
+THROTTLED = "Too many failed attempts. Wait %(minutes)d min and try again."
 COOKIE = "collab_session"
 NEW_PASSWORD = "una-nuova-password-lunga"
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # Cheap argon2 parameters: tests check the logic, not the cost of a hash.
-    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", hasher)
-    monkeypatch.setattr(actions, "DUMMY_HASH", hasher.hash("dummy"))
-    yield
 
 
 @pytest.fixture

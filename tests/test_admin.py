@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
-from collab.accounts import actions, passwords
 from collab.db import Database
 from collab.i18n import translations
 from collab.models import AuditLog, Role, User
@@ -27,15 +25,6 @@ NEW_USER = {
     "comune": "001191",
     "password": "password-iniziale",
 }
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # Cheap argon2 parameters: tests check the logic, not the cost of a hash.
-    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", hasher)
-    monkeypatch.setattr(actions, "DUMMY_HASH", hasher.hash("dummy"))
-    yield
 
 
 def italian(msgid: str, **params: Any) -> str:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collab.accounts import passwords
 from collab.accounts.passwords import verify_password
 from collab.cli import main
 from collab.db import Database
@@ -23,15 +21,6 @@ from collab.models import AuditLog, Comune, Post, Thread, User
 
 T = TypeVar("T")
 ZONES = set(range(1, 12))
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # Cheap argon2 parameters: tests check the logic, not the cost of a hash.
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
-    yield
 
 
 GOOD = b"codice_istat,nome,zona\n001272,Torino,1\n001090,Collegno,2\n001191,Pinerolo,5\n"

@@ -60,7 +60,7 @@ async def check_login_allowed(
     )
     if (per_account or 0) >= max_account or (per_ip or 0) >= max_ip:
         raise Throttled(
-            N_("Too many failed attempts. Wait %(minutes)d minutes and try again."),
+            N_("Too many failed attempts. Wait %(minutes)d min and try again."),
             minutes=max(1, window // 60),
         )
 
