@@ -55,10 +55,12 @@ class ImportReport:
 
 def _decode(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         # Spreadsheets on Italian Windows still save in cp1252.
-        return data.decode("cp1252", errors="replace")
+        text = data.decode("cp1252", errors="replace")
+    # NUL means nothing in a CSV, and PostgreSQL refuses it in text columns.
+    return text.replace("\x00", "")
 
 
 def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:

@@ -35,7 +35,8 @@ class Templates:
         )
         env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
 
-        def when(value: datetime | None, fmt: str = "medium") -> str:
+        # Minutes are enough for people; the exact instant is in <time datetime>.
+        def when(value: datetime | None, fmt: str = "d MMM y, HH:mm") -> str:
             if value is None:
                 return ""
             return format_datetime(value.astimezone(ROME), format=fmt, locale=locale)

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from sqlalchemy import select
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
@@ -46,6 +47,26 @@ __all__ = [
 
 CSRF_SESSION_KEY = "csrf"
 MAX_FORM_BYTES = 256 * 1024
+
+
+class IdConvertor(Convertor[int]):
+    """``{name:id}`` in a route: a database id (or zone number) of at most 9 digits.
+
+    Ids are INTEGER columns: PostgreSQL refuses a parameter above 2**31 - 1
+    (and SQLite one above 2**63 - 1) with an error, so a longer number in a URL
+    would be a 500 instead of a 404. Such a URL matches no route at all.
+    """
+
+    regex = "[0-9]{1,9}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("id", IdConvertor())
 
 
 class LoginRequired(Exception):

@@ -66,12 +66,13 @@ def db(app: Starlette) -> Database:
 
 
 @pytest.fixture
-async def new_client(app: Starlette) -> AsyncIterator[Callable[[], Client]]:
+async def new_client(app: Starlette) -> AsyncIterator[Callable[..., Client]]:
+    """Make clients of the app; each from 127.0.0.1 unless given another ``ip``."""
     opened: list[httpx.AsyncClient] = []
 
-    def make() -> Client:
+    def make(ip: str = "127.0.0.1") -> Client:
         http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 40000 + len(opened))),
+            transport=httpx.ASGITransport(app=app, client=(ip, 40000 + len(opened))),
             base_url="http://testserver",
         )
         opened.append(http)

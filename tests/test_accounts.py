@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -12,7 +12,6 @@ import httpx
 import pytest
 from itsdangerous import TimestampSigner
 from sqlalchemy import func, select, update
-from starlette.applications import Starlette
 
 from collab.accounts import passwords
 from collab.db import Database
@@ -35,21 +34,9 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def client_at(app: Starlette) -> AsyncIterator[Callable[[str], Client]]:
+def client_at(new_client: Callable[..., Client]) -> Callable[[str], Client]:
     """Clients coming from a given IP address (``new_client`` ones share 127.0.0.1)."""
-    opened: list[httpx.AsyncClient] = []
-
-    def make(ip: str) -> Client:
-        http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=(ip, 50000)),
-            base_url="http://testserver",
-        )
-        opened.append(http)
-        return Client(http)
-
-    yield make
-    for http in opened:
-        await http.aclose()
+    return new_client
 
 
 def italian(msgid: str, **params: Any) -> str:

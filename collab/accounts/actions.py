@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.accounts.passwords import (
@@ -155,8 +156,13 @@ async def do_create_user(
         active=True,
         session_epoch=0,
     )
-    uow.session.add(user)
-    await uow.session.flush()
+    try:
+        # A savepoint: two admins creating the same email at once meet the
+        # unique constraint here, and the loser gets the form error, not a 500.
+        async with uow.session.begin_nested():
+            uow.session.add(user)
+    except IntegrityError:
+        raise ActionError(N_("A user with this email already exists."), field="email") from None
     audit(uow.session, actor, "user.created", user, email=email, role=parsed.value)
     return user
 

@@ -34,7 +34,8 @@ async def _comuni(request: Request) -> list[Comune]:
 
 async def users_page(request: Request) -> Response:
     await _admin(request)
-    query = request.query_params.get("q", "").strip()
+    # PostgreSQL refuses NUL in a text parameter (a 500): drop it, as web.field does.
+    query = request.query_params.get("q", "").replace("\x00", "").strip()
     async with web.db(request).session() as session:
         stmt = select(User).order_by(User.name)
         if query:
@@ -131,7 +132,7 @@ routes = [
     Route("/admin/users", users_page, methods=["GET"]),
     Route("/admin/users/new", new_user_page, methods=["GET"]),
     Route("/admin/users/new", create_user, methods=["POST"]),
-    Route("/admin/users/{id:int}", edit_user_page, methods=["GET"]),
-    Route("/admin/users/{id:int}", update_user, methods=["POST"]),
+    Route("/admin/users/{id:id}", edit_user_page, methods=["GET"]),
+    Route("/admin/users/{id:id}", update_user, methods=["POST"]),
     Route("/admin/audit", audit_page, methods=["GET"]),
 ]

@@ -277,6 +277,9 @@ async def do_set_closed(uow: UnitOfWork, user: User, thread_id: int, closed: boo
 
 
 async def get_theme(session: AsyncSession, slug: str) -> Theme:
+    # A NUL (``%00`` in the URL) is no slug, and PostgreSQL would refuse it (a 500).
+    if "\x00" in slug:
+        raise NotFound(N_("This theme does not exist."))
     theme = await session.scalar(select(Theme).where(Theme.slug == slug))
     if theme is None:
         raise NotFound(N_("This theme does not exist."))
