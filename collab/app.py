@@ -21,7 +21,9 @@ from collab.admin.routes import routes as admin_routes
 from collab.db import Database
 from collab.errors import ActionError
 from collab.forums.routes import routes as forum_routes
+from collab.realtime.hub import Hub
 from collab.realtime.layers import close_layer, make_layer
+from collab.realtime.publisher import Publisher
 from collab.security import CSRFMiddleware, SecurityHeadersMiddleware
 from collab.settings import Settings, load_settings
 from collab.templating import Templates
@@ -54,14 +56,17 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI app. ``uvicorn --factory collab.app:create_app`` calls it bare."""
     settings = settings or load_settings()
-    database = Database(settings.database_url)
     layer = make_layer(settings)
+    database = Database(settings.database_url, sink=Publisher(layer))
+    hub = Hub(layer, database)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.start()
         try:
             yield
         finally:
+            await hub.stop()
             await close_layer(layer)
             await database.dispose()
 
@@ -97,5 +102,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.db = database
     app.state.layer = layer
+    app.state.hub = hub
     app.state.templates = Templates()
     return app

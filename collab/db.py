@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -16,9 +17,22 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["Database", "UnitOfWork"]
+__all__ = ["Database", "EventSink", "UnitOfWork"]
 
 AfterCommit = Callable[[Sequence[Any]], Awaitable[None]]
+log = logging.getLogger(__name__)
+
+
+class EventSink(Protocol):
+    """Where committed events go (``collab.realtime.publisher.Publisher``).
+
+    ``append`` runs inside the transaction, before commit (the durable log);
+    ``publish`` runs after a successful commit, with what ``append`` returned.
+    """
+
+    async def append(self, session: AsyncSession, events: Sequence[Any]) -> Sequence[Any]: ...
+
+    async def publish(self, logged: Sequence[Any]) -> None: ...
 
 
 def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -59,11 +73,14 @@ class UnitOfWork:
 class Database:
     """The engine and session factory of one process."""
 
-    def __init__(self, url: str, after_commit: AfterCommit | None = None) -> None:
+    def __init__(
+        self, url: str, after_commit: AfterCommit | None = None, sink: EventSink | None = None
+    ) -> None:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.after_commit = after_commit
+        self.sink = sink
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -74,16 +91,27 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         """A unit of work: commits on success, rolls back on any exception."""
+        logged: Sequence[Any] = ()
         async with self.sessions() as session:
             uow = UnitOfWork(session)
             try:
                 yield uow
+                if uow.events and self.sink is not None:
+                    # In the transaction: the log commits with the write, or neither does.
+                    logged = await self.sink.append(session, uow.events)
                 await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
         if uow.events and self.after_commit is not None:
             await self.after_commit(uow.events)
+        if logged and self.sink is not None:
+            try:
+                await self.sink.publish(logged)
+            except Exception:
+                # The write and its log rows are committed: clients catch up
+                # from the log. A failed publish must not fail the request.
+                log.exception("publishing %d events failed", len(logged))
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

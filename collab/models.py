@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -29,12 +30,14 @@ __all__ = [
     "AuditLog",
     "Base",
     "Comune",
+    "EventLog",
     "LoginAttempt",
     "Post",
     "PostRevision",
     "Role",
     "Theme",
     "Thread",
+    "TopicSeq",
     "User",
     "Zone",
     "utcnow",
@@ -250,3 +253,29 @@ class LoginAttempt(Base):
     email: Mapped[str] = mapped_column(String(254))
     ip: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TopicSeq(Base):
+    """The last sequence number given out on a topic's event log.
+
+    Incremented in the writing transaction: the row lock serializes writers of
+    one topic, so a topic's sequence numbers are contiguous and in commit order.
+    """
+
+    __tablename__ = "topic_seq"
+
+    topic: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer)
+
+
+class EventLog(Base):
+    """A durable event: (topic, seq) identifies it; clients resume from a seq."""
+
+    __tablename__ = "event_log"
+    __table_args__ = (UniqueConstraint("topic", "seq", name="uq_event_log_topic_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -11,12 +11,17 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 __all__ = [
+    "EVENT_TYPES",
     "Event",
     "PostCreated",
     "PostDeleted",
     "PostEdited",
     "ThreadCreated",
+    "ThreadEvent",
     "ThreadUpdated",
+    "board_topic",
+    "event_from_dict",
+    "thread_topic",
 ]
 
 
@@ -30,6 +35,31 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, **asdict(self)}
 
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The topics whose logs this event is appended to (see :func:`board_topic`)."""
+        return (board_topic(self.zone_id),)
+
+
+def board_topic(zone_id: int | None) -> str:
+    """A zone's board (``zone:N``), or the metropolitan board (``metro``)."""
+    return "metro" if zone_id is None else f"zone:{zone_id}"
+
+
+def thread_topic(thread_id: int) -> str:
+    return f"thread:{thread_id}"
+
+
+@dataclass(frozen=True)
+class ThreadEvent(Event):
+    """An event about one thread: it goes to the thread's topic and its board's."""
+
+    thread_id: int
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (thread_topic(self.thread_id), board_topic(self.zone_id))
+
 
 @dataclass(frozen=True)
 class ThreadCreated(Event):
@@ -41,38 +71,46 @@ class ThreadCreated(Event):
 
 
 @dataclass(frozen=True)
-class ThreadUpdated(Event):
+class ThreadUpdated(ThreadEvent):
     """A thread was pinned, unpinned, closed or reopened."""
 
     type: ClassVar[str] = "thread.updated"
-    thread_id: int
     pinned: bool
     closed: bool
 
 
 @dataclass(frozen=True)
-class PostCreated(Event):
+class PostCreated(ThreadEvent):
     """A reply was added to a thread."""
 
     type: ClassVar[str] = "post.created"
-    thread_id: int
     post_id: int
 
 
 @dataclass(frozen=True)
-class PostEdited(Event):
+class PostEdited(ThreadEvent):
     """A post's text changed; the previous text is in its history."""
 
     type: ClassVar[str] = "post.edited"
-    thread_id: int
     post_id: int
 
 
 @dataclass(frozen=True)
-class PostDeleted(Event):
+class PostDeleted(ThreadEvent):
     """A post was deleted by its author or hidden (or restored) by a moderator."""
 
     type: ClassVar[str] = "post.deleted"
-    thread_id: int
     post_id: int
     restored: bool = False
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls for cls in (ThreadCreated, ThreadUpdated, PostCreated, PostEdited, PostDeleted)
+}
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """The event of :meth:`Event.to_dict` (as stored in the log and sent on the layer)."""
+    fields = dict(data)
+    cls = EVENT_TYPES[fields.pop("type")]
+    return cls(**fields)

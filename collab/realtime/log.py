@@ -1,0 +1,98 @@
+"""The durable per-topic event log: append in the writing transaction, read to replay.
+
+Each event is appended once per topic it concerns (``Event.topics``) with the
+topic's next sequence number. The number comes from an upsert on
+``topic_seq`` inside the writing transaction: its row lock makes writers of a
+topic wait for each other, so a topic's numbers are contiguous and follow the
+commit order. A reader that sees seq N+2 after N knows N+1 exists, committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collab.models import EventLog, TopicSeq, utcnow
+from collab.realtime.events import Event
+
+__all__ = ["LoggedEvent", "append", "bounds", "prune", "since"]
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """One event on one topic, as stored and as sent: JSON-safe via :meth:`to_message`."""
+
+    topic: str
+    seq: int
+    event: dict[str, Any]
+
+    def to_message(self) -> dict[str, Any]:
+        return {"type": "collab.event", "topic": self.topic, "seq": self.seq, "event": self.event}
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> LoggedEvent:
+        return cls(topic=message["topic"], seq=int(message["seq"]), event=message["event"])
+
+
+async def _next_seq(session: AsyncSession, topic: str) -> int:
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    upsert = (
+        insert(TopicSeq)
+        .values(topic=topic, last_seq=1)
+        .on_conflict_do_update(
+            index_elements=[TopicSeq.topic], set_={"last_seq": TopicSeq.last_seq + 1}
+        )
+        .returning(TopicSeq.last_seq)
+    )
+    return int((await session.execute(upsert)).scalar_one())
+
+
+async def append(session: AsyncSession, events: Sequence[Event]) -> list[LoggedEvent]:
+    """Append ``events`` to their topics' logs, in order; part of the caller's transaction."""
+    logged: list[LoggedEvent] = []
+    now = utcnow()
+    for event in events:
+        payload = event.to_dict()
+        for topic in event.topics:
+            seq = await _next_seq(session, topic)
+            session.add(EventLog(topic=topic, seq=seq, payload=payload, created_at=now))
+            logged.append(LoggedEvent(topic, seq, payload))
+    await session.flush()
+    return logged
+
+
+async def since(
+    session: AsyncSession, topic: str, after: int, limit: int = 1000
+) -> list[LoggedEvent]:
+    """The events of ``topic`` with seq > ``after``, oldest first."""
+    rows = await session.execute(
+        select(EventLog.seq, EventLog.payload)
+        .where(EventLog.topic == topic, EventLog.seq > after)
+        .order_by(EventLog.seq)
+        .limit(limit)
+    )
+    return [LoggedEvent(topic, seq, payload) for seq, payload in rows]
+
+
+async def bounds(session: AsyncSession, topic: str) -> tuple[int, int]:
+    """(first seq still in the log, last seq given out) for ``topic``; (0, 0) if none."""
+    last = await session.scalar(select(TopicSeq.last_seq).where(TopicSeq.topic == topic))
+    first = await session.scalar(select(func.min(EventLog.seq)).where(EventLog.topic == topic))
+    if not last:
+        return 0, 0
+    # Everything pruned: the next event will be last + 1.
+    return (first if first is not None else last + 1), last
+
+
+async def prune(session: AsyncSession, before: datetime) -> int:
+    """Drop events older than ``before`` (the log's retention); returns how many."""
+    result = await session.execute(delete(EventLog).where(EventLog.created_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
