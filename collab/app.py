@@ -24,6 +24,8 @@ from collab.forums.routes import routes as forum_routes
 from collab.realtime.hub import Hub
 from collab.realtime.layers import close_layer, make_layer
 from collab.realtime.publisher import Publisher
+from collab.realtime.render import FragmentRenderer
+from collab.realtime.ws import routes as ws_routes
 from collab.security import CSRFMiddleware, SecurityHeadersMiddleware
 from collab.settings import Settings, load_settings
 from collab.templating import Templates
@@ -58,7 +60,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     layer = make_layer(settings)
     database = Database(settings.database_url, sink=Publisher(layer))
-    hub = Hub(layer, database)
+    templates = Templates()
+    hub = Hub(layer, database, FragmentRenderer(templates, database))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *account_routes,
             *forum_routes,
             *admin_routes,
+            *ws_routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
@@ -103,5 +107,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.db = database
     app.state.layer = layer
     app.state.hub = hub
-    app.state.templates = Templates()
+    app.state.templates = templates
     return app

@@ -49,6 +49,10 @@ class Settings:
     login_throttle_window: int = field(default=900, metadata={"env": "LOGIN_THROTTLE_WINDOW"})
     #: Language of the UI when the user has not chosen one (``it`` or ``en``).
     default_locale: str = field(default="it", metadata={"env": "DEFAULT_LOCALE"})
+    #: Frames a websocket may have waiting before it counts as too slow and is closed.
+    ws_queue_size: int = field(default=256, metadata={"env": "WS_QUEUE_SIZE"})
+    #: Seconds between heartbeats (and permission re-checks) on each websocket.
+    ws_heartbeat: int = field(default=25, metadata={"env": "WS_HEARTBEAT"})
 
     @property
     def production(self) -> bool:
@@ -134,4 +138,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             environ, "LOGIN_THROTTLE_WINDOW", defaults.login_throttle_window
         ),
         default_locale=locale,
+        ws_queue_size=_int(environ, "WS_QUEUE_SIZE", defaults.ws_queue_size),
+        ws_heartbeat=_int(environ, "WS_HEARTBEAT", defaults.ws_heartbeat),
     )

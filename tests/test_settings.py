@@ -58,6 +58,8 @@ def test_every_env_var_reaches_its_field(tmp_path: Path) -> None:
         "LOGIN_MAX_FAILURES_IP": "31",
         "LOGIN_THROTTLE_WINDOW": "601",
         "DEFAULT_LOCALE": "en",
+        "WS_QUEUE_SIZE": "64",
+        "WS_HEARTBEAT": "10",
     }
     assert set(samples) == set(env_names()), "give the new setting a sample value here"
     settings = load_settings(samples)
@@ -126,6 +128,8 @@ def test_integer_settings_exist() -> None:
         "LOGIN_MAX_FAILURES_IP",
         "LOGIN_THROTTLE_WINDOW",
         "SESSION_MAX_AGE",
+        "WS_HEARTBEAT",
+        "WS_QUEUE_SIZE",
     ]
 
 

@@ -15,6 +15,8 @@ from collab.forums import actions, queries
 from collab.i18n import N_
 from collab.models import Theme, User, Zone
 from collab.permissions import Action, can
+from collab.realtime.events import board_topic
+from collab.realtime.log import last_seqs
 
 __all__ = ["Board", "board_page", "home", "new_thread", "new_thread_page", "zone_page"]
 
@@ -67,6 +69,7 @@ async def zone_page(request: Request) -> Response:
     user = await web.require_user(request)
     async with web.db(request).session() as session:
         board = await _board(session, request, user, Action.READ)
+        live_topics = await last_seqs(session, [board_topic(board.zone_id)])  # before the content
         themes, summaries = await queries.board_summaries(session, board.zone_id)
         recent = await queries.recent_threads(session, board.zone_id)
         comuni = await queries.zone_comuni(session, board.zone_id)
@@ -74,7 +77,7 @@ async def zone_page(request: Request) -> Response:
         request,
         "forums/zone.html",
         {"board": board, "themes": themes, "summaries": summaries, "recent": recent,
-         "comuni": comuni},
+         "comuni": comuni, "live_topics": live_topics},
     )  # fmt: skip
 
 

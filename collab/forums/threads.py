@@ -18,6 +18,8 @@ from collab.forums import actions, queries
 from collab.forums.boards import Board
 from collab.models import Post, PostRevision, Thread, User
 from collab.permissions import Action, can
+from collab.realtime.events import thread_topic
+from collab.realtime.log import last_seqs
 
 __all__ = [
     "delete_post",
@@ -49,8 +51,15 @@ async def _thread_context(
 ) -> dict[str, Any]:
     async with web.db(request).session() as session:
         thread = await actions.get_readable_thread(session, user, thread_id)
+        live_topics = await last_seqs(session, [thread_topic(thread.id)])  # before the content
         page = await queries.thread_posts(session, thread.id, number)
-    return {"thread": thread, "board": _board(thread), "theme": thread.theme, "page": page}
+    return {
+        "thread": thread,
+        "board": _board(thread),
+        "theme": thread.theme,
+        "page": page,
+        "live_topics": live_topics,
+    }
 
 
 async def thread_page(request: Request) -> Response:

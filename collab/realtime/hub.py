@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,18 +28,13 @@ from collab.realtime import log as event_log
 from collab.realtime.log import LoggedEvent
 from collab.realtime.publisher import group_name
 
-__all__ = ["Hub", "Renderer", "Subscriber"]
+__all__ = ["Hub", "PassThrough", "Renderer", "Subscriber"]
 
 logger = logging.getLogger(__name__)
-
-#: Renders one event for a set of view variants: variant -> what subscribers get.
-Renderer = Callable[[LoggedEvent, set[Hashable]], Awaitable[dict[Hashable, Any]]]
 
 
 class Subscriber(Protocol):
     """A local listener (a websocket). Its methods must not block."""
-
-    variant: Hashable
 
     def deliver(self, topic: str, seq: int, payload: Any) -> None: ...
 
@@ -47,8 +42,32 @@ class Subscriber(Protocol):
         """The events it missed are older than the log keeps: reload the region."""
 
 
-async def _identity(item: LoggedEvent, variants: set[Hashable]) -> dict[Hashable, Any]:
-    return dict.fromkeys(variants, item)
+class Renderer(Protocol):
+    """Turns an event into what subscribers get, once per view variant.
+
+    ``prepare`` runs once per event per process (it may query the database);
+    ``variant`` sorts subscribers (by locale, role, authorship...); ``render``
+    runs once per variant present among the event's subscribers.
+    """
+
+    async def prepare(self, item: LoggedEvent) -> Any: ...
+
+    def variant(self, prepared: Any, subscriber: Subscriber) -> Hashable: ...
+
+    def render(self, prepared: Any, variant: Hashable) -> Any: ...
+
+
+class PassThrough:
+    """The default renderer: every subscriber gets the logged event itself."""
+
+    async def prepare(self, item: LoggedEvent) -> Any:
+        return item
+
+    def variant(self, prepared: Any, subscriber: Subscriber) -> Hashable:
+        return None
+
+    def render(self, prepared: Any, variant: Hashable) -> Any:
+        return prepared
 
 
 @dataclass
@@ -72,12 +91,12 @@ class Hub:
         self,
         layer: Any,
         database: Database,
-        render: Renderer = _identity,
+        renderer: Renderer | None = None,
         poll_interval: float = 2.0,
     ) -> None:
         self.layer = layer
         self.db = database
-        self.render = render
+        self.renderer: Renderer = renderer or PassThrough()
         self.poll_interval = poll_interval
         self.channel = ""
         self.topics: dict[str, _Topic] = {}
@@ -133,11 +152,11 @@ class Hub:
                         member.subscriber.reset(topic)
                     else:
                         items = await event_log.since(session, topic, after, limit=upto - after)
+                        sub = member.subscriber
                         for item in items:
-                            rendered = await self.render(item, {member.subscriber.variant})
-                            member.subscriber.deliver(
-                                topic, item.seq, rendered[member.subscriber.variant]
-                            )
+                            prepared = await self.renderer.prepare(item)
+                            variant = self.renderer.variant(prepared, sub)
+                            sub.deliver(topic, item.seq, self.renderer.render(prepared, variant))
             member.replayed_to = upto
         finally:
             async with self._lock:
@@ -191,12 +210,15 @@ class Hub:
             return
         state.last = item.seq
         members = list(state.members.values())
-        variants = {m.subscriber.variant for m in members}
-        if not variants:
+        if not members:
             return
-        rendered = await self.render(item, variants)  # once per variant, not per socket
+        prepared = await self.renderer.prepare(item)  # once per event in this process
+        rendered: dict[Hashable, Any] = {}
         for member in members:
-            payload = rendered[member.subscriber.variant]
+            variant = self.renderer.variant(prepared, member.subscriber)
+            if variant not in rendered:  # once per variant, never per socket
+                rendered[variant] = self.renderer.render(prepared, variant)
+            payload = rendered[variant]
             if member.pending is not None:
                 member.pending.append((item.seq, payload))
             else:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from collab.models import EventLog, TopicSeq, utcnow
 from collab.realtime.events import Event
 
-__all__ = ["LoggedEvent", "append", "bounds", "prune", "since"]
+__all__ = ["LoggedEvent", "append", "bounds", "last_seqs", "prune", "since"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,17 @@ async def prune(session: AsyncSession, before: datetime) -> int:
     """Drop events older than ``before`` (the log's retention); returns how many."""
     result = await session.execute(delete(EventLog).where(EventLog.created_at < before))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def last_seqs(session: AsyncSession, topics: Sequence[str]) -> dict[str, int]:
+    """The last seq of each topic (0 if none yet).
+
+    A page reads these *before* its content, so an event can only be both in
+    the page and replayed (applied twice, which the client makes harmless),
+    never in neither.
+    """
+    rows = await session.execute(
+        select(TopicSeq.topic, TopicSeq.last_seq).where(TopicSeq.topic.in_(topics))
+    )
+    found = {topic: last for topic, last in rows}
+    return {topic: found.get(topic, 0) for topic in topics}

@@ -42,12 +42,22 @@ class Socket:
 
 
 class CountingRender:
-    def __init__(self) -> None:
-        self.calls: list[tuple[int, frozenset[Hashable]]] = []
+    """Renders ``topic#seq@variant`` and counts prepares and renders."""
 
-    async def __call__(self, item: LoggedEvent, variants: set[Hashable]) -> dict[Hashable, Any]:
-        self.calls.append((item.seq, frozenset(variants)))
-        return {v: f"{item.topic}#{item.seq}@{v}" for v in variants}
+    def __init__(self) -> None:
+        self.prepared: list[int] = []
+        self.calls: list[tuple[int, Hashable]] = []
+
+    async def prepare(self, item: LoggedEvent) -> LoggedEvent:
+        self.prepared.append(item.seq)
+        return item
+
+    def variant(self, prepared: LoggedEvent, subscriber: Any) -> Hashable:
+        return subscriber.variant  # type: ignore[no-any-return]
+
+    def render(self, prepared: LoggedEvent, variant: Hashable) -> str:
+        self.calls.append((prepared.seq, variant))
+        return f"{prepared.topic}#{prepared.seq}@{variant}"
 
 
 async def _thread(db: Database, user: User) -> Thread:
@@ -102,9 +112,12 @@ async def test_one_layer_message_per_process_and_one_render_per_variant(
     # One layer message per process per event (the hubs' channels are the only members).
     assert hub_a.received == 4
     assert hub_b.received == 4
-    # One render per event and variant, however many sockets.
-    assert render_a.calls == [(seq, frozenset({"viewer", "moderator"})) for seq in (1, 2, 3, 4)]
-    assert render_b.calls == [(seq, frozenset({"viewer"})) for seq in (1, 2, 3, 4)]
+    # One preparation per event per process, one render per event and variant.
+    assert render_a.prepared == render_b.prepared == [1, 2, 3, 4]
+    assert sorted(render_a.calls) == sorted(
+        (seq, v) for seq in (1, 2, 3, 4) for v in ("viewer", "moderator")
+    )
+    assert render_b.calls == [(seq, "viewer") for seq in (1, 2, 3, 4)]
     assert on_a[0].got[0] == (topic, 1, f"{topic}#1@viewer")
     assert on_a[4].got[3] == (topic, 4, f"{topic}#4@moderator")
     assert all(s.seqs(topic) == [1, 2, 3, 4] for s in on_a + on_b)

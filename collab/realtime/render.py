@@ -1,0 +1,177 @@
+"""Rendering events for the websocket: once per event and view variant.
+
+:class:`FragmentRenderer` is the hub's renderer. ``prepare`` loads what an
+event is about (one query per event per process), ``variant`` puts each socket
+in a class (locale, moderator or not, author of the post or not), and
+``render`` turns the event into one text frame per class with the same partial
+templates the pages use. A frame is an envelope followed by operations:
+
+    <template data-topic="thread:12" data-seq="46" data-announce="..."></template>
+    <template data-op="append" data-target="#posts" data-id="post-80">...</template>
+
+``static/js/live.js`` applies the operations (idempotently: an element whose
+id is already in the page is replaced, not added again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from markupsafe import escape
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collab.db import Database
+from collab.forums import queries
+from collab.forums.boards import Board
+from collab.i18n import translations
+from collab.models import Post, Thread, User
+from collab.permissions import Action, can
+from collab.realtime.log import LoggedEvent
+from collab.templating import Templates
+
+__all__ = ["FragmentRenderer", "Viewer", "heartbeat_frame", "reset_frame"]
+
+HEARTBEAT = '<template data-heartbeat=""></template>'
+
+
+class Viewer(Protocol):
+    """What the renderer needs to know of a socket."""
+
+    user: User
+    locale: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    item: LoggedEvent
+    kind: str  # "post", "status", "board" or "none"
+    thread: Thread | None = None
+    post: Post | None = None
+    summary: queries.BoardSummary | None = None
+
+
+class _Stub:
+    """The viewer of a variant, for templates that ask ``user.id == author``."""
+
+    def __init__(self, user_id: int) -> None:
+        self.id = user_id
+
+
+def heartbeat_frame() -> str:
+    return HEARTBEAT
+
+
+def reset_frame(topic: str) -> str:
+    """Tells the page that what it missed is older than the log: reload."""
+    return f'<template data-reset="{escape(topic)}"></template>'
+
+
+def _op(op: str, target: str, element_id: str, html: str) -> str:
+    return (
+        f'<template data-op="{op}" data-target="{escape(target)}" '
+        f'data-id="{escape(element_id)}">{html}</template>'
+    )
+
+
+class FragmentRenderer:
+    def __init__(self, templates: Templates, database: Database) -> None:
+        self.templates = templates
+        self.db = database
+
+    async def prepare(self, item: LoggedEvent) -> Prepared:
+        event = item.event
+        async with self.db.session() as session:
+            thread = await session.get(Thread, event.get("thread_id"))
+            if thread is None:
+                return Prepared(item, "none")
+            if item.topic.startswith("thread:"):
+                if "post_id" in event:
+                    post = await session.get(Post, event["post_id"])
+                    return Prepared(item, "post" if post else "none", thread, post)
+                return Prepared(item, "status", thread)
+            return Prepared(item, "board", thread, summary=await _theme_summary(session, thread))
+
+    def variant(self, prepared: Prepared, subscriber: Any) -> Hashable:
+        viewer: Viewer = subscriber
+        if prepared.kind != "post" or prepared.post is None or prepared.thread is None:
+            return (viewer.locale,)
+        moderator = can(viewer.user, Action.MODERATE, prepared.thread.zone_id)
+        return (viewer.locale, moderator, viewer.user.id == prepared.post.author_id)
+
+    def render(self, prepared: Prepared, variant: Hashable) -> str:
+        assert isinstance(variant, tuple)
+        locale = variant[0]
+        item = prepared.item
+        announce = ""
+        ops: list[str] = []
+        gettext = translations(locale).gettext
+        if prepared.kind == "post" and prepared.post and prepared.thread:
+            _, moderator, author = variant
+            html = self._post(locale, prepared.post, prepared.thread, moderator, author)
+            element_id = f"post-{prepared.post.id}"
+            if item.event["type"] == "post.created":
+                ops.append(_op("append", "#posts", element_id, html))
+                announce = gettext("New message from %(name)s") % {
+                    "name": prepared.post.author.name
+                }
+            else:
+                ops.append(_op("replace", f"#{element_id}", element_id, html))
+        elif prepared.kind == "status" and prepared.thread:
+            html = self._render(
+                "forums/_thread_status.html", locale, thread=prepared.thread,
+                board=Board(prepared.thread.zone),
+            )  # fmt: skip
+            ops.append(_op("replace", "#thread-status", "thread-status", html))
+        elif prepared.kind == "board" and prepared.thread:
+            thread = prepared.thread
+            board = Board(thread.zone)
+            row = self._render("forums/_thread_row.html", locale, thread=thread)
+            ops.append(_op("prepend", "#recent-threads", f"thread-{thread.id}", row))
+            theme_row = self._render(
+                "forums/_theme_row.html", locale, theme=thread.theme, s=prepared.summary,
+                board=board,
+            )  # fmt: skip
+            ops.append(
+                _op(
+                    "replace",
+                    f"#theme-row-{thread.theme_id}",
+                    f"theme-row-{thread.theme_id}",
+                    theme_row,
+                )
+            )
+            if item.event["type"] == "thread.created":
+                announce = gettext("New thread: %(title)s") % {"title": thread.title}
+        envelope = (
+            f'<template data-topic="{escape(item.topic)}" data-seq="{item.seq}" '
+            f'data-announce="{escape(announce)}"></template>'
+        )
+        return envelope + "".join(ops)
+
+    def _post(self, locale: str, post: Post, thread: Thread, moderator: bool, author: bool) -> str:
+        def allowed(action: str, zone_id: int | None = None) -> bool:
+            if action == Action.MODERATE:
+                return moderator
+            return author  # edit_own: the author's own controls
+
+        return self._render(
+            "forums/_post.html", locale, post=post, thread=thread,
+            user=_Stub(post.author_id if author else 0), can=allowed,
+        )  # fmt: skip
+
+    def _render(self, template: str, locale: str, **context: Any) -> str:
+        # Fragments pushed to many sessions carry no CSRF token of their own:
+        # htmx sends the page's token in a header with every request.
+        base: dict[str, Any] = {
+            "csrf_token": "",
+            "htmx": True,
+            "user": None,
+            "can": lambda *a: False,
+        }
+        return self.templates.render(template, locale, {**base, **context})
+
+
+async def _theme_summary(session: AsyncSession, thread: Thread) -> queries.BoardSummary | None:
+    _, summaries = await queries.board_summaries(session, thread.zone_id)
+    return summaries.get(thread.theme_id)

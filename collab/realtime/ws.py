@@ -1,0 +1,208 @@
+"""The websocket endpoint: one socket per page, topics checked on subscribe.
+
+Protocol (text frames):
+
+- the client's first message is JSON ``{"type": "subscribe", "topics":
+  {"thread:12": 45, "zone:5": null}}``: each topic with the last seq the page
+  has (null: only what happens from now on);
+- the server answers with event frames (see :mod:`collab.realtime.render`),
+  replayed ones first, in order, then live ones; a heartbeat every
+  ``WS_HEARTBEAT`` seconds, when it also checks again that the session is
+  valid and the user may still read every topic.
+
+Close codes: 4401 not logged in (or the session ended), 4403 a topic the user
+may not read, 4400 a malformed subscription, 1013 the client fell too far
+behind (its queue of ``WS_QUEUE_SIZE`` frames overflowed: the htmx extension
+reconnects and the page catches up from the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from collab import web
+from collab.db import Database
+from collab.models import Thread, User
+from collab.permissions import Action, can
+from collab.realtime.hub import Hub
+from collab.realtime.render import heartbeat_frame, reset_frame
+
+__all__ = ["Connection", "routes", "topic_zone"]
+
+logger = logging.getLogger(__name__)
+MAX_TOPICS = 20
+SUBSCRIBE_TIMEOUT = 10.0
+
+
+class Rejected(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+class Connection:
+    """One websocket as the hub sees it: a bounded queue drained by a writer task."""
+
+    def __init__(self, ws: WebSocket, user: User, locale: str, queue_size: int) -> None:
+        self.ws = ws
+        self.user = user
+        self.locale = locale
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self.overflowed = asyncio.Event()
+
+    def deliver(self, topic: str, seq: int, payload: Any) -> None:
+        self._put(str(payload))
+
+    def reset(self, topic: str) -> None:
+        self._put(reset_frame(topic))
+
+    def _put(self, frame: str) -> None:
+        if self.overflowed.is_set():
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            # Never wait for a slow client: drop it, it resumes from the log.
+            self.overflowed.set()
+
+    async def write(self) -> None:
+        while True:
+            frame = await self.queue.get()
+            await self.ws.send_text(frame)
+
+
+async def topic_zone(db: Database, topic: str) -> tuple[bool, int | None]:
+    """(exists, zone id) of a topic; zone None means metropolitan."""
+    kind, _, ident = topic.partition(":")
+    if topic == "metro":
+        return True, None
+    if not ident.isdigit() or len(ident) > 9:
+        return False, None
+    if kind == "zone":
+        return True, int(ident)
+    if kind == "thread":
+        async with db.session() as session:
+            thread = await session.get(Thread, int(ident))
+        return (thread is not None), (thread.zone_id if thread else None)
+    return False, None
+
+
+async def _authorize(db: Database, user: User, topics: dict[str, int | None]) -> None:
+    for topic in topics:
+        exists, zone_id = await topic_zone(db, topic)
+        if not exists or not can(user, Action.READ, zone_id):
+            raise Rejected(4403)
+
+
+def _parse_subscribe(text: str) -> dict[str, int | None]:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise Rejected(4400) from None
+    topics = message.get("topics") if isinstance(message, dict) else None
+    if message.get("type") != "subscribe" or not isinstance(topics, dict):
+        raise Rejected(4400)
+    if not topics or len(topics) > MAX_TOPICS:
+        raise Rejected(4400)
+    parsed: dict[str, int | None] = {}
+    for topic, seq in topics.items():
+        if not isinstance(topic, str) or len(topic) > 64:
+            raise Rejected(4400)
+        if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool) or seq < 0):
+            raise Rejected(4400)
+        parsed[topic] = seq
+    return parsed
+
+
+def _same_origin(ws: WebSocket) -> bool:
+    # Browsers send cookies with cross-site websocket handshakes: refuse them.
+    origin = ws.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == ws.headers.get("host", "")
+
+
+async def _still_allowed(ws: WebSocket, topics: dict[str, int | None]) -> None:
+    """Raise when the session ended or the user may no longer read a topic."""
+    if hasattr(ws.state, "user"):
+        del ws.state.user
+    user = await web.current_user(ws)
+    if user is None:
+        raise Rejected(4401)
+    await _authorize(web.db(ws), user, topics)
+
+
+async def _heartbeat(ws: WebSocket, conn: Connection, topics: dict[str, int | None]) -> None:
+    interval = web.settings(ws).ws_heartbeat
+    while True:
+        await asyncio.sleep(interval)
+        await _still_allowed(ws, topics)
+        conn._put(heartbeat_frame())
+
+
+async def _reader(ws: WebSocket) -> None:
+    # The client says nothing after subscribing; this notices it leaving.
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def live(ws: WebSocket) -> None:
+    if not _same_origin(ws):
+        await ws.close(code=4403)
+        return
+    await ws.accept()
+    user = await web.current_user(ws)
+    if user is None:
+        await ws.close(code=4401)
+        return
+    hub: Hub = ws.app.state.hub
+    conn = Connection(ws, user, web.locale_of(ws), web.settings(ws).ws_queue_size)
+    subscribed: list[str] = []
+    tasks: list[asyncio.Task[Any]] = []
+    code = 1000
+    try:
+        text = await asyncio.wait_for(ws.receive_text(), SUBSCRIBE_TIMEOUT)
+        topics = _parse_subscribe(text)
+        await _authorize(web.db(ws), user, topics)
+        writer = asyncio.create_task(conn.write())
+        tasks = [writer, asyncio.create_task(_reader(ws))]
+        for topic, after in topics.items():
+            await hub.subscribe(topic, conn, after)
+            subscribed.append(topic)
+        tasks += [
+            asyncio.create_task(_heartbeat(ws, conn, topics)),
+            asyncio.create_task(conn.overflowed.wait()),
+        ]
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            exc = task.exception()
+            if isinstance(exc, Rejected):
+                code = exc.code
+            elif exc is not None and not isinstance(exc, WebSocketDisconnect):
+                raise exc
+        if conn.overflowed.is_set():
+            code = 1013
+    except Rejected as exc:
+        code = exc.code
+    except (WebSocketDisconnect, TimeoutError):
+        pass
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        for topic in subscribed:
+            await hub.unsubscribe(topic, conn)
+        with contextlib.suppress(Exception):
+            await ws.close(code=code)
+
+
+routes = [WebSocketRoute("/ws", live)]

@@ -1,0 +1,105 @@
+// Live updates: the page's websocket (htmx ws extension, see _macros.html `live`)
+// carries frames of <template> elements rendered by collab/realtime/render.py:
+//   <template data-topic="thread:12" data-seq="46" data-announce="..."></template>
+//   <template data-op="append|prepend|replace" data-target="#posts" data-id="post-80">…</template>
+// On every (re)connect we subscribe with the last seq seen per topic, so the
+// server replays exactly what was missed. Frames are applied idempotently:
+// an element whose id is already in the page is replaced, never added twice.
+(function () {
+  "use strict";
+
+  function liveElement() {
+    return document.getElementById("live");
+  }
+
+  function topics(el) {
+    try {
+      return JSON.parse(el.getAttribute("data-topics") || "{}");
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function announce(text) {
+    var region = document.getElementById("live-announcer");
+    if (region && text) {
+      region.textContent = "";
+      // A fresh text node after a tick makes screen readers read it again.
+      window.setTimeout(function () { region.textContent = text; }, 50);
+    }
+  }
+
+  function swap(target, html, style) {
+    if (window.htmx && window.htmx.swap) {
+      window.htmx.swap(target, html, { swapStyle: style });
+    } else if (style === "outerHTML") {
+      target.outerHTML = html;
+    } else {
+      target.insertAdjacentHTML(style === "afterbegin" ? "afterbegin" : "beforeend", html);
+    }
+  }
+
+  function applyOp(tpl) {
+    var op = tpl.getAttribute("data-op");
+    var id = tpl.getAttribute("data-id");
+    var html = tpl.innerHTML;
+    var existing = id ? document.getElementById(id) : null;
+    var target = document.querySelector(tpl.getAttribute("data-target"));
+    if (op === "replace") {
+      if (existing) { swap(existing, html, "outerHTML"); }
+      return Boolean(existing);
+    }
+    if (!target) { return false; }
+    if (op === "append" && !target.hasAttribute("data-live-append")) {
+      // Not the last page of the thread: the new post belongs elsewhere.
+      return false;
+    }
+    if (existing) { existing.remove(); }
+    swap(target, html, op === "prepend" ? "afterbegin" : "beforeend");
+    var empty = document.getElementById("no-threads");
+    if (empty) { empty.remove(); }
+    return true;
+  }
+
+  function apply(el, frame) {
+    var holder = document.createElement("template");
+    holder.innerHTML = frame;
+    var parts = holder.content.children;
+    if (!parts.length) { return; }
+    var head = parts[0];
+    if (head.hasAttribute("data-heartbeat")) { return; }
+    if (head.hasAttribute("data-reset")) {
+      // What we missed is older than the server keeps: start afresh.
+      window.location.reload();
+      return;
+    }
+    var topic = head.getAttribute("data-topic");
+    var seq = parseInt(head.getAttribute("data-seq"), 10);
+    var known = topics(el);
+    if (!topic || !(topic in known) || (known[topic] !== null && seq <= known[topic])) {
+      return; // already applied (replayed after a reconnect, or in the page)
+    }
+    known[topic] = seq;
+    el.setAttribute("data-topics", JSON.stringify(known));
+    var shown = false;
+    for (var i = 1; i < parts.length; i++) {
+      shown = applyOp(parts[i]) || shown;
+    }
+    if (shown) { announce(head.getAttribute("data-announce")); }
+  }
+
+  document.addEventListener("htmx:wsOpen", function (event) {
+    var el = liveElement();
+    if (!el || event.target !== el) { return; }
+    event.detail.socketWrapper.sendImmediately(
+      JSON.stringify({ type: "subscribe", topics: topics(el) })
+    );
+  });
+
+  document.addEventListener("htmx:wsBeforeMessage", function (event) {
+    var el = liveElement();
+    if (!el || event.target !== el) { return; }
+    event.preventDefault(); // we apply frames ourselves, idempotently
+    apply(el, event.detail.message);
+  });
+})();

@@ -1,0 +1,201 @@
+"""The websocket endpoint, in process: Starlette's test client runs the app
+(lifespan, hub, in-memory layer) in its own event loop; writes go through the
+same client, as another user, so they travel the real event path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+from sqlalchemy import update
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from collab.app import create_app
+from collab.db import Database
+from collab.demo import DEMO_PASSWORD, load_demo
+from collab.models import User
+from collab.settings import Settings
+
+MAYOR = "sindaco.pinerolo@demo.collab.it"  # zone 5
+TECH5 = "tecnico.luserna@demo.collab.it"  # zone 5
+TECH9 = "tecnico.ivrea@demo.collab.it"  # zone 9
+
+
+def _token(html: str) -> str:
+    node = BeautifulSoup(html, "html.parser").select_one('input[name="csrf_token"]')
+    assert node is not None
+    return str(node["value"])
+
+
+class Browser:
+    """One TestClient, logging in as whoever acts next (cookies are per login)."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    def login(self, email: str) -> None:
+        self.client.cookies.clear()
+        token = _token(self.client.get("/login").text)
+        response = self.client.post(
+            "/login",
+            data={"email": email, "password": DEMO_PASSWORD, "csrf_token": token, "next": "/"},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+
+    def post(self, url: str, data: dict[str, str]) -> Any:
+        token = _token(self.client.get("/").text)
+        return self.client.post(url, data={**data, "csrf_token": token}, follow_redirects=False)
+
+    def new_thread(self, title: str = "Navetta", body: str = "Proposta") -> int:
+        response = self.post("/zones/5/trasporti-mobilita/new", {"title": title, "body": body})
+        assert response.status_code == 303
+        return int(response.headers["location"].rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def browser(settings: Settings, database_url: str) -> Iterator[Browser]:
+    async def demo() -> None:
+        db = Database(database_url)
+        await load_demo(db)
+        await db.dispose()
+
+    asyncio.run(demo())
+    app = create_app(replace(settings, ws_heartbeat=1))
+    with TestClient(app) as client:
+        yield Browser(client)
+
+
+def frames(ws: Any, n: int) -> list[BeautifulSoup]:
+    """The next ``n`` event frames (heartbeats skipped), parsed."""
+    got = []
+    while len(got) < n:
+        soup = BeautifulSoup(ws.receive_text(), "html.parser")
+        if soup.select_one("template[data-heartbeat]") is None:
+            got.append(soup)
+    return got
+
+
+def head(frame: BeautifulSoup) -> tuple[str, int]:
+    node = frame.select_one("template[data-topic]")
+    assert node is not None
+    return str(node["data-topic"]), int(str(node["data-seq"]))
+
+
+def subscribe(ws: Any, topics: dict[str, int | None]) -> None:
+    ws.send_text(json.dumps({"type": "subscribe", "topics": topics}))
+
+
+def test_a_reply_reaches_another_users_socket(browser: Browser) -> None:
+    browser.login(MAYOR)
+    thread = browser.new_thread()
+    browser.login(TECH5)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {f"thread:{thread}": None})
+        browser.login(MAYOR)
+        assert browser.post(f"/threads/{thread}/reply", {"body": "Ci **sono**"}).status_code == 303
+        (frame,) = frames(ws, 1)
+    assert head(frame) == (f"thread:{thread}", 1)
+    op = frame.select_one("template[data-op]")
+    assert op is not None and op["data-op"] == "append" and op["data-target"] == "#posts"
+    article = BeautifulSoup(op.decode_contents(), "html.parser").select_one("article")
+    assert article is not None
+    assert article.select_one(".post-body strong").get_text() == "sono"
+    # The technician is not the author: no edit controls in their variant.
+    assert article.select_one('a[href$="/edit"]') is None
+    announce = frame.select_one("template[data-topic]")
+    assert announce is not None and "Sindaco di Pinerolo" in str(announce["data-announce"])
+
+
+def test_replay_sends_what_was_missed_in_order(browser: Browser) -> None:
+    browser.login(MAYOR)
+    thread = browser.new_thread()
+    for n in range(3):
+        browser.post(f"/threads/{thread}/reply", {"body": f"risposta {n}"})
+    browser.login(TECH5)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {f"thread:{thread}": 1})
+        got = frames(ws, 2)
+    assert [head(f) for f in got] == [(f"thread:{thread}", 2), (f"thread:{thread}", 3)]
+
+
+def test_zone_page_topic_gets_new_threads(browser: Browser) -> None:
+    browser.login(TECH5)
+    page = browser.client.get("/zones/5")
+    live = BeautifulSoup(page.text, "html.parser").select_one("#live")
+    assert live is not None
+    topics = json.loads(str(live["data-topics"]))
+    (topic,) = topics
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, topics)
+        browser.login(MAYOR)
+        browser.new_thread(title="Orari estivi")
+        (frame,) = frames(ws, 1)
+    assert head(frame) == (topic, topics[topic] + 1)
+    ops = {str(op["data-id"]): op for op in frame.select("template[data-op]")}
+    row = BeautifulSoup(
+        ops[next(k for k in ops if k.startswith("thread-"))].decode_contents(), "html.parser"
+    )
+    assert row.select_one("a").get_text(strip=True) == "Orari estivi"
+
+
+@pytest.mark.parametrize(
+    ("who", "topics", "code"),
+    [
+        (None, {"zone:1": None}, 4401),
+        (TECH9, {"zone:5": None}, 4403),  # another zone's board
+        (TECH9, {"thread:999999": None}, 4403),  # no such thread
+        (TECH5, {"bogus": None}, 4403),
+        (TECH5, {}, 4400),
+        (TECH5, {"zone:5": "x"}, 4400),
+    ],
+)
+def test_subscriptions_are_authorized(
+    browser: Browser, who: str | None, topics: dict[str, Any], code: int
+) -> None:
+    if who is None:
+        browser.client.cookies.clear()
+    else:
+        browser.login(who)
+    with browser.client.websocket_connect("/ws") as ws:
+        if code != 4401:
+            subscribe(ws, topics)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert closed.value.code == code
+
+
+def test_a_cross_origin_handshake_is_refused(browser: Browser) -> None:
+    browser.login(TECH5)
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        browser.client.websocket_connect("/ws", headers={"origin": "https://evil.example"}) as ws,
+    ):
+        ws.receive_text()
+    assert closed.value.code == 4403
+
+
+def test_a_session_that_ends_closes_the_socket(browser: Browser, database_url: str) -> None:
+    browser.login(TECH5)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {"zone:5": None})
+
+        async def deactivate() -> None:
+            db = Database(database_url)
+            async with db.transaction() as uow:
+                await uow.session.execute(
+                    update(User).where(User.email == TECH5).values(active=False)
+                )
+            await db.dispose()
+
+        asyncio.run(deactivate())
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                ws.receive_text()  # heartbeats until the next re-check fails
+    assert closed.value.code == 4401
