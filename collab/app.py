@@ -23,6 +23,7 @@ from collab.errors import ActionError
 from collab.forums.routes import routes as forum_routes
 from collab.realtime.hub import Hub
 from collab.realtime.layers import close_layer, make_layer
+from collab.realtime.presence import make_presence
 from collab.realtime.publisher import Publisher
 from collab.realtime.render import FragmentRenderer
 from collab.realtime.ws import routes as ws_routes
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     database = Database(settings.database_url, sink=Publisher(layer))
     templates = Templates()
     hub = Hub(layer, database, FragmentRenderer(templates, database))
+    # An entry outlives two missed heartbeats before it expires.
+    presence = make_presence(settings.redis_url, ttl=settings.ws_heartbeat * 2 + 5)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -70,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await hub.stop()
+            await presence.close()
             await close_layer(layer)
             await database.dispose()
 
@@ -107,5 +111,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.db = database
     app.state.layer = layer
     app.state.hub = hub
+    app.state.presence = presence
     app.state.templates = templates
     return app

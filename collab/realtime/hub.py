@@ -189,6 +189,8 @@ class Hub:
             self.received += 1
             if message.get("type") == "collab.event":
                 await self.handle(LoggedEvent.from_message(message))
+            elif message.get("type") == "collab.presence":
+                self.handle_presence(message["topic"], message["users"])
 
     async def handle(self, item: LoggedEvent) -> None:
         """Deliver ``item`` in order, after any events of its topic it reveals missing."""
@@ -223,6 +225,16 @@ class Hub:
                 member.pending.append((item.seq, payload))
             else:
                 member.subscriber.deliver(item.topic, item.seq, payload)
+
+    def handle_presence(self, topic: str, users: list[list[Any]]) -> None:
+        """Hand who is on ``topic`` to its local subscribers that show presence."""
+        state = self.topics.get(topic)
+        if state is None:
+            return
+        for member in state.members.values():
+            show = getattr(member.subscriber, "presence", None)
+            if show is not None:
+                show(topic, users)
 
     async def catch_up(self, topics: Iterable[str] | None = None) -> None:
         """Deliver whatever the log has beyond what was delivered (lost messages)."""

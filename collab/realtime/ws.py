@@ -25,14 +25,18 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+from markupsafe import escape
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from collab import web
 from collab.db import Database
+from collab.i18n import translations
 from collab.models import Thread, User
 from collab.permissions import Action, can
 from collab.realtime.hub import Hub
+from collab.realtime.presence import Presence
+from collab.realtime.publisher import group_name
 from collab.realtime.render import heartbeat_frame, reset_frame
 
 __all__ = ["Connection", "routes", "topic_zone"]
@@ -62,6 +66,17 @@ class Connection:
 
     def reset(self, topic: str) -> None:
         self._put(reset_frame(topic))
+
+    def presence(self, topic: str, users: list[list[Any]]) -> None:
+        count = len(users)
+        label = translations(self.locale).ngettext(
+            "%(num)d person here", "%(num)d people here", count
+        ) % {"num": count}
+        names = ", ".join(str(name) for _, name in users)
+        self._put(
+            f'<template data-presence="{escape(topic)}" data-count="{count}" '
+            f'data-label="{escape(label)}" data-names="{escape(names)}"></template>'
+        )
 
     def _put(self, frame: str) -> None:
         if self.overflowed.is_set():
@@ -137,12 +152,50 @@ async def _still_allowed(ws: WebSocket, topics: dict[str, int | None]) -> None:
     await _authorize(web.db(ws), user, topics)
 
 
-async def _heartbeat(ws: WebSocket, conn: Connection, topics: dict[str, int | None]) -> None:
+class _Here:
+    """This socket's presence on the thread topics it follows."""
+
+    def __init__(self, ws: WebSocket, conn: Connection, topics: list[str]) -> None:
+        hub: Hub = ws.app.state.hub
+        self.presence: Presence = ws.app.state.presence
+        self.layer = hub.layer
+        self.conn = conn
+        self.topics = [t for t in topics if t.startswith("thread:")]
+        self.key = f"{hub.channel}#{id(conn)}"
+
+    async def _broadcast(self, topic: str) -> None:
+        users = [[p.user_id, p.name] for p in await self.presence.who(topic)]
+        message = {"type": "collab.presence", "topic": topic, "users": users}
+        await self.layer.group_send(group_name(topic), message)
+
+    async def join(self) -> None:
+        for topic in self.topics:
+            await self.presence.touch(topic, self.key, self.conn.user.id, self.conn.user.name)
+            await self._broadcast(topic)
+
+    async def refresh(self) -> None:
+        # Keeps our entry alive, and shows this socket the current list (users
+        # of a worker that died disappear when their entries expire).
+        for topic in self.topics:
+            await self.presence.touch(topic, self.key, self.conn.user.id, self.conn.user.name)
+            who = await self.presence.who(topic)
+            self.conn.presence(topic, [[p.user_id, p.name] for p in who])
+
+    async def leave(self) -> None:
+        for topic in self.topics:
+            await self.presence.leave(topic, self.key, self.conn.user.id, self.conn.user.name)
+            await self._broadcast(topic)
+
+
+async def _heartbeat(
+    ws: WebSocket, conn: Connection, topics: dict[str, int | None], here: _Here
+) -> None:
     interval = web.settings(ws).ws_heartbeat
     while True:
         await asyncio.sleep(interval)
         await _still_allowed(ws, topics)
         conn._put(heartbeat_frame())
+        await here.refresh()
 
 
 async def _reader(ws: WebSocket) -> None:
@@ -166,6 +219,7 @@ async def live(ws: WebSocket) -> None:
     conn = Connection(ws, user, web.locale_of(ws), web.settings(ws).ws_queue_size)
     subscribed: list[str] = []
     tasks: list[asyncio.Task[Any]] = []
+    here: _Here | None = None
     code = 1000
     try:
         text = await asyncio.wait_for(ws.receive_text(), SUBSCRIBE_TIMEOUT)
@@ -176,8 +230,10 @@ async def live(ws: WebSocket) -> None:
         for topic, after in topics.items():
             await hub.subscribe(topic, conn, after)
             subscribed.append(topic)
+        here = _Here(ws, conn, subscribed)
+        await here.join()
         tasks += [
-            asyncio.create_task(_heartbeat(ws, conn, topics)),
+            asyncio.create_task(_heartbeat(ws, conn, topics, here)),
             asyncio.create_task(conn.overflowed.wait()),
         ]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -201,6 +257,9 @@ async def live(ws: WebSocket) -> None:
                 await task
         for topic in subscribed:
             await hub.unsubscribe(topic, conn)
+        if here is not None:
+            with contextlib.suppress(Exception):
+                await here.leave()
         with contextlib.suppress(Exception):
             await ws.close(code=code)
 

@@ -68,6 +68,14 @@
     if (!parts.length) { return; }
     var head = parts[0];
     if (head.hasAttribute("data-heartbeat")) { return; }
+    if (head.hasAttribute("data-presence")) {
+      var here = document.getElementById("presence");
+      if (here && here.getAttribute("data-topic") === head.getAttribute("data-presence")) {
+        here.textContent = head.getAttribute("data-label");
+        here.title = head.getAttribute("data-names");
+      }
+      return;
+    }
     if (head.hasAttribute("data-reset")) {
       // What we missed is older than the server keeps: start afresh.
       window.location.reload();

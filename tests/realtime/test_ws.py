@@ -73,11 +73,11 @@ def browser(settings: Settings, database_url: str) -> Iterator[Browser]:
 
 
 def frames(ws: Any, n: int) -> list[BeautifulSoup]:
-    """The next ``n`` event frames (heartbeats skipped), parsed."""
+    """The next ``n`` event frames (heartbeats and presence skipped), parsed."""
     got = []
     while len(got) < n:
         soup = BeautifulSoup(ws.receive_text(), "html.parser")
-        if soup.select_one("template[data-heartbeat]") is None:
+        if soup.select_one("template[data-topic]") is not None:
             got.append(soup)
     return got
 
@@ -199,3 +199,31 @@ def test_a_session_that_ends_closes_the_socket(browser: Browser, database_url: s
             while True:
                 ws.receive_text()  # heartbeats until the next re-check fails
     assert closed.value.code == 4401
+
+
+def presence_frames(ws: Any, topic: str, count: int) -> BeautifulSoup:
+    """Read frames until a presence frame of ``topic`` shows ``count`` people."""
+    while True:
+        soup = BeautifulSoup(ws.receive_text(), "html.parser")
+        node = soup.select_one(f'template[data-presence="{topic}"]')
+        if node is not None and int(str(node["data-count"])) == count:
+            return node
+
+
+def test_presence_counts_people_on_a_thread(browser: Browser) -> None:
+    browser.login(MAYOR)
+    thread = browser.new_thread()
+    topic = f"thread:{thread}"
+    with browser.client.websocket_connect("/ws") as mayor_ws:
+        subscribe(mayor_ws, {topic: None})
+        node = presence_frames(mayor_ws, topic, 1)
+        assert node["data-names"] == "Sindaco di Pinerolo"
+        assert node["data-label"] == "1 persona qui"
+        browser.login(TECH5)
+        with browser.client.websocket_connect("/ws") as tech_ws:
+            subscribe(tech_ws, {topic: None})
+            node = presence_frames(mayor_ws, topic, 2)
+            assert node["data-label"] == "2 persone qui"
+            assert node["data-names"] == "Sindaco di Pinerolo, Tecnico di Luserna San Giovanni"
+        # The technician left: the mayor is alone again.
+        presence_frames(mayor_ws, topic, 1)

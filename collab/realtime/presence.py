@@ -1,0 +1,108 @@
+"""Who is looking at a topic right now, across worker processes.
+
+Entries expire: each socket refreshes its own at every heartbeat, so the
+users of a worker that died vanish after ``ttl`` seconds without anyone
+cleaning up. In memory for the embedded default (one process); in Redis, one
+sorted set per topic scored by expiry time, when ``REDIS_URL`` is set.
+Presence is not an event: it is not logged and has no sequence number.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["MemoryPresence", "Presence", "Present", "RedisPresence", "make_presence"]
+
+
+@dataclass(frozen=True, order=True)
+class Present:
+    name: str
+    user_id: int
+
+
+class Presence(Protocol):
+    async def touch(self, topic: str, key: str, user_id: int, name: str) -> None: ...
+
+    async def leave(self, topic: str, key: str, user_id: int, name: str) -> None: ...
+
+    async def who(self, topic: str) -> list[Present]: ...
+
+    async def close(self) -> None: ...
+
+
+def _unique(entries: list[tuple[int, str]]) -> list[Present]:
+    # A user with two tabs open is one person here.
+    return sorted({Present(name, user_id) for user_id, name in entries})
+
+
+class MemoryPresence:
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._topics: dict[str, dict[str, tuple[float, int, str]]] = {}
+
+    async def touch(self, topic: str, key: str, user_id: int, name: str) -> None:
+        self._topics.setdefault(topic, {})[key] = (time.monotonic() + self.ttl, user_id, name)
+
+    async def leave(self, topic: str, key: str, user_id: int, name: str) -> None:
+        entries = self._topics.get(topic, {})
+        entries.pop(key, None)
+        if not entries:
+            self._topics.pop(topic, None)
+
+    async def who(self, topic: str) -> list[Present]:
+        now = time.monotonic()
+        entries = self._topics.get(topic, {})
+        for key in [k for k, (expires, _, _) in entries.items() if expires < now]:
+            del entries[key]
+        return _unique([(user_id, name) for _, user_id, name in entries.values()])
+
+    async def close(self) -> None:
+        self._topics.clear()
+
+
+class RedisPresence:
+    def __init__(self, url: str, ttl: float) -> None:
+        from redis.asyncio import from_url
+
+        self.ttl = ttl
+        self.redis: Any = from_url(url)
+
+    @staticmethod
+    def _key(topic: str) -> str:
+        return f"collab:presence:{topic}"
+
+    @staticmethod
+    def _member(key: str, user_id: int, name: str) -> str:
+        return json.dumps([key, user_id, name], separators=(",", ":"))
+
+    async def touch(self, topic: str, key: str, user_id: int, name: str) -> None:
+        rkey = self._key(topic)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(rkey, {self._member(key, user_id, name): time.time() + self.ttl})
+            pipe.expire(rkey, int(self.ttl * 2) + 1)
+            await pipe.execute()
+
+    async def leave(self, topic: str, key: str, user_id: int, name: str) -> None:
+        await self.redis.zrem(self._key(topic), self._member(key, user_id, name))
+
+    async def who(self, topic: str) -> list[Present]:
+        rkey = self._key(topic)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(rkey, "-inf", time.time())
+            pipe.zrange(rkey, 0, -1)
+            _, members = await pipe.execute()
+        entries = []
+        for raw in members:
+            _, user_id, name = json.loads(raw)
+            entries.append((int(user_id), str(name)))
+        return _unique(entries)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def make_presence(redis_url: str, ttl: float) -> Presence:
+    return RedisPresence(redis_url, ttl) if redis_url else MemoryPresence(ttl)
