@@ -16,7 +16,7 @@ from sqlalchemy import select
 from collab.audit import audit
 from collab.db import UnitOfWork
 from collab.i18n import N_
-from collab.models import Comune, Zone
+from collab.models import Comune, User, Zone
 
 __all__ = ["ImportReport", "LineError", "import_comuni", "parse_comuni"]
 
@@ -140,8 +140,11 @@ def parse_comuni(data: bytes, zone_numbers: set[int]) -> tuple[list[Row], list[L
     return rows, errors  # fmt: skip
 
 
-async def import_comuni(uow: UnitOfWork, data: bytes) -> ImportReport:
-    """Create or update comuni from ``data``; nothing at all on any error."""
+async def import_comuni(uow: UnitOfWork, data: bytes, actor: User | None = None) -> ImportReport:
+    """Create or update comuni from ``data``; nothing at all on any error.
+
+    ``actor`` is the administrator who uploaded the file (None: the command line).
+    """
     session = uow.session
     zones = {z.number: z for z in (await session.scalars(select(Zone))).all()}
     rows, errors = parse_comuni(data, set(zones))
@@ -169,7 +172,7 @@ async def import_comuni(uow: UnitOfWork, data: bytes) -> ImportReport:
             report.unchanged += 1
     if report.created or report.moved or report.renamed:
         audit(
-            session, None, "comuni.imported", "comune",
+            session, actor, "comuni.imported", "comune",
             created=len(report.created), moved=report.moved, renamed=report.renamed,
         )  # fmt: skip
     return report

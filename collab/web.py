@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import Message
 
 from collab.db import Database
 from collab.errors import ActionError
@@ -43,6 +44,7 @@ __all__ = [
     "safe_next",
     "settings",
     "translate",
+    "upload_form",
 ]
 
 CSRF_SESSION_KEY = "csrf"
@@ -142,6 +144,40 @@ async def form(request: Request) -> FormData:
     if length and length.isdigit() and int(length) > MAX_FORM_BYTES:
         raise HTTPException(413)
     return await request.form(max_files=0, max_fields=100, max_part_size=MAX_FORM_BYTES)
+
+
+async def upload_form(request: Request, max_bytes: int) -> FormData:
+    """A multipart form with one file, its whole body at most ``max_bytes`` (else 413).
+
+    The body is read with that bound before it is parsed, so neither a lying
+    ``Content-Length`` nor a chunked upload can make the server spool more.
+    The CSRF middleware does not read multipart bodies: the form carries its
+    token in the query string of its action URL. The caller closes the form
+    (``await data.close()``) to drop the spooled file.
+    """
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > max_bytes:
+        raise HTTPException(413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise HTTPException(413)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return await Request(request.scope, replay).form(
+        max_files=1, max_fields=20, max_part_size=MAX_FORM_BYTES
+    )
 
 
 def field(data: FormData, name: str) -> str:

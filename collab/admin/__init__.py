@@ -1,1 +1,1 @@
-"""Administration pages: users, and the audit log."""
+"""Administration pages: users, themes, comuni (and their import), zones, the audit log."""
