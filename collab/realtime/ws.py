@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -152,8 +153,17 @@ async def _still_allowed(ws: WebSocket, topics: dict[str, int | None]) -> None:
     await _authorize(web.db(ws), user, topics)
 
 
+@contextlib.contextmanager
+def _best_effort(what: str, topic: str) -> Iterator[None]:
+    """Presence is a courtesy: Redis failing (restarting) must not close the socket."""
+    try:
+        yield
+    except Exception:
+        logger.warning("presence %s on %s failed", what, topic, exc_info=True)
+
+
 class _Here:
-    """This socket's presence on the thread topics it follows."""
+    """This socket's presence on the thread topics it follows (best effort)."""
 
     def __init__(self, ws: WebSocket, conn: Connection, topics: list[str]) -> None:
         hub: Hub = ws.app.state.hub
@@ -170,21 +180,24 @@ class _Here:
 
     async def join(self) -> None:
         for topic in self.topics:
-            await self.presence.touch(topic, self.key, self.conn.user.id, self.conn.user.name)
-            await self._broadcast(topic)
+            with _best_effort("join", topic):
+                await self.presence.touch(topic, self.key, self.conn.user.id, self.conn.user.name)
+                await self._broadcast(topic)
 
     async def refresh(self) -> None:
         # Keeps our entry alive, and shows this socket the current list (users
         # of a worker that died disappear when their entries expire).
         for topic in self.topics:
-            await self.presence.touch(topic, self.key, self.conn.user.id, self.conn.user.name)
-            who = await self.presence.who(topic)
-            self.conn.presence(topic, [[p.user_id, p.name] for p in who])
+            with _best_effort("refresh", topic):
+                await self.presence.touch(topic, self.key, self.conn.user.id, self.conn.user.name)
+                who = await self.presence.who(topic)
+                self.conn.presence(topic, [[p.user_id, p.name] for p in who])
 
     async def leave(self) -> None:
         for topic in self.topics:
-            await self.presence.leave(topic, self.key, self.conn.user.id, self.conn.user.name)
-            await self._broadcast(topic)
+            with _best_effort("leave", topic):
+                await self.presence.leave(topic, self.key, self.conn.user.id, self.conn.user.name)
+                await self._broadcast(topic)
 
 
 async def _heartbeat(
@@ -249,6 +262,11 @@ async def live(ws: WebSocket) -> None:
         code = exc.code
     except (WebSocketDisconnect, TimeoutError):
         pass
+    except Exception:
+        # Something failed under us (the database, Redis): 1011, which the
+        # page's htmx ws extension retries (not 1000); the reconnect replays.
+        code = 1011
+        raise
     finally:
         for task in tasks:
             task.cancel()
@@ -256,7 +274,10 @@ async def live(ws: WebSocket) -> None:
             with contextlib.suppress(BaseException):
                 await task
         for topic in subscribed:
-            await hub.unsubscribe(topic, conn)
+            try:
+                await hub.unsubscribe(topic, conn)
+            except Exception:
+                logger.warning("unsubscribing from %s failed", topic, exc_info=True)
         if here is not None:
             with contextlib.suppress(Exception):
                 await here.leave()

@@ -12,12 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +33,7 @@ from playwright.sync_api import Response as PwResponse
 from collab.db import Database
 from collab.demo import DEMO_PASSWORD, load_demo
 from tests.dbs import Template
+from tests.servers import free_port, start_uvicorn, stop_process, wait_healthy
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -50,19 +45,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-ROOT = Path(__file__).resolve().parents[2]
 # Screenshots for a person to look at; outside the repository.
 SHOTS = Path(os.environ.get("COLLAB_SHOTS", "/tmp/collab-shots"))  # noqa: S108
 # Generous: CI machines and busy laptops are slow; a passing run never waits this long.
 TIMEOUT_MS = 10_000
 expect.set_options(timeout=TIMEOUT_MS)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def _load_demo(url: str) -> None:
@@ -83,25 +70,6 @@ class LiveServer:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(
-                f"uvicorn exited with {proc.returncode}:\n{log.read_text(errors='replace')}"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    pytest.fail(
-        f"uvicorn did not answer /healthz within {timeout}s:\n{log.read_text(errors='replace')}"
-    )
-
-
 @pytest.fixture(scope="session")
 def live_server(
     db_template: Template, tmp_path_factory: pytest.TempPathFactory
@@ -109,7 +77,7 @@ def live_server(
     workdir = tmp_path_factory.mktemp("live")
     database_url = db_template.new_database(workdir)
     asyncio.run(_load_demo(database_url))
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATA_DIR": str(workdir),
@@ -121,23 +89,13 @@ def live_server(
     }
     env.pop("REDIS_URL", None)  # one process: the in-memory channel layer
     log = workdir / "uvicorn.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "collab.app:create_app",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    proc = start_uvicorn(port, env, log)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log)
         yield LiveServer(url=url, database_url=database_url, log=log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         db_template.drop_database(database_url)
 
 

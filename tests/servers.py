@@ -1,0 +1,75 @@
+"""Real server processes for tests: a free port, a uvicorn worker, waiting for it.
+
+Shared by the browser tests (one worker, in-memory layer) and the
+multi-process tests (two workers and Redis). A worker is
+``python -m uvicorn --factory collab.app:create_app`` run from the repository
+root with the environment it is given, its output in a log file.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+__all__ = ["ROOT", "free_port", "start_uvicorn", "stop_process", "wait_healthy"]
+
+
+def free_port() -> int:
+    """A TCP port on the loopback that nothing listens on (right now)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_uvicorn(
+    port: int, env: Mapping[str, str], log: Path, log_level: str = "warning"
+) -> subprocess.Popen[bytes]:
+    """Start a uvicorn worker of the app on 127.0.0.1:``port``; output goes to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "collab.app:create_app",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level],
+            cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    """Wait until ``url``/healthz answers 200; fail the test (with the log) otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(
+                f"uvicorn exited with {proc.returncode}:\n{log.read_text(errors='replace')}"
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    pytest.fail(
+        f"uvicorn did not answer /healthz within {timeout}s:\n{log.read_text(errors='replace')}"
+    )
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """SIGTERM (a graceful shutdown), then SIGKILL if it does not exit in time."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
