@@ -77,7 +77,7 @@ async def zone_page(request: Request) -> Response:
         request,
         "forums/zone.html",
         {"board": board, "themes": themes, "summaries": summaries, "recent": recent,
-         "comuni": comuni, "live_topics": live_topics},
+         "comuni": comuni, "live_topics": live_topics, "recent_limit": queries.RECENT_THREADS},
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from collab.models import Comune, Post, Theme, Thread, Zone
 
 __all__ = [
     "POSTS_PER_PAGE",
+    "RECENT_THREADS",
     "THREADS_PER_PAGE",
     "BoardSummary",
     "Page",
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 THREADS_PER_PAGE = 20
+RECENT_THREADS = 10
 POSTS_PER_PAGE = 20
 T = TypeVar("T")
 
@@ -129,7 +131,7 @@ def _board_filter(stmt: Select[Thread], zone_id: int | None) -> Select[Thread]:
 
 
 async def recent_threads(
-    session: AsyncSession, zone_id: int | None, limit: int = 10
+    session: AsyncSession, zone_id: int | None, limit: int = RECENT_THREADS
 ) -> Sequence[Thread]:
     stmt = _board_filter(select(Thread), zone_id)
     return (await session.scalars(stmt.order_by(Thread.last_activity_at.desc()).limit(limit))).all()

@@ -34,6 +34,8 @@ from collab.templating import Templates
 __all__ = ["FragmentRenderer", "Viewer", "heartbeat_frame", "reset_frame"]
 
 HEARTBEAT = '<template data-heartbeat=""></template>'
+# The events that change a thread's last activity (see queries.recent_threads).
+ACTIVITY = frozenset({"thread.created", "post.created"})
 
 
 class Viewer(Protocol):
@@ -113,9 +115,10 @@ class FragmentRenderer:
             element_id = f"post-{prepared.post.id}"
             if item.event["type"] == "post.created":
                 ops.append(_op("append", "#posts", element_id, html))
-                announce = gettext("New message from %(name)s") % {
-                    "name": prepared.post.author.name
-                }
+                if not author:  # nobody needs to hear of their own reply
+                    announce = gettext("New message from %(name)s") % {
+                        "name": prepared.post.author.name
+                    }
             else:
                 ops.append(_op("replace", f"#{element_id}", element_id, html))
         elif prepared.kind == "status" and prepared.thread:
@@ -128,7 +131,13 @@ class FragmentRenderer:
             thread = prepared.thread
             board = Board(thread.zone)
             row = self._render("forums/_thread_row.html", locale, thread=thread)
-            ops.append(_op("prepend", "#recent-threads", f"thread-{thread.id}", row))
+            row_id = f"thread-{thread.id}"
+            if item.event["type"] in ACTIVITY:
+                # Recent threads are ordered by last activity: to the top.
+                ops.append(_op("prepend", "#recent-threads", row_id, row))
+            else:
+                # An edit, a deletion, a pin: no new activity, the row stays put.
+                ops.append(_op("replace", f"#{row_id}", row_id, row))
             theme_row = self._render(
                 "forums/_theme_row.html", locale, theme=thread.theme, s=prepared.summary,
                 board=board,

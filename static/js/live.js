@@ -54,8 +54,18 @@
       // Not the last page of the thread: the new post belongs elsewhere.
       return false;
     }
-    if (existing) { existing.remove(); }
+    if (existing && op === "append") {
+      // Already shown (the author's own htmx response, or the page itself):
+      // refresh it where it stands rather than moving it.
+      swap(existing, html, "outerHTML");
+      return false;
+    }
+    if (existing) { existing.remove(); } // prepend moves it to the top
     swap(target, html, op === "prepend" ? "afterbegin" : "beforeend");
+    var limit = parseInt(target.getAttribute("data-live-limit") || "0", 10);
+    while (limit && target.children.length > limit) {
+      target.removeChild(target.lastElementChild);
+    }
     var empty = document.getElementById("no-threads");
     if (empty) { empty.remove(); }
     return true;
@@ -95,6 +105,28 @@
     }
     if (shown) { announce(head.getAttribute("data-announce")); }
   }
+
+  // The author's own htmx response and the websocket frame of the same change
+  // race: when the frame got there first, the element is already in the page
+  // and htmx would add it a second time (hx-swap="beforeend"). Ids are unique:
+  // the copy in the response replaces the one already shown.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (!detail.shouldSwap || typeof detail.serverResponse !== "string") { return; }
+    var target = detail.target;
+    var holder = document.createElement("template");
+    holder.innerHTML = detail.serverResponse;
+    var incoming = holder.content.children;
+    for (var i = 0; i < incoming.length; i++) {
+      var part = incoming[i];
+      var oob = part.hasAttribute("hx-swap-oob") || part.hasAttribute("data-hx-swap-oob");
+      var id = part.id;
+      if (!id || oob) { continue; }  // out-of-band parts replace their target anyway
+      var existing = document.getElementById(id);
+      // Never the element being swapped (outerHTML) or one that holds it.
+      if (existing && target && !existing.contains(target)) { existing.remove(); }
+    }
+  });
 
   document.addEventListener("htmx:wsOpen", function (event) {
     var el = liveElement();
