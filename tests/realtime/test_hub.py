@@ -73,6 +73,15 @@ async def _reply(db: Database, user: User, thread_id: int, text: str = "ciao") -
         await actions.do_reply(uow, user, thread_id, text)
 
 
+async def _follow(db: Database, world: World, hub: Hub) -> tuple[Thread, str, Socket]:
+    """A new thread in zone 5, and a socket on ``hub`` following it from now on."""
+    thread = await _thread(db, world["sindaco5"])
+    topic = f"thread:{thread.id}"
+    sock = Socket()
+    await hub.subscribe(topic, sock, after=None)
+    return thread, topic, sock
+
+
 async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + within
     while not check():
@@ -127,10 +136,7 @@ async def test_a_lost_message_is_filled_from_the_log(
     db: Database, world: World, two_hubs: tuple[Hub, Hub, CountingRender, CountingRender]
 ) -> None:
     hub, _, _, _ = two_hubs
-    thread = await _thread(db, world["sindaco5"])
-    topic = f"thread:{thread.id}"
-    sock = Socket()
-    await hub.subscribe(topic, sock, after=None)
+    thread, topic, sock = await _follow(db, world, hub)
     assert isinstance(db.sink, Publisher)
     publish = db.sink.publish
 
@@ -150,10 +156,7 @@ async def test_the_poll_catches_losses_no_later_event_reveals(
     db: Database, world: World, two_hubs: tuple[Hub, Hub, CountingRender, CountingRender]
 ) -> None:
     hub, _, _, _ = two_hubs
-    thread = await _thread(db, world["sindaco5"])
-    topic = f"thread:{thread.id}"
-    sock = Socket()
-    await hub.subscribe(topic, sock, after=None)
+    thread, topic, sock = await _follow(db, world, hub)
     assert isinstance(db.sink, Publisher)
 
     async def drop(logged: Any) -> None:
@@ -172,10 +175,7 @@ async def test_duplicates_are_dropped(
     db: Database, world: World, two_hubs: tuple[Hub, Hub, CountingRender, CountingRender]
 ) -> None:
     hub, _, _, _ = two_hubs
-    thread = await _thread(db, world["sindaco5"])
-    topic = f"thread:{thread.id}"
-    sock = Socket()
-    await hub.subscribe(topic, sock, after=None)
+    thread, topic, sock = await _follow(db, world, hub)
     await _reply(db, world["tecnico5"], thread.id)
     await eventually(lambda: len(sock.got) == 1)
     async with db.session() as session:
@@ -227,10 +227,7 @@ async def test_the_last_listener_leaving_leaves_the_group(
     db: Database, world: World, two_hubs: tuple[Hub, Hub, CountingRender, CountingRender]
 ) -> None:
     hub, _, _, _ = two_hubs
-    thread = await _thread(db, world["sindaco5"])
-    topic = f"thread:{thread.id}"
-    sock = Socket()
-    await hub.subscribe(topic, sock, after=None)
+    thread, topic, sock = await _follow(db, world, hub)
     await hub.unsubscribe(topic, sock)
     assert topic not in hub.topics
     await _reply(db, world["tecnico5"], thread.id)
