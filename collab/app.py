@@ -112,5 +112,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.layer = layer
     app.state.hub = hub
     app.state.presence = presence
+    app.state.presence_pending = {}
     app.state.templates = templates
     return app

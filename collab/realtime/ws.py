@@ -44,6 +44,7 @@ __all__ = ["Connection", "routes", "topic_zone"]
 
 logger = logging.getLogger(__name__)
 MAX_TOPICS = 20
+PRESENCE_COALESCE = 0.5  # seconds a presence change waits for others to join it
 SUBSCRIBE_TIMEOUT = 10.0
 
 
@@ -172,11 +173,22 @@ class _Here:
         self.conn = conn
         self.topics = [t for t in topics if t.startswith("thread:")]
         self.key = f"{hub.channel}#{id(conn)}"
+        self.pending: dict[str, asyncio.Task[None]] = ws.app.state.presence_pending
 
     async def _broadcast(self, topic: str) -> None:
-        users = [[p.user_id, p.name] for p in await self.presence.who(topic)]
-        message = {"type": "collab.presence", "topic": topic, "users": users}
-        await self.layer.group_send(group_name(topic), message)
+        # Coalesced per topic and process: a thousand sockets joining at once
+        # send one list a second, not a thousand lists to a thousand sockets.
+        pending: dict[str, asyncio.Task[None]] = self.pending
+        if topic in pending and not pending[topic].done():
+            return
+        pending[topic] = asyncio.create_task(self._send_later(topic))
+
+    async def _send_later(self, topic: str) -> None:
+        await asyncio.sleep(PRESENCE_COALESCE)
+        with _best_effort("broadcast", topic):
+            users = [[p.user_id, p.name] for p in await self.presence.who(topic)]
+            message = {"type": "collab.presence", "topic": topic, "users": users}
+            await self.layer.group_send(group_name(topic), message)
 
     async def join(self) -> None:
         for topic in self.topics:
