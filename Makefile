@@ -34,8 +34,8 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check collab tests scripts
-	$(BIN)/ruff format --check collab tests scripts
+	$(BIN)/ruff check collab tests scripts bench
+	$(BIN)/ruff format --check collab tests scripts bench
 	$(BIN)/mypy
 
 messages: install

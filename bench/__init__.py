@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): ``python -m bench.fanout`` — see docs/performance.md."""
