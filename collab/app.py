@@ -113,5 +113,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.hub = hub
     app.state.presence = presence
     app.state.presence_pending = {}
+    app.state.presence_recent = {}
     app.state.templates = templates
     return app

@@ -6,6 +6,7 @@ This is the only place that turns templates and domain errors into responses.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -17,7 +18,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Message
 
-from collab.db import Database
+from collab.db import Database, UnitOfWork
 from collab.errors import ActionError
 from collab.i18n import LOCALES, N_, translations
 from collab.models import User
@@ -28,6 +29,7 @@ from collab.templating import Templates
 __all__ = [
     "ERROR_TITLES",
     "LoginRequired",
+    "attempt",
     "csrf_token",
     "current_user",
     "db",
@@ -230,6 +232,23 @@ async def render(
     templates: Templates = request.app.state.templates
     html = templates.render(template, locale_of(request), full)
     return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+async def attempt(
+    request: HTTPConnection, write: Callable[[UnitOfWork], Awaitable[object]]
+) -> dict[str, Any] | None:
+    """Run ``write`` in a transaction; on bad input (422) return the form's error context.
+
+    Any other error (403, 404, 409...) propagates to the exception handlers.
+    """
+    try:
+        async with db(request).transaction() as uow:
+            await write(uow)
+    except ActionError as exc:
+        if exc.status != 422:
+            raise
+        return {"error": translate(request, exc), "error_field": exc.field}
+    return None
 
 
 def redirect(request: HTTPConnection, url: str) -> Response:

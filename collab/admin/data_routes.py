@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,8 +15,7 @@ from starlette.routing import Route
 
 from collab import importer, web
 from collab.admin import actions
-from collab.db import UnitOfWork
-from collab.errors import ActionError, NotFound
+from collab.errors import NotFound
 from collab.i18n import N_, translations
 from collab.models import Comune, Theme, Thread, User, Zone
 
@@ -34,20 +32,6 @@ async def _admin(request: Request) -> User:
     user = await web.require_user(request)
     actions.check_admin(user)
     return user
-
-
-async def _attempt(
-    request: Request, write: Callable[[UnitOfWork], Awaitable[object]]
-) -> dict[str, Any] | None:
-    """Run ``write`` in a transaction; on bad input (422), the form's error context."""
-    try:
-        async with web.db(request).transaction() as uow:
-            await write(uow)
-    except ActionError as exc:
-        if exc.status != 422:
-            raise
-        return {"error": web.translate(request, exc), "error_field": exc.field}
-    return None
 
 
 async def _zones(session: AsyncSession) -> list[Zone]:
@@ -79,7 +63,7 @@ async def create_theme(request: Request) -> Response:
     actor = await _admin(request)
     data = await web.form(request)
     values = {"name": web.field(data, "name"), "slug": web.field(data, "slug")}
-    error = await _attempt(request, lambda uow: actions.do_create_theme(uow, actor, **values))
+    error = await web.attempt(request, lambda uow: actions.do_create_theme(uow, actor, **values))
     if error:
         return await _themes_page(request, 422, values=values, **error)
     return web.redirect(request, "/admin/themes")
@@ -105,7 +89,7 @@ async def update_theme(request: Request) -> Response:
     theme = await _theme(request)
     data = await web.form(request)
     values = {"name": web.field(data, "name"), "slug": web.field(data, "slug")}
-    error = await _attempt(
+    error = await web.attempt(
         request, lambda uow: actions.do_update_theme(uow, actor, theme.id, **values)
     )
     if error:
@@ -191,7 +175,7 @@ async def update_comune(request: Request) -> Response:
     comune, users = await _comune(request)
     data = await web.form(request)
     values = {"name": web.field(data, "name"), "zone": web.field(data, "zone")}
-    error = await _attempt(
+    error = await web.attempt(
         request,
         lambda uow: actions.do_update_comune(
             uow, actor, comune.id, name=values["name"], zone_number=values["zone"]
@@ -288,7 +272,7 @@ async def rename_zone(request: Request) -> Response:
     actor = await _admin(request)
     number = request.path_params["number"]
     name = web.field(await web.form(request), "name")
-    error = await _attempt(request, lambda uow: actions.do_rename_zone(uow, actor, number, name))
+    error = await web.attempt(request, lambda uow: actions.do_rename_zone(uow, actor, number, name))
     if error:
         return await _zones_page(request, 422, error_zone=number, value=name, **error)
     return web.redirect(request, "/admin/zones")

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from collab import web
 from collab.accounts.actions import do_create_user, do_update_user
 from collab.admin import data_routes
-from collab.errors import ActionError, NotFound, PermissionDenied
+from collab.errors import NotFound, PermissionDenied
 from collab.forums.queries import paginate
 from collab.i18n import N_
 from collab.models import AuditLog, Comune, Role, User
@@ -66,19 +66,17 @@ async def create_user(request: Request) -> Response:
     actor = await _admin(request)
     data = await web.form(request)
     values = {k: web.field(data, k) for k in ("email", "name", "role", "comune", "password")}
-    try:
-        async with web.db(request).transaction() as uow:
-            await do_create_user(
-                uow, actor,
-                email=values["email"], name=values["name"], role=values["role"],
-                password=values["password"], comune_istat=values["comune"] or None,
-            )  # fmt: skip
-    except ActionError as exc:
-        if exc.status != 422:
-            raise
-        values.pop("password")
-        context = {"values": values, "error": web.translate(request, exc), "error_field": exc.field}
-        return await _user_form(request, context, 422)
+    error = await web.attempt(
+        request,
+        lambda uow: do_create_user(
+            uow, actor,
+            email=values["email"], name=values["name"], role=values["role"],
+            password=values["password"], comune_istat=values["comune"] or None,
+        ),
+    )  # fmt: skip
+    if error:
+        values.pop("password")  # never sent back to the page
+        return await _user_form(request, {"values": values, **error}, 422)
     return web.redirect(request, "/admin/users")
 
 
@@ -110,18 +108,15 @@ async def update_user(request: Request) -> Response:
         "comune": web.field(data, "comune"),
         "active": web.field(data, "active") == "1",
     }
-    try:
-        async with web.db(request).transaction() as uow:
-            await do_update_user(
-                uow, actor, target.id,
-                role=values["role"], comune_istat=values["comune"] or None, active=values["active"],
-            )  # fmt: skip
-    except ActionError as exc:
-        if exc.status != 422:
-            raise
-        context = {"target": target, "values": values, "error": web.translate(request, exc),
-                   "error_field": exc.field}  # fmt: skip
-        return await _user_form(request, context, 422)
+    error = await web.attempt(
+        request,
+        lambda uow: do_update_user(
+            uow, actor, target.id,
+            role=values["role"], comune_istat=values["comune"] or None, active=values["active"],
+        ),
+    )  # fmt: skip
+    if error:
+        return await _user_form(request, {"target": target, "values": values, **error}, 422)
     return web.redirect(request, "/admin/users")
 
 

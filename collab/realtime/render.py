@@ -27,7 +27,7 @@ from collab.forums import queries
 from collab.forums.boards import Board
 from collab.i18n import translations
 from collab.models import Post, Thread, User
-from collab.permissions import Action, can
+from collab.permissions import Action
 from collab.realtime.log import LoggedEvent
 from collab.templating import Templates
 
@@ -43,6 +43,9 @@ class Viewer(Protocol):
 
     user: User
     locale: str
+
+    def moderates(self, zone_id: int | None) -> bool:
+        """May this viewer moderate in ``zone_id``? (Asked once per socket per event.)"""
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ class FragmentRenderer:
         viewer: Viewer = subscriber
         if prepared.kind != "post" or prepared.post is None or prepared.thread is None:
             return (viewer.locale,)
-        moderator = can(viewer.user, Action.MODERATE, prepared.thread.zone_id)
+        moderator = viewer.moderates(prepared.thread.zone_id)
         return (viewer.locale, moderator, viewer.user.id == prepared.post.author_id)
 
     def render(self, prepared: Prepared, variant: Hashable) -> str:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,6 +63,17 @@ class Connection:
         self.locale = locale
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.overflowed = asyncio.Event()
+        # The hot path asks this for every event: answer from the table once
+        # per zone. A role change ends the session and a move to another zone
+        # takes away the old zone's topics; either way the next heartbeat
+        # closes this socket, so an answer outlives its truth by one interval.
+        self._moderates: dict[int | None, bool] = {}
+        self._shown_presence: dict[str, list[list[Any]]] = {}
+
+    def moderates(self, zone_id: int | None) -> bool:
+        if zone_id not in self._moderates:
+            self._moderates[zone_id] = can(self.user, Action.MODERATE, zone_id)
+        return self._moderates[zone_id]
 
     def deliver(self, topic: str, seq: int, payload: Any) -> None:
         self._put(str(payload))
@@ -70,6 +82,9 @@ class Connection:
         self._put(reset_frame(topic))
 
     def presence(self, topic: str, users: list[list[Any]]) -> None:
+        if self._shown_presence.get(topic) == users:
+            return  # the page shows this list already
+        self._shown_presence[topic] = users
         count = len(users)
         label = translations(self.locale).ngettext(
             "%(num)d person here", "%(num)d people here", count
@@ -174,6 +189,7 @@ class _Here:
         self.topics = [t for t in topics if t.startswith("thread:")]
         self.key = f"{hub.channel}#{id(conn)}"
         self.pending: dict[str, asyncio.Task[None]] = ws.app.state.presence_pending
+        self.recent: dict[str, tuple[float, list[list[Any]]]] = ws.app.state.presence_recent
 
     async def _broadcast(self, topic: str) -> None:
         # Coalesced per topic and process: a thousand sockets joining at once
@@ -185,6 +201,8 @@ class _Here:
 
     async def _send_later(self, topic: str) -> None:
         await asyncio.sleep(PRESENCE_COALESCE)
+        self.pending.pop(topic, None)
+        self.recent.pop(topic, None)  # the list changed: read it afresh
         with _best_effort("broadcast", topic):
             users = [[p.user_id, p.name] for p in await self.presence.who(topic)]
             message = {"type": "collab.presence", "topic": topic, "users": users}
@@ -202,8 +220,20 @@ class _Here:
         for topic in self.topics:
             with _best_effort("refresh", topic):
                 await self.presence.touch(topic, self.key, self.conn.user.id, self.conn.user.name)
-                who = await self.presence.who(topic)
-                self.conn.presence(topic, [[p.user_id, p.name] for p in who])
+                self.conn.presence(topic, await self._who(topic))
+
+    async def _who(self, topic: str) -> list[list[Any]]:
+        # Every socket of the topic refreshes once per heartbeat: they share
+        # one reading per second instead of each listing every viewer.
+        now = time.monotonic()
+        cached = self.recent.get(topic)
+        if cached is not None and now - cached[0] < PRESENCE_COALESCE * 2:
+            return cached[1]
+        users = [[p.user_id, p.name] for p in await self.presence.who(topic)]
+        for stale in [t for t, (at, _) in self.recent.items() if now - at > 60]:
+            del self.recent[stale]  # threads nobody here follows any more
+        self.recent[topic] = (now, users)
+        return users
 
     async def leave(self) -> None:
         for topic in self.topics:
