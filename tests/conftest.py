@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,6 +21,24 @@ from collab.models import User
 from collab.settings import Settings, load_settings
 from tests.dbs import Template
 from tests.helpers import PASSWORD, Client
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test shows the end of the logs of the servers it started.
+
+    Any fixture value with a ``failure_logs()`` method takes part (the browser
+    tests' uvicorn, the multi-process tests' workers and Redis).
+    """
+    report = yield
+    if report.failed:
+        for name, value in getattr(item, "funcargs", {}).items():
+            logs = getattr(value, "failure_logs", None)
+            if callable(logs):
+                report.sections.append((f"{name}: server logs (last lines)", logs()))
+    return report
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,7 +66,7 @@ class LiveServer:
     database_url: str
     log: Path
 
-    def log_tail(self, lines: int = 40) -> str:
+    def failure_logs(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
@@ -97,18 +97,6 @@ def live_server(
     finally:
         stop_process(proc)
         db_template.drop_database(database_url)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failing browser test shows the end of the server's log."""
-    report = yield
-    server = getattr(item, "funcargs", {}).get("live_server")
-    if report.failed and isinstance(server, LiveServer):
-        report.sections.append(("uvicorn log (last lines)", server.log_tail()))
-    return report
 
 
 @pytest.fixture(scope="module")

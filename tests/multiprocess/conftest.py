@@ -16,7 +16,7 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +103,7 @@ class Cluster:
     redis: RedisServer
     database_url: str
 
-    def logs(self, lines: int = 60) -> str:
+    def failure_logs(self, lines: int = 60) -> str:
         parts = []
         for name, path in (("A", self.a.log), ("B", self.b.log), ("redis", self.redis.log)):
             tail = path.read_text(errors="replace").splitlines()[-lines:]
@@ -162,15 +162,3 @@ def cluster(
         for worker in workers:
             stop_process(worker.proc)
         db_template.drop_database(database_url)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failing multi-process test shows the end of the workers' and Redis's logs."""
-    report = yield
-    cluster = getattr(item, "funcargs", {}).get("cluster")
-    if report.failed and isinstance(cluster, Cluster):
-        report.sections.append(("worker and redis logs (last lines)", cluster.logs()))
-    return report
