@@ -21,11 +21,13 @@ from collab.admin.routes import routes as admin_routes
 from collab.db import Database
 from collab.errors import ActionError
 from collab.forums.routes import routes as forum_routes
+from collab.gctune import tune_gc
 from collab.realtime.hub import Hub
 from collab.realtime.layers import close_layer, make_layer
 from collab.realtime.presence import make_presence
 from collab.realtime.publisher import Publisher
 from collab.realtime.render import FragmentRenderer
+from collab.realtime.ws import DirectSend
 from collab.realtime.ws import routes as ws_routes
 from collab.security import CSRFMiddleware, SecurityHeadersMiddleware
 from collab.settings import Settings, load_settings
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        tune_gc()
         await hub.start()
         try:
             yield
@@ -88,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
+            Middleware(DirectSend),
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
             Middleware(
                 SessionMiddleware,

@@ -48,9 +48,17 @@ class Renderer(Protocol):
     ``prepare`` runs once per event per process (it may query the database);
     ``variant`` sorts subscribers (by locale, role, authorship...); ``render``
     runs once per variant present among the event's subscribers.
+
+    ``basis`` says what of a prepared event the variants depend on (the
+    thread's zone, the post's author...): the hub sorts a topic's subscribers
+    once per basis and reuses the sort for every later event with the same
+    basis until someone joins or leaves, so the hot path does not ask
+    ``variant`` per socket per event.
     """
 
     async def prepare(self, item: LoggedEvent) -> Any: ...
+
+    def basis(self, prepared: Any) -> Hashable: ...
 
     def variant(self, prepared: Any, subscriber: Subscriber) -> Hashable: ...
 
@@ -62,6 +70,9 @@ class PassThrough:
 
     async def prepare(self, item: LoggedEvent) -> Any:
         return item
+
+    def basis(self, prepared: Any) -> Hashable:
+        return None
 
     def variant(self, prepared: Any, subscriber: Subscriber) -> Hashable:
         return None
@@ -78,10 +89,29 @@ class _Member:
     replayed_to: int = 0
 
 
+# Sorts kept per topic (one per basis: a thread's posts have a few authors).
+MAX_SORTS = 16
+
+
 @dataclass
 class _Topic:
     last: int
     members: dict[int, _Member] = field(default_factory=dict)
+    # basis -> the members sorted by variant; cleared when members change.
+    sorts: dict[Hashable, list[tuple[Hashable, list[_Member]]]] = field(default_factory=dict)
+
+    def sort(self, renderer: Renderer, prepared: Any) -> list[tuple[Hashable, list[_Member]]]:
+        basis = renderer.basis(prepared)
+        groups = self.sorts.get(basis)
+        if groups is None:
+            by_variant: dict[Hashable, list[_Member]] = {}
+            for member in self.members.values():
+                variant = renderer.variant(prepared, member.subscriber)
+                by_variant.setdefault(variant, []).append(member)
+            if len(self.sorts) >= MAX_SORTS:
+                del self.sorts[next(iter(self.sorts))]
+            groups = self.sorts[basis] = list(by_variant.items())
+        return groups
 
 
 class Hub:
@@ -140,6 +170,7 @@ class Hub:
                 state = self.topics[topic] = _Topic(last=last)
             member = _Member(subscriber)
             state.members[id(subscriber)] = member
+            state.sorts.clear()
             upto = state.last
         await self._replay(topic, member, after, upto)
 
@@ -171,6 +202,7 @@ class Hub:
             if state is None:
                 return
             state.members.pop(id(subscriber), None)
+            state.sorts.clear()
             if not state.members:
                 del self.topics[topic]
                 await self.layer.group_discard(group_name(topic), self.channel)
@@ -211,20 +243,17 @@ class Hub:
         if item.seq <= state.last:
             return
         state.last = item.seq
-        members = list(state.members.values())
-        if not members:
+        if not state.members:
             return
+        topic, seq = item.topic, item.seq
         prepared = await self.renderer.prepare(item)  # once per event in this process
-        rendered: dict[Hashable, Any] = {}
-        for member in members:
-            variant = self.renderer.variant(prepared, member.subscriber)
-            if variant not in rendered:  # once per variant, never per socket
-                rendered[variant] = self.renderer.render(prepared, variant)
-            payload = rendered[variant]
-            if member.pending is not None:
-                member.pending.append((item.seq, payload))
-            else:
-                member.subscriber.deliver(item.topic, item.seq, payload)
+        for variant, members in state.sort(self.renderer, prepared):
+            payload = self.renderer.render(prepared, variant)  # once per variant
+            for member in members:
+                if member.pending is None:
+                    member.subscriber.deliver(topic, seq, payload)
+                else:
+                    member.pending.append((seq, payload))
 
     def handle_presence(self, topic: str, users: list[list[Any]]) -> None:
         """Hand who is on ``topic`` to its local subscribers that show presence."""

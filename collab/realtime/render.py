@@ -98,6 +98,11 @@ class FragmentRenderer:
                 return Prepared(item, "status", thread)
             return Prepared(item, "board", thread, summary=await _theme_summary(session, thread))
 
+    def basis(self, prepared: Prepared) -> Hashable:
+        if prepared.kind != "post" or prepared.post is None or prepared.thread is None:
+            return prepared.kind
+        return (prepared.thread.zone_id, prepared.post.author_id)
+
     def variant(self, prepared: Prepared, subscriber: Any) -> Hashable:
         viewer: Viewer = subscriber
         if prepared.kind != "post" or prepared.post is None or prepared.thread is None:

@@ -23,12 +23,14 @@ import contextlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from markupsafe import escape
 from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from collab import web
@@ -41,7 +43,7 @@ from collab.realtime.presence import Presence
 from collab.realtime.publisher import group_name
 from collab.realtime.render import heartbeat_frame, reset_frame
 
-__all__ = ["Connection", "routes", "topic_zone"]
+__all__ = ["Connection", "DirectSend", "routes", "topic_zone"]
 
 logger = logging.getLogger(__name__)
 MAX_TOPICS = 20
@@ -55,13 +57,21 @@ class Rejected(Exception):
 
 
 class Connection:
-    """One websocket as the hub sees it: a bounded queue drained by a writer task."""
+    """One websocket as the hub sees it: a bounded outbox drained by a writer task.
+
+    This is the hot path: ``deliver`` runs once per socket per event. The
+    outbox is a deque and one future the writer waits on when it is empty
+    (an ``asyncio.Queue`` does more per item than this needs), and the writer
+    sends with the server's own ``send`` (see :class:`DirectSend`).
+    """
 
     def __init__(self, ws: WebSocket, user: User, locale: str, queue_size: int) -> None:
         self.ws = ws
         self.user = user
         self.locale = locale
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self.limit = queue_size
+        self.frames: deque[str] = deque()
+        self.waiter: asyncio.Future[None] | None = None
         self.overflowed = asyncio.Event()
         # The hot path asks this for every event: answer from the table once
         # per zone. A role change ends the session and a move to another zone
@@ -76,10 +86,10 @@ class Connection:
         return self._moderates[zone_id]
 
     def deliver(self, topic: str, seq: int, payload: Any) -> None:
-        self._put(str(payload))
+        self.put(payload)
 
     def reset(self, topic: str) -> None:
-        self._put(reset_frame(topic))
+        self.put(reset_frame(topic))
 
     def presence(self, topic: str, users: list[list[Any]]) -> None:
         if self._shown_presence.get(topic) == users:
@@ -90,24 +100,54 @@ class Connection:
             "%(num)d person here", "%(num)d people here", count
         ) % {"num": count}
         names = ", ".join(str(name) for _, name in users)
-        self._put(
+        self.put(
             f'<template data-presence="{escape(topic)}" data-count="{count}" '
             f'data-label="{escape(label)}" data-names="{escape(names)}"></template>'
         )
 
-    def _put(self, frame: str) -> None:
-        if self.overflowed.is_set():
-            return
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
+    def put(self, frame: str) -> None:
+        frames = self.frames
+        if len(frames) >= self.limit:
             # Never wait for a slow client: drop it, it resumes from the log.
+            self.limit = -1  # and take nothing more
+            frames.clear()
             self.overflowed.set()
+            return
+        frames.append(frame)
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
-    async def write(self) -> None:
-        while True:
-            frame = await self.queue.get()
-            await self.ws.send_text(frame)
+    async def write(self, send: Send) -> None:
+        """Send what the outbox holds, in order, until the socket goes."""
+        frames = self.frames
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                while frames:
+                    await send({"type": "websocket.send", "text": frames.popleft()})
+                self.waiter = loop.create_future()
+                await self.waiter
+        except OSError:
+            return  # the client went away (uvicorn's ClientDisconnected)
+
+
+class DirectSend:
+    """Keeps the server's own ``send`` for the websocket's frames.
+
+    Placed outermost: once the handshake is done, no middleware needs to see
+    the frames, and every wrapper is one more coroutine per frame per socket.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope["collab.send"] = send
+        await self.app(scope, receive, send)
 
 
 async def topic_zone(db: Database, topic: str) -> tuple[bool, int | None]:
@@ -249,7 +289,7 @@ async def _heartbeat(
     while True:
         await asyncio.sleep(interval)
         await _still_allowed(ws, topics)
-        conn._put(heartbeat_frame())
+        conn.put(heartbeat_frame())
         await here.refresh()
 
 
@@ -280,7 +320,7 @@ async def live(ws: WebSocket) -> None:
         text = await asyncio.wait_for(ws.receive_text(), SUBSCRIBE_TIMEOUT)
         topics = _parse_subscribe(text)
         await _authorize(web.db(ws), user, topics)
-        writer = asyncio.create_task(conn.write())
+        writer = asyncio.create_task(conn.write(ws.scope.get("collab.send", ws.send)))
         tasks = [writer, asyncio.create_task(_reader(ws))]
         for topic, after in topics.items():
             await hub.subscribe(topic, conn, after)

@@ -47,12 +47,17 @@ class CountingRender:
     def __init__(self) -> None:
         self.prepared: list[int] = []
         self.calls: list[tuple[int, Hashable]] = []
+        self.sorted = 0  # variant() calls
+
+    def basis(self, prepared: LoggedEvent) -> Hashable:
+        return prepared.event["type"]
 
     async def prepare(self, item: LoggedEvent) -> LoggedEvent:
         self.prepared.append(item.seq)
         return item
 
     def variant(self, prepared: LoggedEvent, subscriber: Any) -> Hashable:
+        self.sorted += 1
         return subscriber.variant  # type: ignore[no-any-return]
 
     def render(self, prepared: LoggedEvent, variant: Hashable) -> str:
@@ -130,6 +135,39 @@ async def test_one_layer_message_per_process_and_one_render_per_variant(
     assert on_a[0].got[0] == (topic, 1, f"{topic}#1@viewer")
     assert on_a[4].got[3] == (topic, 4, f"{topic}#4@moderator")
     assert all(s.seqs(topic) == [1, 2, 3, 4] for s in on_a + on_b)
+
+
+async def test_sockets_are_sorted_by_variant_once_per_basis_until_someone_joins(
+    db: Database, world: World, two_hubs: tuple[Hub, Hub, CountingRender, CountingRender]
+) -> None:
+    hub, _, render, _ = two_hubs
+    thread, topic, first = await _follow(db, world, hub)
+    others = [Socket("moderator") for _ in range(3)]
+    for sock in others:
+        await hub.subscribe(topic, sock, after=None)
+    for n in range(5):  # five replies: one basis
+        await _reply(db, world["tecnico5"], thread.id, f"risposta {n}")
+    await eventually(lambda: len(first.got) == 5)
+    assert render.sorted == 4  # once per socket, not once per socket per event
+    # An edit is another basis: one more sort.
+    async with db.transaction() as uow:
+        await actions.do_set_pinned(uow, world["staff"], thread.id, True)
+    await eventually(lambda: len(first.got) == 6)
+    assert render.sorted == 8
+    # Someone joins: the next event sorts again, the newcomer included.
+    late = Socket("viewer")
+    await hub.subscribe(topic, late, after=None)
+    await _reply(db, world["tecnico5"], thread.id)
+    await eventually(lambda: len(late.got) == 1)
+    assert render.sorted == 13
+    assert late.got == [(topic, 7, f"{topic}#7@viewer")]
+    assert others[0].got[-1] == (topic, 7, f"{topic}#7@moderator")
+    # Someone leaves: it gets nothing more.
+    await hub.unsubscribe(topic, others[0])
+    await _reply(db, world["tecnico5"], thread.id)
+    await eventually(lambda: len(late.got) == 2)
+    assert len(others[0].got) == 7
+    assert [s.seqs(topic) for s in others[1:]] == [[1, 2, 3, 4, 5, 6, 7, 8]] * 2
 
 
 async def test_a_lost_message_is_filled_from_the_log(

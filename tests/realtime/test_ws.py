@@ -20,6 +20,7 @@ from collab.app import create_app
 from collab.db import Database
 from collab.demo import DEMO_PASSWORD, load_demo
 from collab.models import User
+from collab.realtime.ws import Connection
 from collab.settings import Settings
 
 MAYOR = "sindaco.pinerolo@demo.collab.it"  # zone 5
@@ -227,3 +228,55 @@ def test_presence_counts_people_on_a_thread(browser: Browser) -> None:
             assert node["data-names"] == "Sindaco di Pinerolo, Tecnico di Luserna San Giovanni"
         # The technician left: the mayor is alone again.
         presence_frames(mayor_ws, topic, 1)
+
+
+class _Sent:
+    """The server's send, as the writer sees it; fails once ``fail_after`` frames went."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.texts: list[str] = []
+        self.fail_after = fail_after
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if self.fail_after is not None and len(self.texts) >= self.fail_after:
+            raise OSError("client went away")  # what uvicorn raises (ClientDisconnected)
+        assert message["type"] == "websocket.send"
+        self.texts.append(message["text"])
+
+
+async def test_a_socket_that_falls_behind_is_dropped_not_waited_for() -> None:
+    conn = Connection(None, User(id=1, name="A"), "it", queue_size=3)  # type: ignore[arg-type]
+    for n in range(3):
+        conn.deliver("thread:1", n + 1, f"frame {n}")
+    assert not conn.overflowed.is_set()
+    conn.deliver("thread:1", 4, "frame 3")  # one too many: the socket is dropped
+    assert conn.overflowed.is_set()
+    assert not conn.frames  # what it held is freed at once
+    conn.deliver("thread:1", 5, "frame 4")
+    assert not conn.frames  # and it takes nothing more
+
+
+async def test_the_writer_sends_in_order_and_waits_when_empty() -> None:
+    conn = Connection(None, User(id=1, name="A"), "it", queue_size=8)  # type: ignore[arg-type]
+    sent = _Sent()
+    writer = asyncio.create_task(conn.write(sent))
+    conn.deliver("thread:1", 1, "a")
+    conn.deliver("thread:1", 2, "b")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert sent.texts == ["a", "b"]
+    conn.deliver("thread:1", 3, "c")  # wakes the waiting writer
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert sent.texts == ["a", "b", "c"]
+    assert not writer.done()
+    writer.cancel()
+
+
+async def test_the_writer_ends_quietly_when_the_client_is_gone() -> None:
+    conn = Connection(None, User(id=1, name="A"), "it", queue_size=8)  # type: ignore[arg-type]
+    sent = _Sent(fail_after=1)
+    for text in ("a", "b", "c"):
+        conn.deliver("thread:1", 1, text)
+    await asyncio.wait_for(conn.write(sent), 1)  # returns, raises nothing
+    assert sent.texts == ["a"]
