@@ -28,7 +28,8 @@ run: demo
 	@echo ""
 	@echo "collab is starting on http://127.0.0.1:$(PORT)  (log in with one of the demo users above)"
 	@echo ""
-	$(BIN)/uvicorn --factory collab.app:create_app --host 127.0.0.1 --port $(PORT)
+	$(BIN)/uvicorn --factory collab.app:create_app --host 127.0.0.1 --port $(PORT) \
+		--ws-per-message-deflate false
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +24,7 @@ from collab.db import Database
 from collab.errors import ActionError
 from collab.forums.routes import routes as forum_routes
 from collab.gctune import tune_gc
+from collab.housekeeping import sweep_forever
 from collab.realtime.hub import Hub
 from collab.realtime.layers import close_layer, make_layer
 from collab.realtime.presence import make_presence
@@ -72,9 +75,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tune_gc()
         await hub.start()
+        sweeper = asyncio.create_task(sweep_forever(database, settings), name="housekeeping")
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await hub.stop()
             await presence.close()
             await close_layer(layer)

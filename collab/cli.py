@@ -15,6 +15,7 @@ from collab.accounts.actions import do_create_user
 from collab.db import Database
 from collab.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
 from collab.errors import ActionError
+from collab.housekeeping import sweep
 from collab.i18n import translations
 from collab.importer import import_comuni
 from collab.settings import ConfigurationError, Settings, load_settings
@@ -91,6 +92,16 @@ async def _demo(settings: Settings) -> int:
     return 0
 
 
+async def _sweep(settings: Settings) -> int:
+    database = Database(settings.database_url)
+    try:
+        swept = await sweep(database, settings)
+    finally:
+        await database.dispose()
+    print(f"swept {swept.events} events and {swept.login_attempts} login attempts")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="collab", description="collab administration")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--comune", metavar="ISTAT", help="ISTAT code of the user's comune")
     group.add_argument("--cmto", action="store_true", help="the user belongs to CMTo")
     sub.add_parser("demo", help="load demo data (development only) and print the demo logins")
+    sub.add_parser(
+        "sweep", help="delete events past EVENT_LOG_DAYS and stale login attempts (for cron)"
+    )
     return parser
 
 
@@ -129,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_import(settings, args.file))
     if args.command == "createuser":
         return asyncio.run(_createuser(settings, args))
+    if args.command == "sweep":
+        return asyncio.run(_sweep(settings))
     if settings.production:
         print("collab: refusing to load demo data with COLLAB_ENV=production", file=sys.stderr)
         return 2

@@ -53,6 +53,8 @@ class Settings:
     ws_queue_size: int = field(default=256, metadata={"env": "WS_QUEUE_SIZE"})
     #: Seconds between heartbeats (and permission re-checks) on each websocket.
     ws_heartbeat: int = field(default=25, metadata={"env": "WS_HEARTBEAT"})
+    #: Days the event log keeps events for replay; a page that was away longer reloads.
+    event_log_days: int = field(default=7, metadata={"env": "EVENT_LOG_DAYS"})
 
     @property
     def production(self) -> bool:
@@ -138,6 +140,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             environ, "LOGIN_THROTTLE_WINDOW", defaults.login_throttle_window
         ),
         default_locale=locale,
+        event_log_days=_int(environ, "EVENT_LOG_DAYS", defaults.event_log_days),
         ws_queue_size=_int(environ, "WS_QUEUE_SIZE", defaults.ws_queue_size),
         ws_heartbeat=_int(environ, "WS_HEARTBEAT", defaults.ws_heartbeat),
     )

@@ -39,7 +39,8 @@ def start_uvicorn(
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "collab.app:create_app",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level],
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level,
+             "--ws-per-message-deflate", "false"],  # as the Procfile
             cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 

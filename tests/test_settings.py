@@ -60,6 +60,7 @@ def test_every_env_var_reaches_its_field(tmp_path: Path) -> None:
         "DEFAULT_LOCALE": "en",
         "WS_QUEUE_SIZE": "64",
         "WS_HEARTBEAT": "10",
+        "EVENT_LOG_DAYS": "3",
     }
     assert set(samples) == set(env_names()), "give the new setting a sample value here"
     settings = load_settings(samples)
@@ -124,6 +125,7 @@ def test_bad_integers_are_refused(tmp_path: Path, var: str, raw: str) -> None:
 
 def test_integer_settings_exist() -> None:
     assert INT_VARS == [
+        "EVENT_LOG_DAYS",
         "LOGIN_MAX_FAILURES_ACCOUNT",
         "LOGIN_MAX_FAILURES_IP",
         "LOGIN_THROTTLE_WINDOW",

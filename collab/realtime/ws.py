@@ -6,8 +6,8 @@ Protocol (text frames):
   {"thread:12": 45, "zone:5": null}}``: each topic with the last seq the page
   has (null: only what happens from now on);
 - the server answers with event frames (see :mod:`collab.realtime.render`),
-  replayed ones first, in order, then live ones; a heartbeat every
-  ``WS_HEARTBEAT`` seconds, when it also checks again that the session is
+  replayed ones first, in order, then live ones; a heartbeat about every
+  ``WS_HEARTBEAT`` seconds (jittered), when it also checks again that the session is
   valid and the user may still read every topic.
 
 Close codes: 4401 not logged in (or the session ended), 4403 a topic the user
@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -286,8 +287,13 @@ async def _heartbeat(
     ws: WebSocket, conn: Connection, topics: dict[str, int | None], here: _Here
 ) -> None:
     interval = web.settings(ws).ws_heartbeat
+    # Sockets opened together (a zone's meeting starting) must not all check
+    # their session and presence in the same instant: spread the first beat
+    # over the interval, and keep later ones from lining up again.
+    delay = interval * random.uniform(0.25, 1.0)  # noqa: S311 (jitter)
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(delay)
+        delay = interval * random.uniform(0.85, 1.15)  # noqa: S311 (jitter)
         await _still_allowed(ws, topics)
         conn.put(heartbeat_frame())
         await here.refresh()

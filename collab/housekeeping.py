@@ -1,0 +1,72 @@
+"""Housekeeping: what grows without end unless someone sweeps it.
+
+- the event log (:mod:`collab.realtime.log`): events older than
+  ``EVENT_LOG_DAYS`` are deleted. A page that was away longer than that gets
+  a reset frame on reconnect and reloads its live regions; the topics' last
+  seqs are kept, so numbering never restarts;
+- failed login attempts older than the throttle window, which no longer
+  count for anything.
+
+Every worker process runs :func:`sweep_forever` (started in the app's
+lifespan); deleting twice what is already gone is harmless, so several
+workers need no coordination. ``collab sweep`` runs one pass, for a cron job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+
+from collab.db import Database
+from collab.models import LoginAttempt, utcnow
+from collab.realtime import log as event_log
+from collab.settings import Settings
+
+__all__ = ["INTERVAL", "Swept", "sweep", "sweep_forever"]
+
+logger = logging.getLogger(__name__)
+INTERVAL = 3600.0  # seconds between passes, jittered so workers do not sweep together
+
+
+@dataclass(frozen=True)
+class Swept:
+    events: int
+    login_attempts: int
+
+
+async def sweep(database: Database, settings: Settings, now: datetime | None = None) -> Swept:
+    """One pass: delete what is past its retention; returns how much went."""
+    now = now or utcnow()
+    async with database.session() as session:
+        events = await event_log.prune(session, now - timedelta(days=settings.event_log_days))
+        result = await session.execute(
+            delete(LoginAttempt).where(
+                LoginAttempt.at < now - timedelta(seconds=settings.login_throttle_window)
+            )
+        )
+        await session.commit()
+    return Swept(events, int(getattr(result, "rowcount", 0) or 0))
+
+
+async def sweep_forever(database: Database, settings: Settings, interval: float = INTERVAL) -> None:
+    """Sweep every ``interval`` (+-25%) until cancelled; failures are logged.
+
+    The first pass waits too: a restart (or a test's app) writes nothing at once.
+    """
+    while True:
+        await asyncio.sleep(interval * random.uniform(0.75, 1.25))  # noqa: S311 (jitter)
+        try:
+            swept = await sweep(database, settings)
+            if swept.events or swept.login_attempts:
+                logger.info(
+                    "swept %d events and %d login attempts", swept.events, swept.login_attempts
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("housekeeping sweep failed; trying again later", exc_info=True)
