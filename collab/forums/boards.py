@@ -18,7 +18,23 @@ from collab.permissions import Action, can
 from collab.realtime.events import board_topic
 from collab.realtime.log import last_seqs
 
-__all__ = ["Board", "board_page", "home", "new_thread", "new_thread_page", "zone_page"]
+__all__ = [
+    "Board",
+    "board_page",
+    "home",
+    "new_thread",
+    "new_thread_page",
+    "theme_list_key",
+    "zone_page",
+]
+
+
+METRO_RECENT = 5  # metropolitan threads on the home page
+
+
+def theme_list_key(topic: str, theme_id: int) -> str:
+    """What a theme's thread list answers to (``data-thread-list``), for live rows."""
+    return f"{topic}/theme:{theme_id}"
 
 
 @dataclass(frozen=True)
@@ -55,14 +71,21 @@ async def _board(session: AsyncSession, request: Request, user: User, action: Ac
 async def home(request: Request) -> Response:
     user = await web.current_user(request)
     async with web.db(request).session() as session:
+        zone_ids = (await session.scalars(select(Zone.id).order_by(Zone.number))).all()
+        readable = {zone_id for zone_id in zone_ids if can(user, Action.READ, zone_id)}
+        metro = user is not None and can(user, Action.READ)
+        live_topics: dict[str, int] = {}
+        if user is not None:  # the websocket is for logged-in users
+            boards = [board_topic(z) for z in zone_ids if z in readable]
+            live_topics = await last_seqs(session, boards + ([board_topic(None)] if metro else []))
         zones, summaries = await queries.zone_summaries(session)
-        recent = await queries.recent_threads(session, None, 5) if can(user, Action.READ) else []
-    readable = {zone.id for zone, _ in zones if can(user, Action.READ, zone.id)}
+        recent = await queries.recent_threads(session, None, METRO_RECENT) if metro else []
     return await web.render(
         request,
         "forums/home.html",
-        {"zones": zones, "summaries": summaries, "readable": readable, "metro_recent": recent},
-    )
+        {"zones": zones, "summaries": summaries, "readable": readable, "metro_recent": recent,
+         "metro_limit": METRO_RECENT, "live_topics": live_topics},
+    )  # fmt: skip
 
 
 async def zone_page(request: Request) -> Response:
@@ -86,12 +109,17 @@ async def board_page(request: Request) -> Response:
     async with web.db(request).session() as session:
         board = await _board(session, request, user, Action.READ)
         theme = await actions.get_theme(session, request.path_params["theme"])
+        topic = board_topic(board.zone_id)
+        live_topics = await last_seqs(session, [topic])  # before the content
         page = await queries.board_threads(
             session, board.zone_id, theme.id, web.page_number(request)
         )
     return await web.render(
-        request, "forums/board.html", {"board": board, "theme": theme, "page": page}
-    )
+        request,
+        "forums/board.html",
+        {"board": board, "theme": theme, "page": page, "live_topics": live_topics,
+         "list_key": theme_list_key(topic, theme.id), "live_limit": queries.THREADS_PER_PAGE},
+    )  # fmt: skip
 
 
 async def _new_thread_form(

@@ -25,6 +25,7 @@ __all__ = [
     "post_position",
     "recent_threads",
     "zone_summaries",
+    "zone_summary",
 ]
 
 THREADS_PER_PAGE = 20
@@ -103,6 +104,12 @@ async def zone_summaries(
         )
     ).all()
     return [(z, n) for z, n in zones], await _summaries(session, Thread.zone_id, None)
+
+
+async def zone_summary(session: AsyncSession, zone_id: int | None) -> BoardSummary | None:
+    """One zone's (or the metropolitan area's) summary, as on the home page."""
+    where = Thread.zone_id.is_(None) if zone_id is None else Thread.zone_id == zone_id
+    return (await _summaries(session, Thread.zone_id, where)).get(zone_id)
 
 
 async def board_summaries(

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.db import Database
 from collab.forums import queries
-from collab.forums.boards import Board
+from collab.forums.boards import Board, theme_list_key
 from collab.i18n import translations
 from collab.models import Post, Thread, User
 from collab.permissions import Action
@@ -34,8 +34,6 @@ from collab.templating import Templates
 __all__ = ["FragmentRenderer", "Viewer", "heartbeat_frame", "reset_frame"]
 
 HEARTBEAT = '<template data-heartbeat=""></template>'
-# The events that change a thread's last activity (see queries.recent_threads).
-ACTIVITY = frozenset({"thread.created", "post.created"})
 
 
 class Viewer(Protocol):
@@ -54,7 +52,8 @@ class Prepared:
     kind: str  # "post", "status", "board" or "none"
     thread: Thread | None = None
     post: Post | None = None
-    summary: queries.BoardSummary | None = None
+    summary: queries.BoardSummary | None = None  # of the thread's theme in its zone
+    zone_summary: queries.BoardSummary | None = None  # of the thread's zone
 
 
 class _Stub:
@@ -96,7 +95,11 @@ class FragmentRenderer:
                     post = await session.get(Post, event["post_id"])
                     return Prepared(item, "post" if post else "none", thread, post)
                 return Prepared(item, "status", thread)
-            return Prepared(item, "board", thread, summary=await _theme_summary(session, thread))
+            return Prepared(
+                item, "board", thread,
+                summary=await _theme_summary(session, thread),
+                zone_summary=await queries.zone_summary(session, thread.zone_id),
+            )  # fmt: skip
 
     def basis(self, prepared: Prepared) -> Hashable:
         if prepared.kind != "post" or prepared.post is None or prepared.thread is None:
@@ -136,35 +139,45 @@ class FragmentRenderer:
             )  # fmt: skip
             ops.append(_op("replace", "#thread-status", "thread-status", html))
         elif prepared.kind == "board" and prepared.thread:
-            thread = prepared.thread
-            board = Board(thread.zone)
-            row = self._render("forums/_thread_row.html", locale, thread=thread)
-            row_id = f"thread-{thread.id}"
-            if item.event["type"] in ACTIVITY:
-                # Recent threads are ordered by last activity: to the top.
-                ops.append(_op("prepend", "#recent-threads", row_id, row))
-            else:
-                # An edit, a deletion, a pin: no new activity, the row stays put.
-                ops.append(_op("replace", f"#{row_id}", row_id, row))
-            theme_row = self._render(
-                "forums/_theme_row.html", locale, theme=thread.theme, s=prepared.summary,
-                board=board,
-            )  # fmt: skip
-            ops.append(
-                _op(
-                    "replace",
-                    f"#theme-row-{thread.theme_id}",
-                    f"theme-row-{thread.theme_id}",
-                    theme_row,
-                )
-            )
+            ops += self._board_ops(locale, prepared)
             if item.event["type"] == "thread.created":
-                announce = gettext("New thread: %(title)s") % {"title": thread.title}
+                announce = gettext("New thread: %(title)s") % {"title": prepared.thread.title}
         envelope = (
             f'<template data-topic="{escape(item.topic)}" data-seq="{item.seq}" '
             f'data-announce="{escape(announce)}"></template>'
         )
         return envelope + "".join(ops)
+
+    def _board_ops(self, locale: str, prepared: Prepared) -> list[str]:
+        """A thread changed: its row in every list that shows it, its theme's
+        row on the zone page, its zone's summary on the home page."""
+        thread = prepared.thread
+        assert thread is not None
+        topic = prepared.item.topic
+        row = self._render("forums/_thread_row.html", locale, thread=thread)
+        # The zone page's recent threads and the theme's list: live.js puts the
+        # row in its place in whichever the page has (or updates it in place).
+        theme_list = theme_list_key(topic, thread.theme_id)
+        lists = f'[data-thread-list="{topic}"],[data-thread-list="{theme_list}"]'
+        theme_row = self._render(
+            "forums/_theme_row.html", locale, theme=thread.theme, s=prepared.summary,
+            board=Board(thread.zone),
+        )  # fmt: skip
+        zone_key = "metro" if thread.zone_id is None else str(thread.zone_id)
+        summary = self._render(
+            "forums/_zone_summary.html", locale, zone_id=thread.zone_id,
+            summary=prepared.zone_summary,
+        )  # fmt: skip
+        return [
+            _op("place", lists, f"thread-{thread.id}", row),
+            _op(
+                "replace",
+                f"#theme-row-{thread.theme_id}",
+                f"theme-row-{thread.theme_id}",
+                theme_row,
+            ),
+            _op("replace", f"#zone-summary-{zone_key}", f"zone-summary-{zone_key}", summary),
+        ]
 
     def _post(self, locale: str, post: Post, thread: Thread, moderator: bool, author: bool) -> str:
         def allowed(action: str, zone_id: int | None = None) -> bool:

@@ -1,7 +1,7 @@
 // Live updates: the page's websocket (htmx ws extension, see _macros.html `live`)
 // carries frames of <template> elements rendered by collab/realtime/render.py:
 //   <template data-topic="thread:12" data-seq="46" data-announce="..."></template>
-//   <template data-op="append|prepend|replace" data-target="#posts" data-id="post-80">…</template>
+//   <template data-op="append|place|replace" data-target="#posts" data-id="post-80">…</template>
 // On every (re)connect we subscribe with the last seq seen per topic, so the
 // server replays exactly what was missed. Frames are applied idempotently:
 // an element whose id is already in the page is replaced, never added twice.
@@ -39,6 +39,56 @@
     }
   }
 
+  // A list kept in order (data-live-sort="activity" or "pinned activity"):
+  // rows carry data-activity (ms) and data-pinned; newest first, pinned
+  // before the rest, ties by id, as the server sorts them.
+  function rowKey(node, byPinned) {
+    return [
+      byPinned && node.hasAttribute("data-pinned") ? 1 : 0,
+      parseInt(node.getAttribute("data-activity") || "0", 10),
+      parseInt((node.id || "").replace(/\D+/g, "") || "0", 10)
+    ];
+  }
+
+  function sortsBefore(a, b) {
+    for (var i = 0; i < a.length; i++) {
+      if (a[i] !== b[i]) { return a[i] > b[i]; }
+    }
+    return false;
+  }
+
+  function place(target, existing, html) {
+    var sort = target ? target.getAttribute("data-live-sort") : null;
+    if (!sort) {
+      // Not kept in order on this page (a later page of a list): update only.
+      if (existing) { swap(existing, html, "outerHTML"); }
+      return Boolean(existing);
+    }
+    var holder = document.createElement("template");
+    holder.innerHTML = html.trim();
+    var node = holder.content.firstElementChild;
+    if (!node) { return false; }
+    if (existing) { existing.remove(); }
+    var byPinned = sort.indexOf("pinned") !== -1;
+    var key = rowKey(node, byPinned);
+    var next = null;
+    for (var child = target.firstElementChild; child; child = child.nextElementSibling) {
+      if (sortsBefore(key, rowKey(child, byPinned))) { next = child; break; }
+    }
+    var limit = parseInt(target.getAttribute("data-live-limit") || "0", 10);
+    if (!next && limit && target.children.length >= limit) {
+      return false; // its place is past the end of what this list shows
+    }
+    target.insertBefore(node, next);
+    if (window.htmx && window.htmx.process) { window.htmx.process(node); }
+    while (limit && target.children.length > limit) {
+      target.removeChild(target.lastElementChild);
+    }
+    var empty = document.getElementById("no-threads");
+    if (empty) { empty.remove(); }
+    return true;
+  }
+
   function applyOp(tpl) {
     var op = tpl.getAttribute("data-op");
     var id = tpl.getAttribute("data-id");
@@ -49,6 +99,7 @@
       if (existing) { swap(existing, html, "outerHTML"); }
       return Boolean(existing);
     }
+    if (op === "place") { return place(target, existing, html); }
     if (!target) { return false; }
     if (op === "append" && !target.hasAttribute("data-live-append")) {
       // Not the last page of the thread: the new post belongs elsewhere.
@@ -60,14 +111,7 @@
       swap(existing, html, "outerHTML");
       return false;
     }
-    if (existing) { existing.remove(); } // prepend moves it to the top
-    swap(target, html, op === "prepend" ? "afterbegin" : "beforeend");
-    var limit = parseInt(target.getAttribute("data-live-limit") || "0", 10);
-    while (limit && target.children.length > limit) {
-      target.removeChild(target.lastElementChild);
-    }
-    var empty = document.getElementById("no-threads");
-    if (empty) { empty.remove(); }
+    swap(target, html, "beforeend");
     return true;
   }
 

@@ -274,6 +274,71 @@ def test_zone_page_live(open_session: Callable[..., Session]) -> None:
     tech.watcher.assert_clean()
 
 
+PORTAVOCE = "portavoce.pinerolese@demo.collab.it"  # moderates zone 5
+
+
+def _theme_rows(page: Page) -> list[str]:
+    ids: list[str] = page.locator("#theme-threads > li").evaluate_all("els => els.map(e => e.id)")
+    return ids
+
+
+def _expect_theme_rows(page: Page, first: list[str]) -> None:
+    """Wait until the theme list starts with ``first`` (row ids), in that order."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while _theme_rows(page)[: len(first)] != first:
+        assert time.monotonic() < deadline, (_theme_rows(page), first)
+        page.wait_for_timeout(50)
+
+
+def test_theme_page_and_home_counts_live(open_session: Callable[..., Session]) -> None:
+    mayor = _login(open_session, MAYOR)
+    tech = _login(open_session, TECHNICIAN)
+    chair = _login(open_session, PORTAVOCE)
+    home = _login(open_session, TECHNICIAN)
+    tech.page.goto(THEME)
+    tech.page.evaluate(MARKER)
+    home.page.goto("/")
+    home.page.evaluate(MARKER)
+    card = home.page.locator('.zone-card[data-zone="5"]')
+    count = card.locator('[data-testid="thread-count"]')
+    before = int(re.sub(r"\D", "", count.inner_text()))
+
+    # A new thread lands on top of the theme's list, and the zone's card on
+    # the home page counts it and links it as the latest activity.
+    first = _start_thread(mayor, "Corse serali per Pinerolo", "Proposta di orario.")
+    first_row = f"thread-{first.rsplit('/', 1)[1]}"
+    _expect_theme_rows(tech.page, [first_row])
+    expect(count).to_contain_text(str(before + 1))
+    expect(card.locator(f'a[href="{first}"]')).to_be_visible()
+    second = _start_thread(mayor, "Navetta per l'ospedale", "Chi aderisce?")
+    second_row = f"thread-{second.rsplit('/', 1)[1]}"
+    _expect_theme_rows(tech.page, [second_row, first_row])
+    expect(count).to_contain_text(str(before + 2))
+    expect(card.locator(f'a[href="{second}"]')).to_be_visible()
+
+    # Pinned threads come first: pinning the older one moves it to the top,
+    # and newer activity elsewhere stays below it.
+    chair.page.goto(first)
+    with chair.page.expect_navigation():
+        chair.page.click(f'form[action="{first}/pin"] [type="submit"]')
+    _expect_theme_rows(tech.page, [first_row, second_row])
+    expect(tech.page.locator(f"#{first_row}")).to_have_attribute("data-pinned", "")
+    mayor.page.goto(second)
+    _reply(mayor.page, "Il servizio partirebbe a gennaio.")
+    expect(tech.page.locator(f"#{second_row} .badge")).to_contain_text(re.compile(r"\b2\b"))
+    assert _theme_rows(tech.page)[:2] == [first_row, second_row]
+    rows = _theme_rows(tech.page)
+    assert len(rows) == len(set(rows)), rows
+    # A reply is no new thread: the count stays, the latest activity follows.
+    expect(card.locator(f'a[href="{second}"]')).to_be_visible()
+    expect(count).to_contain_text(str(before + 2))
+
+    _no_reload(tech.page)
+    _no_reload(home.page)
+    for s in (mayor, tech, chair, home):
+        s.watcher.assert_clean()
+
+
 @dataclass
 class Network:
     """The technician's network, between the page and the server.

@@ -146,6 +146,48 @@ def test_zone_page_topic_gets_new_threads(browser: Browser) -> None:
     assert row.select_one("a").get_text(strip=True) == "Orari estivi"
 
 
+def _live_topics(html: str) -> dict[str, int] | None:
+    live = BeautifulSoup(html, "html.parser").select_one("#live")
+    return None if live is None else json.loads(str(live["data-topics"]))
+
+
+def test_theme_page_and_home_page_follow_their_boards(browser: Browser) -> None:
+    browser.login(TECH5)
+    page = BeautifulSoup(browser.client.get("/zones/5/trasporti-mobilita").text, "html.parser")
+    topics = _live_topics(str(page))
+    assert topics is not None and list(topics) == ["zone:5"]
+    threads = page.select_one("#theme-threads")
+    assert threads is not None
+    list_key = str(threads["data-thread-list"])
+    assert list_key.startswith("zone:5/theme:")
+    assert threads["data-live-sort"] == "pinned activity"
+    # The home page follows every board the user may read (here zone 5 and
+    # the metropolitan one), with the seq each shows.
+    home_topics = _live_topics(browser.client.get("/").text)
+    assert home_topics is not None and sorted(home_topics) == ["metro", "zone:5"]
+
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, home_topics)
+        browser.login(MAYOR)
+        browser.new_thread(title="Orari estivi")
+        (frame,) = frames(ws, 1)
+    assert head(frame) == ("zone:5", home_topics["zone:5"] + 1)
+    ops = {str(op["data-id"]): op for op in frame.select("template[data-op]")}
+    row_id = next(k for k in ops if k.startswith("thread-"))
+    # One row, placed in whichever of the zone's lists the page shows.
+    assert ops[row_id]["data-op"] == "place"
+    assert f'[data-thread-list="{list_key}"]' in str(ops[row_id]["data-target"])
+    assert '[data-thread-list="zone:5"]' in str(ops[row_id]["data-target"])
+    summary = BeautifulSoup(ops["zone-summary-5"].decode_contents(), "html.parser")
+    assert summary.select_one(f'a[href="/threads/{row_id.removeprefix("thread-")}"]') is not None
+    assert "Orari estivi" in summary.get_text()
+
+
+def test_home_page_has_no_socket_without_login(browser: Browser) -> None:
+    browser.client.cookies.clear()
+    assert _live_topics(browser.client.get("/").text) is None
+
+
 @pytest.mark.parametrize(
     ("who", "topics", "code"),
     [
