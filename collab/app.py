@@ -125,5 +125,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.presence = presence
     app.state.presence_pending = {}
     app.state.presence_recent = {}
+    app.state.thread_zones = {}
     app.state.templates = templates
     return app

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,31 +41,42 @@ class LoggedEvent:
         return cls(topic=message["topic"], seq=int(message["seq"]), event=message["event"])
 
 
-async def _next_seq(session: AsyncSession, topic: str) -> int:
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    upsert = (
-        insert(TopicSeq)
-        .values(topic=topic, last_seq=1)
+def _build_upsert(dialect: str) -> Any:
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        upsert(TopicSeq)
+        .values(topic=bindparam("topic"), last_seq=1)
         .on_conflict_do_update(
             index_elements=[TopicSeq.topic], set_={"last_seq": TopicSeq.last_seq + 1}
         )
         .returning(TopicSeq.last_seq)
     )
-    return int((await session.execute(upsert)).scalar_one())
+
+
+# Every write runs these: built once per dialect, not per call (building a
+# statement costs more than executing it on SQLite).
+_UPSERTS = {dialect: _build_upsert(dialect) for dialect in ("postgresql", "sqlite")}
+_INSERT_EVENTS = insert(EventLog)
+
+
+async def _next_seq(session: AsyncSession, topic: str) -> int:
+    upsert = _UPSERTS[session.get_bind().dialect.name]
+    return int((await session.execute(upsert, {"topic": topic})).scalar_one())
 
 
 async def append(session: AsyncSession, events: Sequence[Event]) -> list[LoggedEvent]:
     """Append ``events`` to their topics' logs, in order; part of the caller's transaction."""
     logged: list[LoggedEvent] = []
+    rows: list[dict[str, Any]] = []
     now = utcnow()
     for event in events:
         payload = event.to_dict()
         for topic in event.topics:
             seq = await _next_seq(session, topic)
-            session.add(EventLog(topic=topic, seq=seq, payload=payload, created_at=now))
+            rows.append({"topic": topic, "seq": seq, "payload": payload, "created_at": now})
             logged.append(LoggedEvent(topic, seq, payload))
-    await session.flush()
+    if rows:
+        await session.execute(_INSERT_EVENTS, rows)
     return logged
 
 

@@ -151,7 +151,14 @@ class DirectSend:
         await self.app(scope, receive, send)
 
 
-async def topic_zone(db: Database, topic: str) -> tuple[bool, int | None]:
+# A thread never changes zone: its topic's zone is remembered per process (the
+# heartbeat asks for every socket every interval). Bounded: cleared when full.
+MAX_KNOWN_THREADS = 10_000
+
+
+async def topic_zone(
+    db: Database, topic: str, known: dict[str, int | None] | None = None
+) -> tuple[bool, int | None]:
     """(exists, zone id) of a topic; zone None means metropolitan."""
     kind, _, ident = topic.partition(":")
     if topic == "metro":
@@ -161,15 +168,24 @@ async def topic_zone(db: Database, topic: str) -> tuple[bool, int | None]:
     if kind == "zone":
         return True, int(ident)
     if kind == "thread":
+        if known is not None and topic in known:
+            return True, known[topic]
         async with db.session() as session:
             thread = await session.get(Thread, int(ident))
-        return (thread is not None), (thread.zone_id if thread else None)
+        if thread is None:
+            return False, None
+        if known is not None:
+            if len(known) >= MAX_KNOWN_THREADS:
+                known.clear()
+            known[topic] = thread.zone_id
+        return True, thread.zone_id
     return False, None
 
 
-async def _authorize(db: Database, user: User, topics: dict[str, int | None]) -> None:
+async def _authorize(ws: WebSocket, user: User, topics: dict[str, int | None]) -> None:
+    known: dict[str, int | None] = ws.app.state.thread_zones
     for topic in topics:
-        exists, zone_id = await topic_zone(db, topic)
+        exists, zone_id = await topic_zone(web.db(ws), topic, known)
         if not exists or not can(user, Action.READ, zone_id):
             raise Rejected(4403)
 
@@ -207,7 +223,7 @@ async def _still_allowed(ws: WebSocket, topics: dict[str, int | None]) -> None:
     user = await web.current_user(ws)
     if user is None:
         raise Rejected(4401)
-    await _authorize(web.db(ws), user, topics)
+    await _authorize(ws, user, topics)
 
 
 @contextlib.contextmanager
@@ -325,7 +341,7 @@ async def live(ws: WebSocket) -> None:
     try:
         text = await asyncio.wait_for(ws.receive_text(), SUBSCRIBE_TIMEOUT)
         topics = _parse_subscribe(text)
-        await _authorize(web.db(ws), user, topics)
+        await _authorize(ws, user, topics)
         writer = asyncio.create_task(conn.write(ws.scope.get("collab.send", ws.send)))
         tasks = [writer, asyncio.create_task(_reader(ws))]
         for topic, after in topics.items():
