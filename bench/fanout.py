@@ -385,6 +385,30 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x"
 
 
+def medians(results: list[Result]) -> list[Result]:
+    """Per target and deflate mode, the run with the median deliveries/s (the
+    lower one of the middle two for an even number of rounds), in the order the
+    targets ran."""
+    groups: dict[tuple[str, str | None], list[Result]] = {}
+    for r in results:
+        groups.setdefault((r.name, r.compression), []).append(r)
+    return [
+        sorted(runs, key=lambda r: r.deliveries_per_s)[(len(runs) - 1) // 2]
+        for runs in groups.values()
+    ]
+
+
+def round_ratios(results: list[Result], name: str, baseline: str) -> list[float]:
+    """``name`` / ``baseline`` deliveries/s within each round (deflate off)."""
+    out = []
+    for round_ in sorted({r.round for r in results}):
+        runs = {r.name: r for r in results if r.round == round_ and r.compression is None}
+        a, b = runs.get(name), runs.get(baseline)
+        if a and b and a.deliveries_per_s and b.deliveries_per_s:
+            out.append(a.deliveries_per_s / b.deliveries_per_s)
+    return out
+
+
 def table(results: list[Result], paced: bool = False) -> str:
     """The results table; ratios only when the posts were not paced (--rate)."""
     by = {(r.name, r.compression): r for r in results}
@@ -408,8 +432,13 @@ def table(results: list[Result], paced: bool = False) -> str:
     return "\n".join(lines)
 
 
-def summary(results: list[Result], args: argparse.Namespace) -> dict[str, object]:
-    """The last line: figures of the default mode (deflate off when measured), for scripts."""
+def summary(all_runs: list[Result], args: argparse.Namespace) -> dict[str, object]:
+    """The last line: figures of the default mode (deflate off when measured), for scripts.
+
+    With ``--rounds``, each target's figures are those of its median run; ``lost``
+    counts every run.
+    """
+    results = medians(all_runs)
 
     def pick(name: str) -> Result | None:
         runs = [r for r in results if r.name == name]
@@ -431,12 +460,23 @@ def summary(results: list[Result], args: argparse.Namespace) -> dict[str, object
             else None
         )
         out[f"{name}_lost"] = r.lost if r else None
-    out["lost"] = sum(r.lost for r in results)
+    out["lost"] = sum(r.lost for r in all_runs)
     out["deflate"] = args.deflate
     for r in results:
         key = f"{r.name}_deflate_{'on' if r.compression else 'off'}"
         out[f"{key}_deliveries_per_s"] = round(r.deliveries_per_s, 1)
         out[f"{key}_p99_ms"] = round(r.p99_ms, 2) if r.p99_ms == r.p99_ms else None
+    out["rounds"] = args.rounds
+    if args.rounds > 1:
+        for name in TARGETS:
+            runs = [r for r in all_runs if r.name == name and r.compression is None]
+            if runs:
+                out[f"{name}_deliveries_per_s_rounds"] = [
+                    round(r.deliveries_per_s, 1) for r in runs
+                ]
+        ratios = round_ratios(all_runs, "collab_1w", "bare")
+        if ratios:
+            out["collab_1w_vs_bare_rounds"] = [round(x, 3) for x in ratios]
     out["subscribers"] = args.subscribers
     out["messages"] = args.messages
     out["rate"] = args.rate
@@ -463,6 +503,20 @@ def workdir(keep: bool) -> Iterator[Path]:
 
 async def run(args: argparse.Namespace, bench: Bench) -> list[Result]:
     modes = {"off": [None], "on": ["deflate"], "both": [None, "deflate"]}[args.deflate]
+    results: list[Result] = []
+    for round_ in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            log(f"round {round_} of {args.rounds}")
+        for result in await _run_round(args, bench, modes):
+            result.round = round_
+            results.append(result)
+    return results
+
+
+async def _run_round(
+    args: argparse.Namespace, bench: Bench, modes: list[str | None]
+) -> list[Result]:
+    """Every target once (each deflate mode), one after the other."""
     results: list[Result] = []
     for target in args.targets:
         for compression in modes:
@@ -596,6 +650,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SECONDS",
         help="before each run, wait up to this long for other processes to go idle",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every target this many times, in turn (the table shows each target's "
+        "median run; the ratios are also given round by round): this machine's noise",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
     parser.add_argument(
         "--profile",
@@ -634,9 +695,27 @@ def main(argv: list[str] | None = None) -> int:
         f"took {time.monotonic() - started:.0f} s"
     )
     print()
-    print(table(results, paced=args.rate is not None))
+    print(table(medians(results), paced=args.rate is not None))
     print()
-    saturated = [r for r in results if r.saturated]
+    if args.rounds > 1:
+        print(f"the median run of {args.rounds} rounds per target; each round, deflate off:")
+        for round_ in sorted({r.round for r in results}):
+            line = ", ".join(
+                f"{r.name} {_fmt(r.deliveries_per_s)}/s"
+                for r in results
+                if r.round == round_ and r.compression is None
+            )
+            print(f"  round {round_}: {line}")
+        ratios = round_ratios(results, "collab_1w", "bare")
+        if ratios:
+            middle = sorted(ratios)[(len(ratios) - 1) // 2]
+            print(
+                "  collab_1w / bare, round by round: "
+                + ", ".join(f"{x:.2f}x" for x in ratios)
+                + f" (median {middle:.2f}x)"
+            )
+        print()
+    saturated = [r for r in medians(results) if r.saturated]
     if saturated:
         print(
             "load generator saturated in: "

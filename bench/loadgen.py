@@ -385,6 +385,7 @@ class Result:
     compression: str | None
     sockets: int
     probes: int
+    round: int = 1  # with --rounds, which round of the targets this run was
     connected: int = 0
     delivered: int = 0
     expected: int = 0
