@@ -1,0 +1,1 @@
+"""Meetings of the zones: agenda, attendance, the floor, votes and the verbale."""
