@@ -18,21 +18,14 @@ ones. A secret vote is recorded with counts only, never with names.
 
 from __future__ import annotations
 
-import enum
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from collab.i18n import N_
+from collab.models import Choice
 
 __all__ = ["Choice", "Outcome", "majority_quorum", "roll_call", "tally"]
-
-
-class Choice(enum.StrEnum):
-    FAVOREVOLE = "favorevole"
-    CONTRARIO = "contrario"
-    ASTENUTO = "astenuto"
-    NON_PARTECIPA = "non_partecipa"
 
 
 def majority_quorum(comuni: int) -> int:
