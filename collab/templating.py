@@ -12,10 +12,17 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from collab.i18n import LOCALES, translations
 
-__all__ = ["TEMPLATE_DIR", "Templates"]
+__all__ = ["ROME", "TEMPLATE_DIR", "Templates", "local_time"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 ROME = ZoneInfo("Europe/Rome")
+
+
+def local_time(value: datetime | None, fmt: str, locale: str) -> str:
+    """``value`` (aware) as people in Turin read it, in ``locale`` (Babel pattern ``fmt``)."""
+    if value is None:
+        return ""
+    return format_datetime(value.astimezone(ROME), format=fmt, locale=locale)
 
 
 class Templates:
@@ -37,9 +44,7 @@ class Templates:
 
         # Minutes are enough for people; the exact instant is in <time datetime>.
         def when(value: datetime | None, fmt: str = "d MMM y, HH:mm") -> str:
-            if value is None:
-                return ""
-            return format_datetime(value.astimezone(ROME), format=fmt, locale=locale)
+            return local_time(value, fmt, locale)
 
         env.filters["when"] = when
         env.filters["isotime"] = lambda v: v.isoformat() if v else ""
