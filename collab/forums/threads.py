@@ -40,10 +40,13 @@ def _board(thread: Thread) -> Board:
     return Board(thread.zone)
 
 
-async def _permalink(request: Request, post: Post) -> str:
-    async with web.db(request).session() as session:
-        number = await queries.post_position(session, post)
+def _permalink(post: Post, number: int) -> str:
     return f"/threads/{post.thread_id}?page={number}#post-{post.id}"
+
+
+async def _permalink_of(request: Request, post: Post) -> str:
+    async with web.db(request).session() as session:
+        return _permalink(post, await queries.post_position(session, post))
 
 
 async def _thread_context(
@@ -78,6 +81,8 @@ async def reply(request: Request) -> Response:
     try:
         async with web.db(request).transaction() as uow:
             post = await actions.do_reply(uow, user, thread_id, body)
+            # Its page, in the same transaction: one session less per reply.
+            url = _permalink(post, await queries.post_position(uow.session, post))
     except ActionError as exc:
         if exc.status != 422:
             raise
@@ -91,7 +96,6 @@ async def reply(request: Request) -> Response:
             )  # fmt: skip
         context = await _thread_context(request, user, thread_id, 10**6)
         return await web.render(request, "forums/thread.html", {**context, **error}, 422)
-    url = await _permalink(request, post)
     shown_page = web.field(data, "page")
     if (
         web.is_htmx(request)
@@ -123,7 +127,7 @@ async def post_fragment(request: Request) -> Response:
         return await _render_post(request, user, request.path_params["id"])
     async with web.db(request).session() as session:
         post, _ = await actions.get_post(session, user, request.path_params["id"])
-    return web.redirect(request, await _permalink(request, post))
+    return web.redirect(request, await _permalink_of(request, post))
 
 
 async def edit_post_page(request: Request) -> Response:
@@ -163,7 +167,7 @@ async def _after_post_change(request: Request, user: User, post_id: int) -> Resp
         return await _render_post(request, user, post_id)
     async with web.db(request).session() as session:
         post, _ = await actions.get_post(session, user, post_id)
-    return web.redirect(request, await _permalink(request, post))
+    return web.redirect(request, await _permalink_of(request, post))
 
 
 async def delete_post(request: Request) -> Response:
