@@ -1,0 +1,169 @@
+"""Meetings as iCalendar (RFC 5545) events, for a calendar application to import.
+
+Pure functions on loaded objects: :func:`meeting_event` writes the content
+lines of one meeting, unfolded and with every TEXT value already escaped, and
+:func:`calendar` wraps any number of them in a VCALENDAR, folding each line at
+75 octets and ending it with CRLF. Times are written in UTC, so no VTIMEZONE
+is needed. The words in the description (agenda, video call, minutes) are
+translatable, Italian by default.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from collab.i18n import N_, translations
+from collab.models import AgendaItem, Meeting, MeetingState, Zone
+
+__all__ = ["calendar", "filename", "meeting_event"]
+
+# The same message ids as the verbale's draft, so the catalog has them already.
+AGENDA = N_("Agenda")
+VIDEO_CALL = N_("Video call")
+MIN_ONLY = N_("%(min)d min")
+
+PRODID = "-//collab//meetings//IT"
+LINE_OCTETS = 75  # RFC 5545 3.1: without the CRLF, and with a continuation's leading space
+DEFAULT_MINUTES = 60  # the length of a meeting whose agenda is empty
+
+# RFC 5545 3.3.11: TEXT may hold no control character but HTAB (newlines are
+# escaped as "\n" before this is applied).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _text(value: str) -> str:
+    """A TEXT value, escaped (RFC 5545 3.3.11)."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return _CONTROL.sub("", value.replace("\n", "\\n"))
+
+
+def _utc(moment: datetime) -> str:
+    """A DATE-TIME in UTC ("form #2"); a naive datetime is refused, not guessed."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime: {moment!r}")
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _fold(line: str) -> str:
+    """``line`` folded so that no physical line is longer than 75 octets.
+
+    A cut never falls inside a UTF-8 sequence: it moves back past
+    continuation bytes (``10xxxxxx``) to the start of the character.
+    """
+    data = line.encode()
+    chunks: list[bytes] = []
+    start, room = 0, LINE_OCTETS
+    while len(data) - start > room:
+        end = start + room
+        while data[end] & 0xC0 == 0x80:
+            end -= 1
+        chunks.append(data[start:end])
+        start, room = end, LINE_OCTETS - 1  # the leading space takes one octet
+    chunks.append(data[start:])
+    return "\r\n ".join(chunk.decode() for chunk in chunks)
+
+
+def _description(meeting: Meeting, items: list[AgendaItem], locale: str) -> str:
+    _ = translations(locale).gettext
+    parts: list[str] = []
+    if meeting.description.strip():
+        parts.append(meeting.description.strip())
+    if items:
+        agenda = [f"{_(AGENDA)}:"]
+        for number, item in enumerate(items, start=1):
+            length = _(MIN_ONLY) % {"min": item.minutes}
+            agenda.append(f"{number}. {item.title} ({item.theme.name}, {length})")
+        parts.append("\n".join(agenda))
+    if meeting.video_url:
+        parts.append(f"{_(VIDEO_CALL)}: {meeting.video_url}")
+    return "\n\n".join(parts)
+
+
+def meeting_event(
+    meeting: Meeting,
+    items: Iterable[AgendaItem],
+    zones: Iterable[Zone],
+    url: str,
+    now: datetime | None = None,
+    *,
+    sequence: int = 0,
+    locale: str = "it",
+) -> list[str]:
+    """The VEVENT of ``meeting``: its content lines, unfolded, TEXT values escaped.
+
+    ``url`` is the absolute address of the meeting's page; its host makes the
+    UID (``meeting-<id>@<host>``), the same at every export, so a calendar
+    updates the event instead of adding a copy. ``sequence`` must grow each
+    time the meeting changes in a way a calendar should show (time, place,
+    cancellation); the caller keeps it. ``items`` are the agenda items and
+    ``zones`` the convened zones; both are sorted here. ``now`` (default: the
+    current time) is the DTSTAMP.
+    """
+    host = urlsplit(url).hostname
+    if not host:
+        raise ValueError(f"not an absolute URL: {url!r}")
+    if sequence < 0:
+        raise ValueError(f"negative sequence: {sequence}")
+    agenda = sorted(items, key=lambda item: item.position)
+    # The schema does not forbid a negative length; DTEND must not precede DTSTART.
+    minutes = sum(max(item.minutes, 0) for item in agenda) or DEFAULT_MINUTES
+    cancelled = meeting.state == MeetingState.ANNULLATA
+    if now is None:
+        now = datetime.now(UTC)
+    lines = [
+        "BEGIN:VEVENT",
+        f"UID:{_text(f'meeting-{meeting.id}@{host}')}",
+        f"DTSTAMP:{_utc(now)}",
+        f"DTSTART:{_utc(meeting.starts_at)}",
+        f"DTEND:{_utc(meeting.starts_at + timedelta(minutes=minutes))}",
+        f"SEQUENCE:{sequence}",
+        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
+        f"SUMMARY:{_text(meeting.title)}",
+    ]
+    if meeting.created_at is not None:  # set on insert: absent on an unsaved object
+        lines.append(f"CREATED:{_utc(meeting.created_at)}")
+    location = meeting.place or meeting.video_url
+    if location:
+        lines.append(f"LOCATION:{_text(location)}")
+    description = _description(meeting, agenda, locale)
+    if description:
+        lines.append(f"DESCRIPTION:{_text(description)}")
+    # A URI value is not TEXT: commas and semicolons in it stay as they are.
+    lines.append(f"URL:{url}")
+    names = [f"ZO {zone.number} {zone.name}" for zone in sorted(zones, key=lambda z: z.number)]
+    if names:
+        lines.append("CATEGORIES:" + ",".join(map(_text, names)))
+    lines.append("END:VEVENT")
+    return lines
+
+
+def calendar(events: Iterable[list[str]], name: str) -> str:
+    """A VCALENDAR of ``events`` (from :func:`meeting_event`), ready to serve.
+
+    Each content line is folded at 75 octets and ends with CRLF. A line that
+    still holds a line break was not escaped, and is refused.
+    """
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{PRODID}",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"X-WR-CALNAME:{_text(name)}",
+    ]
+    for event in events:
+        lines += event
+    lines.append("END:VCALENDAR")
+    for line in lines:
+        if "\r" in line or "\n" in line:
+            raise ValueError(f"line break in a content line: {line!r}")
+    return "".join(_fold(line) + "\r\n" for line in lines)
+
+
+def filename(meeting: Meeting) -> str:
+    """The name of the downloaded file: ASCII only, safe in a Content-Disposition."""
+    return f"riunione-{meeting.id}.ics"
