@@ -42,14 +42,13 @@ class Swept:
 async def sweep(database: Database, settings: Settings, now: datetime | None = None) -> Swept:
     """One pass: delete what is past its retention; returns how much went."""
     now = now or utcnow()
-    async with database.session() as session:
-        events = await event_log.prune(session, now - timedelta(days=settings.event_log_days))
-        result = await session.execute(
+    async with database.transaction() as uow:
+        events = await event_log.prune(uow.session, now - timedelta(days=settings.event_log_days))
+        result = await uow.session.execute(
             delete(LoginAttempt).where(
                 LoginAttempt.at < now - timedelta(seconds=settings.login_throttle_window)
             )
         )
-        await session.commit()
     return Swept(events, int(getattr(result, "rowcount", 0) or 0))
 
 

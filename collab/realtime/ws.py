@@ -157,9 +157,12 @@ MAX_KNOWN_THREADS = 10_000
 
 
 async def topic_zone(
-    db: Database, topic: str, known: dict[str, int | None] | None = None
+    db: Database, topic: str, known: dict[str, int | None]
 ) -> tuple[bool, int | None]:
-    """(exists, zone id) of a topic; zone None means metropolitan."""
+    """(exists, zone id) of a topic; zone None means metropolitan.
+
+    ``known`` remembers threads' zones between calls (the app keeps one per process).
+    """
     kind, _, ident = topic.partition(":")
     if topic == "metro":
         return True, None
@@ -168,16 +171,15 @@ async def topic_zone(
     if kind == "zone":
         return True, int(ident)
     if kind == "thread":
-        if known is not None and topic in known:
+        if topic in known:
             return True, known[topic]
         async with db.session() as session:
             thread = await session.get(Thread, int(ident))
         if thread is None:
             return False, None
-        if known is not None:
-            if len(known) >= MAX_KNOWN_THREADS:
-                known.clear()
-            known[topic] = thread.zone_id
+        if len(known) >= MAX_KNOWN_THREADS:
+            known.clear()
+        known[topic] = thread.zone_id
         return True, thread.zone_id
     return False, None
 
