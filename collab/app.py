@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,11 +33,9 @@ from collab.realtime.ws import DirectSend
 from collab.realtime.ws import routes as ws_routes
 from collab.security import CSRFMiddleware, SecurityHeadersMiddleware
 from collab.settings import Settings, load_settings
-from collab.templating import Templates
+from collab.templating import STATIC_DIR, Templates
 
 __all__ = ["create_app"]
-
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 async def _action_error(request: Request, exc: Exception) -> Response:

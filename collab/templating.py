@@ -12,9 +12,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from collab.i18n import LOCALES, translations
 
-__all__ = ["ROME", "TEMPLATE_DIR", "Templates", "local_time"]
+__all__ = ["ROME", "STATIC_DIR", "TEMPLATE_DIR", "Templates", "local_time"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 ROME = ZoneInfo("Europe/Rome")
 
 

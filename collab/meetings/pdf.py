@@ -24,11 +24,12 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from collab.templating import STATIC_DIR
+
 __all__ = ["PRINT_CSS", "STATIC_DIR", "local_fetcher", "render_pdf", "render_pdf_async"]
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
 PRINT_CSS = STATIC_DIR / "css" / "verbale-print.css"
 
 # One render at a time per process: WeasyPrint is CPU-bound Python (threads
