@@ -15,15 +15,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from collab.i18n import N_, translations
+from collab.i18n import translations
+from collab.meetings.verbale import AGENDA, MIN_ONLY, VIDEO_CALL  # the same wording
 from collab.models import AgendaItem, Meeting, MeetingState, Zone
 
 __all__ = ["calendar", "filename", "meeting_event"]
-
-# The same message ids as the verbale's draft, so the catalog has them already.
-AGENDA = N_("Agenda")
-VIDEO_CALL = N_("Video call")
-MIN_ONLY = N_("%(min)d min")
 
 PRODID = "-//collab//meetings//IT"
 LINE_OCTETS = 75  # RFC 5545 3.1: without the CRLF, and with a continuation's leading space
