@@ -65,6 +65,18 @@ def database_url(db_template: Template, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Environment for ``collab.cli.main`` on the test database; returns its URL."""
+    monkeypatch.setenv("COLLAB_ENV", "test")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SECRET_KEY", "c" * 40)
+    for var in ("DEFAULT_LOCALE", "REDIS_URL", "COLLAB_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    return database_url
+
+
+@pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     base = load_settings({"COLLAB_ENV": "test", "DATA_DIR": str(tmp_path), "SECRET_KEY": "t" * 40})
     return replace(base, database_url=database_url)

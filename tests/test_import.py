@@ -189,18 +189,6 @@ async def test_empty_file_imports_nothing(db: Database) -> None:
 # --- the command line ------------------------------------------------------
 
 
-@pytest.fixture
-def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Environment for ``collab.cli.main`` on the test database; returns its URL."""
-    monkeypatch.setenv("COLLAB_ENV", "test")
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SECRET_KEY", "c" * 40)
-    for var in ("DEFAULT_LOCALE", "REDIS_URL", "COLLAB_PASSWORD"):
-        monkeypatch.delenv(var, raising=False)
-    return database_url
-
-
 def query(url: str, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``fn`` on a session of the database at ``url`` (tests here are sync)."""
 
