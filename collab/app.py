@@ -23,6 +23,7 @@ from collab.db import Database
 from collab.errors import ActionError
 from collab.forums.routes import routes as forum_routes
 from collab.gctune import tune_gc
+from collab.meetings.routes import routes as meeting_routes
 from collab.housekeeping import sweep_forever
 from collab.realtime.hub import Hub
 from collab.realtime.layers import close_layer, make_layer
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *account_routes,
             *forum_routes,
             *admin_routes,
+            *meeting_routes,
             *ws_routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],

@@ -27,11 +27,21 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
+    "AgendaItem",
+    "Attendance",
     "AuditLog",
+    "Ballot",
     "Base",
+    "Choice",
     "Comune",
     "EventLog",
+    "FloorRequest",
     "LoginAttempt",
+    "Meeting",
+    "MeetingDelegate",
+    "MeetingMaterial",
+    "MeetingState",
+    "MeetingZone",
     "Post",
     "PostRevision",
     "Role",
@@ -39,6 +49,9 @@ __all__ = [
     "Thread",
     "TopicSeq",
     "User",
+    "Verbale",
+    "VerbaleRevision",
+    "Vote",
     "Zone",
     "utcnow",
 ]
@@ -329,6 +342,10 @@ class Meeting(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped first by every write to the meeting (collab.meetings.actions):
+    # the row lock serializes two chairs acting at once; also the SEQUENCE of
+    # the meeting's iCalendar event.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     convened_by: Mapped[User] = relationship(foreign_keys=[convened_by_id], lazy="joined")
     chair: Mapped[User | None] = relationship(foreign_keys=[chair_id], lazy="joined")
@@ -452,6 +469,34 @@ class Verbale(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+
+class MeetingMaterial(Base):
+    """A document of a meeting (a link), for the whole meeting or one agenda item."""
+
+    __tablename__ = "meeting_material"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_item.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(500))
+    added_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MeetingDelegate(Base):
+    """The person a comune's sindaco names to check in and vote for it at one meeting."""
+
+    __tablename__ = "meeting_delegate"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id"), primary_key=True)
+    comune_id: Mapped[int] = mapped_column(ForeignKey("comune.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    named_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
 
 
 class VerbaleRevision(Base):

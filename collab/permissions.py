@@ -8,10 +8,20 @@ walks every cell through real HTTP requests. Change all three together.
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 
 from collab.models import Role, User
 
-__all__ = ["TABLE", "Action", "Relation", "can", "relation"]
+__all__ = [
+    "MEETING_ACTIONS",
+    "TABLE",
+    "Action",
+    "Relation",
+    "can",
+    "can_in_zones",
+    "meeting_relation",
+    "relation",
+]
 
 
 class Action(enum.StrEnum):
@@ -20,6 +30,8 @@ class Action(enum.StrEnum):
     EDIT_OWN = "edit_own"  # edit or delete one's own post
     MODERATE = "moderate"  # hide a post with a reason, pin, close
     MANAGE = "manage"  # users, comuni, zones, themes (not zone-bound)
+    CONVENE = "convene"  # convene a meeting of a zone, chair it, write its verbale
+    VOTE = "vote"  # check one's own comune in to a meeting and vote for it
 
 
 class Relation(enum.StrEnum):
@@ -34,6 +46,7 @@ OWN, OTHER, METRO = Relation.OWN_ZONE, Relation.OTHER_ZONE, Relation.METRO
 ANY = frozenset({OWN, OTHER, METRO})
 NONE: frozenset[Relation] = frozenset()
 COMUNE_BOARDS = frozenset({OWN, METRO})
+MEETING_ZONES = frozenset({OWN, OTHER})
 
 # CMTo users (staff, admin) have no comune, hence no "own zone": every zone
 # is OTHER_ZONE for them, so their rows grant ANY.
@@ -73,7 +86,27 @@ TABLE: dict[Action, dict[Role, frozenset[Relation]]] = {
         Role.STAFF: NONE,
         Role.ADMIN: ANY,
     },
+    # Meetings belong to zones, never to the metropolitan board: for them the
+    # relation is OWN_ZONE when one of the convened zones is the user's.
+    Action.CONVENE: {
+        Role.SINDACO: NONE,
+        Role.TECNICO: NONE,
+        Role.PORTAVOCE: frozenset({OWN}),
+        Role.STAFF: MEETING_ZONES,
+        Role.ADMIN: NONE,
+    },
+    # Only for the user's own comune; a delegate the sindaco names for one
+    # meeting votes too, whatever their role (collab.meetings.rules).
+    Action.VOTE: {
+        Role.SINDACO: frozenset({OWN}),
+        Role.TECNICO: NONE,
+        Role.PORTAVOCE: frozenset({OWN}),
+        Role.STAFF: NONE,
+        Role.ADMIN: NONE,
+    },
 }
+
+MEETING_ACTIONS = frozenset({Action.CONVENE, Action.VOTE})
 
 
 def relation(user: User, zone_id: int | None) -> Relation:
@@ -94,3 +127,17 @@ def can(user: User | None, action: Action, zone_id: int | None = None) -> bool:
     if user is None or not user.active:
         return False
     return relation(user, zone_id) in TABLE[action][user.role]
+
+
+def meeting_relation(user: User, zone_ids: Collection[int]) -> Relation:
+    """The relation of ``user`` to a meeting of ``zone_ids``: own zone if one is theirs."""
+    if user.zone_id is not None and user.zone_id in zone_ids:
+        return OWN
+    return OTHER
+
+
+def can_in_zones(user: User | None, action: Action, zone_ids: Collection[int]) -> bool:
+    """True when ``user`` may do ``action`` on a meeting of ``zone_ids``."""
+    if user is None or not user.active or not zone_ids:
+        return False
+    return meeting_relation(user, zone_ids) in TABLE[action][user.role]

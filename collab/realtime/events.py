@@ -12,15 +12,23 @@ from typing import Any, ClassVar
 
 __all__ = [
     "EVENT_TYPES",
+    "AttendanceChanged",
     "Event",
+    "FloorChanged",
+    "MeetingEvent",
+    "MeetingUpdated",
+    "NotesChanged",
     "PostCreated",
     "PostDeleted",
     "PostEdited",
     "ThreadCreated",
     "ThreadEvent",
     "ThreadUpdated",
+    "VerbaleChanged",
+    "VoteChanged",
     "board_topic",
     "event_from_dict",
+    "meeting_topic",
     "thread_topic",
 ]
 
@@ -104,8 +112,86 @@ class PostDeleted(ThreadEvent):
     restored: bool = False
 
 
+def meeting_topic(meeting_id: int) -> str:
+    """A meeting's room (``meeting:N``): everything its live page shows."""
+    return f"meeting:{meeting_id}"
+
+
+@dataclass(frozen=True)
+class MeetingEvent(Event):
+    """An event of one meeting's room. ``zone_id`` is None: a meeting may
+    convene several zones, and its events go to its own topic only."""
+
+    meeting_id: int
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (meeting_topic(self.meeting_id),)
+
+
+@dataclass(frozen=True)
+class MeetingUpdated(MeetingEvent):
+    """The meeting's state, current agenda item, details or materials changed."""
+
+    type: ClassVar[str] = "meeting.updated"
+    state: str
+    item_id: int | None = None  # the current item, if any
+
+
+@dataclass(frozen=True)
+class AttendanceChanged(MeetingEvent):
+    """Someone checked a comune (or themselves) in, or left."""
+
+    type: ClassVar[str] = "meeting.attendance"
+
+
+@dataclass(frozen=True)
+class FloorChanged(MeetingEvent):
+    """A hand was raised or withdrawn, or the floor was given or ended."""
+
+    type: ClassVar[str] = "meeting.floor"
+
+
+@dataclass(frozen=True)
+class NotesChanged(MeetingEvent):
+    """The secretary saved the live notes of an agenda item."""
+
+    type: ClassVar[str] = "meeting.notes"
+    item_id: int
+
+
+@dataclass(frozen=True)
+class VoteChanged(MeetingEvent):
+    """A vote was opened, a ballot cast (``comune_id``), or the vote closed."""
+
+    type: ClassVar[str] = "meeting.vote"
+    vote_id: int
+    comune_id: int | None = None
+
+
+@dataclass(frozen=True)
+class VerbaleChanged(MeetingEvent):
+    """The verbale was drafted, edited or published."""
+
+    type: ClassVar[str] = "meeting.verbale"
+    published: bool
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (ThreadCreated, ThreadUpdated, PostCreated, PostEdited, PostDeleted)
+    cls.type: cls
+    for cls in (
+        ThreadCreated,
+        ThreadUpdated,
+        PostCreated,
+        PostEdited,
+        PostDeleted,
+        MeetingUpdated,
+        AttendanceChanged,
+        FloorChanged,
+        NotesChanged,
+        VoteChanged,
+        VerbaleChanged,
+    )
 }
 
 

@@ -1,0 +1,516 @@
+"""Meeting writes: convene, open, move through the agenda, attendance, the floor, notes.
+
+Every ``do_*`` takes the unit of work and the acting user. It first takes the
+meeting's lock (:func:`lock_meeting`: an UPDATE of the meeting's row, which
+PostgreSQL holds as a row lock and SQLite as its write lock until commit), so
+two chairs acting at once are serialized and each sees the other's result;
+only then does it check permissions and state, and raise an
+:class:`collab.errors.ActionError`, changing nothing, on bad input. Votes are
+in :mod:`collab.meetings.voting`, the verbale in :mod:`collab.meetings.minutes`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from collab.audit import audit
+from collab.db import UnitOfWork
+from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
+from collab.i18n import N_
+from collab.meetings.room import Room, load_room
+from collab.meetings.rules import may_chair, may_read, may_take_notes, voting_comune
+from collab.meetings.tally import majority_quorum
+from collab.models import (
+    AgendaItem,
+    Attendance,
+    Comune,
+    FloorRequest,
+    Meeting,
+    MeetingDelegate,
+    MeetingMaterial,
+    MeetingState,
+    MeetingZone,
+    Theme,
+    User,
+    utcnow,
+)
+from collab.permissions import Action, can
+from collab.realtime.events import (
+    AttendanceChanged,
+    FloorChanged,
+    MeetingUpdated,
+    NotesChanged,
+)
+
+__all__ = [
+    "AgendaLine",
+    "Convocation",
+    "check_convocation",
+    "do_cancel",
+    "do_check_in",
+    "do_check_out",
+    "do_convene",
+    "do_end_floor",
+    "do_grant_floor",
+    "do_join_as_guest",
+    "do_name_delegate",
+    "do_open",
+    "do_raise_hand",
+    "do_save_notes",
+    "do_set_item",
+    "do_set_public",
+    "do_withdraw_hand",
+    "get_readable_room",
+    "lock_meeting",
+    "require_chair",
+]
+
+MAX_NOTES = 50_000
+MAX_ITEMS = 30
+MAX_MATERIALS = 30
+
+
+@dataclass(frozen=True)
+class AgendaLine:
+    title: str
+    theme_id: int
+    minutes: int = 15
+
+
+@dataclass(frozen=True)
+class Convocation:
+    """A convening form's values, as parsed (not yet checked)."""
+
+    title: str
+    zone_ids: list[int]
+    starts_at: datetime | None
+    items: list[AgendaLine]
+    description: str = ""
+    place: str = ""
+    video_url: str = ""
+    quorum: int | None = None
+    public: bool = False
+    materials: list[tuple[str, str]] = field(default_factory=list)  # (title, url)
+
+
+def _check_url(url: str, field_name: str) -> str:
+    url = url.strip()
+    if (url and not (url.startswith("https://") or url.startswith("http://"))) or len(url) > 500:
+        raise ActionError(N_("The address must start with https:// or http://."), field=field_name)
+    if any(c.isspace() for c in url):
+        raise ActionError(N_("The address must start with https:// or http://."), field=field_name)
+    return url
+
+
+def _check_title(title: str, field_name: str = "title") -> str:
+    title = " ".join(title.split())
+    if len(title) < 3:
+        raise ActionError(N_("The title must be at least 3 characters long."), field=field_name)
+    if len(title) > 200:
+        raise ActionError(N_("The title must be at most 200 characters long."), field=field_name)
+    return title
+
+
+async def check_convocation(uow: UnitOfWork, user: User, form: Convocation) -> Convocation:
+    """The convocation with clean values, or an ActionError naming the field."""
+    title = _check_title(form.title)
+    if not form.zone_ids:
+        raise ActionError(N_("Choose at least one zone."), field="zones")
+    for zone_id in form.zone_ids:
+        if not can(user, Action.CONVENE, zone_id):
+            raise PermissionDenied(N_("You may convene meetings of your own zone only."))
+    if form.starts_at is None:
+        raise ActionError(N_("Give the date and time of the meeting."), field="starts_at")
+    if form.starts_at < utcnow() - timedelta(days=1):
+        raise ActionError(N_("The meeting cannot start in the past."), field="starts_at")
+    if not form.place.strip() and not form.video_url.strip():
+        raise ActionError(N_("Give a place, a video-call link, or both."), field="place")
+    if len(form.place) > 200:
+        raise ActionError(N_("The place is too long."), field="place")
+    if len(form.description) > 5000:
+        raise ActionError(N_("The description is too long."), field="description")
+    if not form.items:
+        raise ActionError(N_("The agenda needs at least one item."), field="items")
+    if len(form.items) > MAX_ITEMS or len(form.materials) > MAX_MATERIALS:
+        raise ActionError(N_("Too many agenda items or materials."), field="items")
+    themes = {
+        t.id: t
+        for t in await uow.session.scalars(
+            select(Theme).where(Theme.id.in_([i.theme_id for i in form.items]))
+        )
+    }
+    items = []
+    for line in form.items:
+        theme = themes.get(line.theme_id)
+        if theme is None or not theme.active:
+            raise ActionError(N_("Each agenda item needs a theme in use."), field="items")
+        if not 1 <= line.minutes <= 480:
+            raise ActionError(N_("An agenda item lasts from 1 to 480 minutes."), field="items")
+        items.append(AgendaLine(_check_title(line.title, "items"), line.theme_id, line.minutes))
+    if form.quorum is not None and not 1 <= form.quorum <= 1000:
+        raise ActionError(N_("The quorum must be a number of comuni."), field="quorum")
+    materials = [
+        (_check_title(t, "materials"), _check_url(u, "materials") or "") for t, u in form.materials
+    ]
+    if any(not url for _, url in materials):
+        raise ActionError(N_("Each material needs an address."), field="materials")
+    return Convocation(
+        title=title, zone_ids=sorted(set(form.zone_ids)), starts_at=form.starts_at, items=items,
+        description=form.description.strip(), place=" ".join(form.place.split()),
+        video_url=_check_url(form.video_url, "video_url"), quorum=form.quorum,
+        public=form.public, materials=materials,
+    )  # fmt: skip
+
+
+async def do_convene(uow: UnitOfWork, user: User, form: Convocation) -> Meeting:
+    """Convene a meeting; its convener chairs it. Every member of its zones sees it."""
+    clean = await check_convocation(uow, user, form)
+    assert clean.starts_at is not None
+    meeting = Meeting(
+        title=clean.title, description=clean.description, place=clean.place,
+        video_url=clean.video_url, starts_at=clean.starts_at, state=MeetingState.CONVOCATA,
+        convened_by_id=user.id, chair_id=user.id, quorum=clean.quorum,
+        public_token=secrets.token_urlsafe(16) if clean.public else None, revision=0,
+    )  # fmt: skip
+    uow.session.add(meeting)
+    await uow.session.flush()
+    for zone_id in clean.zone_ids:
+        uow.session.add(MeetingZone(meeting_id=meeting.id, zone_id=zone_id))
+    for position, line in enumerate(clean.items, start=1):
+        uow.session.add(
+            AgendaItem(
+                meeting_id=meeting.id,
+                position=position,
+                title=line.title,
+                theme_id=line.theme_id,
+                minutes=line.minutes,
+                notes="",
+            )
+        )
+    for title, url in clean.materials:
+        uow.session.add(
+            MeetingMaterial(meeting_id=meeting.id, title=title, url=url, added_by_id=user.id)
+        )
+    await uow.session.flush()
+    audit(uow.session, user, "meeting.convened", meeting, zones=clean.zone_ids)
+    return meeting
+
+
+async def lock_meeting(uow: UnitOfWork, meeting_id: int) -> Room:
+    """Take the meeting's lock (bump its revision) and load its room afresh."""
+    result = await uow.session.execute(
+        update(Meeting)
+        .where(Meeting.id == meeting_id)
+        .values(revision=Meeting.revision + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        raise NotFound(N_("This meeting does not exist."))
+    room = await load_room(uow.session, meeting_id)
+    assert room is not None
+    return room
+
+
+async def get_readable_room(uow_or_session: object, user: User | None, meeting_id: int) -> Room:
+    """The room of a meeting ``user`` may follow (403 otherwise, 404 if none)."""
+    session = getattr(uow_or_session, "session", uow_or_session)
+    room = await load_room(session, meeting_id)  # type: ignore[arg-type]
+    if room is None:
+        raise NotFound(N_("This meeting does not exist."))
+    if not may_read(user, room.zone_ids):
+        raise PermissionDenied(N_("You are not allowed to do this here."))
+    return room
+
+
+def require_chair(user: User, room: Room) -> None:
+    if not may_chair(user, room.meeting, room.zone_ids):
+        raise PermissionDenied(N_("Only the chair of the meeting can do this."))
+
+
+def _require_state(room: Room, *states: MeetingState) -> None:
+    if room.meeting.state in states:
+        return
+    if room.meeting.state == MeetingState.CONVOCATA:
+        raise Conflict(N_("The meeting has not started yet."))
+    if room.meeting.state == MeetingState.IN_CORSO:
+        raise Conflict(N_("The meeting is in progress."))
+    if room.meeting.state == MeetingState.CHIUSA:
+        raise Conflict(N_("The meeting is closed."))
+    raise Conflict(N_("The meeting has been cancelled."))
+
+
+def _updated(uow: UnitOfWork, room: Room) -> None:
+    current = room.current_item
+    uow.record(
+        MeetingUpdated(
+            zone_id=None,
+            meeting_id=room.meeting.id,
+            state=room.meeting.state.value,
+            item_id=current.id if current else None,
+        )
+    )
+
+
+async def do_open(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
+    """Open the meeting: it goes in corso on its first item; the quorum is fixed now."""
+    room = await lock_meeting(uow, meeting_id)
+    require_chair(user, room)
+    _require_state(room, MeetingState.CONVOCATA)
+    now = utcnow()
+    meeting = room.meeting
+    meeting.state = MeetingState.IN_CORSO
+    meeting.opened_at = now
+    meeting.chair_id = user.id
+    if meeting.quorum is None:
+        meeting.quorum = majority_quorum(len(room.comuni))
+    if room.items:
+        room.items[0].opened_at = now
+    audit(uow.session, user, "meeting.opened", meeting)
+    _updated(uow, room)
+    return room
+
+
+async def do_cancel(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
+    room = await lock_meeting(uow, meeting_id)
+    require_chair(user, room)
+    _require_state(room, MeetingState.CONVOCATA)
+    room.meeting.state = MeetingState.ANNULLATA
+    audit(uow.session, user, "meeting.cancelled", room.meeting)
+    _updated(uow, room)
+    return room
+
+
+async def do_set_item(uow: UnitOfWork, user: User, meeting_id: int, item_id: int) -> Room:
+    """Move to agenda item ``item_id`` (of this meeting): it becomes the current one."""
+    room = await lock_meeting(uow, meeting_id)
+    require_chair(user, room)
+    _require_state(room, MeetingState.IN_CORSO)
+    target = next((i for i in room.items if i.id == item_id), None)
+    if target is None:
+        raise ActionError(N_("This item is not on the agenda of this meeting."), field="item")
+    current = room.current_item
+    if current is target:
+        return room
+    now = utcnow()
+    if current is not None:
+        current.closed_at = now
+    if target.opened_at is None:
+        target.opened_at = now
+    target.closed_at = None
+    _updated(uow, room)
+    return room
+
+
+async def do_set_public(uow: UnitOfWork, user: User, meeting_id: int, public: bool) -> Room:
+    """Give the meeting a public follow-along link, or take it away."""
+    room = await lock_meeting(uow, meeting_id)
+    require_chair(user, room)
+    meeting = room.meeting
+    if public and meeting.public_token is None:
+        meeting.public_token = secrets.token_urlsafe(16)
+    elif not public:
+        meeting.public_token = None
+    audit(uow.session, user, "meeting.public" if public else "meeting.private", meeting)
+    _updated(uow, room)
+    return room
+
+
+# -- attendance -----------------------------------------------------------------------
+
+
+def _require_follower(user: User, room: Room) -> None:
+    if not may_read(user, room.zone_ids):
+        raise PermissionDenied(N_("You are not allowed to do this here."))
+
+
+async def do_check_in(uow: UnitOfWork, user: User, meeting_id: int, comune_id: int) -> Room:
+    """Check a comune in: by its sindaco (or portavoce) or the delegate it named."""
+    room = await lock_meeting(uow, meeting_id)
+    _require_follower(user, room)
+    _require_state(room, MeetingState.CONVOCATA, MeetingState.IN_CORSO)
+    if comune_id not in {c.id for c in room.comuni}:
+        raise ActionError(N_("This comune does not belong to the convened zones."), field="comune")
+    if voting_comune(user, room.zone_ids, room.delegates) != comune_id:
+        raise PermissionDenied(N_("Only the sindaco of the comune or its delegate can do this."))
+    row = next((a for a in room.attendance if a.comune_id == comune_id), None)
+    mine = next((a for a in room.attendance if a.user_id == user.id), None)
+    if row is not None and row.left_at is None:
+        raise Conflict(N_("This comune is already checked in."))
+    if mine is not None and mine is not row:
+        raise Conflict(N_("You are already registered at this meeting."))
+    now = utcnow()
+    if row is None:
+        uow.session.add(
+            Attendance(
+                meeting_id=meeting_id,
+                comune_id=comune_id,
+                user_id=user.id,
+                voting=True,
+                checked_in_at=now,
+            )
+        )
+    else:
+        row.left_at = None
+        row.user_id = user.id
+    uow.record(AttendanceChanged(zone_id=None, meeting_id=meeting_id))
+    return room
+
+
+async def do_join_as_guest(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
+    """Be recorded as present without a vote (CMTo staff, a guest portavoce...)."""
+    room = await lock_meeting(uow, meeting_id)
+    _require_follower(user, room)
+    _require_state(room, MeetingState.CONVOCATA, MeetingState.IN_CORSO)
+    mine = next((a for a in room.attendance if a.user_id == user.id), None)
+    if mine is not None and mine.left_at is None:
+        raise Conflict(N_("You are already registered at this meeting."))
+    if mine is not None and mine.comune_id is not None:
+        raise Conflict(N_("You are already registered at this meeting."))
+    if mine is None:
+        uow.session.add(Attendance(meeting_id=meeting_id, user_id=user.id, voting=False))
+    else:
+        mine.left_at = None
+    uow.record(AttendanceChanged(zone_id=None, meeting_id=meeting_id))
+    return room
+
+
+async def do_check_out(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
+    """Leave: the comune (or guest) the user checked in is no longer present."""
+    room = await lock_meeting(uow, meeting_id)
+    _require_state(room, MeetingState.CONVOCATA, MeetingState.IN_CORSO)
+    comune_id = voting_comune(user, room.zone_ids, room.delegates)
+    mine = [a for a in room.attendance if a.left_at is None]
+    row = next((a for a in mine if a.user_id == user.id), None) or next(
+        (a for a in mine if comune_id is not None and a.comune_id == comune_id), None
+    )
+    if row is None:
+        raise Conflict(N_("You are not checked in."))
+    row.left_at = utcnow()
+    uow.record(AttendanceChanged(zone_id=None, meeting_id=meeting_id))
+    return room
+
+
+async def do_name_delegate(
+    uow: UnitOfWork, user: User, meeting_id: int, email: str
+) -> MeetingDelegate:
+    """The sindaco names who checks in and votes for the comune at this meeting."""
+    room = await lock_meeting(uow, meeting_id)
+    _require_state(room, MeetingState.CONVOCATA, MeetingState.IN_CORSO)
+    if (
+        user.comune_id is None
+        or not can(user, Action.VOTE, user.zone_id)
+        or (user.zone_id not in room.zone_ids)
+    ):
+        raise PermissionDenied(N_("Only the sindaco of the comune or its delegate can do this."))
+    email = email.strip().lower()
+    person = await uow.session.scalar(select(User).where(User.email == email))
+    if person is None or not person.active or person.comune_id != user.comune_id:
+        raise ActionError(N_("The delegate must be a user of your comune."), field="email")
+    if person.id == user.id:
+        raise ActionError(N_("The delegate must be someone else."), field="email")
+    existing = room.delegate_of(user.comune_id)
+    if existing is not None:
+        existing.user_id = person.id
+        existing.named_by_id = user.id
+        delegate = existing
+    else:
+        delegate = MeetingDelegate(
+            meeting_id=meeting_id, comune_id=user.comune_id, user_id=person.id,
+            named_by_id=user.id,
+        )  # fmt: skip
+        uow.session.add(delegate)
+    comune = await uow.session.get_one(Comune, user.comune_id)
+    audit(uow.session, user, "meeting.delegate", room.meeting, comune=comune.name, delegate=email)
+    uow.record(AttendanceChanged(zone_id=None, meeting_id=meeting_id))
+    return delegate
+
+
+# -- the floor ------------------------------------------------------------------------
+
+
+async def do_raise_hand(uow: UnitOfWork, user: User, meeting_id: int) -> FloorRequest:
+    room = await lock_meeting(uow, meeting_id)
+    _require_follower(user, room)
+    _require_state(room, MeetingState.IN_CORSO)
+    if any(r.user_id == user.id for r in room.queue):
+        raise Conflict(N_("You have already asked for the floor."))
+    if room.speaker is not None and room.speaker.user_id == user.id:
+        raise Conflict(N_("You have the floor already."))
+    request = FloorRequest(
+        meeting_id=meeting_id, user_id=user.id, comune_id=user.comune_id, requested_at=utcnow(),
+        withdrawn=False,
+    )  # fmt: skip
+    uow.session.add(request)
+    await uow.session.flush()
+    uow.record(FloorChanged(zone_id=None, meeting_id=meeting_id))
+    return request
+
+
+async def do_withdraw_hand(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
+    room = await lock_meeting(uow, meeting_id)
+    _require_state(room, MeetingState.IN_CORSO)
+    mine = next((r for r in room.queue if r.user_id == user.id), None)
+    if mine is None:
+        raise Conflict(N_("You have not asked for the floor."))
+    mine.withdrawn = True
+    uow.record(FloorChanged(zone_id=None, meeting_id=meeting_id))
+    return room
+
+
+async def do_grant_floor(uow: UnitOfWork, user: User, meeting_id: int, request_id: int) -> Room:
+    """Give the floor to a request in the queue; whoever spoke before stops."""
+    room = await lock_meeting(uow, meeting_id)
+    require_chair(user, room)
+    _require_state(room, MeetingState.IN_CORSO)
+    request = next((r for r in room.queue if r.id == request_id), None)
+    if request is None:
+        raise Conflict(N_("This request for the floor is no longer in the queue."))
+    now = utcnow()
+    if room.speaker is not None:
+        room.speaker.ended_at = now
+    current = room.current_item
+    request.granted_at = now
+    request.item_id = current.id if current else None
+    uow.record(FloorChanged(zone_id=None, meeting_id=meeting_id))
+    return room
+
+
+async def do_end_floor(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
+    """End the current speech: the chair, or the speaker themselves."""
+    room = await lock_meeting(uow, meeting_id)
+    _require_state(room, MeetingState.IN_CORSO)
+    speaker = room.speaker
+    if speaker is None:
+        raise Conflict(N_("Nobody has the floor."))
+    if speaker.user_id != user.id:
+        require_chair(user, room)
+    speaker.ended_at = utcnow()
+    uow.record(FloorChanged(zone_id=None, meeting_id=meeting_id))
+    return room
+
+
+# -- notes ------------------------------------------------------------------------------
+
+
+async def do_save_notes(
+    uow: UnitOfWork, user: User, meeting_id: int, item_id: int, text: str
+) -> AgendaItem:
+    """The secretary's live notes of an agenda item (Markdown)."""
+    room = await lock_meeting(uow, meeting_id)
+    if not may_take_notes(user, room.meeting, room.zone_ids):
+        raise PermissionDenied(N_("Only the chair or the secretary can do this."))
+    _require_state(room, MeetingState.IN_CORSO)
+    item = next((i for i in room.items if i.id == item_id), None)
+    if item is None:
+        raise ActionError(N_("This item is not on the agenda of this meeting."), field="item")
+    text = text.replace("\r\n", "\n").strip()
+    if len(text) > MAX_NOTES:
+        raise ActionError(N_("The notes are too long."), field="notes")
+    if text != item.notes:
+        item.notes = text
+        uow.record(NotesChanged(zone_id=None, meeting_id=meeting_id, item_id=item.id))
+    return item

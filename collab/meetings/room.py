@@ -1,0 +1,232 @@
+"""A meeting's room as one snapshot: what its page and its live fragments show.
+
+:func:`load_room` reads everything the room page renders in a fixed number of
+queries (about ten, whatever the number of comuni), so the live renderer can
+call it once per event per process. Domain code: no Starlette here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collab.models import (
+    AgendaItem,
+    Attendance,
+    Ballot,
+    Choice,
+    Comune,
+    FloorRequest,
+    Meeting,
+    MeetingDelegate,
+    MeetingMaterial,
+    MeetingZone,
+    Verbale,
+    Vote,
+    Zone,
+)
+
+__all__ = ["Room", "VoteView", "load_room", "meeting_zone_ids"]
+
+
+@dataclass
+class VoteView:
+    """A vote with its ballots so far (comune id -> choice)."""
+
+    vote: Vote
+    ballots: dict[int, Choice] = field(default_factory=dict)
+
+    @property
+    def is_open(self) -> bool:
+        return self.vote.closed_at is None
+
+    def count(self, choice: str) -> int:
+        return sum(1 for c in self.ballots.values() if c == choice)
+
+
+@dataclass
+class Room:
+    meeting: Meeting
+    zones: list[Zone]
+    items: list[AgendaItem]
+    comuni: list[Comune]  # of the convened zones, by name
+    attendance: list[Attendance]
+    floor: list[FloorRequest]
+    votes: list[VoteView]
+    materials: list[MeetingMaterial]
+    delegates: list[MeetingDelegate]
+    verbale: Verbale | None
+
+    @property
+    def zone_ids(self) -> set[int]:
+        return {zone.id for zone in self.zones}
+
+    @property
+    def zone_names(self) -> list[str]:
+        return [f"ZO {zone.number} {zone.name}" for zone in self.zones]
+
+    @property
+    def current_item(self) -> AgendaItem | None:
+        for item in self.items:
+            if item.opened_at is not None and item.closed_at is None:
+                return item
+        return None
+
+    @property
+    def present(self) -> list[Attendance]:
+        """Comuni present now (checked in, not left), by name."""
+        rows = [a for a in self.attendance if a.comune_id is not None and a.left_at is None]
+        return sorted(rows, key=lambda a: a.comune.name if a.comune else "")
+
+    @property
+    def present_ids(self) -> set[int]:
+        return {a.comune_id for a in self.present if a.comune_id is not None}
+
+    @property
+    def absent(self) -> list[Comune]:
+        here = self.present_ids
+        return [c for c in self.comuni if c.id not in here]
+
+    @property
+    def guests(self) -> list[Attendance]:
+        """People present without a vote."""
+        return [a for a in self.attendance if a.comune_id is None and a.left_at is None]
+
+    @property
+    def quorum(self) -> int:
+        from collab.meetings.tally import majority_quorum
+
+        return self.meeting.quorum or majority_quorum(len(self.comuni))
+
+    @property
+    def quorum_held(self) -> bool:
+        return len(self.present_ids) >= self.quorum
+
+    @property
+    def speaker(self) -> FloorRequest | None:
+        for request in self.floor:
+            if request.granted_at is not None and request.ended_at is None:
+                return request
+        return None
+
+    @property
+    def queue(self) -> list[FloorRequest]:
+        return [r for r in self.floor if r.granted_at is None and not r.withdrawn]
+
+    @property
+    def speeches(self) -> list[FloorRequest]:
+        return [r for r in self.floor if r.granted_at is not None and r.ended_at is not None]
+
+    @property
+    def open_vote(self) -> VoteView | None:
+        for view in self.votes:
+            if view.is_open:
+                return view
+        return None
+
+    @property
+    def closed_votes(self) -> list[VoteView]:
+        return [v for v in self.votes if not v.is_open]
+
+    def delegate_of(self, comune_id: int) -> MeetingDelegate | None:
+        for delegate in self.delegates:
+            if delegate.comune_id == comune_id:
+                return delegate
+        return None
+
+    def item_materials(self, item_id: int | None) -> list[MeetingMaterial]:
+        return [m for m in self.materials if m.item_id == item_id]
+
+    def speaking_since(self) -> datetime | None:
+        speaker = self.speaker
+        return speaker.granted_at if speaker else None
+
+
+async def meeting_zone_ids(session: AsyncSession, meeting_id: int) -> set[int]:
+    rows = await session.scalars(
+        select(MeetingZone.zone_id).where(MeetingZone.meeting_id == meeting_id)
+    )
+    return set(rows)
+
+
+async def load_room(session: AsyncSession, meeting_id: int) -> Room | None:
+    """The room of ``meeting_id``, or None when there is no such meeting."""
+    meeting = await session.get(Meeting, meeting_id, populate_existing=True)
+    if meeting is None:
+        return None
+    zones = list(
+        await session.scalars(
+            select(Zone)
+            .join(MeetingZone, MeetingZone.zone_id == Zone.id)
+            .where(MeetingZone.meeting_id == meeting_id)
+            .order_by(Zone.number)
+        )
+    )
+    items = list(
+        await session.scalars(
+            select(AgendaItem)
+            .where(AgendaItem.meeting_id == meeting_id)
+            .order_by(AgendaItem.position)
+        )
+    )
+    comuni = list(
+        await session.scalars(
+            select(Comune).where(Comune.zone_id.in_([z.id for z in zones])).order_by(Comune.name)
+        )
+    )
+    attendance = list(
+        await session.scalars(
+            select(Attendance)
+            .where(Attendance.meeting_id == meeting_id)
+            .order_by(Attendance.checked_in_at, Attendance.id)
+        )
+    )
+    floor = list(
+        await session.scalars(
+            select(FloorRequest)
+            .where(FloorRequest.meeting_id == meeting_id)
+            .order_by(FloorRequest.requested_at, FloorRequest.id)
+        )
+    )
+    votes = list(
+        await session.scalars(
+            select(Vote).where(Vote.meeting_id == meeting_id).order_by(Vote.opened_at, Vote.id)
+        )
+    )
+    views = {vote.id: VoteView(vote) for vote in votes}
+    if views:
+        ballots = await session.execute(
+            select(Ballot.vote_id, Ballot.comune_id, Ballot.choice).where(
+                Ballot.vote_id.in_(list(views))
+            )
+        )
+        for vote_id, comune_id, choice in ballots:
+            views[vote_id].ballots[comune_id] = choice
+    materials = list(
+        await session.scalars(
+            select(MeetingMaterial)
+            .where(MeetingMaterial.meeting_id == meeting_id)
+            .order_by(MeetingMaterial.id)
+        )
+    )
+    delegates = list(
+        await session.scalars(
+            select(MeetingDelegate).where(MeetingDelegate.meeting_id == meeting_id)
+        )
+    )
+    verbale = await session.scalar(select(Verbale).where(Verbale.meeting_id == meeting_id))
+    return Room(
+        meeting=meeting,
+        zones=zones,
+        items=items,
+        comuni=comuni,
+        attendance=attendance,
+        floor=floor,
+        votes=list(views.values()),
+        materials=materials,
+        delegates=delegates,
+        verbale=verbale,
+    )

@@ -1,0 +1,12 @@
+"""The URL map of meetings: lists and convening, the room, the verbale and calendars."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from collab import web  # noqa: F401 - registers the {name:id} URL convertor
+from collab.meetings import documents, pages, room_routes
+
+__all__ = ["routes"]
+
+routes: list[BaseRoute] = [*pages.routes, *room_routes.routes, *documents.routes]
