@@ -7,7 +7,7 @@ README); never run this on a production database.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -16,7 +16,9 @@ from collab.accounts.actions import do_create_user
 from collab.db import Database
 from collab.forums import actions
 from collab.importer import import_comuni
+from collab.meetings.actions import AgendaLine, Convocation, do_convene
 from collab.models import Post, Theme, Thread, User, Zone, utcnow
+from collab.templating import ROME
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "load_demo"]
 
@@ -97,7 +99,42 @@ async def load_demo(database: Database) -> bool:
             for reply_author, text in replies:
                 await actions.do_reply(uow, users[reply_author], thread.id, text)
     await _spread_in_time(database)
+    await _demo_meeting(database)
     return True
+
+
+# A joint meeting of ZO 5 and ZO 6 tomorrow at 10:00 (Turin), convened by staff.
+MEETING_AGENDA = [
+    ("Parere sul Piano strategico metropolitano", "psm-mobile-collegata", 40),
+    ("Orari del trasporto pubblico locale", "trasporti-mobilita", 20),
+    ("Esercitazione di protezione civile", "protezione-civile", 15),
+]
+
+
+async def _demo_meeting(database: Database) -> None:
+    tomorrow = (datetime.now(ROME) + timedelta(days=1)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    async with database.transaction() as uow:
+        s = uow.session
+        staff = await s.scalar(select(User).where(User.email == "staff@demo.collab.it"))
+        assert staff is not None
+        themes = {t.slug: t.id for t in await s.scalars(select(Theme))}
+        zones = list(await s.scalars(select(Zone.id).where(Zone.number.in_([5, 6]))))
+        form = Convocation(
+            title="Giornata di sintesi del Pinerolese e delle Valli di Susa e Sangone",
+            zone_ids=zones,
+            starts_at=tomorrow.astimezone(UTC),
+            items=[
+                AgendaLine(title, themes[slug], minutes) for title, slug, minutes in MEETING_AGENDA
+            ],
+            description="Incontro pluritematico delle due zone: parere sul PSM e servizi.",
+            place="Sala consiliare, Pinerolo",
+            video_url="https://videoconferenza.example.org/zo5-zo6",
+            public=True,
+            materials=[("Bozza del Piano strategico", "https://www.cittametropolitana.torino.it/")],
+        )
+        await do_convene(uow, staff, form)
 
 
 async def _spread_in_time(database: Database) -> None:
