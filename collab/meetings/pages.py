@@ -1,7 +1,226 @@
-"""Placeholder: filled in by the meetings UI work."""
+"""Meeting pages: the list of meetings a user follows, and the convening form.
+
+The form's raw values live in :class:`ConveneForm`, so a refused submission
+re-renders exactly what the user typed; :meth:`ConveneForm.convocation` turns
+them into the domain's :class:`~collab.meetings.actions.Convocation` (a value
+that cannot even be parsed, a date or a number, is an ``ActionError`` on its
+field) and :func:`collab.meetings.actions.do_convene` checks the rest.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
-routes: list[BaseRoute] = []
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from collab import web
+from collab.db import UnitOfWork
+from collab.errors import ActionError, PermissionDenied
+from collab.i18n import N_
+from collab.meetings import actions
+from collab.meetings.actions import AgendaLine, Convocation
+from collab.meetings.rules import may_read
+from collab.models import Meeting, MeetingState, MeetingZone, Theme, User, Zone
+from collab.permissions import Action, can
+from collab.templating import ROME
+
+__all__ = ["ConveneForm", "convene", "convene_page", "meetings_list", "routes"]
+
+AGENDA_ROWS = 8  # rows offered by the form; blank ones are ignored
+MATERIAL_ROWS = 4
+DEFAULT_MINUTES = "15"
+
+
+@dataclass
+class ConveneForm:
+    """The convening form as typed: strings, so it can be shown again unchanged."""
+
+    title: str = ""
+    description: str = ""
+    zone_ids: set[int] = field(default_factory=set)
+    starts_at: str = ""  # <input type="datetime-local">: Europe/Rome wall time
+    place: str = ""
+    video_url: str = ""
+    quorum: str = ""
+    public: bool = False
+    items: list[dict[str, str]] = field(default_factory=list)  # title, theme, minutes
+    materials: list[dict[str, str]] = field(default_factory=list)  # title, url
+
+    @classmethod
+    def blank(cls) -> ConveneForm:
+        return cls()._padded()
+
+    @classmethod
+    def from_data(cls, data: FormData) -> ConveneForm:
+        zone_ids = {
+            int(v)
+            for v in data.getlist("zones")
+            if isinstance(v, str) and v.isascii() and v.isdigit()
+        }
+        items = [
+            {k: web.field(data, f"item-{n}-{k}").strip() for k in ("title", "theme", "minutes")}
+            for n in range(actions.MAX_ITEMS)
+        ]
+        materials = [
+            {k: web.field(data, f"material-{n}-{k}").strip() for k in ("title", "url")}
+            for n in range(actions.MAX_MATERIALS)
+        ]
+        return cls(
+            title=web.field(data, "title"), description=web.field(data, "description"),
+            zone_ids={z for z in zone_ids if z < 2**31}, starts_at=web.field(data, "starts_at"),
+            place=web.field(data, "place"), video_url=web.field(data, "video_url"),
+            quorum=web.field(data, "quorum").strip(), public=web.field(data, "public") == "1",
+            items=[i for i in items if i["title"]],
+            materials=[m for m in materials if any(m.values())],
+        )._padded()  # fmt: skip
+
+    def _padded(self) -> ConveneForm:
+        """The rows to show: the filled ones first, then blank ones up to the minimum."""
+        self.items = [i for i in self.items if i.get("title")]
+        self.items += [
+            {"title": "", "theme": "", "minutes": DEFAULT_MINUTES}
+            for _ in range(max(AGENDA_ROWS - len(self.items), 1))
+        ]
+        self.materials = [m for m in self.materials if any(m.values())]
+        self.materials += [
+            {"title": "", "url": ""} for _ in range(max(MATERIAL_ROWS - len(self.materials), 1))
+        ]
+        return self
+
+    def convocation(self) -> Convocation:
+        """The domain's value; an ``ActionError`` on a date or number that does not parse."""
+        items = [
+            AgendaLine(row["title"], _number(row["theme"]) or 0, _minutes(row["minutes"]))
+            for row in self.items
+            if row["title"]
+        ]
+        quorum = None
+        if self.quorum:
+            quorum = _number(self.quorum)
+            if quorum is None:
+                raise ActionError(N_("The quorum must be a number of comuni."), field="quorum")
+        return Convocation(
+            title=self.title, zone_ids=sorted(self.zone_ids),
+            starts_at=_rome_to_utc(self.starts_at), items=items,
+            description=self.description, place=self.place,
+            video_url=self.video_url, quorum=quorum, public=self.public,
+            materials=[(m["title"], m["url"]) for m in self.materials if any(m.values())],
+        )  # fmt: skip
+
+
+def _number(raw: str) -> int | None:
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+
+
+def _minutes(raw: str) -> int:
+    value = _number(raw or DEFAULT_MINUTES)
+    if value is None:
+        raise ActionError(N_("An agenda item lasts from 1 to 480 minutes."), field="items")
+    return value
+
+
+def _rome_to_utc(raw: str) -> datetime | None:
+    """A ``datetime-local`` value read as Turin's wall time, in UTC (None when empty)."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is not None or "T" not in raw:
+        raise ActionError(
+            N_("Give the date and time as day, month, year, hours and minutes."),
+            field="starts_at",
+        )
+    return moment.replace(tzinfo=ROME).astimezone(UTC)
+
+
+async def _meeting_zones(session: AsyncSession) -> dict[int, list[Zone]]:
+    """Each meeting's convened zones, by number."""
+    rows = await session.execute(
+        select(MeetingZone.meeting_id, Zone)
+        .join(Zone, Zone.id == MeetingZone.zone_id)
+        .order_by(Zone.number)
+    )
+    zones: dict[int, list[Zone]] = {}
+    for meeting_id, zone in rows:
+        zones.setdefault(meeting_id, []).append(zone)
+    return zones
+
+
+async def meetings_list(request: Request) -> Response:
+    user = await web.require_user(request)
+    async with web.db(request).session() as session:
+        zones = await _meeting_zones(session)
+        meetings = list(await session.scalars(select(Meeting).order_by(Meeting.starts_at)))
+        all_zones = list(await session.scalars(select(Zone.id)))
+    visible = [m for m in meetings if may_read(user, {z.id for z in zones.get(m.id, [])})]
+    past = (MeetingState.CHIUSA, MeetingState.ANNULLATA)
+    return await web.render(
+        request,
+        "meetings/list.html",
+        {"zones": zones, "may_convene": any(can(user, Action.CONVENE, z) for z in all_zones),
+         "in_progress": [m for m in visible if m.state == MeetingState.IN_CORSO],
+         "upcoming": [m for m in visible if m.state == MeetingState.CONVOCATA],
+         "past": [m for m in reversed(visible) if m.state in past]},
+    )  # fmt: skip
+
+
+async def _form_choices(request: Request, user: User) -> dict[str, Any]:
+    """The zones ``user`` may convene (403 if none) and the themes in use."""
+    async with web.db(request).session() as session:
+        zones = list(await session.scalars(select(Zone).order_by(Zone.number)))
+        themes = list(
+            await session.scalars(select(Theme).where(Theme.active).order_by(Theme.position))
+        )
+    zones = [z for z in zones if can(user, Action.CONVENE, z.id)]
+    if not zones:
+        raise PermissionDenied(N_("You are not allowed to convene meetings."))
+    return {"zones": zones, "themes": themes}
+
+
+async def convene_page(request: Request) -> Response:
+    user = await web.require_user(request)
+    choices = await _form_choices(request, user)
+    return await web.render(request, "meetings/new.html", {**choices, "form": ConveneForm.blank()})
+
+
+async def convene(request: Request) -> Response:
+    user = await web.require_user(request)
+    choices = await _form_choices(request, user)
+    values = ConveneForm.from_data(await web.form(request))
+    created: list[Meeting] = []
+
+    async def write(uow: UnitOfWork) -> None:
+        convocation = values.convocation()
+        await _check_zones_exist(uow, convocation.zone_ids)
+        created.append(await actions.do_convene(uow, user, convocation))
+
+    error = await web.attempt(request, write)
+    if error is not None:
+        return await web.render(
+            request, "meetings/new.html", {**choices, "form": values, **error}, status_code=422
+        )
+    return web.redirect(request, f"/meetings/{created[0].id}")
+
+
+async def _check_zones_exist(uow: UnitOfWork, zone_ids: list[int]) -> None:
+    """A zone id that names no zone (a forged form) is bad input, not a 500."""
+    found = set(await uow.session.scalars(select(Zone.id).where(Zone.id.in_(zone_ids))))
+    if found != set(zone_ids):
+        raise ActionError(N_("Choose at least one zone."), field="zones")
+
+
+routes: list[BaseRoute] = [
+    Route("/meetings", meetings_list, methods=["GET"]),
+    Route("/meetings/new", convene_page, methods=["GET"]),
+    Route("/meetings/new", convene, methods=["POST"]),
+]
