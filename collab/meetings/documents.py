@@ -1,7 +1,232 @@
-"""Placeholder: filled in by the meetings UI work."""
+"""A meeting's documents: its calendars (iCalendar), and the verbale's page, edit and PDF.
+
+Visibility of the verbale: its draft is seen (and edited, and published) only
+by those who may take notes (:func:`collab.meetings.rules.may_take_notes`);
+once published, by everyone who may follow the meeting, and through the
+meeting's public link when it has one. Anyone else gets a 404, the same as
+when there is no verbale at all, so a draft's existence is not revealed.
+The page and the PDF come from one partial, ``meetings/_verbale.html``.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from dataclasses import dataclass
+from typing import Any
 
-routes: list[BaseRoute] = []
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from collab import web
+from collab.db import UnitOfWork
+from collab.errors import NotFound, PermissionDenied
+from collab.i18n import N_, translations
+from collab.meetings import ics, minutes
+from collab.meetings.actions import get_readable_room
+from collab.meetings.pdf import render_pdf_async
+from collab.meetings.room import Room, load_room
+from collab.meetings.rules import may_take_notes
+from collab.meetings.verbale import TIME_SPAN, TITLE
+from collab.models import AgendaItem, Meeting, MeetingZone, User, Verbale, Zone
+from collab.permissions import Action, can
+from collab.templating import Templates, local_time
+
+__all__ = [
+    "edit_verbale",
+    "meeting_calendar",
+    "public_verbale",
+    "publish_verbale",
+    "routes",
+    "verbale_page",
+    "verbale_pdf",
+    "zone_calendar",
+]
+
+CALENDAR_TYPE = "text/calendar; charset=utf-8"
+ZONE_CALENDAR = N_("Meetings of ZO %(number)d %(name)s")
+NO_VERBALE = N_("This meeting has no verbale yet.")
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+def _event(
+    request: Request, meeting: Meeting, items: list[AgendaItem], zones: list[Zone]
+) -> list[str]:
+    url = f"{web.settings(request).base_url}/meetings/{meeting.id}"
+    return ics.meeting_event(
+        meeting, items, zones, url, sequence=meeting.revision, locale=web.locale_of(request)
+    )
+
+
+async def meeting_calendar(request: Request) -> Response:
+    user = await web.require_user(request)
+    async with web.db(request).session() as session:
+        room = await get_readable_room(session, user, request.path_params["id"])
+    event = _event(request, room.meeting, room.items, room.zones)
+    body = ics.calendar([event], room.meeting.title)
+    return Response(body, media_type=CALENDAR_TYPE, headers=_attachment(ics.filename(room.meeting)))
+
+
+async def _zone_meetings(
+    session: AsyncSession, zone: Zone
+) -> list[tuple[Meeting, list[AgendaItem], list[Zone]]]:
+    """Every meeting convening ``zone``, with its agenda and zones (three queries)."""
+    meetings = list(
+        await session.scalars(
+            select(Meeting)
+            .join(MeetingZone, MeetingZone.meeting_id == Meeting.id)
+            .where(MeetingZone.zone_id == zone.id)
+            .order_by(Meeting.starts_at, Meeting.id)
+        )
+    )
+    ids = [m.id for m in meetings]
+    items: dict[int, list[AgendaItem]] = {i: [] for i in ids}
+    for item in await session.scalars(select(AgendaItem).where(AgendaItem.meeting_id.in_(ids))):
+        items[item.meeting_id].append(item)
+    zones: dict[int, list[Zone]] = {i: [] for i in ids}
+    rows = await session.execute(
+        select(MeetingZone.meeting_id, Zone)
+        .join(Zone, Zone.id == MeetingZone.zone_id)
+        .where(MeetingZone.meeting_id.in_(ids))
+    )
+    for meeting_id, other in rows:
+        zones[meeting_id].append(other)
+    return [(m, items[m.id], zones[m.id]) for m in meetings]
+
+
+async def zone_calendar(request: Request) -> Response:
+    user = await web.require_user(request)
+    number = request.path_params["number"]
+    async with web.db(request).session() as session:
+        zone = await session.scalar(select(Zone).where(Zone.number == number))
+        if zone is None:
+            raise NotFound(N_("This zone does not exist."))
+        if not can(user, Action.READ, zone.id):
+            raise PermissionDenied(N_("You are not allowed to see this zone's boards."))
+        meetings = await _zone_meetings(session, zone)
+    name = translations(web.locale_of(request)).gettext(ZONE_CALENDAR) % {
+        "number": zone.number, "name": zone.name,
+    }  # fmt: skip
+    body = ics.calendar((_event(request, *row) for row in meetings), name)
+    return Response(
+        body, media_type=CALENDAR_TYPE, headers=_attachment(f"riunioni-zo-{zone.number}.ics")
+    )
+
+
+# -- the verbale ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Heading:
+    """What the verbale's header shows of its meeting (``meetings/_verbale.html``)."""
+
+    zone_names: list[str]
+    date_text: str
+    place: str
+
+
+def _context(conn: HTTPConnection, room: Room, verbale: Verbale) -> dict[str, Any]:
+    """The partial's context: title, sanitized body and the meeting's heading."""
+    locale = web.locale_of(conn)
+    meeting = room.meeting
+    start = meeting.opened_at or meeting.starts_at
+    date_text = local_time(start, "EEEE d MMMM y", locale)
+    if meeting.opened_at and meeting.closed_at:
+        date_text += ", " + translations(locale).gettext(TIME_SPAN) % {
+            "start": local_time(meeting.opened_at, "HH:mm", locale),
+            "end": local_time(meeting.closed_at, "HH:mm", locale),
+        }
+    title = f"{translations(locale).gettext(TITLE)}: {meeting.title}"
+    heading = Heading(room.zone_names, date_text, meeting.place)
+    return {"title": title, "body_html": verbale.html, "meeting": heading, "room": room,
+            "verbale": verbale}  # fmt: skip
+
+
+async def _visible(request: Request, user: User) -> tuple[Room, Verbale, bool]:
+    """The room, its verbale, and whether ``user`` may edit it; 404 if not to be seen."""
+    async with web.db(request).session() as session:
+        room = await get_readable_room(session, user, request.path_params["id"])
+    editor = may_take_notes(user, room.meeting, room.zone_ids)
+    verbale = room.verbale
+    if verbale is None or (verbale.published_at is None and not editor):
+        raise NotFound(NO_VERBALE)
+    return room, verbale, editor and verbale.published_at is None
+
+
+async def _page(
+    request: Request, room: Room, verbale: Verbale, editable: bool, **extra: Any
+) -> Response:
+    context = {**_context(request, room, verbale), "editable": editable,
+               "source": verbale.source, **extra}  # fmt: skip
+    status = 422 if extra.get("error") else 200
+    headers = {"Referrer-Policy": "no-referrer"} if extra.get("public") else None
+    return await web.render(
+        request, "meetings/verbale.html", context, status_code=status, headers=headers
+    )
+
+
+async def verbale_page(request: Request) -> Response:
+    user = await web.require_user(request)
+    room, verbale, editable = await _visible(request, user)
+    return await _page(request, room, verbale, editable)
+
+
+async def edit_verbale(request: Request) -> Response:
+    user = await web.require_user(request)
+    source = web.field(await web.form(request), "source")
+    meeting_id: int = request.path_params["id"]
+
+    async def write(uow: UnitOfWork) -> None:
+        await minutes.do_edit_verbale(uow, user, meeting_id, source)
+
+    error = await web.attempt(request, write)
+    if error is not None:
+        room, verbale, editable = await _visible(request, user)
+        return await _page(request, room, verbale, editable, **error, source=source)
+    return web.redirect(request, f"/meetings/{meeting_id}/verbale")
+
+
+async def publish_verbale(request: Request) -> Response:
+    user = await web.require_user(request)
+    meeting_id: int = request.path_params["id"]
+    async with web.db(request).transaction() as uow:
+        await minutes.do_publish_verbale(uow, user, meeting_id)
+    return web.redirect(request, f"/meetings/{meeting_id}/verbale")
+
+
+async def verbale_pdf(request: Request) -> Response:
+    user = await web.require_user(request)
+    room, verbale, _editable = await _visible(request, user)
+    templates: Templates = request.app.state.templates
+    html = templates.render(
+        "meetings/verbale_document.html", web.locale_of(request), _context(request, room, verbale)
+    )
+    pdf = await render_pdf_async(html)
+    name = f"verbale-riunione-{room.meeting.id}.pdf"
+    return Response(pdf, media_type="application/pdf", headers=_attachment(name))
+
+
+async def public_verbale(request: Request) -> Response:
+    """The published verbale of a public meeting, for anyone with its link."""
+    token = request.path_params["token"]
+    async with web.db(request).session() as session:
+        meeting_id = await session.scalar(select(Meeting.id).where(Meeting.public_token == token))
+        room = await load_room(session, meeting_id) if meeting_id is not None else None
+    if room is None or room.verbale is None or room.verbale.published_at is None:
+        raise NotFound(NO_VERBALE)
+    return await _page(request, room, room.verbale, False, public=True, token=token)
+
+
+routes: list[BaseRoute] = [
+    Route("/meetings/{id:id}/calendar.ics", meeting_calendar, methods=["GET"]),
+    Route("/zones/{number:id}/meetings.ics", zone_calendar, methods=["GET"]),
+    Route("/meetings/{id:id}/verbale", verbale_page, methods=["GET"]),
+    Route("/meetings/{id:id}/verbale", edit_verbale, methods=["POST"]),
+    Route("/meetings/{id:id}/verbale/publish", publish_verbale, methods=["POST"]),
+    Route("/meetings/{id:id}/verbale.pdf", verbale_pdf, methods=["GET"]),
+    Route("/m/{token}/verbale", public_verbale, methods=["GET"]),
+]
