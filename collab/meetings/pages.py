@@ -77,12 +77,11 @@ class ConveneForm:
             zone_ids={z for z in zone_ids if z < 2**31}, starts_at=web.field(data, "starts_at"),
             place=web.field(data, "place"), video_url=web.field(data, "video_url"),
             quorum=web.field(data, "quorum").strip(), public=web.field(data, "public") == "1",
-            items=[i for i in items if i["title"]],
-            materials=[m for m in materials if any(m.values())],
+            items=items, materials=materials,
         )._padded()  # fmt: skip
 
     def _padded(self) -> ConveneForm:
-        """The rows to show: the filled ones first, then blank ones up to the minimum."""
+        """Blank rows dropped (they mean nothing), then blank ones added up to the minimum."""
         self.items = [i for i in self.items if i.get("title")]
         self.items += [
             {"title": "", "theme": "", "minutes": DEFAULT_MINUTES}
