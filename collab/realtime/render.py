@@ -11,6 +11,10 @@ templates the pages use. A frame is an envelope followed by operations:
 
 ``static/js/live.js`` applies the operations (idempotently: an element whose
 id is already in the page is replaced, not added again).
+
+Meeting topics (``meeting:N``) are handed to
+:class:`collab.realtime.meeting_frames.MeetingFrames`, which renders the room's
+regions by the viewer's mode instead.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from collab.i18n import translations
 from collab.models import Post, Thread, User
 from collab.permissions import Action
 from collab.realtime.log import LoggedEvent
+from collab.realtime.meeting_frames import MeetingFrames, MeetingPrepared
 from collab.templating import Templates
 
 __all__ = ["FragmentRenderer", "Viewer", "heartbeat_frame", "reset_frame"]
@@ -37,9 +42,13 @@ HEARTBEAT = '<template data-heartbeat=""></template>'
 
 
 class Viewer(Protocol):
-    """What the renderer needs to know of a socket."""
+    """What the renderer needs to know of a socket.
 
-    user: User
+    ``user`` is None for an anonymous follower of a public meeting (such a
+    socket subscribes to that meeting's topic only).
+    """
+
+    user: User | None
     locale: str
 
     def moderates(self, zone_id: int | None) -> bool:
@@ -83,8 +92,11 @@ class FragmentRenderer:
     def __init__(self, templates: Templates, database: Database) -> None:
         self.templates = templates
         self.db = database
+        self.meetings = MeetingFrames(templates, database)
 
-    async def prepare(self, item: LoggedEvent) -> Prepared:
+    async def prepare(self, item: LoggedEvent) -> Prepared | MeetingPrepared:
+        if item.topic.startswith("meeting:"):
+            return await self.meetings.prepare(item)
         event = item.event
         async with self.db.session() as session:
             thread = await session.get(Thread, event.get("thread_id"))
@@ -101,19 +113,26 @@ class FragmentRenderer:
                 zone_summary=await queries.zone_summary(session, thread.zone_id),
             )  # fmt: skip
 
-    def basis(self, prepared: Prepared) -> Hashable:
+    def basis(self, prepared: Prepared | MeetingPrepared) -> Hashable:
+        if isinstance(prepared, MeetingPrepared):
+            return self.meetings.basis(prepared)
         if prepared.kind != "post" or prepared.post is None or prepared.thread is None:
             return prepared.kind
         return (prepared.thread.zone_id, prepared.post.author_id)
 
-    def variant(self, prepared: Prepared, subscriber: Any) -> Hashable:
+    def variant(self, prepared: Prepared | MeetingPrepared, subscriber: Any) -> Hashable:
+        if isinstance(prepared, MeetingPrepared):
+            return self.meetings.variant(prepared, subscriber)
         viewer: Viewer = subscriber
         if prepared.kind != "post" or prepared.post is None or prepared.thread is None:
             return (viewer.locale,)
         moderator = viewer.moderates(prepared.thread.zone_id)
-        return (viewer.locale, moderator, viewer.user.id == prepared.post.author_id)
+        author = viewer.user is not None and viewer.user.id == prepared.post.author_id
+        return (viewer.locale, moderator, author)
 
-    def render(self, prepared: Prepared, variant: Hashable) -> str:
+    def render(self, prepared: Prepared | MeetingPrepared, variant: Hashable) -> str:
+        if isinstance(prepared, MeetingPrepared):
+            return self.meetings.render(prepared, variant)
         assert isinstance(variant, tuple)
         locale = variant[0]
         item = prepared.item

@@ -10,8 +10,18 @@ Protocol (text frames):
   ``WS_HEARTBEAT`` seconds (jittered), when it also checks again that the session is
   valid and the user may still read every topic.
 
+Meeting topics (``meeting:N``): a logged-in user may follow one when
+:func:`collab.meetings.rules.may_read` allows it for the meeting's zones.
+Anonymous public followers connect to ``/ws?public=<token>`` without a
+session: such a socket may subscribe to exactly the topic of the meeting whose
+public link is ``<token>``, and is closed (4403) at the next heartbeat once the
+meeting is made private. Public opens count against the per-IP limit of
+:mod:`collab.meetings.room_public` (4429 when over). Presence is kept for
+thread topics only.
+
 Close codes: 4401 not logged in (or the session ended), 4403 a topic the user
-may not read, 4400 a malformed subscription, 1013 the client fell too far
+may not read, 4400 a malformed subscription, 4429 too many public opens from
+one address, 1013 the client fell too far
 behind (its queue of ``WS_QUEUE_SIZE`` frames overflowed: the htmx extension
 reconnects and the page catches up from the log).
 """
@@ -37,8 +47,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from collab import web
 from collab.db import Database
 from collab.i18n import translations
+from collab.meetings import room_public
+from collab.meetings.room import meeting_zone_ids
+from collab.meetings.rules import may_read
 from collab.models import Thread, User
 from collab.permissions import Action, can
+from collab.realtime.events import meeting_topic
 from collab.realtime.hub import Hub
 from collab.realtime.presence import Presence
 from collab.realtime.publisher import group_name
@@ -66,7 +80,7 @@ class Connection:
     sends with the server's own ``send`` (see :class:`DirectSend`).
     """
 
-    def __init__(self, ws: WebSocket, user: User, locale: str, queue_size: int) -> None:
+    def __init__(self, ws: WebSocket, user: User | None, locale: str, queue_size: int) -> None:
         self.ws = ws
         self.user = user
         self.locale = locale
@@ -184,9 +198,34 @@ async def topic_zone(
     return False, None
 
 
+# A meeting's zones are fixed when it is convened: remembered per process too.
+async def _meeting_zones(ws: WebSocket, topic: str) -> set[int] | None:
+    """The zone ids of the meeting of ``topic`` (None: not a meeting that exists)."""
+    _, _, ident = topic.partition(":")
+    if not ident.isdigit() or len(ident) > 9:
+        return None
+    known: dict[str, set[int]] | None = getattr(ws.app.state, "meeting_zones", None)
+    if known is None:
+        known = ws.app.state.meeting_zones = {}
+    if topic not in known:
+        async with web.db(ws).session() as session:
+            zones = await meeting_zone_ids(session, int(ident))
+        if not zones:
+            return None
+        if len(known) >= MAX_KNOWN_THREADS:
+            known.clear()
+        known[topic] = zones
+    return known[topic]
+
+
 async def _authorize(ws: WebSocket, user: User, topics: dict[str, int | None]) -> None:
     known: dict[str, int | None] = ws.app.state.thread_zones
     for topic in topics:
+        if topic.startswith("meeting:"):
+            zones = await _meeting_zones(ws, topic)
+            if zones is None or not may_read(user, zones):
+                raise Rejected(4403)
+            continue
         exists, zone_id = await topic_zone(web.db(ws), topic, known)
         if not exists or not can(user, Action.READ, zone_id):
             raise Rejected(4403)
@@ -218,8 +257,19 @@ def _same_origin(ws: WebSocket) -> bool:
     return origin is None or urlsplit(origin).netloc == ws.headers.get("host", "")
 
 
+async def _public_allowed(ws: WebSocket, token: str, topics: dict[str, int | None]) -> None:
+    """A public socket follows exactly the meeting whose public link is ``token``."""
+    meeting_id = await room_public.meeting_of_token(ws, token)
+    if meeting_id is None or list(topics) != [meeting_topic(meeting_id)]:
+        raise Rejected(4403)
+
+
 async def _still_allowed(ws: WebSocket, topics: dict[str, int | None]) -> None:
     """Raise when the session ended or the user may no longer read a topic."""
+    token = ws.query_params.get("public")
+    if token is not None:
+        await _public_allowed(ws, token, topics)
+        return
     if hasattr(ws.state, "user"):
         del ws.state.user
     user = await web.current_user(ws)
@@ -268,17 +318,23 @@ class _Here:
             await self.layer.group_send(group_name(topic), message)
 
     async def join(self) -> None:
+        user = self.conn.user
+        if user is None:
+            return  # a public follower: no presence
         for topic in self.topics:
             with _best_effort("join", topic):
-                await self.presence.touch(topic, self.key, self.conn.user.id, self.conn.user.name)
+                await self.presence.touch(topic, self.key, user.id, user.name)
                 await self._broadcast(topic)
 
     async def refresh(self) -> None:
         # Keeps our entry alive, and shows this socket the current list (users
         # of a worker that died disappear when their entries expire).
+        user = self.conn.user
+        if user is None:
+            return  # a public follower: no presence
         for topic in self.topics:
             with _best_effort("refresh", topic):
-                await self.presence.touch(topic, self.key, self.conn.user.id, self.conn.user.name)
+                await self.presence.touch(topic, self.key, user.id, user.name)
                 self.conn.presence(topic, await self._who(topic))
 
     async def _who(self, topic: str) -> list[list[Any]]:
@@ -295,9 +351,12 @@ class _Here:
         return users
 
     async def leave(self) -> None:
+        user = self.conn.user
+        if user is None:
+            return  # a public follower: no presence
         for topic in self.topics:
             with _best_effort("leave", topic):
-                await self.presence.leave(topic, self.key, self.conn.user.id, self.conn.user.name)
+                await self.presence.leave(topic, self.key, user.id, user.name)
                 await self._broadcast(topic)
 
 
@@ -330,8 +389,12 @@ async def live(ws: WebSocket) -> None:
         await ws.close(code=4403)
         return
     await ws.accept()
-    user = await web.current_user(ws)
-    if user is None:
+    token = ws.query_params.get("public")
+    user = None if token is not None else await web.current_user(ws)
+    if token is not None and not room_public.allow_public(ws):
+        await ws.close(code=4429)
+        return
+    if token is None and user is None:
         await ws.close(code=4401)
         return
     hub: Hub = ws.app.state.hub
@@ -343,7 +406,11 @@ async def live(ws: WebSocket) -> None:
     try:
         text = await asyncio.wait_for(ws.receive_text(), SUBSCRIBE_TIMEOUT)
         topics = _parse_subscribe(text)
-        await _authorize(ws, user, topics)
+        if token is not None:
+            await _public_allowed(ws, token, topics)
+        else:
+            assert user is not None
+            await _authorize(ws, user, topics)
         writer = asyncio.create_task(conn.write(ws.scope.get("collab.send", ws.send)))
         tasks = [writer, asyncio.create_task(_reader(ws))]
         for topic, after in topics.items():

@@ -1,0 +1,113 @@
+"""The public follow-along page of a meeting: ``/m/<token>``, no account needed.
+
+Read-only: the room's regions in mode ``public`` (no controls; no e-mail
+addresses, nobody's ballot, not who checked a comune in: only comune names,
+the chair's and the speakers' names, as a published verbale shows them), live
+over ``/ws?public=<token>`` (see :mod:`collab.realtime.ws`). An unknown or
+revoked token is a 404. The page is sent with ``Referrer-Policy: no-referrer``
+so the token does not leak to the sites its links lead to.
+
+**Rate limit.** Page loads and public websocket opens share one sliding
+window per client IP and per process: at most :data:`PUBLIC_LIMIT` in
+:data:`PUBLIC_WINDOW` seconds (then 429 with the Italian error page, or close
+code 4429 for a socket). It is in memory, so with N workers a client gets up
+to N times the limit; it is there to stop one client from hammering the
+unauthenticated endpoints, not to meter use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from sqlalchemy import select
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from collab import web
+from collab.errors import NotFound
+from collab.i18n import N_, translations
+from collab.meetings.room import load_room
+from collab.meetings.room_views import RoomView, Variant, region_context
+from collab.models import Meeting
+from collab.realtime.events import meeting_topic
+from collab.realtime.log import last_seqs
+
+__all__ = ["PUBLIC_LIMIT", "PUBLIC_WINDOW", "SlidingWindow", "allow_public", "public_page"]
+
+PUBLIC_LIMIT = 60
+PUBLIC_WINDOW = 60.0
+MAX_CLIENTS = 10_000  # IPs remembered; beyond that the stalest are forgotten
+NO_SUCH_LINK = N_("This public link does not exist or is no longer valid.")
+
+
+class SlidingWindow:
+    """At most ``limit`` hits per ``window`` seconds per key, in this process."""
+
+    def __init__(self, limit: int = PUBLIC_LIMIT, window: float = PUBLIC_WINDOW) -> None:
+        self.limit = limit
+        self.window = window
+        self.hits: dict[str, deque[float]] = {}
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        hits = self.hits.get(key)
+        if hits is None:
+            if len(self.hits) >= MAX_CLIENTS:
+                self._forget(now)
+            hits = self.hits[key] = deque()
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return False
+        hits.append(now)
+        return True
+
+    def _forget(self, now: float) -> None:
+        for key in [k for k, h in self.hits.items() if not h or h[-1] <= now - self.window]:
+            del self.hits[key]
+        while len(self.hits) >= MAX_CLIENTS:
+            del self.hits[next(iter(self.hits))]
+
+
+def allow_public(conn: HTTPConnection) -> bool:
+    """Count one public page load or socket open of this client; False when over."""
+    limiter: SlidingWindow | None = getattr(conn.app.state, "public_limiter", None)
+    if limiter is None:
+        limiter = conn.app.state.public_limiter = SlidingWindow()
+    return limiter.allow(conn.client.host if conn.client else "")
+
+
+async def meeting_of_token(conn: HTTPConnection, token: str) -> int | None:
+    """The id of the meeting whose public link is ``token`` (None if none)."""
+    if not token or len(token) > 64:
+        return None
+    async with web.db(conn).session() as session:
+        meeting_id: int | None = await session.scalar(
+            select(Meeting.id).where(Meeting.public_token == token)
+        )
+    return meeting_id
+
+
+async def public_page(request: Request) -> Response:
+    if not allow_public(request):
+        return await web.error_response(request, 429)
+    token: str = request.path_params["token"]
+    meeting_id = await meeting_of_token(request, token)
+    if meeting_id is None:
+        raise NotFound(NO_SUCH_LINK)
+    async with web.db(request).session() as session:
+        topics = await last_seqs(session, [meeting_topic(meeting_id)])  # before the content
+        room = await load_room(session, meeting_id)
+    if room is None or room.meeting.public_token != token:
+        raise NotFound(NO_SUCH_LINK)
+    gettext = translations(web.locale_of(request)).gettext
+    view = RoomView(room, Variant("public"), me=None, token=token)
+    context = {**region_context(view, gettext), "live_topics": topics}
+    return await web.render(
+        request, "meetings/public.html", context, headers={"Referrer-Policy": "no-referrer"}
+    )
+
+
+routes: list[BaseRoute] = [Route("/m/{token}", public_page, methods=["GET"])]
