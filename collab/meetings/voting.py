@@ -107,7 +107,12 @@ async def do_cast_ballot(
 
 
 def _frozen(outcome: Outcome) -> dict[str, Any]:
-    """The result as stored: names for an open vote, counts only for a secret one."""
+    """The result as stored: names for an open vote, counts only for a secret one.
+
+    Counts only for every list of a secret vote, "present" and "non partecipa"
+    too: not taking part is a choice on the ballot, and the names present for
+    the vote are those of the meeting minus the ones who chose it.
+    """
 
     def names(values: tuple[str, ...]) -> list[str] | int:
         return len(values) if outcome.secret else list(values)
@@ -115,11 +120,11 @@ def _frozen(outcome: Outcome) -> dict[str, Any]:
     return {
         "secret": outcome.secret,
         "quorum": outcome.quorum,
-        "present": list(outcome.present),
+        "present": names(outcome.present),
         "favorevoli": names(outcome.favorevoli),
         "contrari": names(outcome.contrari),
         "astenuti": names(outcome.astenuti),
-        "non_partecipanti": list(outcome.non_partecipanti),
+        "non_partecipanti": names(outcome.non_partecipanti),
     }
 
 
@@ -130,9 +135,9 @@ def outcome_of(result: dict[str, Any]) -> Outcome:
         return ("",) * value if isinstance(value, int) else tuple(value)
 
     return Outcome(
-        present=tuple(result["present"]), favorevoli=names(result["favorevoli"]),
+        present=names(result["present"]), favorevoli=names(result["favorevoli"]),
         contrari=names(result["contrari"]), astenuti=names(result["astenuti"]),
-        non_partecipanti=tuple(result["non_partecipanti"]), quorum=int(result["quorum"]),
+        non_partecipanti=names(result["non_partecipanti"]), quorum=int(result["quorum"]),
         secret=bool(result["secret"]),
     )  # fmt: skip
 
