@@ -18,7 +18,9 @@ zone: their "own_zone" cell uses zone 5 too, which is another zone for them,
 so ``test_cmto_rows_ignore_own_zone`` requires their OWN and OTHER entries to
 agree. MANAGE is not zone-bound: each of its rows must be all-or-nothing
 (``test_manage_is_not_zone_bound``) and it is walked once per role, with the
-relation id ``any``.
+relation id ``any``. Meeting actions (CONVENE, VOTE) have no metropolitan cell
+(a meeting always convenes zones: ``test_meeting_rows_have_no_metro``); their
+"own zone" is a meeting of zone 5, "other zone" one of zone 9.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -45,13 +48,33 @@ from collab.demo import DEMO_CSV
 from collab.forums import actions
 from collab.importer import import_comuni
 from collab.markup import render_markdown
-from collab.models import Base, Comune, Post, PostRevision, Role, Theme, Thread, User, Zone, utcnow
-from collab.permissions import TABLE, Action, Relation, can
+from collab.meetings import actions as meeting_actions
+from collab.meetings import voting
+from collab.models import (
+    Attendance,
+    Ballot,
+    Base,
+    Choice,
+    Comune,
+    Meeting,
+    MeetingState,
+    MeetingZone,
+    Post,
+    PostRevision,
+    Role,
+    Theme,
+    Thread,
+    User,
+    Zone,
+    utcnow,
+)
+from collab.permissions import MEETING_ACTIONS, TABLE, Action, Relation, can, can_in_zones
 from collab.settings import Settings, load_settings
-from collab.templating import Templates
+from collab.templating import ROME, Templates
 from tests.conftest import WORLD_USERS, World, email
 from tests.dbs import Template
 from tests.helpers import PASSWORD, Client, parse
+from tests.meetings.scene import convene
 
 Login = Callable[[str], Awaitable[Client]]
 
@@ -61,6 +84,7 @@ OWN, OTHER, METRO = Relation.OWN_ZONE, Relation.OTHER_ZONE, Relation.METRO
 ALL = frozenset(Relation)
 NO: frozenset[Relation] = frozenset()
 OWN_AND_METRO = frozenset({OWN, METRO})
+ZONES = frozenset({OWN, OTHER})  # meetings: every zone, and no metropolitan board
 
 # Copied by hand from docs/permissions.md: do not derive it from TABLE.
 EXPECTED: dict[str, dict[str, frozenset[Relation]]] = {
@@ -93,6 +117,20 @@ EXPECTED: dict[str, dict[str, frozenset[Relation]]] = {
         "admin": ALL,
     },
     "manage": {"sindaco": NO, "tecnico": NO, "portavoce": NO, "staff": NO, "admin": ALL},
+    "convene": {
+        "sindaco": NO,
+        "tecnico": NO,
+        "portavoce": frozenset({OWN}),
+        "staff": ZONES,
+        "admin": NO,
+    },
+    "vote": {
+        "sindaco": frozenset({OWN}),
+        "tecnico": NO,
+        "portavoce": frozenset({OWN}),
+        "staff": NO,
+        "admin": NO,
+    },
 }
 
 # The world user that plays each role (comune users live in zone 5).
@@ -215,16 +253,27 @@ def test_manage_is_not_zone_bound() -> None:
         assert rels in (ALL, NO), role
 
 
+def test_meeting_rows_have_no_metro() -> None:
+    # A meeting convenes zones; there is no metropolitan meeting to convene or vote in.
+    assert {Action.CONVENE, Action.VOTE} == MEETING_ACTIONS
+    for action in MEETING_ACTIONS:
+        for role, rels in TABLE[action].items():
+            assert METRO not in rels, (action, role)
+    walked = [cell.values for cell in _cells()]
+    assert not [c for c in walked if c[0] in MEETING_ACTIONS and c[2] is METRO]
+
+
 # --- the docs ---------------------------------------------------------------------
 
 DOC_RELATIONS = {"own zone": OWN, "other zones": OTHER, "metropolitan": METRO}
+DOC_SHORTHANDS = {"all": ALL, "all zones": ZONES}
 CODE = re.compile(r"`([a-z_]+)`")
 
 
 def _doc_cell(text: str) -> frozenset[Relation]:
     text = text.strip().lower()
-    if text == "all":
-        return ALL
+    if text in DOC_SHORTHANDS:
+        return DOC_SHORTHANDS[text]
     if text in {"—", "-", ""}:
         return NO
     return frozenset(DOC_RELATIONS[part.strip()] for part in text.split(","))
@@ -255,6 +304,7 @@ def test_docs_table_matches_code_table() -> None:
 def test_docs_cell_parser() -> None:
     assert _doc_cell("own zone, metropolitan") == OWN_AND_METRO
     assert _doc_cell("All") == ALL
+    assert _doc_cell("all zones") == ZONES == _doc_cell("own zone, other zones")
     assert _doc_cell("—") == NO
     with pytest.raises(KeyError):
         _doc_cell("own zone, elsewhere")
@@ -504,12 +554,103 @@ async def check_manage(s: Scene, c: Client, allowed: bool) -> None:
     assert (await s.get(User, target.id)).role == Role.SINDACO
 
 
+async def _convene_form(s: Scene, zone_id: int, title: str) -> dict[str, Any]:
+    """The convening form as a browser sends it (``datetime-local`` in Turin's time)."""
+    starts = (datetime.now(UTC) + timedelta(days=7)).astimezone(ROME)
+    return {
+        "title": title, "description": "", "zones": [str(zone_id)],
+        "starts_at": starts.strftime("%Y-%m-%dT%H:%M"), "place": "Sala consiliare",
+        "video_url": "", "quorum": "", "item-0-title": "Parere sul PSM",
+        "item-0-theme": str(s.theme.id), "item-0-minutes": "30",
+    }  # fmt: skip
+
+
+async def check_convene(s: Scene, c: Client, allowed: bool) -> None:
+    zone_id = await s.zone_id()
+    assert s.zone is not None and zone_id is not None
+    meeting = await convene(s.db, s.world["staff"], (s.zone,))  # to be opened
+    async with s.db.session() as session:
+        elsewhere = [z for z in await session.scalars(select(Zone.id)) if z != zone_id]
+    title = f"Assemblea convocata da {s.actor}"
+    before = await snapshot(s.db)
+    form = await c.get("/meetings/new")
+    created = await c.post("/meetings/new", await _convene_form(s, zone_id, title))
+    opened = await c.post(f"/meetings/{meeting.id}/open")
+    offered = f'input[name="zones"][value="{zone_id}"]'
+    if not allowed:
+        if any(can(s.user, Action.CONVENE, z) for z in elsewhere):
+            # The form is theirs for another zone (a portavoce's own): not for this one.
+            assert assert_ok(form).select_one(offered) is None
+        else:
+            assert_denied(form)
+        assert_denied(created)
+        assert_denied(opened)
+        assert await snapshot(s.db) == before
+        return
+    assert assert_ok(form).select_one(offered) is not None
+    assert created.status_code == 303, created.text
+    match = re.fullmatch(r"/meetings/(\d+)", created.headers["location"])
+    assert match is not None, created.headers["location"]
+    new = await s.get(Meeting, int(match.group(1)))
+    assert (new.title, new.convened_by_id, new.state) == (title, s.user.id, MeetingState.CONVOCATA)
+    async with s.db.session() as session:
+        zones = set(
+            await session.scalars(
+                select(MeetingZone.zone_id).where(MeetingZone.meeting_id == new.id)
+            )
+        )
+    assert zones == {zone_id}
+    assert_redirect(opened, f"/meetings/{meeting.id}")
+    after = await s.get(Meeting, meeting.id)
+    assert (after.state, after.chair_id) == (MeetingState.IN_CORSO, s.user.id)
+
+
+async def check_vote(s: Scene, c: Client, allowed: bool) -> None:
+    assert s.zone is not None
+    staff = s.world["staff"]
+    meeting = await convene(s.db, staff, (s.zone,))
+    async with s.db.transaction() as uow:
+        await meeting_actions.do_open(uow, staff, meeting.id)
+    async with s.db.transaction() as uow:
+        vote = await voting.do_open_vote(uow, staff, meeting.id, "Parere sul PSM")
+    comune = s.user.comune_id
+    if comune is None:  # CMTo users have no comune: they try one of the zone
+        async with s.db.session() as session:
+            comune = await session.scalar(
+                select(Comune.id).join(Zone).where(Zone.number == s.zone).order_by(Comune.id)
+            )
+    room = f"/meetings/{meeting.id}"
+    before = await snapshot(s.db)
+    checked = await c.post(f"{room}/checkin", {"comune_id": str(comune)})
+    cast = await c.post(f"{room}/votes/{vote.id}/ballot", {"choice": "favorevole"})
+    if not allowed:
+        assert_denied(checked)
+        assert_denied(cast)
+        assert await snapshot(s.db) == before
+        return
+    assert_redirect(checked, room)
+    assert_redirect(cast, room)
+    async with s.db.session() as session:
+        present = (await session.execute(
+            select(Attendance.comune_id, Attendance.user_id, Attendance.left_at)
+            .where(Attendance.meeting_id == meeting.id)
+        )).all()  # fmt: skip
+        ballots = (await session.execute(
+            select(Ballot.comune_id, Ballot.cast_by_id, Ballot.choice)
+            .where(Ballot.vote_id == vote.id)
+        )).all()  # fmt: skip
+    assert [tuple(r) for r in present] == [(comune, s.user.id, None)]
+    assert [tuple(r) for r in ballots] == [(comune, s.user.id, Choice.FAVOREVOLE)]
+
+
 CHECKS: dict[Action, Callable[[Scene, Client, bool], Awaitable[None]]] = {
     Action.READ: check_read,
     Action.POST: check_post,
     Action.EDIT_OWN: check_edit_own,
     Action.MODERATE: check_moderate,
     Action.MANAGE: check_manage,
+    Action.CONVENE: check_convene,
+    Action.VOTE: check_vote,
 }
 
 
@@ -521,6 +662,8 @@ def _cells() -> list[Any]:
                 cells.append(pytest.param(action, role, None, id=f"{action}-{role}-any"))
                 continue
             for rel in Relation:
+                if action in MEETING_ACTIONS and rel is METRO:
+                    continue  # meetings convene zones: no metropolitan cell
                 cells.append(pytest.param(action, role, rel, id=f"{action}-{role}-{rel}"))
     return cells
 
@@ -548,7 +691,12 @@ async def test_cell(action: Action, role: Role, rel: Relation | None, shared: Sh
     scene = Scene(shared.db, shared.world, await _theme(shared.db), actor, zone)
     if rel is not None and not role.is_cmto:
         # The scene realises the relation it claims to test.
-        assert can(scene.user, action, await scene.zone_id()) == allowed
+        zone_id = await scene.zone_id()
+        if action in MEETING_ACTIONS:
+            assert zone_id is not None
+            assert can_in_zones(scene.user, action, {zone_id}) == allowed
+        else:
+            assert can(scene.user, action, zone_id) == allowed
     client = await shared.login(actor)
     await CHECKS[action](scene, client, allowed)
 
