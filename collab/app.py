@@ -23,8 +23,8 @@ from collab.db import Database
 from collab.errors import ActionError
 from collab.forums.routes import routes as forum_routes
 from collab.gctune import tune_gc
-from collab.meetings.routes import routes as meeting_routes
 from collab.housekeeping import sweep_forever
+from collab.meetings.routes import routes as meeting_routes
 from collab.realtime.hub import Hub
 from collab.realtime.layers import close_layer, make_layer
 from collab.realtime.presence import make_presence
@@ -90,9 +90,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *health.routes,
             *account_routes,
+            # Before the forums: /zones/{n}/meetings.ics is no board theme.
+            *meeting_routes,
             *forum_routes,
             *admin_routes,
-            *meeting_routes,
             *ws_routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],

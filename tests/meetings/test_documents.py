@@ -6,7 +6,6 @@ import io
 from collections.abc import Awaitable, Callable
 
 import httpx
-import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 from starlette.applications import Starlette
@@ -90,12 +89,6 @@ async def test_who_may_fetch_a_meeting_calendar(
     assert anonymous.status_code == 303
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collab/app.py lists forum_routes before meeting_routes, so the forums' "
-    "/zones/{number}/{theme} answers /zones/5/meetings.ics (404, no such theme): "
-    "meeting_routes must come first (then drop this mark)",
-)
 async def test_a_zone_calendar(login_as: Login, db: Database, world: World, app: Starlette) -> None:
     joint = await convene(db, world["staff"], (5, 6), title="Congiunta ZO 5 e ZO 6")
     own = await convene(db, world["portavoce5"], (5,), title="Assemblea ZO 5")
