@@ -1,0 +1,151 @@
+"""A live meeting in a real browser: the chair drives, a mayor takes part, a
+member of the other zone and an anonymous visitor on the public link follow.
+
+The demo's joint meeting of ZO 5 and ZO 6 (convened by the CMTo staff) is
+opened, the mayor of Pinerolo checks the comune in, asks for the floor and
+gets it (the speaking timer runs on every page), the chair moves through the
+agenda and opens a vote on a parere, the mayor votes from their own page, the
+tally and the frozen roll-call line reach the followers without a reload; the
+meeting is closed, the verbale published, and its page and PDF carry the
+roll-call line.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+from pypdf import PdfReader
+
+from tests.browser.conftest import Session
+
+pytestmark = pytest.mark.slow
+
+STAFF = "staff@demo.collab.it"
+MAYOR = "sindaco.pinerolo@demo.collab.it"  # Pinerolo, ZO 5
+FOLLOWER = "sindaco.susa@demo.collab.it"  # Susa, ZO 6
+TITLE = "Giornata di sintesi del Pinerolese e delle Valli di Susa e Sangone"
+ROOM = re.compile(r"/meetings/(\d+)$")
+MARKER = "window.__noReload = 'still-here'"
+MOTION = "Parere favorevole sul Piano strategico metropolitano"
+
+
+def _login(open_session: Callable[..., Session], email: str) -> Session:
+    session = open_session()
+    session.login(email)
+    return session
+
+
+def _no_reload(page: Page) -> None:
+    assert page.evaluate("window.__noReload") == "still-here", "the page was reloaded"
+
+
+def _click(page: Page, testid: str) -> None:
+    page.locator(f'[data-testid="{testid}"] [type="submit"]').first.click()
+
+
+def _current(page: Page) -> Locator:
+    """The agenda item under discussion (marked aria-current)."""
+    return page.locator('#room-agenda li[aria-current="step"]')
+
+
+def _live(page: Page) -> None:
+    """Wait until the page's socket is subscribed, then mark the page."""
+    expect(page.locator("#live")).to_have_count(1)
+    page.wait_for_timeout(300)  # the subscription goes out on wsOpen
+    page.evaluate(MARKER)
+
+
+def test_a_meeting_live_from_opening_to_verbale(open_session: Callable[..., Session]) -> None:
+    chair = _login(open_session, STAFF)
+    chair.page.goto("/meetings")
+    link = chair.page.locator('a[href^="/meetings/"]', has_text=TITLE).first
+    href = link.get_attribute("href")
+    assert href is not None and ROOM.search(href), href
+    room = href
+
+    chair.page.goto(room)
+    public_url = chair.page.locator('[data-testid="public-url"]').get_attribute("href")
+    assert public_url and public_url.startswith("/m/")
+    mayor = _login(open_session, MAYOR)
+    mayor.page.goto(room)
+    follower = _login(open_session, FOLLOWER)
+    follower.page.goto(room)
+    visitor = open_session()
+    visitor.page.goto(public_url)
+    expect(visitor.page.locator('[data-testid="room-title"]')).to_have_text(TITLE)
+    for s in (chair, mayor, follower, visitor):
+        _live(s.page)
+    followers = (follower.page, visitor.page)
+
+    # The chair opens the meeting: every page shows it in progress, on item 1.
+    _click(chair.page, "open-meeting")
+    for page in followers:
+        expect(page.locator('[data-testid="room-state"]')).to_have_text(re.compile("In corso"))
+        expect(_current(page)).to_contain_text("Piano strategico")
+
+    # The mayor checks Pinerolo in: the register updates everywhere.
+    _click(mayor.page, "checkin")
+    for page in followers:
+        expect(page.locator('[data-testid="present"]')).to_contain_text("Pinerolo")
+
+    # A raised hand, the queue, the floor given, the timer running.
+    _click(mayor.page, "raise-hand")
+    expect(chair.page.locator('[data-testid="queue"]')).to_contain_text("Sindaco di Pinerolo")
+    _click(chair.page, "grant")
+    for page in followers:
+        expect(page.locator('[data-testid="speaker-name"]')).to_contain_text("Sindaco di Pinerolo")
+        expect(page.locator('[data-testid="timer"]')).not_to_have_text("00:00", timeout=4000)
+
+    # The chair opens a vote on the parere; the mayor votes from their page.
+    chair.page.fill("#vote-motion", MOTION)
+    _click(chair.page, "open-vote-form")
+    expect(mayor.page.locator('[data-testid="motion"]')).to_contain_text(MOTION)
+    for page in followers:
+        expect(page.locator('[data-testid="motion"]')).to_contain_text(MOTION)
+    _click(mayor.page, "ballot-favorevole")
+    expect(mayor.page.locator('[data-testid="own-ballot"]')).to_be_visible()
+    for page in followers:
+        expect(page.locator('[data-testid="count-favorevole"]')).to_have_text("1")
+        expect(page.locator('[data-testid="names-favorevole"]')).to_have_text("Pinerolo")
+
+    # The chair moves on and closes the vote: the result is frozen as a roll call.
+    _click(chair.page, "next-item")
+    for page in followers:
+        expect(_current(page)).to_contain_text("trasporto")
+    _click(chair.page, "close-vote")
+    for page in followers:
+        roll_call = page.locator('[data-testid="roll-call"]').first
+        expect(roll_call).to_contain_text("Favorevoli 1 (Pinerolo)")
+        expect(roll_call).to_contain_text("Presenti 1")
+
+    # Closing drafts the verbale; the room shows where it is without a reload.
+    _click(chair.page, "close-meeting")
+    for page in followers:
+        expect(page.locator('[data-testid="room-state"]')).to_have_text(re.compile("Chius"))
+    for page in followers:
+        _no_reload(page)
+
+    chair.page.goto(f"{room}/verbale")
+    with chair.page.expect_navigation():
+        _click(chair.page, "verbale-publish")
+    verbale = chair.page.locator("#verbale")
+    expect(verbale).to_contain_text("Favorevoli 1 (Pinerolo)")
+    pdf = chair.context.request.get(f"{room}/verbale.pdf")
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = " ".join(
+        " ".join((p.extract_text() or "").split()) for p in PdfReader(io.BytesIO(pdf.body())).pages
+    )
+    assert "Favorevoli 1 (Pinerolo)" in text, text
+    assert "Presenti 1" in text, text
+
+    # The followers' pages offer the published verbale, the public one too.
+    follower.page.goto(f"{room}/verbale")
+    expect(follower.page.locator("#verbale")).to_contain_text("Favorevoli 1 (Pinerolo)")
+    visitor.page.goto(f"{public_url}/verbale")
+    expect(visitor.page.locator("#verbale")).to_contain_text("Favorevoli 1 (Pinerolo)")
+    for s in (chair, mayor, follower, visitor):
+        s.watcher.assert_clean()
