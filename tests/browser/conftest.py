@@ -210,6 +210,21 @@ def open_session(browser: Browser, live_server: LiveServer) -> Iterator[Callable
         context.close()
 
 
+def login_session(open_session: Callable[..., Session], email: str) -> Session:
+    """A new browser context logged in as ``email``."""
+    session = open_session()
+    session.login(email)
+    return session
+
+
+# Set on ``window`` by a test; a reload would erase it.
+NO_RELOAD_MARKER = "window.__noReload = 'still-here'"
+
+
+def assert_no_reload(page: Page) -> None:
+    assert page.evaluate("window.__noReload") == "still-here", "the page was reloaded"
+
+
 @pytest.fixture(scope="session")
 def shots() -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)

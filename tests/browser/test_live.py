@@ -27,7 +27,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
-from tests.browser.conftest import TIMEOUT_MS, Session
+from tests.browser.conftest import (
+    NO_RELOAD_MARKER,
+    TIMEOUT_MS,
+    Session,
+    assert_no_reload,
+    login_session,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +42,7 @@ TECHNICIAN = "tecnico.luserna@demo.collab.it"  # zone 5 too, not a moderator
 ZONE = "/zones/5"
 THEME = "/zones/5/trasporti-mobilita"  # "Trasporti e mobilità"
 THREAD_URL = re.compile(r"/threads/(\d+)(\?page=\d+)?(#post-\d+)?$")
-MARKER = "window.__noReload = 'still-here'"
+MARKER = NO_RELOAD_MARKER
 LIVE_LATENCY_S = 1.0
 
 # Records, in the page, when each post first appears in #posts (Date.now(),
@@ -57,16 +63,6 @@ WATCH_POSTS = """() => {
 SENT_AT = """() => document.addEventListener('htmx:beforeRequest', (event) => {
     if (event.target.id === 'reply-form') window.__sentAt = Date.now();
 })"""
-
-
-def _login(open_session: Callable[..., Session], email: str) -> Session:
-    session = open_session()
-    session.login(email)
-    return session
-
-
-def _no_reload(page: Page) -> None:
-    assert page.evaluate("window.__noReload") == "still-here", "the page was reloaded"
 
 
 def _post_ids(page: Page) -> list[str]:
@@ -149,8 +145,8 @@ def _edit_controls(page: Page, post_id: str) -> Locator:
 
 
 def test_reply_edit_delete_live(open_session: Callable[..., Session]) -> None:
-    mayor = _login(open_session, MAYOR)
-    tech = _login(open_session, TECHNICIAN)
+    mayor = login_session(open_session, MAYOR)
+    tech = login_session(open_session, TECHNICIAN)
     thread_url = _start_thread(mayor, "Orari del bus 280 in Val Pellice", "Chiediamo più corse.")
     sockets: list[str] = []
     tech.page.on("websocket", lambda ws: sockets.append(ws.url))
@@ -189,7 +185,7 @@ def test_reply_edit_delete_live(open_session: Callable[..., Session]) -> None:
     for page in (mayor.page, tech.page):
         expect(_all_with_id(page, post_id)).to_have_count(1)
         assert _post_ids(page)[-1] == post_id
-        _no_reload(page)
+        assert_no_reload(page)
     assert len(sockets) == 1, sockets
 
     # The mayor edits the reply: the technician's copy changes in place.
@@ -215,14 +211,14 @@ def test_reply_edit_delete_live(open_session: Callable[..., Session]) -> None:
     for page in (mayor.page, tech.page):
         expect(_all_with_id(page, post_id)).to_have_count(1)
         expect(page.locator("#posts > article.post")).to_have_count(2)
-        _no_reload(page)
+        assert_no_reload(page)
     mayor.watcher.assert_clean()
     tech.watcher.assert_clean()
 
 
 def test_zone_page_live(open_session: Callable[..., Session]) -> None:
-    mayor = _login(open_session, MAYOR)
-    tech = _login(open_session, TECHNICIAN)
+    mayor = login_session(open_session, MAYOR)
+    tech = login_session(open_session, TECHNICIAN)
     tech.page.goto(ZONE)
     tech.page.evaluate(MARKER)
     theme_row = tech.page.locator(
@@ -269,7 +265,7 @@ def test_zone_page_live(open_session: Callable[..., Session]) -> None:
     rows = tech.page.locator("#recent-threads > li").evaluate_all("els => els.map(e => e.id)")
     assert len(rows) == len(set(rows)), rows
     expect(count).to_have_text(str(threads_before + 2))
-    _no_reload(tech.page)
+    assert_no_reload(tech.page)
     mayor.watcher.assert_clean()
     tech.watcher.assert_clean()
 
@@ -291,10 +287,10 @@ def _expect_theme_rows(page: Page, first: list[str]) -> None:
 
 
 def test_theme_page_and_home_counts_live(open_session: Callable[..., Session]) -> None:
-    mayor = _login(open_session, MAYOR)
-    tech = _login(open_session, TECHNICIAN)
-    chair = _login(open_session, PORTAVOCE)
-    home = _login(open_session, TECHNICIAN)
+    mayor = login_session(open_session, MAYOR)
+    tech = login_session(open_session, TECHNICIAN)
+    chair = login_session(open_session, PORTAVOCE)
+    home = login_session(open_session, TECHNICIAN)
     tech.page.goto(THEME)
     tech.page.evaluate(MARKER)
     home.page.goto("/")
@@ -333,8 +329,8 @@ def test_theme_page_and_home_counts_live(open_session: Callable[..., Session]) -
     expect(card.locator(f'a[href="{second}"]')).to_be_visible()
     expect(count).to_contain_text(str(before + 2))
 
-    _no_reload(tech.page)
-    _no_reload(home.page)
+    assert_no_reload(tech.page)
+    assert_no_reload(home.page)
     for s in (mayor, tech, chair, home):
         s.watcher.assert_clean()
 
@@ -393,8 +389,8 @@ class Network:
 
 
 def test_reconnect_catches_up(open_session: Callable[..., Session]) -> None:
-    mayor = _login(open_session, MAYOR)
-    tech = _login(open_session, TECHNICIAN)
+    mayor = login_session(open_session, MAYOR)
+    tech = login_session(open_session, TECHNICIAN)
     thread_url = _start_thread(mayor, "Sgombero neve sulla SP 161", "Chi coordina i mezzi?")
     network = Network()
     tech.page.route_web_socket("**/ws", network.handle)
@@ -435,6 +431,6 @@ def test_reconnect_catches_up(open_session: Callable[..., Session]) -> None:
     assert network.subscriptions[-1]["topics"] == {topic: seq_before}
     print(f"\nreconnection attempts: {network.attempts} ({network.refused} while offline)")
     expect(presence).to_have_attribute("title", re.compile(re.escape(tech_name)))
-    _no_reload(tech.page)
+    assert_no_reload(tech.page)
     mayor.watcher.assert_clean()
     tech.watcher.assert_clean()

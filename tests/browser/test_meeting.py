@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from pypdf import PdfReader
 
-from tests.browser.conftest import Session
+from tests.browser.conftest import NO_RELOAD_MARKER, Session, assert_no_reload, login_session
 
 pytestmark = pytest.mark.slow
 
@@ -29,18 +29,8 @@ MAYOR = "sindaco.pinerolo@demo.collab.it"  # Pinerolo, ZO 5
 FOLLOWER = "sindaco.susa@demo.collab.it"  # Susa, ZO 6
 TITLE = "Giornata di sintesi del Pinerolese e delle Valli di Susa e Sangone"
 ROOM = re.compile(r"/meetings/(\d+)$")
-MARKER = "window.__noReload = 'still-here'"
+MARKER = NO_RELOAD_MARKER
 MOTION = "Parere favorevole sul Piano strategico metropolitano"
-
-
-def _login(open_session: Callable[..., Session], email: str) -> Session:
-    session = open_session()
-    session.login(email)
-    return session
-
-
-def _no_reload(page: Page) -> None:
-    assert page.evaluate("window.__noReload") == "still-here", "the page was reloaded"
 
 
 def _click(page: Page, testid: str) -> None:
@@ -60,7 +50,7 @@ def _live(page: Page) -> None:
 
 
 def test_a_meeting_live_from_opening_to_verbale(open_session: Callable[..., Session]) -> None:
-    chair = _login(open_session, STAFF)
+    chair = login_session(open_session, STAFF)
     chair.page.goto("/meetings")
     link = chair.page.locator('a[href^="/meetings/"]', has_text=TITLE).first
     href = link.get_attribute("href")
@@ -70,9 +60,9 @@ def test_a_meeting_live_from_opening_to_verbale(open_session: Callable[..., Sess
     chair.page.goto(room)
     public_url = chair.page.locator('[data-testid="public-url"]').get_attribute("href")
     assert public_url and public_url.startswith("/m/")
-    mayor = _login(open_session, MAYOR)
+    mayor = login_session(open_session, MAYOR)
     mayor.page.goto(room)
-    follower = _login(open_session, FOLLOWER)
+    follower = login_session(open_session, FOLLOWER)
     follower.page.goto(room)
     visitor = open_session()
     visitor.page.goto(public_url)
@@ -127,7 +117,7 @@ def test_a_meeting_live_from_opening_to_verbale(open_session: Callable[..., Sess
     for page in followers:
         expect(page.locator('[data-testid="room-state"]')).to_have_text(re.compile("Chius"))
     for page in followers:
-        _no_reload(page)
+        assert_no_reload(page)
 
     chair.page.goto(f"{room}/verbale")
     with chair.page.expect_navigation():
