@@ -95,6 +95,7 @@ class Convocation:
     quorum: int | None = None
     public: bool = False
     materials: list[tuple[str, str]] = field(default_factory=list)  # (title, url)
+    secretary_email: str = ""  # who takes the notes and writes the verbale
 
 
 def _check_url(url: str, field_name: str) -> str:
@@ -158,11 +159,19 @@ async def check_convocation(uow: UnitOfWork, user: User, form: Convocation) -> C
     ]
     if any(not url for _, url in materials):
         raise ActionError(N_("Each material needs an address."), field="materials")
+    secretary_email = form.secretary_email.strip().lower()
+    if secretary_email:
+        secretary = await uow.session.scalar(select(User).where(User.email == secretary_email))
+        if secretary is None or not secretary.active or not may_read(secretary, form.zone_ids):
+            raise ActionError(
+                N_("The secretary must be a user who can follow the meeting."), field="secretary"
+            )
     return Convocation(
         title=title, zone_ids=sorted(set(form.zone_ids)), starts_at=form.starts_at, items=items,
         description=form.description.strip(), place=" ".join(form.place.split()),
         video_url=_check_url(form.video_url, "video_url"), quorum=form.quorum,
         public=form.public, materials=materials,
+        secretary_email=secretary_email,
     )  # fmt: skip
 
 
@@ -176,6 +185,10 @@ async def do_convene(uow: UnitOfWork, user: User, form: Convocation) -> Meeting:
         convened_by_id=user.id, chair_id=user.id, quorum=clean.quorum,
         public_token=secrets.token_urlsafe(16) if clean.public else None, revision=0,
     )  # fmt: skip
+    if clean.secretary_email:
+        meeting.secretary_id = await uow.session.scalar(
+            select(User.id).where(User.email == clean.secretary_email)
+        )
     uow.session.add(meeting)
     await uow.session.flush()
     for zone_id in clean.zone_ids:

@@ -50,6 +50,7 @@ class ConveneForm:
     video_url: str = ""
     quorum: str = ""
     public: bool = False
+    secretary: str = ""  # an email
     items: list[dict[str, str]] = field(default_factory=list)  # title, theme, minutes
     materials: list[dict[str, str]] = field(default_factory=list)  # title, url
 
@@ -77,7 +78,7 @@ class ConveneForm:
             zone_ids={z for z in zone_ids if z < 2**31}, starts_at=web.field(data, "starts_at"),
             place=web.field(data, "place"), video_url=web.field(data, "video_url"),
             quorum=web.field(data, "quorum").strip(), public=web.field(data, "public") == "1",
-            items=items, materials=materials,
+            secretary=web.field(data, "secretary").strip(), items=items, materials=materials,
         )._padded()  # fmt: skip
 
     def _padded(self) -> ConveneForm:
@@ -111,6 +112,7 @@ class ConveneForm:
             description=self.description, place=self.place,
             video_url=self.video_url, quorum=quorum, public=self.public,
             materials=[(m["title"], m["url"]) for m in self.materials if any(m.values())],
+            secretary_email=self.secretary,
         )  # fmt: skip
 
 

@@ -346,3 +346,22 @@ async def test_the_list_sorts_by_state(login_as: Login, db: Database, world: Wor
     assert section("in-progress") == [f"meeting-{ids[0]}"]
     assert section("upcoming") == [f"meeting-{ids[2]}"]
     assert section("past") == [f"meeting-{ids[1]}"]
+
+
+async def test_a_secretary_named_by_email_takes_the_notes(
+    login_as: Login, db: Database, world: World
+) -> None:
+    staff = await login_as("staff")
+    zones = await zone_ids(db, 5)
+    refused = await _post(staff, await _form(db, zones, secretary="tecnico9@test.collab.it"))
+    assert refused.status_code == 422  # zone 9 cannot follow a meeting of zone 5
+    message = italian("The secretary must be a user who can follow the meeting.")
+    assert text_of(refused, ".invalid-feedback") == message
+    response = await _post(staff, await _form(db, zones, secretary="Tecnico5@test.collab.it"))
+    assert response.status_code == 303
+    meeting_id = int(response.headers["location"].rsplit("/", 1)[1])
+    async with db.session() as session:
+        meeting = await session.get_one(Meeting, meeting_id)
+    assert meeting.secretary_id == world["tecnico5"].id
+    page = await (await login_as("tecnico5")).get(f"/meetings/{meeting_id}")
+    assert text_of(page, '[data-testid="room-secretary"]') == world["tecnico5"].name
