@@ -1,0 +1,124 @@
+"""A meeting's topic over the websocket, in process: frames per region, secret
+votes without names, the anonymous public socket, replay after a reconnect."""
+
+from __future__ import annotations
+
+import pytest
+from bs4 import BeautifulSoup
+from starlette.websockets import WebSocketDisconnect
+
+from tests.realtime.test_ws import Browser, browser, frames, head, subscribe
+
+__all__ = ["browser"]  # the fixture, shared with the websocket tests
+
+STAFF = "staff@demo.collab.it"
+MAYOR = "sindaco.pinerolo@demo.collab.it"  # Pinerolo, ZO 5
+SUSA = "sindaco.susa@demo.collab.it"  # ZO 6
+IVREA = "tecnico.ivrea@demo.collab.it"  # ZO 9: not convened
+ROOM = "/meetings/1"  # the demo's joint meeting of ZO 5 and ZO 6
+TOPIC = "meeting:1"
+
+
+def _targets(frame: BeautifulSoup) -> list[str]:
+    return [str(op["data-target"]) for op in frame.select("template[data-op]")]
+
+
+def _region(frame: BeautifulSoup, target: str) -> BeautifulSoup:
+    op = frame.select_one(f'template[data-target="{target}"]')
+    assert op is not None, _targets(frame)
+    return BeautifulSoup(op.decode_contents(), "html.parser")
+
+
+def _public_url(browser: Browser) -> str:
+    browser.login(STAFF)
+    page = BeautifulSoup(browser.client.get(ROOM).text, "html.parser")
+    link = page.select_one('[data-testid="public-url"]')
+    assert link is not None
+    return str(link["href"])
+
+
+def test_a_follower_gets_each_region_as_it_changes(browser: Browser) -> None:
+    browser.login(SUSA)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {TOPIC: None})
+        browser.login(STAFF)
+        assert browser.post(f"{ROOM}/open", {}).status_code == 303
+        browser.login(MAYOR)
+        page = BeautifulSoup(browser.client.get(ROOM).text, "html.parser")
+        checkin = page.select_one('[data-testid="checkin"] input[name="comune_id"]')
+        assert checkin is not None
+        assert (
+            browser.post(f"{ROOM}/checkin", {"comune_id": str(checkin["value"])}).status_code == 303
+        )
+        assert browser.post(f"{ROOM}/hand", {}).status_code == 303
+        opened, attended, hand = frames(ws, 3)
+    assert head(opened) == (TOPIC, 1) and "#room-status" in _targets(opened)
+    present = _region(attended, "#room-attendance").select_one('[data-testid="present"]')
+    assert present is not None and "Pinerolo" in present.get_text()
+    assert _targets(hand) == ["#room-floor"]
+    queue = _region(hand, "#room-floor").select_one('[data-testid="queue"]')
+    assert queue is not None and "Sindaco di Pinerolo" in queue.get_text()
+
+
+def test_a_secret_vote_goes_out_without_names(browser: Browser) -> None:
+    browser.login(STAFF)
+    browser.post(f"{ROOM}/open", {})
+    browser.login(MAYOR)
+    page = BeautifulSoup(browser.client.get(ROOM).text, "html.parser")
+    checkin = page.select_one('[data-testid="checkin"] input[name="comune_id"]')
+    assert checkin is not None
+    browser.post(f"{ROOM}/checkin", {"comune_id": str(checkin["value"])})
+    browser.login(STAFF)
+    browser.post(f"{ROOM}/votes", {"motion": "Parere sul PSM", "point": "", "secret": "1"})
+    browser.login(SUSA)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {TOPIC: None})
+        browser.login(MAYOR)
+        room = BeautifulSoup(browser.client.get(ROOM).text, "html.parser")
+        form = room.select_one('[data-testid="ballot-favorevole"]')
+        assert form is not None
+        assert browser.post(str(form["action"]), {"choice": "favorevole"}).status_code == 303
+        (frame,) = frames(ws, 1)
+    vote = _region(frame, "#room-vote")
+    cast = vote.select_one('[data-testid="ballots-cast"]')
+    assert cast is not None and "1" in cast.get_text()
+    # Neither the choices nor the comuni behind them while the vote is secret.
+    assert vote.select_one('[data-testid="tally"]') is None
+    assert "Pinerolo" not in vote.get_text()
+
+
+def test_the_public_socket_follows_only_its_meeting(browser: Browser) -> None:
+    url = _public_url(browser)
+    token = url.rsplit("/", 1)[1]
+    browser.client.cookies.clear()
+    with browser.client.websocket_connect(f"/ws?public={token}") as ws:
+        subscribe(ws, {TOPIC: None})
+        browser.login(STAFF)
+        browser.post(f"{ROOM}/open", {})
+        (frame,) = frames(ws, 1)
+    assert head(frame) == (TOPIC, 1)
+    assert _region(frame, "#room-status").select_one("form") is None  # read-only
+    browser.client.cookies.clear()
+    for query, topics in ((f"?public={token}", {"meeting:2": None}), ("", {TOPIC: None})):
+        with browser.client.websocket_connect(f"/ws{query}") as ws:
+            subscribe(ws, topics)
+            with pytest.raises(WebSocketDisconnect) as refused:
+                ws.receive_text()
+        assert refused.value.code in (4401, 4403)
+
+
+def test_another_zone_cannot_subscribe_and_a_reconnect_replays(browser: Browser) -> None:
+    browser.login(IVREA)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {TOPIC: None})
+        with pytest.raises(WebSocketDisconnect) as refused:
+            ws.receive_text()
+    assert refused.value.code == 4403
+    browser.login(STAFF)
+    browser.post(f"{ROOM}/open", {})
+    browser.post(f"{ROOM}/hand", {})
+    browser.login(SUSA)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {TOPIC: 0})
+        got = frames(ws, 2)
+    assert [head(f) for f in got] == [(TOPIC, 1), (TOPIC, 2)]
