@@ -109,7 +109,9 @@ class MeetingFrames:
             first_time = all(i.closed_at is None for i in room.items)
             if (before is None and first_time) or (before and before.state == "convocata"):
                 return MEETING_OPENED, {}
-            if before is not None and current is not None and before.item_id != current.id:
+            # The first event this process sees of the meeting cannot tell a
+            # move from a detail: it names the item (a harmless repeat at worst).
+            if current is not None and (before is None or before.item_id != current.id):
                 return ITEM_NOW, {"title": current.title}
         return None
 

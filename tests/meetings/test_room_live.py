@@ -122,3 +122,103 @@ def test_another_zone_cannot_subscribe_and_a_reconnect_replays(browser: Browser)
         subscribe(ws, {TOPIC: 0})
         got = frames(ws, 2)
     assert [head(f) for f in got] == [(TOPIC, 1), (TOPIC, 2)]
+
+
+def _open_and_check_in(browser: Browser) -> None:
+    browser.login(STAFF)
+    browser.post(f"{ROOM}/open", {})
+    browser.login(MAYOR)
+    page = BeautifulSoup(browser.client.get(ROOM).text, "html.parser")
+    checkin = page.select_one('[data-testid="checkin"] input[name="comune_id"]')
+    assert checkin is not None
+    browser.post(f"{ROOM}/checkin", {"comune_id": str(checkin["value"])})
+
+
+def test_item_change_and_an_open_votes_tally_reach_followers(browser: Browser) -> None:
+    _open_and_check_in(browser)
+    browser.login(STAFF)
+    page = BeautifulSoup(browser.client.get(ROOM).text, "html.parser")
+    next_item = page.select_one('[data-testid="next-item"] input[name="item_id"]')
+    assert next_item is not None
+    browser.login(SUSA)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {TOPIC: None})
+        browser.login(STAFF)
+        browser.post(f"{ROOM}/item", {"item_id": str(next_item["value"])})
+        browser.post(f"{ROOM}/votes", {"motion": "Parere sul PTGM", "point": "Art. 3"})
+        browser.login(MAYOR)
+        room = BeautifulSoup(browser.client.get(ROOM).text, "html.parser")
+        form = room.select_one('[data-testid="ballot-contrario"]')
+        assert form is not None
+        browser.post(str(form["action"]), {"choice": "contrario"})
+        moved, opened, ballot = frames(ws, 3)
+    current = _region(moved, "#room-agenda").select_one('[aria-current="step"]')
+    assert current is not None and current["id"] == f"agenda-item-{next_item['value']}"
+    envelope = moved.select_one("template[data-topic]")
+    assert envelope is not None and str(envelope["data-announce"]).startswith("Ora in discussione")
+    envelope = opened.select_one("template[data-topic]")
+    assert envelope is not None
+    assert envelope["data-announce"] == "Votazione aperta: Parere sul PTGM"
+    vote = _region(ballot, "#room-vote")
+    count = vote.select_one('[data-testid="count-contrario"]')
+    names = vote.select_one('[data-testid="names-contrario"]')
+    assert count is not None and count.get_text() == "1"
+    assert names is not None and names.get_text() == "Pinerolo"
+    # Susa's mayor follows: no ballot of Pinerolo shown as theirs, and their form.
+    assert vote.select_one('[data-testid="own-ballot"]') is None
+
+
+def test_the_floor_is_announced_with_a_running_timer(browser: Browser) -> None:
+    browser.login(STAFF)
+    browser.post(f"{ROOM}/open", {})
+    browser.login(MAYOR)
+    browser.post(f"{ROOM}/hand", {})
+    browser.login(STAFF)
+    page = BeautifulSoup(browser.client.get(ROOM).text, "html.parser")
+    grant = page.select_one('[data-testid="grant"]')
+    assert grant is not None
+    browser.login(SUSA)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {TOPIC: None})
+        browser.login(STAFF)
+        browser.post(str(grant["action"]), {})
+        (frame,) = frames(ws, 1)
+    envelope = frame.select_one("template[data-topic]")
+    assert envelope is not None and envelope["data-announce"] == "La parola a Sindaco di Pinerolo"
+    floor = _region(frame, "#room-floor")
+    timer = floor.select_one('[data-testid="timer"]')
+    assert timer is not None and str(timer["data-since"]).endswith("+00:00")
+
+
+def test_a_public_socket_closes_when_the_meeting_goes_private(browser: Browser) -> None:
+    token = _public_url(browser).rsplit("/", 1)[1]
+    browser.client.cookies.clear()
+    with browser.client.websocket_connect(f"/ws?public={token}") as ws:
+        subscribe(ws, {TOPIC: None})
+        browser.login(STAFF)
+        browser.post(f"{ROOM}/public", {"value": "0"})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                ws.receive_text()  # the frame of the change, heartbeats, then the close
+    assert closed.value.code == 4403
+
+
+def test_a_reconnect_replays_each_missed_event_exactly_once(browser: Browser) -> None:
+    browser.login(STAFF)
+    browser.post(f"{ROOM}/open", {})
+    browser.post(f"{ROOM}/hand", {})
+    browser.login(SUSA)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {TOPIC: 1})  # the page showed the opening only
+        browser.login(STAFF)
+        browser.post(f"{ROOM}/hand/withdraw", {})
+        got = frames(ws, 2)
+    assert [head(f) for f in got] == [(TOPIC, 2), (TOPIC, 3)]
+    browser.post(f"{ROOM}/hand", {})  # missed while disconnected
+    browser.login(SUSA)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {TOPIC: 3})
+        browser.login(STAFF)
+        browser.post(f"{ROOM}/hand/withdraw", {})
+        got = frames(ws, 2)
+    assert [head(f) for f in got] == [(TOPIC, 4), (TOPIC, 5)]
