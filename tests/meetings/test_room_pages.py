@@ -369,3 +369,13 @@ async def test_the_public_page_is_rate_limited_per_address(
     assert refused.status_code == 429
     assert italian("Too many requests") in refused.text
     assert (await new_client(ip="10.0.0.10").get(f"/m/{token}")).status_code == 200
+
+
+def test_the_sliding_window_forgets_old_hits() -> None:
+    from collab.meetings.room_public import SlidingWindow
+
+    window = SlidingWindow(limit=2, window=60.0)
+    assert window.allow("a", now=0.0) and window.allow("a", now=1.0)
+    assert not window.allow("a", now=59.0)
+    assert window.allow("b", now=59.0)  # per address
+    assert window.allow("a", now=60.5)  # the first hit left the window
