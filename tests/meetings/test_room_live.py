@@ -61,13 +61,7 @@ def test_a_follower_gets_each_region_as_it_changes(browser: Browser) -> None:
 
 
 def test_a_secret_vote_goes_out_without_names(browser: Browser) -> None:
-    browser.login(STAFF)
-    browser.post(f"{ROOM}/open", {})
-    browser.login(MAYOR)
-    page = BeautifulSoup(browser.client.get(ROOM).text, "html.parser")
-    checkin = page.select_one('[data-testid="checkin"] input[name="comune_id"]')
-    assert checkin is not None
-    browser.post(f"{ROOM}/checkin", {"comune_id": str(checkin["value"])})
+    _open_and_check_in(browser)
     browser.login(STAFF)
     browser.post(f"{ROOM}/votes", {"motion": "Parere sul PSM", "point": "", "secret": "1"})
     browser.login(SUSA)
