@@ -509,3 +509,9 @@ class VerbaleRevision(Base):
     source: Mapped[str] = mapped_column(Text)
     edited_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# The models of the feature packages live next to their code; importing them
+# here puts their tables on ``Base.metadata`` wherever the schema is needed.
+from collab.consultations import models as _consultations  # noqa: E402, F401
+from collab.documents import models as _documents  # noqa: E402, F401

@@ -32,6 +32,8 @@ class Action(enum.StrEnum):
     MANAGE = "manage"  # users, comuni, zones, themes (not zone-bound)
     CONVENE = "convene"  # convene a meeting of a zone, chair it, write its verbale
     VOTE = "vote"  # check one's own comune in to a meeting and vote for it
+    CONSULT = "consult"  # open a consultation of zones, extend it, answer its contributions
+    CONTRIBUTE = "contribute"  # submit (and edit) one's own comune's contribution
 
 
 class Relation(enum.StrEnum):
@@ -104,9 +106,27 @@ TABLE: dict[Action, dict[Role, frozenset[Relation]]] = {
         Role.STAFF: NONE,
         Role.ADMIN: NONE,
     },
+    # Consultations, like meetings, are addressed to zones: OWN_ZONE when one
+    # of them is the user's. A delegate the sindaco names for one consultation
+    # contributes too, whatever their role (collab.consultations.rules).
+    Action.CONSULT: {
+        Role.SINDACO: NONE,
+        Role.TECNICO: NONE,
+        Role.PORTAVOCE: NONE,
+        Role.STAFF: MEETING_ZONES,
+        Role.ADMIN: NONE,
+    },
+    Action.CONTRIBUTE: {
+        Role.SINDACO: frozenset({OWN}),
+        Role.TECNICO: NONE,
+        Role.PORTAVOCE: frozenset({OWN}),
+        Role.STAFF: NONE,
+        Role.ADMIN: NONE,
+    },
 }
 
-MEETING_ACTIONS = frozenset({Action.CONVENE, Action.VOTE})
+# Actions on objects addressed to a set of zones (meetings, consultations).
+MEETING_ACTIONS = frozenset({Action.CONVENE, Action.VOTE, Action.CONSULT, Action.CONTRIBUTE})
 
 
 def relation(user: User, zone_id: int | None) -> Relation:

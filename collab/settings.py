@@ -55,6 +55,13 @@ class Settings:
     ws_heartbeat: int = field(default=25, metadata={"env": "WS_HEARTBEAT"})
     #: Days the event log keeps events for replay; a page that was away longer reloads.
     event_log_days: int = field(default=7, metadata={"env": "EVENT_LOG_DAYS"})
+    #: Largest file one upload may carry, in bytes (checked while it streams in).
+    upload_max_bytes: int = field(default=50 * 1024 * 1024, metadata={"env": "UPLOAD_MAX_BYTES"})
+
+    @property
+    def files_dir(self) -> Path:
+        """Where uploaded files live, by SHA-256 (``DATA_DIR/files``)."""
+        return self.data_dir / "files"
 
     @property
     def production(self) -> bool:
@@ -143,4 +150,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         event_log_days=_int(environ, "EVENT_LOG_DAYS", defaults.event_log_days),
         ws_queue_size=_int(environ, "WS_QUEUE_SIZE", defaults.ws_queue_size),
         ws_heartbeat=_int(environ, "WS_HEARTBEAT", defaults.ws_heartbeat),
+        upload_max_bytes=_int(environ, "UPLOAD_MAX_BYTES", defaults.upload_max_bytes),
     )

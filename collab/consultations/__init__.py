@@ -1,0 +1,1 @@
+"""Consultations: staff ask zones for the comuni's contributions against a deadline."""

@@ -1,0 +1,1 @@
+"""Files: the content-addressed store, type detection, names, and the forms library."""
