@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ActionError", "Conflict", "NotFound", "PermissionDenied", "Throttled"]
+__all__ = [
+    "ActionError",
+    "Conflict",
+    "NotFound",
+    "PermissionDenied",
+    "Throttled",
+    "TooLarge",
+    "UnsupportedType",
+]
 
 
 class ActionError(Exception):
@@ -34,3 +42,15 @@ class Conflict(ActionError):
 
 class Throttled(ActionError):
     status = 429
+
+
+class TooLarge(ActionError):
+    """An upload over the size limit (refused while it streams in)."""
+
+    status = 413
+
+
+class UnsupportedType(ActionError):
+    """An upload whose content is not one of the accepted types."""
+
+    status = 415

@@ -8,8 +8,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
+from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from collab.documents.sniff import KINDS
 from collab.i18n import LOCALES, translations
 
 __all__ = ["ROME", "STATIC_DIR", "TEMPLATE_DIR", "Templates", "local_time"]
@@ -24,6 +26,21 @@ def local_time(value: datetime | None, fmt: str, locale: str) -> str:
     if value is None:
         return ""
     return format_datetime(value.astimezone(ROME), format=fmt, locale=locale)
+
+
+def file_size(size: int, locale: str) -> str:
+    """``532 B``, ``12 kB``, ``3,4 MB`` (units of 1024, as the size limit is given)."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
+        if size >= scale:
+            return f"{format_decimal(round(size / scale, 1), locale=locale)} {unit}"
+    return f"{size} B"
+
+
+_LABELS = {kind.mime: kind.label for kind in KINDS}
+
+
+def kind_label(mime: str) -> str:
+    return _LABELS.get(mime, mime)
 
 
 class Templates:
@@ -49,6 +66,8 @@ class Templates:
 
         env.filters["when"] = when
         env.filters["isotime"] = lambda v: v.isoformat() if v else ""
+        env.filters["filesize"] = lambda n: file_size(n, locale)
+        env.filters["kind_label"] = kind_label
         env.globals["locale"] = locale
         return env
 

@@ -227,6 +227,7 @@ async def render(
         "htmx": is_htmx(request),
         "can": lambda action, zone_id=None: can(user, Action(action), zone_id),
         "path": request.url.path,
+        "upload_max_bytes": settings(request).upload_max_bytes,
         **(context or {}),
     }
     templates: Templates = request.app.state.templates
@@ -265,6 +266,7 @@ ERROR_TITLES = {
     405: N_("Method not allowed"),
     409: N_("Not possible now"),
     413: N_("Request too large"),
+    415: N_("File type not accepted"),
     422: N_("Invalid data"),
     429: N_("Too many requests"),
     500: N_("Internal error"),
@@ -275,6 +277,7 @@ ERROR_MESSAGES = {
     404: N_("The page you are looking for does not exist or has been moved."),
     405: N_("This address does not accept this kind of request."),
     413: N_("What you sent is too large."),
+    415: N_("The content of the file is not one of the accepted types."),
     429: N_("Too many requests: wait a moment and try again."),
     500: N_("Something went wrong on our side. Nothing was changed; please try again."),
 }

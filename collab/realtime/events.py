@@ -13,6 +13,15 @@ from typing import Any, ClassVar
 __all__ = [
     "EVENT_TYPES",
     "AttendanceChanged",
+    "ConsultationEvent",
+    "ConsultationOpened",
+    "ConsultationUpdated",
+    "ContributionAnswered",
+    "ContributionSubmitted",
+    "ContributionUpdated",
+    "DocumentAdded",
+    "DocumentEvent",
+    "DocumentVersioned",
     "Event",
     "FloorChanged",
     "MeetingEvent",
@@ -27,7 +36,9 @@ __all__ = [
     "VerbaleChanged",
     "VoteChanged",
     "board_topic",
+    "consultation_topic",
     "event_from_dict",
+    "library_topic",
     "meeting_topic",
     "thread_topic",
 ]
@@ -177,6 +188,101 @@ class VerbaleChanged(MeetingEvent):
     published: bool
 
 
+def consultation_topic(consultation_id: int) -> str:
+    """A consultation's page (``consultation:N``): its contributions as they arrive."""
+    return f"consultation:{consultation_id}"
+
+
+def library_topic(theme_id: int) -> str:
+    """A theme's forms library (``library:N``): its documents and their versions."""
+    return f"library:{theme_id}"
+
+
+@dataclass(frozen=True)
+class ConsultationEvent(Event):
+    """An event of one consultation: it goes to the consultation's topic and to
+    the board of every zone it addresses (``zone_ids``). ``zone_id`` is None."""
+
+    consultation_id: int
+    zone_ids: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        # From JSON the zones come back as a list: keep the event hashable.
+        object.__setattr__(self, "zone_ids", tuple(self.zone_ids))
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        zones = tuple(board_topic(zone_id) for zone_id in sorted(self.zone_ids))
+        return (consultation_topic(self.consultation_id), *zones)
+
+
+@dataclass(frozen=True)
+class ConsultationOpened(ConsultationEvent):
+    """Staff opened a consultation."""
+
+    type: ClassVar[str] = "consultation.opened"
+
+
+@dataclass(frozen=True)
+class ConsultationUpdated(ConsultationEvent):
+    """The consultation's deadline was extended, or its text or drafts changed."""
+
+    type: ClassVar[str] = "consultation.updated"
+
+
+@dataclass(frozen=True)
+class ContributionSubmitted(ConsultationEvent):
+    """A comune submitted its contribution (version 1)."""
+
+    type: ClassVar[str] = "contribution.submitted"
+    contribution_id: int
+
+
+@dataclass(frozen=True)
+class ContributionUpdated(ConsultationEvent):
+    """A comune edited its contribution (a new version)."""
+
+    type: ClassVar[str] = "contribution.updated"
+    contribution_id: int
+    version: int
+
+
+@dataclass(frozen=True)
+class ContributionAnswered(ConsultationEvent):
+    """Staff moved a contribution through review or answered it (``status``)."""
+
+    type: ClassVar[str] = "contribution.answered"
+    contribution_id: int
+    status: str
+
+
+@dataclass(frozen=True)
+class DocumentEvent(Event):
+    """An event of a theme's forms library. ``zone_id`` is None (the library is metropolitan)."""
+
+    theme_id: int
+    document_id: int
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (library_topic(self.theme_id),)
+
+
+@dataclass(frozen=True)
+class DocumentAdded(DocumentEvent):
+    """A document was added to the library (its version 1)."""
+
+    type: ClassVar[str] = "document.added"
+
+
+@dataclass(frozen=True)
+class DocumentVersioned(DocumentEvent):
+    """A new version of a library document was uploaded; the older ones stay."""
+
+    type: ClassVar[str] = "document.versioned"
+    version: int
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -191,6 +297,13 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NotesChanged,
         VoteChanged,
         VerbaleChanged,
+        ConsultationOpened,
+        ConsultationUpdated,
+        ContributionSubmitted,
+        ContributionUpdated,
+        ContributionAnswered,
+        DocumentAdded,
+        DocumentVersioned,
     )
 }
 

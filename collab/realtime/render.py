@@ -14,7 +14,9 @@ id is already in the page is replaced, not added again).
 
 Meeting topics (``meeting:N``) are handed to
 :class:`collab.realtime.meeting_frames.MeetingFrames`, which renders the room's
-regions by the viewer's mode instead.
+regions by the viewer's mode instead. Other features' events are handed, by
+the first word of their type (``contribution.submitted`` -> ``contribution``),
+to the :class:`Frames` registered for it in ``FragmentRenderer.by_kind``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from collab.realtime.log import LoggedEvent
 from collab.realtime.meeting_frames import MeetingFrames, MeetingPrepared
 from collab.templating import Templates
 
-__all__ = ["FragmentRenderer", "Viewer", "heartbeat_frame", "reset_frame"]
+__all__ = ["Delegated", "Frames", "FragmentRenderer", "Viewer", "heartbeat_frame", "reset_frame"]
 
 HEARTBEAT = '<template data-heartbeat=""></template>'
 
@@ -53,6 +55,26 @@ class Viewer(Protocol):
 
     def moderates(self, zone_id: int | None) -> bool:
         """May this viewer moderate in ``zone_id``? (Asked once per socket per event.)"""
+
+
+class Frames(Protocol):
+    """The renderer of one feature's events (the same four steps as the hub's)."""
+
+    async def prepare(self, item: LoggedEvent) -> Any: ...
+
+    def basis(self, prepared: Any) -> Hashable: ...
+
+    def variant(self, prepared: Any, subscriber: Any) -> Hashable: ...
+
+    def render(self, prepared: Any, variant: Hashable) -> str: ...
+
+
+@dataclass(frozen=True)
+class Delegated:
+    """An event prepared by the :class:`Frames` of its feature."""
+
+    frames: Frames
+    prepared: Any
 
 
 @dataclass(frozen=True)
@@ -93,10 +115,14 @@ class FragmentRenderer:
         self.templates = templates
         self.db = database
         self.meetings = MeetingFrames(templates, database)
+        self.by_kind: dict[str, Frames] = {}
 
-    async def prepare(self, item: LoggedEvent) -> Prepared | MeetingPrepared:
+    async def prepare(self, item: LoggedEvent) -> Prepared | MeetingPrepared | Delegated:
         if item.topic.startswith("meeting:"):
             return await self.meetings.prepare(item)
+        frames = self.by_kind.get(str(item.event.get("type", "")).split(".", 1)[0])
+        if frames is not None:
+            return Delegated(frames, await frames.prepare(item))
         event = item.event
         async with self.db.session() as session:
             thread = await session.get(Thread, event.get("thread_id"))
@@ -113,14 +139,18 @@ class FragmentRenderer:
                 zone_summary=await queries.zone_summary(session, thread.zone_id),
             )  # fmt: skip
 
-    def basis(self, prepared: Prepared | MeetingPrepared) -> Hashable:
+    def basis(self, prepared: Prepared | MeetingPrepared | Delegated) -> Hashable:
+        if isinstance(prepared, Delegated):
+            return prepared.frames.basis(prepared.prepared)
         if isinstance(prepared, MeetingPrepared):
             return self.meetings.basis(prepared)
         if prepared.kind != "post" or prepared.post is None or prepared.thread is None:
             return prepared.kind
         return (prepared.thread.zone_id, prepared.post.author_id)
 
-    def variant(self, prepared: Prepared | MeetingPrepared, subscriber: Any) -> Hashable:
+    def variant(self, prepared: Prepared | MeetingPrepared | Delegated, subscriber: Any) -> Hashable:
+        if isinstance(prepared, Delegated):
+            return prepared.frames.variant(prepared.prepared, subscriber)
         if isinstance(prepared, MeetingPrepared):
             return self.meetings.variant(prepared, subscriber)
         viewer: Viewer = subscriber
@@ -130,7 +160,9 @@ class FragmentRenderer:
         author = viewer.user is not None and viewer.user.id == prepared.post.author_id
         return (viewer.locale, moderator, author)
 
-    def render(self, prepared: Prepared | MeetingPrepared, variant: Hashable) -> str:
+    def render(self, prepared: Prepared | MeetingPrepared | Delegated, variant: Hashable) -> str:
+        if isinstance(prepared, Delegated):
+            return prepared.frames.render(prepared.prepared, variant)
         if isinstance(prepared, MeetingPrepared):
             return self.meetings.render(prepared, variant)
         assert isinstance(variant, tuple)

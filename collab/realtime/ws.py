@@ -17,7 +17,9 @@ session: such a socket may subscribe to exactly the topic of the meeting whose
 public link is ``<token>``, and is closed (4403) at the next heartbeat once the
 meeting is made private. Public opens count against the per-IP limit of
 :mod:`collab.meetings.room_public` (4429 when over). Presence is kept for
-thread topics only.
+thread topics only. Consultation topics (``consultation:N``) follow
+:func:`collab.consultations.rules.may_read`; a theme's library
+(``library:N``) whoever may read the metropolitan boards.
 
 Close codes: 4401 not logged in (or the session ended), 4403 a topic the user
 may not read, 4400 a malformed subscription, 4429 too many public opens from
@@ -35,22 +37,25 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from markupsafe import escape
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from collab import web
+from collab.consultations import rules as consultation_rules
+from collab.consultations.queries import consultation_zone_ids
 from collab.db import Database
 from collab.i18n import translations
 from collab.meetings import room_public
 from collab.meetings.room import meeting_zone_ids
 from collab.meetings.rules import may_read
-from collab.models import Thread, User
+from collab.models import Theme, Thread, User
 from collab.permissions import Action, can
 from collab.realtime.events import meeting_topic
 from collab.realtime.hub import Hub
@@ -198,18 +203,22 @@ async def topic_zone(
     return False, None
 
 
-# A meeting's zones are fixed when it is convened: remembered per process too.
-async def _meeting_zones(ws: WebSocket, topic: str) -> set[int] | None:
-    """The zone ids of the meeting of ``topic`` (None: not a meeting that exists)."""
+# A meeting's zones are fixed when it is convened, a consultation's when it is
+# opened: remembered per process too (bounded like the threads' zones).
+ZoneLoader = Callable[[AsyncSession, int], Awaitable[set[int]]]
+
+
+async def _zones_of(ws: WebSocket, topic: str, load: ZoneLoader) -> set[int] | None:
+    """The zone ids of the meeting or consultation of ``topic`` (None: it does not exist)."""
     _, _, ident = topic.partition(":")
     if not ident.isdigit() or len(ident) > 9:
         return None
-    known: dict[str, set[int]] | None = getattr(ws.app.state, "meeting_zones", None)
+    known: dict[str, set[int]] | None = getattr(ws.app.state, "object_zones", None)
     if known is None:
-        known = ws.app.state.meeting_zones = {}
+        known = ws.app.state.object_zones = {}
     if topic not in known:
         async with web.db(ws).session() as session:
-            zones = await meeting_zone_ids(session, int(ident))
+            zones = await load(session, int(ident))
         if not zones:
             return None
         if len(known) >= MAX_KNOWN_THREADS:
@@ -218,12 +227,30 @@ async def _meeting_zones(ws: WebSocket, topic: str) -> set[int] | None:
     return known[topic]
 
 
+async def _theme_exists(ws: WebSocket, topic: str) -> bool:
+    _, _, ident = topic.partition(":")
+    if not ident.isdigit() or len(ident) > 9:
+        return False
+    async with web.db(ws).session() as session:
+        return await session.get(Theme, int(ident)) is not None
+
+
 async def _authorize(ws: WebSocket, user: User, topics: dict[str, int | None]) -> None:
     known: dict[str, int | None] = ws.app.state.thread_zones
     for topic in topics:
         if topic.startswith("meeting:"):
-            zones = await _meeting_zones(ws, topic)
+            zones = await _zones_of(ws, topic, meeting_zone_ids)
             if zones is None or not may_read(user, zones):
+                raise Rejected(4403)
+            continue
+        if topic.startswith("consultation:"):
+            zones = await _zones_of(ws, topic, consultation_zone_ids)
+            if zones is None or not consultation_rules.may_read(user, zones):
+                raise Rejected(4403)
+            continue
+        if topic.startswith("library:"):
+            # The forms library is metropolitan: whoever reads metro threads.
+            if not can(user, Action.READ, None) or not await _theme_exists(ws, topic):
                 raise Rejected(4403)
             continue
         exists, zone_id = await topic_zone(web.db(ws), topic, known)

@@ -1,0 +1,215 @@
+"""Reading consultations: lists for a user, one consultation with its contributions.
+
+Every loader takes a few queries whatever the number of rows (zones, themes,
+versions and files are fetched with ``IN`` for a whole page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collab.consultations import rules
+from collab.consultations.models import (
+    Consultation,
+    ConsultationDelegate,
+    ConsultationTheme,
+    ConsultationZone,
+    Contribution,
+    ContributionVersion,
+)
+from collab.documents.files import files_of
+from collab.documents.models import StoredFile
+from collab.models import AuditLog, Theme, User, Zone
+
+__all__ = [
+    "ConsultationView",
+    "ContributionView",
+    "consultation_zone_ids",
+    "contribution_history",
+    "contribution_view",
+    "load_consultation",
+    "readable_consultations",
+]
+
+
+@dataclass
+class ContributionView:
+    """A contribution with its current version and that version's files."""
+
+    contribution: Contribution
+    current: ContributionVersion
+    files: list[StoredFile]
+
+    @property
+    def receipt(self) -> str:
+        return receipt_number(self.contribution)
+
+
+@dataclass
+class ConsultationView:
+    consultation: Consultation
+    zones: list[Zone]
+    themes: list[Theme]
+    drafts: list[StoredFile] = field(default_factory=list)
+    contributions: list[ContributionView] = field(default_factory=list)
+    delegates: list[ConsultationDelegate] = field(default_factory=list)
+    contribution_count: int = 0
+
+    @property
+    def zone_ids(self) -> set[int]:
+        return {zone.id for zone in self.zones}
+
+    def open_at(self, now: datetime) -> bool:
+        return self.consultation.open_at(now)
+
+
+def receipt_number(contribution: Contribution) -> str:
+    """The number on the receipt: ``<consultation>-<number>`` (``12-0003``)."""
+    return f"{contribution.consultation_id}-{contribution.number:04d}"
+
+
+async def consultation_zone_ids(session: AsyncSession, consultation_id: int) -> set[int]:
+    rows = await session.scalars(
+        select(ConsultationZone.zone_id).where(ConsultationZone.consultation_id == consultation_id)
+    )
+    return set(rows)
+
+
+async def _zones_themes(
+    session: AsyncSession, ids: Sequence[int]
+) -> tuple[dict[int, list[Zone]], dict[int, list[Theme]]]:
+    zones: dict[int, list[Zone]] = {i: [] for i in ids}
+    themes: dict[int, list[Theme]] = {i: [] for i in ids}
+    if ids:
+        zone_rows = await session.execute(
+            select(ConsultationZone.consultation_id, Zone)
+            .join(Zone, Zone.id == ConsultationZone.zone_id)
+            .where(ConsultationZone.consultation_id.in_(ids))
+            .order_by(Zone.number)
+        )
+        for cid, zone in zone_rows:
+            zones[cid].append(zone)
+        theme_rows = await session.execute(
+            select(ConsultationTheme.consultation_id, Theme)
+            .join(Theme, Theme.id == ConsultationTheme.theme_id)
+            .where(ConsultationTheme.consultation_id.in_(ids))
+            .order_by(Theme.position, Theme.name)
+        )
+        for cid, theme in theme_rows:
+            themes[cid].append(theme)
+    return zones, themes
+
+
+async def _counts(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Contribution.consultation_id, func.count())
+        .where(Contribution.consultation_id.in_(ids))
+        .group_by(Contribution.consultation_id)
+    )
+    return {cid: count for cid, count in rows.tuples()}
+
+
+async def views_of(session: AsyncSession, found: Sequence[Consultation]) -> list[ConsultationView]:
+    ids = [c.id for c in found]
+    zones, themes = await _zones_themes(session, ids)
+    counts = await _counts(session, ids)
+    return [
+        ConsultationView(c, zones[c.id], themes[c.id], contribution_count=counts.get(c.id, 0))
+        for c in found
+    ]
+
+
+async def readable_consultations(
+    session: AsyncSession, user: User, zone_id: int | None = None, limit: int = 200
+) -> list[ConsultationView]:
+    """The consultations ``user`` may read, soonest deadline first among the open ones.
+
+    With ``zone_id``, only those addressed to that zone (a zone's board).
+    """
+    query = select(Consultation).order_by(Consultation.deadline.desc()).limit(limit)
+    if zone_id is not None:
+        query = query.join(
+            ConsultationZone, ConsultationZone.consultation_id == Consultation.id
+        ).where(ConsultationZone.zone_id == zone_id)
+    elif not user.role.is_cmto:
+        query = query.join(
+            ConsultationZone, ConsultationZone.consultation_id == Consultation.id
+        ).where(ConsultationZone.zone_id == (user.zone_id or 0))
+    views = await views_of(session, list((await session.scalars(query)).unique()))
+    return [v for v in views if rules.may_read(user, v.zone_ids)]
+
+
+async def contribution_views(
+    session: AsyncSession, contributions: Sequence[Contribution]
+) -> list[ContributionView]:
+    """Each contribution with its current version and files (two queries)."""
+    if not contributions:
+        return []
+    versions = {
+        v.contribution_id: v
+        for v in await session.scalars(
+            select(ContributionVersion).where(
+                ContributionVersion.contribution_id.in_([c.id for c in contributions]),
+                ContributionVersion.number == Contribution.version,
+                ContributionVersion.contribution_id == Contribution.id,
+            )
+        )
+    }
+    files = await files_of(session, "contribution_version_id", [v.id for v in versions.values()])
+    return [ContributionView(c, versions[c.id], files[versions[c.id].id]) for c in contributions]
+
+
+async def load_consultation(session: AsyncSession, consultation_id: int) -> ConsultationView | None:
+    """One consultation with its zones, themes, drafts, delegates and contributions."""
+    consultation = await session.get(Consultation, consultation_id)
+    if consultation is None:
+        return None
+    (view,) = await views_of(session, [consultation])
+    drafts = await files_of(session, "consultation_id", [consultation.id])
+    view.drafts = drafts[consultation.id]
+    view.delegates = list(
+        await session.scalars(
+            select(ConsultationDelegate).where(
+                ConsultationDelegate.consultation_id == consultation.id
+            )
+        )
+    )
+    found = await session.scalars(
+        select(Contribution)
+        .where(Contribution.consultation_id == consultation.id)
+        .order_by(Contribution.number)
+    )
+    view.contributions = await contribution_views(session, list(found))
+    return view
+
+
+async def contribution_view(session: AsyncSession, contribution_id: int) -> ContributionView | None:
+    contribution = await session.get(Contribution, contribution_id)
+    if contribution is None:
+        return None
+    (view,) = await contribution_views(session, [contribution])
+    return view
+
+
+async def contribution_history(
+    session: AsyncSession, contribution: Contribution
+) -> tuple[list[ContributionVersion], list[AuditLog]]:
+    """Every version (newest first) and the audit trail of the contribution."""
+    versions = await session.scalars(
+        select(ContributionVersion)
+        .where(ContributionVersion.contribution_id == contribution.id)
+        .order_by(ContributionVersion.number.desc())
+    )
+    trail = await session.scalars(
+        select(AuditLog)
+        .where(AuditLog.object_type == "contribution", AuditLog.object_id == str(contribution.id))
+        .order_by(AuditLog.id)
+    )
+    return list(versions), list(trail)

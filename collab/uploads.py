@@ -1,0 +1,238 @@
+"""Multipart uploads streamed to the file store: constant memory, limits while streaming.
+
+:func:`read_upload` parses a ``multipart/form-data`` body as it arrives
+(``python_multipart``'s push parser, fed from ``request.stream()``): text
+fields are kept in memory up to a small bound, file parts go straight into
+:class:`collab.documents.store.Incoming` files, hashed on the way. A file
+over the size limit stops the upload with :class:`collab.errors.TooLarge`
+(413) and its partial file is deleted at once; a file whose content is not an
+accepted type gets :class:`collab.errors.UnsupportedType` (415) after it
+arrived. Either way nothing is left behind and the caller writes nothing.
+
+The form is an async context manager: files not kept by the action (see
+:func:`collab.documents.files.keep`) are deleted on exit, whatever happened.
+The CSRF middleware does not read multipart bodies: the form's action URL
+carries ``?csrf_token=`` (or htmx sends the header).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Self, cast
+
+import anyio.to_thread
+import python_multipart
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import parse_options_header
+from starlette.requests import Request
+
+from collab.documents.names import clean_name
+from collab.documents.sniff import KINDS, Kind, detect
+from collab.documents.store import TOO_LARGE, FileStore, Incoming, _megabytes
+from collab.errors import ActionError, TooLarge, UnsupportedType
+from collab.i18n import N_
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
+
+__all__ = ["Upload", "UploadForm", "read_upload"]
+
+CALLBACKS = (
+    "on_part_begin",
+    "on_part_data",
+    "on_part_end",
+    "on_header_field",
+    "on_header_value",
+    "on_header_end",
+    "on_headers_finished",
+    "on_end",
+)
+
+MAX_FIELD_BYTES = 256 * 1024  # all text fields together
+MAX_PARTS = 60
+# Multipart framing (boundaries, part headers) on top of the files' bytes.
+OVERHEAD = 64 * 1024
+BAD_FORM = N_("The form could not be read. Reload the page and try again.")
+TOO_MANY_FILES = N_("Too many files: at most %(count)d at a time.")
+UNSUPPORTED = N_(
+    "The file %(name)s is not one of the accepted types (%(kinds)s): "
+    "its content was checked, not its name."
+)
+
+
+@dataclass
+class Upload:
+    """A file that arrived whole: its type (from the content) and clean name are known."""
+
+    field: str
+    name: str
+    kind: Kind
+    incoming: Incoming
+    kept: bool = False
+
+    @property
+    def sha256(self) -> str:
+        return self.incoming.sha256
+
+    @property
+    def size(self) -> int:
+        return self.incoming.size
+
+
+@dataclass
+class UploadForm:
+    """The text fields and the files of one multipart request."""
+
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    files: list[Upload] = field(default_factory=list)
+    _pending: list[Incoming] = field(default_factory=list)
+
+    def get(self, name: str) -> str:
+        values = self.fields.get(name)
+        return values[0] if values else ""
+
+    def getlist(self, name: str) -> list[str]:
+        return list(self.fields.get(name, ()))
+
+    def files_of(self, name: str) -> list[Upload]:
+        return [upload for upload in self.files if upload.field == name]
+
+    def discard(self) -> None:
+        for incoming in self._pending:
+            incoming.discard()
+        for upload in self.files:
+            if not upload.kept:
+                upload.incoming.discard()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.discard()
+
+
+class _Parser:
+    """The callbacks of ``python_multipart.MultipartParser``; data is written after each chunk."""
+
+    def __init__(self, store: FileStore, limit: int, max_files: int, form: UploadForm) -> None:
+        self.store, self.limit, self.max_files, self.form = store, limit, max_files, form
+        self.header_name = b""
+        self.header_value = b""
+        self.disposition = b""
+        self.name = ""
+        self.filename: str | None = None
+        self.text = bytearray()
+        self.text_total = 0
+        self.parts = 0
+        self.incoming: Incoming | None = None
+        # File bytes of the current chunk, written (awaited) once the chunk is parsed.
+        self.writes: list[tuple[Incoming, bytes]] = []
+        self.finished: list[tuple[str, str, Incoming]] = []
+        self.ended = False
+
+    def on_end(self) -> None:
+        self.ended = True
+
+    def on_part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise ActionError(BAD_FORM)
+        self.disposition, self.filename, self.incoming = b"", None, None
+        self.text = bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_name += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        if self.header_name.lower() == b"content-disposition":
+            self.disposition = self.header_value
+        self.header_name = self.header_value = b""
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self.disposition)
+        raw_name = options.get(b"name")
+        if raw_name is None:
+            raise ActionError(BAD_FORM)
+        self.name = raw_name.decode("utf-8", "replace")
+        if b"filename" in options:
+            self.filename = options[b"filename"].decode("utf-8", "replace")
+            if len(self.form.files) + len(self.finished) + 1 > self.max_files:
+                raise ActionError(TOO_MANY_FILES, count=self.max_files)
+            self.incoming = self.store.incoming(self.limit)
+            self.form._pending.append(self.incoming)
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.incoming is not None:
+            self.writes.append((self.incoming, data[start:end]))
+            return
+        self.text_total += end - start
+        if self.text_total > MAX_FIELD_BYTES:
+            raise TooLarge(TOO_LARGE, limit=_megabytes(MAX_FIELD_BYTES))
+        self.text += data[start:end]
+
+    def on_part_end(self) -> None:
+        if self.incoming is not None and self.filename is not None:
+            self.finished.append((self.name, self.filename, self.incoming))
+        elif self.incoming is None:
+            value = self.text.decode("utf-8", "replace").replace("\x00", "")
+            self.form.fields.setdefault(self.name, []).append(value)
+
+
+async def read_upload(
+    request: Request, store: FileStore, limit: int, max_files: int = 10
+) -> UploadForm:
+    """Parse ``request``'s multipart body into an :class:`UploadForm` (use it with ``async with``).
+
+    ``limit`` bounds each file; a part with an empty file name and no bytes
+    (a file input left empty) is ignored.
+    """
+    _, params = parse_options_header(request.headers.get("content-type", ""))
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise ActionError(BAD_FORM)
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit * max_files + OVERHEAD + MAX_FIELD_BYTES:
+        raise TooLarge(TOO_LARGE, limit=_megabytes(limit))
+    form = UploadForm()
+    parser = _Parser(store, limit, max_files, form)
+    callbacks = {name: getattr(parser, name) for name in CALLBACKS}
+    push = python_multipart.MultipartParser(boundary, cast("MultipartCallbacks", callbacks))
+    try:
+        async for chunk in request.stream():
+            push.write(chunk)
+            for incoming, data in parser.writes:
+                await incoming.write(data)
+            parser.writes.clear()
+            while parser.finished:
+                await _arrived(form, *parser.finished.pop(0))
+        push.finalize()
+        if not parser.ended:  # the body stopped before the closing boundary
+            raise ActionError(BAD_FORM)
+    except MultipartParseError as exc:
+        form.discard()
+        raise ActionError(BAD_FORM) from exc
+    except BaseException:
+        form.discard()
+        raise
+    return form
+
+
+async def _arrived(form: UploadForm, name: str, filename: str, incoming: Incoming) -> None:
+    await incoming.finish()
+    form._pending.remove(incoming)
+    if incoming.size == 0 and not filename:
+        incoming.discard()
+        return
+    kind = await anyio.to_thread.run_sync(detect, incoming.path)
+    if kind is None:
+        incoming.discard()
+        shown = clean_name(filename, KINDS[0]).rsplit(".", 1)[0]
+        kinds = ", ".join(k.label for k in KINDS)
+        raise UnsupportedType(UNSUPPORTED, name=shown, kinds=kinds)
+    form.files.append(Upload(name, clean_name(filename, kind), kind, incoming))
