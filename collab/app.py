@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from collab import health, web
 from collab.accounts.routes import routes as account_routes
 from collab.admin.routes import routes as admin_routes
+from collab.api.routes import routes as api_routes
 from collab.db import Database
 from collab.errors import ActionError
 from collab.forums.routes import routes as forum_routes
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *forum_routes,
             *admin_routes,
             *ws_routes,
+            *api_routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[

@@ -1,0 +1,226 @@
+"""The API's URL map and handlers: GET only, the session cookie, JSON errors.
+
+Permissions are the pages' own (:mod:`collab.consultations.rules`,
+:func:`collab.permissions.can`). An anonymous request gets 401, not the
+login redirect; an object the user may not read is a 404, so its existence
+is not revealed; a list the user may not read is a 403. Error messages are
+English msgids, translated to the request's locale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from collab import web
+from collab.api import queries, schema
+from collab.api.serialize import (
+    JSON,
+    consultation_json,
+    contribution_json,
+    document_json,
+    file_json,
+    theme_json,
+)
+from collab.consultations.models import Consultation, Contribution
+from collab.consultations.rules import may_read
+from collab.documents.models import Document
+from collab.i18n import N_, translations
+from collab.models import Theme, User, Zone, utcnow
+from collab.permissions import Action, can
+
+__all__ = ["ApiError", "routes"]
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+PRIVATE = {"Cache-Control": "private, no-store"}
+
+Handler = Callable[[Request], Awaitable[Response]]
+Zones = dict[int, list[Zone]]
+
+
+class ApiError(Exception):
+    """Answered as ``{"error": <translated message>}`` with ``status``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+NOT_FOUND = N_("Not found, or you may not read it.")
+
+
+def endpoint(handler: Handler) -> Handler:
+    """Turn an :class:`ApiError` raised by ``handler`` into a JSON error response."""
+
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            text = translations(web.locale_of(request)).gettext(exc.message)
+            return JSONResponse({"error": text}, status_code=exc.status, headers=PRIVATE)
+
+    run.__name__ = handler.__name__
+    run.__doc__ = handler.__doc__
+    return run
+
+
+async def _user(request: Request) -> User:
+    user = await web.current_user(request)
+    if user is None:
+        raise ApiError(401, N_("Log in to use the API."))
+    return user
+
+
+def _number(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 10):
+        raise ApiError(400, N_("Query parameters limit and before must be whole numbers."))
+    return int(raw)
+
+
+def _page(request: Request) -> tuple[int, int | None]:
+    limit = _number(request, "limit")
+    if limit is not None and not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(400, N_("The limit must be between 1 and 200."))
+    return limit or DEFAULT_LIMIT, _number(request, "before")
+
+
+def _json(payload: JSON) -> Response:
+    return JSONResponse(payload, headers=PRIVATE)
+
+
+async def _summaries(session: AsyncSession, rows: list[Consultation], zones: Zones) -> list[JSON]:
+    themes, counts = await queries.consultation_extras(session, [c.id for c in rows])
+    now = utcnow()
+    return [
+        consultation_json(c, zones=zones.get(c.id, []), themes=themes.get(c.id, []),
+                          contribution_count=counts.get(c.id, 0), now=now)
+        for c in rows
+    ]  # fmt: skip
+
+
+async def _readable(session: AsyncSession, user: User, request: Request) -> Consultation:
+    """The consultation of the URL if ``user`` may read it, else a 404."""
+    consultation = await session.scalar(
+        select(Consultation)
+        .options(raiseload(Consultation.created_by))
+        .where(Consultation.id == request.path_params["id"])
+    )
+    if consultation is None:
+        raise ApiError(404, NOT_FOUND)
+    zones = (await queries.zones_of(session, [consultation.id])).get(consultation.id, [])
+    if not may_read(user, {z.id for z in zones}):
+        raise ApiError(404, NOT_FOUND)
+    return consultation
+
+
+@endpoint
+async def consultations(request: Request) -> Response:
+    user = await _user(request)
+    limit, before = _page(request)
+    async with web.db(request).session() as session:
+        rows, zones, more = await queries.readable_consultations(session, user, limit, before)
+        items = await _summaries(session, rows, zones)
+    after = f"/api/v1/consultations?limit={limit}&before={rows[-1].id}" if more else None
+    return _json({"consultations": items, "next": after})
+
+
+@endpoint
+async def consultation(request: Request) -> Response:
+    user = await _user(request)
+    async with web.db(request).session() as session:
+        found = await _readable(session, user, request)
+        zones = await queries.zones_of(session, [found.id])
+        [item] = await _summaries(session, [found], zones)
+        drafts = await queries.files_by(session, "consultation_id", [found.id])
+    files = [file_json(f) for f in drafts.get(found.id, [])]
+    return _json({**item, "body_html": found.body_html, "documents": files})
+
+
+@endpoint
+async def contributions(request: Request) -> Response:
+    user = await _user(request)
+    async with web.db(request).session() as session:
+        found = await _readable(session, user, request)
+        rows = list(
+            await session.scalars(
+                select(Contribution)
+                .where(Contribution.consultation_id == found.id)
+                .order_by(Contribution.number)
+            )
+        )
+        bodies, files = await queries.contribution_bodies(session, rows)
+    items = [contribution_json(c, bodies.get(c.id, ""), files.get(c.id, [])) for c in rows]
+    return _json({"consultation_id": found.id, "contributions": items})
+
+
+def _check_library(user: User) -> None:
+    if not can(user, Action.READ, None):
+        raise ApiError(403, N_("You may not read the forms library."))
+
+
+@endpoint
+async def theme_documents(request: Request) -> Response:
+    user = await _user(request)
+    _check_library(user)
+    async with web.db(request).session() as session:
+        theme = await session.get(Theme, request.path_params["id"])
+        if theme is None:
+            raise ApiError(404, NOT_FOUND)
+        rows = list(
+            await session.scalars(
+                select(Document)
+                .options(raiseload(Document.created_by), raiseload(Document.theme))
+                .where(Document.theme_id == theme.id)
+                .order_by(Document.title, Document.id)
+            )
+        )
+        files = await queries.document_files(session, rows)
+    items = [document_json(d, files.get(d.id, [])) for d in rows]
+    return _json({"theme": theme_json(theme), "documents": items})
+
+
+@endpoint
+async def document(request: Request) -> Response:
+    user = await _user(request)
+    async with web.db(request).session() as session:
+        found = await session.scalar(
+            select(Document)
+            .options(raiseload(Document.created_by))
+            .where(Document.id == request.path_params["id"])
+        )
+        # The library is metropolitan: one who may not read it learns nothing.
+        if found is None or not can(user, Action.READ, None):
+            raise ApiError(404, NOT_FOUND)
+        files = await queries.document_files(session, [found])
+    return _json({**document_json(found, files.get(found.id, [])),
+                  "theme": theme_json(found.theme)})  # fmt: skip
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(schema.OPENAPI)
+
+
+async def docs(request: Request) -> Response:
+    return await web.render(request, "api/docs.html", {"endpoints": schema.endpoints()})
+
+
+routes: list[BaseRoute] = [
+    Route("/api/v1/consultations", consultations, methods=["GET"]),
+    Route("/api/v1/consultations/{id:id}", consultation, methods=["GET"]),
+    Route("/api/v1/consultations/{id:id}/contributions", contributions, methods=["GET"]),
+    Route("/api/v1/themes/{id:id}/documents", theme_documents, methods=["GET"]),
+    Route("/api/v1/documents/{id:id}", document, methods=["GET"]),
+    Route("/api/v1/openapi.json", openapi, methods=["GET"]),
+    Route("/api/docs", docs, methods=["GET"]),
+]
