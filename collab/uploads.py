@@ -128,6 +128,8 @@ class _Parser:
         self.text_total = 0
         self.parts = 0
         self.incoming: Incoming | None = None
+        self.part_bytes = 0  # file bytes of the current part
+        self.counted = 0  # file parts that count against max_files (empty inputs do not)
         # File bytes of the current chunk, written (awaited) once the chunk is parsed.
         self.writes: list[tuple[Incoming, bytes]] = []
         self.finished: list[tuple[str, str, Incoming]] = []
@@ -142,6 +144,7 @@ class _Parser:
             raise ActionError(BAD_FORM)
         self.disposition, self.filename, self.incoming = b"", None, None
         self.text = bytearray()
+        self.part_bytes = 0
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self.header_name += data[start:end]
@@ -162,13 +165,16 @@ class _Parser:
         self.name = raw_name.decode("utf-8", "replace")
         if b"filename" in options:
             self.filename = options[b"filename"].decode("utf-8", "replace")
-            if len(self.form.files) + len(self.finished) + 1 > self.max_files:
+            # Files ended before this one, and this one; an empty file input
+            # (no name, no bytes) is ignored and does not count.
+            if self.counted + 1 > self.max_files:
                 raise ActionError(TOO_MANY_FILES, count=self.max_files)
             self.incoming = self.store.incoming(self.limit)
             self.form._pending.append(self.incoming)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.incoming is not None:
+            self.part_bytes += end - start
             self.writes.append((self.incoming, data[start:end]))
             return
         self.text_total += end - start
@@ -178,6 +184,8 @@ class _Parser:
 
     def on_part_end(self) -> None:
         if self.incoming is not None and self.filename is not None:
+            if self.filename or self.part_bytes:
+                self.counted += 1
             self.finished.append((self.name, self.filename, self.incoming))
         elif self.incoming is None:
             value = self.text.decode("utf-8", "replace").replace("\x00", "")

@@ -28,7 +28,7 @@ import anyio.to_thread
 from collab.errors import TooLarge
 from collab.i18n import N_
 
-__all__ = ["FileStore", "Incoming", "TOO_LARGE"]
+__all__ = ["TOO_LARGE", "FileStore", "Incoming"]
 
 TOO_LARGE = N_("The file is larger than the limit of %(limit)s MB.")
 # Bytes gathered before one write to disk (in a worker thread, off the loop).
@@ -104,15 +104,20 @@ class Incoming:
 
     async def _flush(self) -> None:
         if self._buffer and self._file is not None:
-            chunk, self._buffer = bytes(self._buffer), bytearray()
+            # The buffer itself goes to the thread (no copy): a new one takes its place.
+            chunk, self._buffer = self._buffer, bytearray()
             await anyio.to_thread.run_sync(self._file.write, chunk)
 
     async def finish(self) -> None:
-        """All bytes are in: flush, close and fix the hash."""
+        """All bytes are in: flush, sync to disk, close and fix the hash.
+
+        The bytes reach the disk before :meth:`keep` can rename the file under
+        its hash, so a crash never leaves a short file under a committed row.
+        """
         await self._flush()
         if self._file is not None:
             file, self._file = self._file, None
-            await anyio.to_thread.run_sync(file.close)
+            await anyio.to_thread.run_sync(_sync_and_close, file)
         self.sha256 = self._hash.hexdigest()
 
     def discard(self) -> None:
@@ -130,6 +135,27 @@ class Incoming:
         if target.is_file():
             self.path.unlink(missing_ok=True)
         else:
+            new_directory = not target.parent.is_dir()
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(self.path, target)
+            # The rename (and a new directory's entry) survive a crash too.
+            _sync_directory(target.parent)
+            if new_directory:
+                _sync_directory(self.store.root)
         return target
+
+
+def _sync_and_close(file: BinaryIO) -> None:
+    try:
+        file.flush()
+        os.fsync(file.fileno())
+    finally:
+        file.close()
+
+
+def _sync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
