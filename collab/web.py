@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -24,7 +25,7 @@ from collab.i18n import LOCALES, N_, translations
 from collab.models import User
 from collab.permissions import Action, can
 from collab.settings import Settings
-from collab.templating import Templates
+from collab.templating import ROME, Templates
 
 __all__ = [
     "ERROR_TITLES",
@@ -43,6 +44,7 @@ __all__ = [
     "redirect",
     "render",
     "require_user",
+    "rome_to_utc",
     "safe_next",
     "settings",
     "translate",
@@ -187,6 +189,23 @@ def field(data: FormData, name: str) -> str:
     # NUL never means anything in a form, and PostgreSQL refuses it in text
     # columns (the write would fail with a 500): drop it at the door.
     return value.replace("\x00", "") if isinstance(value, str) else ""
+
+
+def rome_to_utc(raw: str, field_name: str) -> datetime | None:
+    """A ``datetime-local`` value read as Turin's wall time, in UTC (None when empty)."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is not None or "T" not in raw:
+        raise ActionError(
+            N_("Give the date and time as day, month, year, hours and minutes."),
+            field=field_name,
+        )
+    return moment.replace(tzinfo=ROME).astimezone(UTC)
 
 
 def page_number(request: Request) -> int:

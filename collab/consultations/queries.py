@@ -155,11 +155,13 @@ async def contribution_views(
     versions = {
         v.contribution_id: v
         for v in await session.scalars(
-            select(ContributionVersion).where(
-                ContributionVersion.contribution_id.in_([c.id for c in contributions]),
-                ContributionVersion.number == Contribution.version,
-                ContributionVersion.contribution_id == Contribution.id,
+            select(ContributionVersion)
+            .join(
+                Contribution,
+                (Contribution.id == ContributionVersion.contribution_id)
+                & (Contribution.version == ContributionVersion.number),
             )
+            .where(Contribution.id.in_([c.id for c in contributions]))
         )
     }
     files = await files_of(session, "contribution_version_id", [v.id for v in versions.values()])

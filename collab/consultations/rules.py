@@ -14,7 +14,7 @@ from collab.consultations.models import ConsultationDelegate
 from collab.models import User
 from collab.permissions import Action, can_in_zones
 
-__all__ = ["contributing_comune", "may_manage", "may_read"]
+__all__ = ["contributing_comune", "may_contribute_own", "may_manage", "may_read"]
 
 
 def may_read(user: User | None, zone_ids: Collection[int]) -> bool:
@@ -26,6 +26,11 @@ def may_read(user: User | None, zone_ids: Collection[int]) -> bool:
 def may_manage(user: User | None, zone_ids: Collection[int]) -> bool:
     """Open, extend and answer: CMTo staff."""
     return can_in_zones(user, Action.CONSULT, zone_ids)
+
+
+def may_contribute_own(user: User | None, zone_ids: Collection[int]) -> bool:
+    """A sindaco (or portavoce) of a comune of an addressed zone: their own comune's voice."""
+    return can_in_zones(user, Action.CONTRIBUTE, zone_ids)
 
 
 def contributing_comune(
@@ -43,6 +48,6 @@ def contributing_comune(
     for delegate in delegates:
         if delegate.user_id == user.id:
             return delegate.comune_id
-    if user.comune_id is None or not can_in_zones(user, Action.CONTRIBUTE, zone_ids):
+    if user.comune_id is None or not may_contribute_own(user, zone_ids):
         return None
     return user.comune_id

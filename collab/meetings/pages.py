@@ -10,7 +10,7 @@ field) and :func:`collab.meetings.actions.do_convene` checks the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -29,7 +29,6 @@ from collab.meetings.actions import AgendaLine, Convocation
 from collab.meetings.rules import may_read
 from collab.models import Meeting, MeetingState, MeetingZone, Theme, User, Zone
 from collab.permissions import Action, can
-from collab.templating import ROME
 
 __all__ = ["ConveneForm", "convene", "convene_page", "meetings_list", "routes"]
 
@@ -128,20 +127,7 @@ def _minutes(raw: str) -> int:
 
 
 def _rome_to_utc(raw: str) -> datetime | None:
-    """A ``datetime-local`` value read as Turin's wall time, in UTC (None when empty)."""
-    raw = raw.strip()
-    if not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is not None or "T" not in raw:
-        raise ActionError(
-            N_("Give the date and time as day, month, year, hours and minutes."),
-            field="starts_at",
-        )
-    return moment.replace(tzinfo=ROME).astimezone(UTC)
+    return web.rome_to_utc(raw, "starts_at")
 
 
 async def _meeting_zones(session: AsyncSession) -> dict[int, list[Zone]]:

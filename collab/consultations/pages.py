@@ -1,0 +1,226 @@
+"""Consultation pages: the list, opening one (staff), one consultation and its staff forms.
+
+Upload forms are multipart and stream through :func:`collab.uploads.read_upload`;
+for htmx requests (the progress bar) bad input answers with the alert fragment
+and leaves the form as it was, chosen files included; plain posts get the page
+again with the error next to the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from collab import web
+from collab.consultations import actions, rules
+from collab.consultations.models import Consultation, Status
+from collab.consultations.queries import (
+    ConsultationView,
+    load_consultation,
+    readable_consultations,
+)
+from collab.db import UnitOfWork
+from collab.documents.download import file_store
+from collab.errors import NotFound, PermissionDenied
+from collab.i18n import N_
+from collab.models import Theme, User, Zone, utcnow
+from collab.permissions import Action, can_in_zones
+from collab.realtime.events import consultation_topic
+from collab.realtime.log import last_seqs
+from collab.uploads import UploadForm, read_upload
+
+__all__ = [
+    "add_drafts",
+    "consultation_page",
+    "consultation_page_context",
+    "consultations_list",
+    "extend",
+    "get_readable",
+    "name_delegate",
+    "open_consultation",
+    "open_page",
+    "upload",
+]
+
+NO_CONSULTATION = N_("This consultation does not exist.")
+
+
+def upload(request: Request, max_files: int = actions.MAX_FILES) -> Awaitable[UploadForm]:
+    """The request's multipart form, files streamed into the store (use with ``async with``)."""
+    limit = web.settings(request).upload_max_bytes
+    return read_upload(request, file_store(request), limit, max_files=max_files)
+
+
+async def form_error(
+    request: Request, error: dict[str, Any], page: Callable[[dict[str, Any]], Awaitable[Response]]
+) -> Response:
+    """Bad input: the alert for htmx (the form stays as it was), else the page with the error."""
+    if web.is_htmx(request):
+        return await web.error_response(request, 422, error["error"])
+    return await page(error)
+
+
+async def get_readable(request: Request, user: User, consultation_id: int) -> ConsultationView:
+    async with web.db(request).session() as session:
+        view = await load_consultation(session, consultation_id)
+    if view is None or not rules.may_read(user, view.zone_ids):
+        raise NotFound(NO_CONSULTATION)
+    return view
+
+
+async def consultations_list(request: Request) -> Response:
+    user = await web.require_user(request)
+    async with web.db(request).session() as session:
+        views = await readable_consultations(session, user)
+        zone_ids = list(await session.scalars(select(Zone.id)))
+    now = utcnow()
+    open_ = sorted((v for v in views if v.open_at(now)), key=lambda v: v.consultation.deadline)
+    return await web.render(
+        request,
+        "consultations/list.html",
+        {"open": open_, "closed": [v for v in views if not v.open_at(now)],
+         "may_open": can_in_zones(user, Action.CONSULT, zone_ids), "now": now},
+    )  # fmt: skip
+
+
+async def _choices(request: Request, user: User) -> dict[str, Any]:
+    async with web.db(request).session() as session:
+        zones = list(await session.scalars(select(Zone).order_by(Zone.number)))
+        themes = list(
+            await session.scalars(select(Theme).where(Theme.active).order_by(Theme.position))
+        )
+    if not rules.may_manage(user, [z.id for z in zones]):
+        raise PermissionDenied(actions.NOT_STAFF)
+    return {"zones": zones, "themes": themes}
+
+
+def _opening(data: UploadForm) -> actions.Opening:
+    def ids(name: str) -> list[int]:
+        return [int(v) for v in data.getlist(name) if v.isdigit() and len(v) < 10]
+
+    return actions.Opening(
+        title=data.get("title"), body=data.get("body"),
+        deadline=web.rome_to_utc(data.get("deadline"), "deadline"),
+        zone_ids=ids("zones"), theme_ids=ids("themes"),
+    )  # fmt: skip
+
+
+async def open_page(request: Request) -> Response:
+    user = await web.require_user(request)
+    choices = await _choices(request, user)
+    return await web.render(request, "consultations/new.html", {**choices, "values": {}})
+
+
+async def open_consultation(request: Request) -> Response:
+    user = await web.require_user(request)
+    choices = await _choices(request, user)
+    created: list[Consultation] = []
+    async with await upload(request) as data:
+
+        async def write(uow: UnitOfWork) -> None:
+            created.append(await actions.do_open(uow, user, _opening(data), data.files_of("files")))
+
+        error = await web.attempt(request, write)
+        values = {k: v for k, v in data.fields.items()}
+
+    async def page(error: dict[str, Any]) -> Response:
+        return await web.render(
+            request, "consultations/new.html", {**choices, "values": values, **error},
+            status_code=422,
+        )  # fmt: skip
+
+    if error is not None:
+        return await form_error(request, error, page)
+    return web.redirect(request, f"/consultations/{created[0].id}")
+
+
+async def consultation_page_context(
+    request: Request, user: User, consultation_id: int
+) -> dict[str, Any]:
+    async with web.db(request).session() as session:
+        # The log's position first: whatever happens after it reaches the page live.
+        live = await last_seqs(session, [consultation_topic(consultation_id)])
+    view = await get_readable(request, user, consultation_id)
+    now = utcnow()
+    comune_id = rules.contributing_comune(user, view.zone_ids, view.delegates)
+    own = next((c for c in view.contributions if c.contribution.comune_id == comune_id), None)
+    return {
+        "view": view,
+        "c": view.consultation,
+        "is_open": view.open_at(now),
+        "may_manage": rules.may_manage(user, view.zone_ids),
+        "comune_id": comune_id,
+        "own": own,
+        "may_name_delegate": user.comune_id is not None
+        and rules.may_contribute_own(user, view.zone_ids),
+        "my_delegate": next((d for d in view.delegates if d.comune_id == user.comune_id), None),
+        "live_topics": live,
+        "statuses": list(Status),
+        "now": now,
+    }
+
+
+async def consultation_page(request: Request) -> Response:
+    user = await web.require_user(request)
+    context = await consultation_page_context(request, user, request.path_params["id"])
+    return await web.render(request, "consultations/consultation.html", context)
+
+
+async def _consultation_write(
+    request: Request, write: Callable[[UnitOfWork, User], Awaitable[object]], data: Any = None
+) -> Response:
+    """Run a staff or sindaco form of the consultation page; errors show on that page."""
+    user = await web.require_user(request)
+    consultation_id = request.path_params["id"]
+
+    async def run(uow: UnitOfWork) -> None:
+        await write(uow, user)
+
+    error = await web.attempt(request, run)
+
+    async def page(error: dict[str, Any]) -> Response:
+        context = await consultation_page_context(request, user, consultation_id)
+        return await web.render(
+            request, "consultations/consultation.html", {**context, **error}, status_code=422
+        )
+
+    if error is not None:
+        return await form_error(request, error, page)
+    return web.redirect(request, f"/consultations/{consultation_id}")
+
+
+async def extend(request: Request) -> Response:
+    data = await web.form(request)
+
+    async def write(uow: UnitOfWork, user: User) -> None:
+        deadline = web.rome_to_utc(web.field(data, "deadline"), "deadline")
+        await actions.do_extend(uow, user, request.path_params["id"], deadline)
+
+    return await _consultation_write(request, write)
+
+
+async def name_delegate(request: Request) -> Response:
+    data = await web.form(request)
+
+    async def write(uow: UnitOfWork, user: User) -> None:
+        await actions.do_name_delegate(
+            uow, user, request.path_params["id"], web.field(data, "email")
+        )
+
+    return await _consultation_write(request, write)
+
+
+async def add_drafts(request: Request) -> Response:
+    await web.require_user(request)
+    async with await upload(request) as data:
+
+        async def write(uow: UnitOfWork, user: User) -> None:
+            await actions.do_add_drafts(
+                uow, user, request.path_params["id"], data.files_of("files")
+            )
+
+        return await _consultation_write(request, write)
