@@ -126,10 +126,11 @@ class Client:
         token = await self.csrf()
         headers = {"HX-Request": "true", "X-CSRF-Token": token} if htmx else {}
         target = url if htmx else f"{url}?csrf_token={token}"
+        # No file at all still goes as multipart: an empty file input, as browsers send it.
+        empty = [("none", ("", b"", "application/octet-stream"))]
         response = await self.http.post(
-            target, data=data or {}, files=files or [("none", ("", b"", "application/octet-stream"))],
-            headers=headers,
-        )  # fmt: skip
+            target, data=data or {}, files=files or empty, headers=headers
+        )
         self._remember_token(response)
         return response
 

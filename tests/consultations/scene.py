@@ -13,7 +13,7 @@ from collab.models import Theme, User, Zone, utcnow
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
-CSV = "comune;anno;valore\nPinerolo;2026;3\n".encode()
+CSV = b"comune;anno;valore\nPinerolo;2026;3\n"
 
 
 async def open_consultation(

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
 from collab.consultations.models import Contribution, ContributionVersion, Status
 from collab.db import Database
-from collab.templating import ROME
 from collab.documents.models import Blob, StoredFile
+from collab.templating import ROME
 from tests.conftest import World
 from tests.consultations.scene import CSV, PDF, PNG, expire, open_consultation
 from tests.helpers import Client, capture_events, italian, parse, snapshot, text_of
