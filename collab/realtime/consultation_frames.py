@@ -1,0 +1,118 @@
+"""Frames of consultation events, once per event and locale.
+
+A consultation event goes to the consultation's topic (``consultation:N``:
+its page) and to the board of every zone it addresses (``zone:N``: the zone
+page's list of consultations). ``prepare`` loads the consultation (and the
+contribution) once per event per process; every viewer of a topic sees the
+same rows, so the only variant is the locale:
+
+    <template data-topic="consultation:3" data-seq="7" data-announce="..."></template>
+    <template data-op="append" data-target="#contributions" data-id="contribution-9">...</template>
+    <template data-op="replace" data-target="#consultation-summary" ...>...</template>
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import escape
+
+from collab.consultations.models import Consultation
+from collab.consultations.queries import (
+    ConsultationView,
+    ContributionView,
+    contribution_view,
+    views_of,
+)
+from collab.db import Database
+from collab.i18n import N_, translations
+from collab.models import utcnow
+from collab.realtime.log import LoggedEvent
+from collab.templating import Templates
+
+__all__ = ["ConsultationFrames", "ConsultationPrepared"]
+
+NEW_CONTRIBUTION = N_("New contribution from %(comune)s")
+CHANGED_CONTRIBUTION = N_("%(comune)s changed its contribution")
+
+
+@dataclass(frozen=True)
+class ConsultationPrepared:
+    item: LoggedEvent
+    view: ConsultationView | None
+    contribution: ContributionView | None = None
+
+
+def _op(op: str, target: str, element_id: str, html: str) -> str:
+    return (
+        f'<template data-op="{op}" data-target="{escape(target)}" '
+        f'data-id="{escape(element_id)}">{html}</template>'
+    )
+
+
+class ConsultationFrames:
+    def __init__(self, templates: Templates, database: Database) -> None:
+        self.templates = templates
+        self.db = database
+
+    async def prepare(self, item: LoggedEvent) -> ConsultationPrepared:
+        event = item.event
+        async with self.db.session() as session:
+            consultation = await session.get(Consultation, event.get("consultation_id"))
+            if consultation is None:
+                return ConsultationPrepared(item, None)
+            (view,) = await views_of(session, [consultation])
+            contribution = None
+            if "contribution_id" in event and item.topic.startswith("consultation:"):
+                contribution = await contribution_view(session, event["contribution_id"])
+        return ConsultationPrepared(item, view, contribution)
+
+    def basis(self, prepared: ConsultationPrepared) -> Hashable:
+        return prepared.item.topic.partition(":")[0]
+
+    def variant(self, prepared: ConsultationPrepared, subscriber: Any) -> Hashable:
+        return (subscriber.locale,)
+
+    def render(self, prepared: ConsultationPrepared, variant: Hashable) -> str:
+        assert isinstance(variant, tuple)
+        locale: str = variant[0]
+        item, view = prepared.item, prepared.view
+        ops: list[str] = []
+        announce = ""
+        if view is not None:
+            context = {"view": view, "now": utcnow()}
+            if item.topic.startswith("zone:"):
+                card_id = f"consultation-card-{view.consultation.id}"
+                html = self._render("consultations/_card.html", locale, **context)
+                ops.append(_op("place", f'[data-consultation-list="{item.topic}"]', card_id, html))
+            else:
+                summary = self._render("consultations/_summary.html", locale, **context)
+                ops.append(_op("replace", "#consultation-summary", "consultation-summary", summary))
+                announce = self._contribution_ops(prepared, locale, ops)
+        envelope = (
+            f'<template data-topic="{escape(item.topic)}" data-seq="{item.seq}" '
+            f'data-announce="{escape(announce)}"></template>'
+        )
+        return envelope + "".join(ops)
+
+    def _contribution_ops(self, prepared: ConsultationPrepared, locale: str, ops: list[str]) -> str:
+        """The contribution's row on the consultation page; the announcement for it."""
+        found = prepared.contribution
+        if found is None:
+            return ""
+        element_id = f"contribution-{found.contribution.id}"
+        html = self._render("consultations/_contribution_row.html", locale, item=found)
+        kind = prepared.item.event["type"]
+        ops.append(_op("append" if kind == "contribution.submitted" else "replace",
+                       "#contributions", element_id, html))  # fmt: skip
+        if kind == "contribution.answered":
+            return ""
+        gettext = translations(locale).gettext
+        msgid = NEW_CONTRIBUTION if kind == "contribution.submitted" else CHANGED_CONTRIBUTION
+        return gettext(msgid) % {"comune": found.contribution.comune.name}
+
+    def _render(self, template: str, locale: str, **context: Any) -> str:
+        base: dict[str, Any] = {"csrf_token": "", "htmx": True, "user": None}
+        return self.templates.render(template, locale, {**base, **context})
