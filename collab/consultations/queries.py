@@ -113,7 +113,7 @@ async def _counts(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
         .where(Contribution.consultation_id.in_(ids))
         .group_by(Contribution.consultation_id)
     )
-    return {cid: count for cid, count in rows.tuples()}
+    return {cid: count for cid, count in rows}
 
 
 async def views_of(session: AsyncSession, found: Sequence[Consultation]) -> list[ConsultationView]:

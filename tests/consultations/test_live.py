@@ -1,0 +1,92 @@
+"""Consultation events over the websocket, in process: the page's row, the zone board's card."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from bs4 import BeautifulSoup
+from sqlalchemy import select
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from collab.app import create_app
+from collab.db import Database
+from collab.demo import load_demo
+from collab.models import User, Zone
+from collab.settings import Settings
+from tests.consultations.scene import PDF, open_consultation
+from tests.realtime.test_ws import MAYOR, TECH5, TECH9, Browser, frames, head, subscribe
+
+STAFF = "staff@demo.collab.it"
+
+
+@pytest.fixture
+def scene(settings: Settings, database_url: str) -> Iterator[tuple[Browser, int, int]]:
+    """The demo, a consultation of zone 5, the zone's id."""
+
+    async def setup() -> tuple[int, int]:
+        db = Database(database_url)
+        await load_demo(db)
+        async with db.session() as session:
+            staff = await session.scalar(select(User).where(User.email == STAFF))
+            zone = await session.scalar(select(Zone.id).where(Zone.number == 5))
+        assert staff is not None and zone is not None
+        consultation = await open_consultation(db, staff)
+        await db.dispose()
+        return consultation.id, zone
+
+    consultation_id, zone_id = asyncio.run(setup())
+    app = create_app(replace(settings, ws_heartbeat=1))
+    with TestClient(app) as client:
+        yield Browser(client), consultation_id, zone_id
+
+
+def _upload(browser: Browser, url: str, body: str) -> int:
+    page = browser.client.get("/")
+    csrf = BeautifulSoup(page.text, "html.parser").select_one('input[name="csrf_token"]')
+    assert csrf is not None
+    response = browser.client.post(
+        f"{url}?csrf_token={csrf['value']}",
+        data={"body": body},
+        files=[("files", ("delibera.pdf", PDF, "application/pdf"))],
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return int(response.headers["location"].split("/")[2])
+
+
+def test_a_contribution_reaches_the_page_and_the_board(scene: tuple[Browser, int, int]) -> None:
+    browser, consultation_id, zone_id = scene
+    browser.login(TECH5)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {f"consultation:{consultation_id}": None, f"zone:{zone_id}": None})
+        browser.login(MAYOR)
+        contribution = _upload(
+            browser, f"/consultations/{consultation_id}/contributions", "Parere favorevole."
+        )
+        got = frames(ws, 2)
+    by_topic = {head(f)[0]: f for f in got}
+    page = by_topic[f"consultation:{consultation_id}"]
+    row = page.select_one('template[data-op="append"][data-target="#contributions"]')
+    assert row is not None and row["data-id"] == f"contribution-{contribution}"
+    assert "Pinerolo" in row.decode_contents()
+    announce = page.select_one("template[data-topic]")
+    assert announce is not None and "Pinerolo" in str(announce["data-announce"])
+    summary = page.select_one('template[data-target="#consultation-summary"]')
+    assert summary is not None and "1 contributo ricevuto" in summary.decode_contents()
+    board = by_topic[f"zone:{zone_id}"]
+    card = board.select_one("template[data-op=place]")
+    assert card is not None and card["data-id"] == f"consultation-card-{consultation_id}"
+
+
+def test_another_zone_cannot_subscribe(scene: tuple[Browser, int, int]) -> None:
+    browser, consultation_id, _ = scene
+    browser.login(TECH9)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {f"consultation:{consultation_id}": None})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert closed.value.code == 4403
