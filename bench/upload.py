@@ -166,7 +166,7 @@ class Sampler:
 
 def _rss_reader(pid: int) -> Callable[[], int]:
     try:
-        import psutil
+        import psutil  # type: ignore[import-untyped]
     except ImportError:
         return lambda: rss_bytes(pid)
     process = psutil.Process(pid)
