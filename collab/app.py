@@ -21,6 +21,8 @@ from collab.accounts.routes import routes as account_routes
 from collab.admin.routes import routes as admin_routes
 from collab.api.routes import routes as api_routes
 from collab.db import Database
+from collab.documents.download import routes as file_routes
+from collab.documents.pages import routes as library_routes
 from collab.errors import ActionError
 from collab.forums.routes import routes as forum_routes
 from collab.gctune import tune_gc
@@ -97,6 +99,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *admin_routes,
             *ws_routes,
             *api_routes,
+            *file_routes,
+            *library_routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[

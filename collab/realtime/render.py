@@ -34,6 +34,7 @@ from collab.forums.boards import Board, theme_list_key
 from collab.i18n import translations
 from collab.models import Post, Thread, User
 from collab.permissions import Action
+from collab.realtime.library_frames import LibraryFrames
 from collab.realtime.log import LoggedEvent
 from collab.realtime.meeting_frames import MeetingFrames, MeetingPrepared
 from collab.templating import Templates
@@ -116,6 +117,7 @@ class FragmentRenderer:
         self.db = database
         self.meetings = MeetingFrames(templates, database)
         self.by_kind: dict[str, Frames] = {}
+        self.by_kind["document"] = LibraryFrames(templates, database)
 
     async def prepare(self, item: LoggedEvent) -> Prepared | MeetingPrepared | Delegated:
         if item.topic.startswith("meeting:"):
