@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from collab.accounts.actions import do_create_user
+from collab.consultations.actions import Opening, do_open
 from collab.db import Database
 from collab.forums import actions
 from collab.importer import import_comuni
@@ -100,7 +101,34 @@ async def load_demo(database: Database) -> bool:
                 await actions.do_reply(uow, users[reply_author], thread.id, text)
     await _spread_in_time(database)
     await _demo_meeting(database)
+    await _demo_consultation(database)
     return True
+
+
+async def _demo_consultation(database: Database) -> None:
+    """The zones' mandatory opinion on the Piano strategico, open for two weeks."""
+    deadline = (datetime.now(ROME) + timedelta(days=14)).replace(
+        hour=18, minute=0, second=0, microsecond=0
+    )
+    async with database.transaction() as uow:
+        s = uow.session
+        staff = await s.scalar(select(User).where(User.email == "staff@demo.collab.it"))
+        assert staff is not None
+        zones = list(await s.scalars(select(Zone.id).where(Zone.number.in_([5, 6]))))
+        themes = list(await s.scalars(select(Theme.id).where(Theme.slug.startswith("psm-"))))
+        form = Opening(
+            title="Parere delle zone sul Piano strategico metropolitano 2027-2029",
+            body=(
+                "Ai sensi dell'art. 27 dello Statuto, le zone omogenee esprimono un parere "
+                "obbligatorio sul **Piano strategico metropolitano**.\n\n"
+                "Ogni comune può inviare il proprio contributo entro la scadenza: osservazioni "
+                "sugli assi del Piano, proposte di progetti, eventuali delibere allegate."
+            ),
+            deadline=deadline.astimezone(UTC),
+            zone_ids=zones,
+            theme_ids=themes,
+        )
+        await do_open(uow, staff, form, [])
 
 
 # A joint meeting of ZO 5 and ZO 6 tomorrow at 10:00 (Turin), convened by staff.
