@@ -18,9 +18,12 @@ zone: their "own_zone" cell uses zone 5 too, which is another zone for them,
 so ``test_cmto_rows_ignore_own_zone`` requires their OWN and OTHER entries to
 agree. MANAGE is not zone-bound: each of its rows must be all-or-nothing
 (``test_manage_is_not_zone_bound``) and it is walked once per role, with the
-relation id ``any``. Meeting actions (CONVENE, VOTE) have no metropolitan cell
-(a meeting always convenes zones: ``test_meeting_rows_have_no_metro``); their
-"own zone" is a meeting of zone 5, "other zone" one of zone 9.
+relation id ``any``. Meeting actions (CONVENE, VOTE) and consultation actions
+(CONSULT, CONTRIBUTE) have no metropolitan cell (meetings and consultations are
+always addressed to zones: ``test_meeting_rows_have_no_metro``); their "own
+zone" is a meeting or consultation of zone 5, "other zone" one of zone 9. A
+consultation the user may not even read (a comune user's of another zone)
+answers 404, not 403: its denied cells expect that (existence is not revealed).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import collab.app
 from collab.accounts import passwords
 from collab.accounts.actions import do_create_user
 from collab.app import create_app
+from collab.consultations.models import Consultation, Contribution, ContributionVersion
 from collab.db import Database
 from collab.demo import DEMO_CSV
 from collab.forums import actions
@@ -72,8 +76,9 @@ from collab.permissions import MEETING_ACTIONS, TABLE, Action, Relation, can, ca
 from collab.settings import Settings, load_settings
 from collab.templating import ROME, Templates
 from tests.conftest import WORLD_USERS, World, email
+from tests.consultations.scene import open_consultation
 from tests.dbs import Template
-from tests.helpers import PASSWORD, Client, parse
+from tests.helpers import PASSWORD, Client, italian, parse
 from tests.meetings.scene import convene
 
 Login = Callable[[str], Awaitable[Client]]
@@ -84,7 +89,7 @@ OWN, OTHER, METRO = Relation.OWN_ZONE, Relation.OTHER_ZONE, Relation.METRO
 ALL = frozenset(Relation)
 NO: frozenset[Relation] = frozenset()
 OWN_AND_METRO = frozenset({OWN, METRO})
-ZONES = frozenset({OWN, OTHER})  # meetings: every zone, and no metropolitan board
+ZONES = frozenset({OWN, OTHER})  # meetings, consultations: every zone, no metropolitan board
 
 # Copied by hand from docs/permissions.md: do not derive it from TABLE.
 EXPECTED: dict[str, dict[str, frozenset[Relation]]] = {
@@ -125,6 +130,14 @@ EXPECTED: dict[str, dict[str, frozenset[Relation]]] = {
         "admin": NO,
     },
     "vote": {
+        "sindaco": frozenset({OWN}),
+        "tecnico": NO,
+        "portavoce": frozenset({OWN}),
+        "staff": NO,
+        "admin": NO,
+    },
+    "consult": {"sindaco": NO, "tecnico": NO, "portavoce": NO, "staff": ZONES, "admin": NO},
+    "contribute": {
         "sindaco": frozenset({OWN}),
         "tecnico": NO,
         "portavoce": frozenset({OWN}),
@@ -254,8 +267,8 @@ def test_manage_is_not_zone_bound() -> None:
 
 
 def test_meeting_rows_have_no_metro() -> None:
-    # A meeting convenes zones; there is no metropolitan meeting to convene or vote in.
-    assert {Action.CONVENE, Action.VOTE} == MEETING_ACTIONS
+    # Meetings and consultations are addressed to zones; none is metropolitan.
+    assert {Action.CONVENE, Action.VOTE, Action.CONSULT, Action.CONTRIBUTE} == MEETING_ACTIONS
     for action in MEETING_ACTIONS:
         for role, rels in TABLE[action].items():
             assert METRO not in rels, (action, role)
@@ -386,15 +399,19 @@ async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     return result
 
 
-def assert_denied(response: httpx.Response) -> None:
-    """403 with the (Italian) error page, never a redirect or a partial success."""
-    assert response.status_code == 403, (response.status_code, response.headers, response.text)
+def assert_denied(response: httpx.Response, status: int = 403) -> None:
+    """403 with the (Italian) error page, never a redirect or a partial success.
+
+    ``status=404`` for an object the user may not even read: its existence is
+    not revealed, so the refusal is the "not found" page."""
+    assert response.status_code == status, (response.status_code, response.headers, response.text)
     page = parse(response)
     assert page.html is not None and page.html.get("lang") == "it"
-    alert = page.select_one('.alert[data-status="403"]')
+    alert = page.select_one(f'.alert[data-status="{status}"]')
     assert alert is not None and alert.get_text(strip=True), response.text
     assert page.h1 is not None
-    assert page.h1.get_text(strip=True) == "Accesso negato"
+    title = {403: "Accesso negato", 404: italian("Page not found")}[status]
+    assert page.h1.get_text(strip=True) == title
 
 
 def assert_redirect(response: httpx.Response, location: str) -> None:
@@ -643,6 +660,66 @@ async def check_vote(s: Scene, c: Client, allowed: bool) -> None:
     assert [tuple(r) for r in ballots] == [(comune, s.user.id, Choice.FAVOREVOLE)]
 
 
+async def _consultation(s: Scene) -> tuple[Consultation, int]:
+    """A consultation of the scene's zone, opened by staff, and the status a
+    refusal gets: 404 when the actor may not even read it, else 403."""
+    assert s.zone is not None
+    zone_id = await s.zone_id()
+    assert zone_id is not None
+    consultation = await open_consultation(s.db, s.world["staff"], zones=(s.zone,))
+    return consultation, (403 if can_in_zones(s.user, Action.READ, {zone_id}) else 404)
+
+
+def _turin_in_days(days: int) -> str:
+    """A ``datetime-local`` value, Turin time, ``days`` from now (as a browser sends it)."""
+    return (datetime.now(ROME) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M")
+
+
+async def check_consult(s: Scene, c: Client, allowed: bool) -> None:
+    consultation, refusal = await _consultation(s)
+    local = _turin_in_days(30)
+    before = await snapshot(s.db)
+    extended = await c.post(f"/consultations/{consultation.id}/extend", {"deadline": local})
+    if not allowed:
+        assert_denied(extended, refusal)
+        assert await snapshot(s.db) == before
+        return
+    assert_redirect(extended, f"/consultations/{consultation.id}")
+    after = await s.get(Consultation, consultation.id)
+    expected = datetime.fromisoformat(local).replace(tzinfo=ROME).astimezone(UTC)
+    assert after.deadline == expected != consultation.deadline
+
+
+async def check_contribute(s: Scene, c: Client, allowed: bool) -> None:
+    consultation, refusal = await _consultation(s)
+    text = f"Il parere del comune, inviato da {s.actor}."
+    before = await snapshot(s.db)
+    sent = await c.upload(f"/consultations/{consultation.id}/contributions", {"body": text})
+    if not allowed:
+        assert_denied(sent, refusal)
+        assert await snapshot(s.db) == before
+        return
+    assert s.user.comune_id is not None  # only comune users contribute here
+    async with s.db.session() as session:
+        rows = (
+            await session.scalars(
+                select(Contribution).where(Contribution.consultation_id == consultation.id)
+            )
+        ).all()
+        assert [(r.comune_id, r.submitted_by_id, r.number) for r in rows] == [
+            (s.user.comune_id, s.user.id, 1)
+        ]
+        bodies = (
+            await session.scalars(
+                select(ContributionVersion.body_source).where(
+                    ContributionVersion.contribution_id == rows[0].id
+                )
+            )
+        ).all()
+    assert bodies == [text]
+    assert_redirect(sent, f"/contributions/{rows[0].id}/receipt")
+
+
 CHECKS: dict[Action, Callable[[Scene, Client, bool], Awaitable[None]]] = {
     Action.READ: check_read,
     Action.POST: check_post,
@@ -651,6 +728,8 @@ CHECKS: dict[Action, Callable[[Scene, Client, bool], Awaitable[None]]] = {
     Action.MANAGE: check_manage,
     Action.CONVENE: check_convene,
     Action.VOTE: check_vote,
+    Action.CONSULT: check_consult,
+    Action.CONTRIBUTE: check_contribute,
 }
 
 
@@ -663,7 +742,7 @@ def _cells() -> list[Any]:
                 continue
             for rel in Relation:
                 if action in MEETING_ACTIONS and rel is METRO:
-                    continue  # meetings convene zones: no metropolitan cell
+                    continue  # meetings, consultations: zones only, no metropolitan cell
                 cells.append(pytest.param(action, role, rel, id=f"{action}-{role}-{rel}"))
     return cells
 
