@@ -20,6 +20,7 @@ from collab import health, web
 from collab.accounts.routes import routes as account_routes
 from collab.admin.routes import routes as admin_routes
 from collab.api.routes import routes as api_routes
+from collab.consultations.routes import routes as consultation_routes
 from collab.db import Database
 from collab.documents.download import routes as file_routes
 from collab.documents.pages import routes as library_routes
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *ws_routes,
             *api_routes,
             *file_routes,
+            *consultation_routes,
             *library_routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
