@@ -7,11 +7,14 @@ permission table for the thread's zone, and raises an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.audit import audit
 from collab.db import UnitOfWork
+from collab.documents.files import keep
 from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
 from collab.i18n import N_
 from collab.markup import render_markdown
@@ -24,6 +27,7 @@ from collab.realtime.events import (
     ThreadCreated,
     ThreadUpdated,
 )
+from collab.uploads import Upload
 
 __all__ = [
     "check_body",
@@ -43,6 +47,7 @@ __all__ = [
 
 MAX_BODY = 20_000
 MAX_REASON = 500
+MAX_FILES = 5  # attachments of one post
 
 
 def check_title(title: str) -> str:
@@ -108,8 +113,22 @@ def _check_open(user: User, thread: Thread) -> None:
         raise Conflict(N_("This thread is closed: no more replies or edits."))
 
 
+async def _attach(uow: UnitOfWork, user: User, post: Post, uploads: Sequence[Upload]) -> None:
+    """Keep ``uploads`` as the files of ``post`` (flushed: it has its id)."""
+    if len(uploads) > MAX_FILES:
+        raise ActionError(N_("Too many files: at most %(count)d at a time."), count=MAX_FILES)
+    for upload in uploads:
+        await keep(uow.session, upload, user, post_id=post.id)
+
+
 async def do_start_thread(
-    uow: UnitOfWork, user: User, zone_id: int | None, theme: Theme, title: str, source: str
+    uow: UnitOfWork,
+    user: User,
+    zone_id: int | None,
+    theme: Theme,
+    title: str,
+    source: str,
+    uploads: Sequence[Upload] = (),
 ) -> Thread:
     _require(user, Action.POST, zone_id)
     title = check_title(title)
@@ -136,11 +155,14 @@ async def do_start_thread(
     )  # fmt: skip
     uow.session.add(post)
     await uow.session.flush()
+    await _attach(uow, user, post, uploads)
     uow.record(ThreadCreated(zone_id=zone_id, thread_id=thread.id, theme_id=theme.id))
     return thread
 
 
-async def do_reply(uow: UnitOfWork, user: User, thread_id: int, source: str) -> Post:
+async def do_reply(
+    uow: UnitOfWork, user: User, thread_id: int, source: str, uploads: Sequence[Upload] = ()
+) -> Post:
     thread = await get_readable_thread(uow.session, user, thread_id)
     _require(user, Action.POST, thread.zone_id)
     _check_open(user, thread)
@@ -154,6 +176,7 @@ async def do_reply(uow: UnitOfWork, user: User, thread_id: int, source: str) -> 
     _bump(thread, +1)
     thread.last_activity_at = now
     await uow.session.flush()
+    await _attach(uow, user, post, uploads)
     uow.record(PostCreated(zone_id=thread.zone_id, thread_id=thread.id, post_id=post.id))
     return post
 

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from collab import web
+from collab.documents.download import file_store
 from collab.errors import ActionError, NotFound, PermissionDenied
 from collab.forums import actions, queries
 from collab.i18n import N_
@@ -17,6 +18,7 @@ from collab.models import Theme, User, Zone
 from collab.permissions import Action, can
 from collab.realtime.events import board_topic
 from collab.realtime.log import last_seqs
+from collab.uploads import UploadForm, read_upload
 
 __all__ = [
     "Board",
@@ -24,6 +26,7 @@ __all__ = [
     "home",
     "new_thread",
     "new_thread_page",
+    "read_message_form",
     "theme_list_key",
     "zone_page",
 ]
@@ -53,6 +56,19 @@ class Board:
 
     def theme_url(self, theme: Theme) -> str:
         return f"{self.url}/{theme.slug}"
+
+
+async def read_message_form(request: Request) -> UploadForm:
+    """The form of a new thread or a reply: multipart with files, or url-encoded without.
+
+    Use it with ``async with``: files the action did not keep are deleted on exit.
+    """
+    content_type = request.headers.get("content-type", "")
+    if content_type.lower().startswith("multipart/form-data"):
+        limit = web.settings(request).upload_max_bytes
+        return await read_upload(request, file_store(request), limit, actions.MAX_FILES)
+    data = await web.form(request)
+    return UploadForm(fields={key: [web.field(data, key)] for key in data})
 
 
 async def _board(session: AsyncSession, request: Request, user: User, action: Action) -> Board:
@@ -141,19 +157,22 @@ async def new_thread_page(request: Request) -> Response:
 
 async def new_thread(request: Request) -> Response:
     user = await web.require_user(request)
-    data = await web.form(request)
-    title, body = web.field(data, "title"), web.field(data, "body")
     async with web.db(request).session() as session:
+        # Before the body is read: who may not post here uploads nothing.
         board = await _board(session, request, user, Action.POST)
         theme = await actions.get_theme(session, request.path_params["theme"])
-    try:
-        async with web.db(request).transaction() as uow:
-            thread = await actions.do_start_thread(uow, user, board.zone_id, theme, title, body)
-    except ActionError as exc:
-        if exc.status != 422:
-            raise
-        return await _new_thread_form(
-            request, board, theme, 422,
-            title=title, body=body, error=web.translate(request, exc), error_field=exc.field,
-        )  # fmt: skip
+    async with await read_message_form(request) as form:
+        title, body = form.get("title"), form.get("body")
+        try:
+            async with web.db(request).transaction() as uow:
+                thread = await actions.do_start_thread(
+                    uow, user, board.zone_id, theme, title, body, form.files_of("files")
+                )
+        except ActionError as exc:
+            if exc.status != 422:
+                raise
+            return await _new_thread_form(
+                request, board, theme, 422,
+                title=title, body=body, error=web.translate(request, exc), error_field=exc.field,
+            )  # fmt: skip
     return web.redirect(request, f"/threads/{thread.id}")

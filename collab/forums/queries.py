@@ -12,6 +12,8 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from collab.documents.files import files_of
+from collab.documents.models import StoredFile
 from collab.models import Comune, Post, Theme, Thread, Zone
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "Page",
     "board_summaries",
     "paginate",
+    "post_files",
     "post_position",
     "recent_threads",
     "zone_summaries",
@@ -165,3 +168,8 @@ async def post_position(session: AsyncSession, post: Post) -> int:
         select(func.count()).where(Post.thread_id == post.thread_id, Post.id < post.id)
     )
     return (before or 0) // POSTS_PER_PAGE + 1
+
+
+async def post_files(session: AsyncSession, posts: Sequence[Post]) -> dict[int, list[StoredFile]]:
+    """The attachments of ``posts`` by post id, in one query (a page of posts, or one)."""
+    return await files_of(session, "post_id", [post.id for post in posts])

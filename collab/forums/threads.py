@@ -15,7 +15,7 @@ from starlette.responses import Response
 from collab import web
 from collab.errors import ActionError
 from collab.forums import actions, queries
-from collab.forums.boards import Board
+from collab.forums.boards import Board, read_message_form
 from collab.models import Post, PostRevision, Thread, User
 from collab.permissions import Action, can
 from collab.realtime.events import thread_topic
@@ -56,11 +56,13 @@ async def _thread_context(
         thread = await actions.get_readable_thread(session, user, thread_id)
         live_topics = await last_seqs(session, [thread_topic(thread.id)])  # before the content
         page = await queries.thread_posts(session, thread.id, number)
+        post_files = await queries.post_files(session, page.items)
     return {
         "thread": thread,
         "board": _board(thread),
         "theme": thread.theme,
         "page": page,
+        "post_files": post_files,
         "live_topics": live_topics,
     }
 
@@ -75,28 +77,21 @@ async def thread_page(request: Request) -> Response:
 
 async def reply(request: Request) -> Response:
     user = await web.require_user(request)
-    data = await web.form(request)
-    body = web.field(data, "body")
     thread_id = request.path_params["id"]
-    try:
-        async with web.db(request).transaction() as uow:
-            post = await actions.do_reply(uow, user, thread_id, body)
-            # Its page, in the same transaction: one session less per reply.
-            url = _permalink(post, await queries.post_position(uow.session, post))
-    except ActionError as exc:
-        if exc.status != 422:
-            raise
-        error = {"body": body, "error": web.translate(request, exc)}
-        if web.is_htmx(request):
-            async with web.db(request).session() as session:
-                thread = await actions.get_readable_thread(session, user, thread_id)
-            return await web.render(
-                request, "forums/_reply_form.html", {"thread": thread, **error},
-                status_code=422, headers={"HX-Retarget": "#reply-form", "HX-Reswap": "outerHTML"},
-            )  # fmt: skip
-        context = await _thread_context(request, user, thread_id, 10**6)
-        return await web.render(request, "forums/thread.html", {**context, **error}, 422)
-    shown_page = web.field(data, "page")
+    async with web.db(request).session() as session:
+        # Before the body is read: who may not reply here uploads nothing.
+        await actions.get_readable_thread(session, user, thread_id)
+    async with await read_message_form(request) as form:
+        body, shown_page = form.get("body"), form.get("page")
+        try:
+            async with web.db(request).transaction() as uow:
+                post = await actions.do_reply(uow, user, thread_id, body, form.files_of("files"))
+                # Its page, in the same transaction: one session less per reply.
+                url = _permalink(post, await queries.post_position(uow.session, post))
+        except ActionError as exc:
+            if exc.status != 422:
+                raise
+            return await _reply_refused(request, user, thread_id, body, exc)
     if (
         web.is_htmx(request)
         and shown_page.isdigit()
@@ -106,18 +101,38 @@ async def reply(request: Request) -> Response:
         async with web.db(request).session() as session:
             thread = await actions.get_readable_thread(session, user, thread_id)
             post = await session.get_one(Post, post.id)
+            post_files = await queries.post_files(session, [post])
         return await web.render(
             request,
             "forums/_reply_created.html",
-            {"post": post, "thread": thread, "page": {"number": int(shown_page)}},
-        )
+            {"post": post, "thread": thread, "page": {"number": int(shown_page)},
+             "post_files": post_files},
+        )  # fmt: skip
     return web.redirect(request, url)
+
+
+async def _reply_refused(
+    request: Request, user: User, thread_id: int, body: str, exc: ActionError
+) -> Response:
+    error = {"body": body, "error": web.translate(request, exc)}
+    if web.is_htmx(request):
+        async with web.db(request).session() as session:
+            thread = await actions.get_readable_thread(session, user, thread_id)
+        return await web.render(
+            request, "forums/_reply_form.html", {"thread": thread, **error},
+            status_code=422, headers={"HX-Retarget": "#reply-form", "HX-Reswap": "outerHTML"},
+        )  # fmt: skip
+    context = await _thread_context(request, user, thread_id, 10**6)
+    return await web.render(request, "forums/thread.html", {**context, **error}, 422)
 
 
 async def _render_post(request: Request, user: User, post_id: int) -> Response:
     async with web.db(request).session() as session:
         post, thread = await actions.get_post(session, user, post_id)
-    return await web.render(request, "forums/_post.html", {"post": post, "thread": thread})
+        post_files = await queries.post_files(session, [post])
+    return await web.render(
+        request, "forums/_post.html", {"post": post, "thread": thread, "post_files": post_files}
+    )
 
 
 async def post_fragment(request: Request) -> Response:

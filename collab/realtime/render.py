@@ -29,6 +29,7 @@ from markupsafe import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.db import Database
+from collab.documents.models import StoredFile
 from collab.forums import queries
 from collab.forums.boards import Board, theme_list_key
 from collab.i18n import translations
@@ -86,6 +87,7 @@ class Prepared:
     post: Post | None = None
     summary: queries.BoardSummary | None = None  # of the thread's theme in its zone
     zone_summary: queries.BoardSummary | None = None  # of the thread's zone
+    files: tuple[StoredFile, ...] = ()  # the post's attachments
 
 
 class _Stub:
@@ -133,7 +135,10 @@ class FragmentRenderer:
             if item.topic.startswith("thread:"):
                 if "post_id" in event:
                     post = await session.get(Post, event["post_id"])
-                    return Prepared(item, "post" if post else "none", thread, post)
+                    if post is None:
+                        return Prepared(item, "none", thread)
+                    files = (await queries.post_files(session, [post]))[post.id]
+                    return Prepared(item, "post", thread, post, files=tuple(files))
                 return Prepared(item, "status", thread)
             return Prepared(
                 item, "board", thread,
@@ -175,7 +180,9 @@ class FragmentRenderer:
         gettext = translations(locale).gettext
         if prepared.kind == "post" and prepared.post and prepared.thread:
             _, moderator, author = variant
-            html = self._post(locale, prepared.post, prepared.thread, moderator, author)
+            html = self._post(
+                locale, prepared.post, prepared.thread, moderator, author, prepared.files
+            )
             element_id = f"post-{prepared.post.id}"
             if item.event["type"] == "post.created":
                 ops.append(_op("append", "#posts", element_id, html))
@@ -232,7 +239,15 @@ class FragmentRenderer:
             _op("replace", f"#zone-summary-{zone_key}", f"zone-summary-{zone_key}", summary),
         ]
 
-    def _post(self, locale: str, post: Post, thread: Thread, moderator: bool, author: bool) -> str:
+    def _post(
+        self,
+        locale: str,
+        post: Post,
+        thread: Thread,
+        moderator: bool,
+        author: bool,
+        files: tuple[StoredFile, ...] = (),
+    ) -> str:
         def allowed(action: str, zone_id: int | None = None) -> bool:
             if action == Action.MODERATE:
                 return moderator
@@ -241,6 +256,7 @@ class FragmentRenderer:
         return self._render(
             "forums/_post.html", locale, post=post, thread=thread,
             user=_Stub(post.author_id if author else 0), can=allowed,
+            post_files={post.id: list(files)},
         )  # fmt: skip
 
     def _render(self, template: str, locale: str, **context: Any) -> str:
