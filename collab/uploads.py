@@ -54,6 +54,7 @@ MAX_PARTS = 60
 # Multipart framing (boundaries, part headers) on top of the files' bytes.
 OVERHEAD = 64 * 1024
 BAD_FORM = N_("The form could not be read. Reload the page and try again.")
+EMPTY_FILE = N_("The file %(name)s is empty.")
 TOO_MANY_FILES = N_("Too many files: at most %(count)d at a time.")
 UNSUPPORTED = N_(
     "The file %(name)s is not one of the accepted types (%(kinds)s): "
@@ -234,9 +235,11 @@ async def read_upload(
 async def _arrived(form: UploadForm, name: str, filename: str, incoming: Incoming) -> None:
     await incoming.finish()
     form._pending.remove(incoming)
-    if incoming.size == 0 and not filename:
+    if incoming.size == 0:
         incoming.discard()
-        return
+        if not filename:  # a file input left empty
+            return
+        raise ActionError(EMPTY_FILE, name=clean_name(filename, KINDS[0]).rsplit(".", 1)[0])
     kind = await anyio.to_thread.run_sync(detect, incoming.path)
     if kind is None:
         incoming.discard()

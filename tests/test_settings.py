@@ -61,6 +61,7 @@ def test_every_env_var_reaches_its_field(tmp_path: Path) -> None:
         "WS_QUEUE_SIZE": "64",
         "WS_HEARTBEAT": "10",
         "EVENT_LOG_DAYS": "3",
+        "UPLOAD_MAX_BYTES": "1048576",
     }
     assert set(samples) == set(env_names()), "give the new setting a sample value here"
     settings = load_settings(samples)
@@ -130,6 +131,7 @@ def test_integer_settings_exist() -> None:
         "LOGIN_MAX_FAILURES_IP",
         "LOGIN_THROTTLE_WINDOW",
         "SESSION_MAX_AGE",
+        "UPLOAD_MAX_BYTES",
         "WS_HEARTBEAT",
         "WS_QUEUE_SIZE",
     ]

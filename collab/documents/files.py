@@ -14,6 +14,8 @@ from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.consultations import rules as consultation_rules
@@ -21,7 +23,7 @@ from collab.consultations.models import ConsultationZone, Contribution, Contribu
 from collab.documents.models import Blob, StoredFile
 from collab.meetings import rules as meeting_rules
 from collab.meetings.room import meeting_zone_ids
-from collab.models import AgendaItem, Post, Thread, User
+from collab.models import AgendaItem, Post, Thread, User, utcnow
 from collab.permissions import Action, can
 from collab.uploads import Upload
 
@@ -33,9 +35,15 @@ OWNERS = ("document_id", "consultation_id", "contribution_version_id", "post_id"
 async def keep(session: AsyncSession, upload: Upload, user: User, **owner: Any) -> StoredFile:
     """Store ``upload`` for ``owner`` (one of :data:`OWNERS`, with ``version`` for documents)."""
     assert set(owner) - {"version", "note"} <= set(OWNERS) and owner, owner
-    if await session.get(Blob, upload.sha256) is None:
-        session.add(Blob(sha256=upload.sha256, size=upload.size, content_type=upload.kind.mime))
-        await session.flush()
+    # Two requests may bring the same bytes at once: the second insert is a no-op.
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(Blob)
+        .values(sha256=upload.sha256, size=upload.size, content_type=upload.kind.mime,
+                created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )  # fmt: skip
     await anyio.to_thread.run_sync(upload.incoming.keep)
     upload.kept = True
     stored = StoredFile(
@@ -63,7 +71,9 @@ def copy_file(stored: StoredFile, **owner: Any) -> StoredFile:
     )
 
 
-async def files_of(session: AsyncSession, column: str, ids: Sequence[int]) -> dict[int, list[StoredFile]]:
+async def files_of(
+    session: AsyncSession, column: str, ids: Sequence[int]
+) -> dict[int, list[StoredFile]]:
     """The files of many owners at once (``column`` one of :data:`OWNERS`), by owner id."""
     found: dict[int, list[StoredFile]] = {i: [] for i in ids}
     if not ids:
