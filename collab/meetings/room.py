@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from collab.documents.models import StoredFile
 from collab.models import (
     AgendaItem,
     Attendance,
@@ -59,6 +60,7 @@ class Room:
     materials: list[MeetingMaterial]
     delegates: list[MeetingDelegate]
     verbale: Verbale | None
+    files: dict[int, list[StoredFile]] = field(default_factory=dict)  # by agenda item id
 
     @property
     def zone_ids(self) -> set[int]:
@@ -140,6 +142,10 @@ class Room:
     def item_materials(self, item_id: int | None) -> list[MeetingMaterial]:
         return [m for m in self.materials if m.item_id == item_id]
 
+    def item_files(self, item_id: int) -> list[StoredFile]:
+        """The documents attached to agenda item ``item_id``."""
+        return self.files.get(item_id, [])
+
     def speaking_since(self) -> datetime | None:
         speaker = self.speaker
         return speaker.granted_at if speaker else None
@@ -218,6 +224,10 @@ async def load_room(session: AsyncSession, meeting_id: int) -> Room | None:
         )
     )
     verbale = await session.scalar(select(Verbale).where(Verbale.meeting_id == meeting_id))
+    # Imported here: collab.documents.files imports this module (meeting_zone_ids).
+    from collab.documents.files import files_of
+
+    files = await files_of(session, "agenda_item_id", [item.id for item in items])
     return Room(
         meeting=meeting,
         zones=zones,
@@ -229,4 +239,5 @@ async def load_room(session: AsyncSession, meeting_id: int) -> Room | None:
         materials=materials,
         delegates=delegates,
         verbale=verbale,
+        files=files,
     )

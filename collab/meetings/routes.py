@@ -5,8 +5,13 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from collab import web  # noqa: F401 - registers the {name:id} URL convertor
-from collab.meetings import documents, pages, room_routes
+from collab.meetings import attachment_routes, documents, pages, room_routes
 
 __all__ = ["routes"]
 
-routes: list[BaseRoute] = [*pages.routes, *room_routes.routes, *documents.routes]
+routes: list[BaseRoute] = [
+    *pages.routes,
+    *room_routes.routes,
+    *documents.routes,
+    *attachment_routes.routes,
+]
