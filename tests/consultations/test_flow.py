@@ -13,6 +13,7 @@ from collab.db import Database
 from collab.documents.models import Blob, StoredFile
 from collab.templating import ROME
 from tests.conftest import World
+from tests.conftest import email as email_of
 from tests.consultations.scene import CSV, PDF, PNG, expire, open_consultation
 from tests.helpers import Client, capture_events, italian, parse, snapshot, text_of
 
@@ -205,3 +206,49 @@ async def test_lifecycle_with_answer(login_as: Login, db: Database, world: World
     assert refused.status_code == 409
     async with db.session() as session:
         assert (await session.get(Contribution, contribution.id)).status == Status.PARTLY_ACCEPTED  # type: ignore[union-attr]
+
+
+async def test_the_zone_board_lists_open_consultations(
+    login_as: Login, db: Database, world: World
+) -> None:
+    consultation = await open_consultation(db, world["staff"])
+    sindaco = await login_as("sindaco5")
+    board = await sindaco.get("/zones/5")
+    card = parse(board).select_one(f"#consultation-card-{consultation.id}")
+    assert card is not None and "Parere sul Piano strategico" in card.get_text()
+    other = await login_as("sindaco9")
+    assert (
+        parse(await other.get("/zones/9")).select_one(f"#consultation-card-{consultation.id}")
+        is None
+    )
+    await expire(db, consultation.id)
+    assert (
+        parse(await sindaco.get("/zones/5")).select_one(f"#consultation-card-{consultation.id}")
+        is None
+    )
+
+
+async def test_export_has_no_personal_data(login_as: Login, db: Database, world: World) -> None:
+    consultation = await open_consultation(db, world["staff"])
+    sindaco = await login_as("sindaco5")
+    await sindaco.upload(
+        f"/consultations/{consultation.id}/contributions",
+        {"body": "=SOMMA(A1:A3) parere favorevole"},
+        [("files", ("delibera.pdf", PDF, "application/pdf"))],
+    )
+    assert (await sindaco.get(f"/consultations/{consultation.id}/export.csv")).status_code == 403
+    staff = await login_as("staff")
+    as_csv = await staff.get(f"/consultations/{consultation.id}/export.csv")
+    assert as_csv.status_code == 200
+    assert as_csv.headers["content-disposition"].startswith("attachment;")
+    text = as_csv.content.decode("utf-8-sig")
+    header, row = text.splitlines()[:2]
+    assert header.startswith("receipt;comune_istat;comune;zone;status")
+    assert f"{consultation.id}-0001;001191;Pinerolo;5;received" in row
+    assert "'=SOMMA" in row  # a formula is never run by a spreadsheet
+    assert hashlib.sha256(PDF).hexdigest() in row
+    as_json = (await staff.get(f"/consultations/{consultation.id}/export.json")).json()
+    (record,) = as_json["contributions"]
+    assert record["comune_istat"] == "001191" and record["files"][0]["name"] == "delibera.pdf"
+    for person in ("sindaco5", email_of("sindaco5")):
+        assert person not in text and person.lower() not in str(as_json).lower()
