@@ -10,11 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from collab import web
+from collab.consultations.queries import ConsultationView, readable_consultations
 from collab.documents.download import file_store
 from collab.errors import ActionError, NotFound, PermissionDenied
 from collab.forums import actions, queries
 from collab.i18n import N_
-from collab.models import Theme, User, Zone
+from collab.models import Theme, User, Zone, utcnow
 from collab.permissions import Action, can
 from collab.realtime.events import board_topic
 from collab.realtime.log import last_seqs
@@ -112,11 +113,16 @@ async def zone_page(request: Request) -> Response:
         themes, summaries = await queries.board_summaries(session, board.zone_id)
         recent = await queries.recent_threads(session, board.zone_id)
         comuni = await queries.zone_comuni(session, board.zone_id)
+        consultations: list[ConsultationView] = []
+        if board.zone_id is not None:  # consultations address zones, never the metro board
+            consultations = await readable_consultations(session, user, board.zone_id, limit=20)
+    now = utcnow()
     return await web.render(
         request,
         "forums/zone.html",
         {"board": board, "themes": themes, "summaries": summaries, "recent": recent,
-         "comuni": comuni, "live_topics": live_topics, "recent_limit": queries.RECENT_THREADS},
+         "comuni": comuni, "live_topics": live_topics, "recent_limit": queries.RECENT_THREADS,
+         "consultations": [v for v in consultations if v.open_at(now)], "now": now},
     )  # fmt: skip
 
 

@@ -35,12 +35,13 @@ from collab.forums.boards import Board, theme_list_key
 from collab.i18n import translations
 from collab.models import Post, Thread, User
 from collab.permissions import Action
+from collab.realtime.consultation_frames import ConsultationFrames
 from collab.realtime.library_frames import LibraryFrames
 from collab.realtime.log import LoggedEvent
 from collab.realtime.meeting_frames import MeetingFrames, MeetingPrepared
 from collab.templating import Templates
 
-__all__ = ["Delegated", "Frames", "FragmentRenderer", "Viewer", "heartbeat_frame", "reset_frame"]
+__all__ = ["Delegated", "FragmentRenderer", "Frames", "Viewer", "heartbeat_frame", "reset_frame"]
 
 HEARTBEAT = '<template data-heartbeat=""></template>'
 
@@ -120,6 +121,8 @@ class FragmentRenderer:
         self.meetings = MeetingFrames(templates, database)
         self.by_kind: dict[str, Frames] = {}
         self.by_kind["document"] = LibraryFrames(templates, database)
+        consultations = ConsultationFrames(templates, database)
+        self.by_kind["consultation"] = self.by_kind["contribution"] = consultations
 
     async def prepare(self, item: LoggedEvent) -> Prepared | MeetingPrepared | Delegated:
         if item.topic.startswith("meeting:"):
@@ -155,7 +158,9 @@ class FragmentRenderer:
             return prepared.kind
         return (prepared.thread.zone_id, prepared.post.author_id)
 
-    def variant(self, prepared: Prepared | MeetingPrepared | Delegated, subscriber: Any) -> Hashable:
+    def variant(
+        self, prepared: Prepared | MeetingPrepared | Delegated, subscriber: Any
+    ) -> Hashable:
         if isinstance(prepared, Delegated):
             return prepared.frames.variant(prepared.prepared, subscriber)
         if isinstance(prepared, MeetingPrepared):
