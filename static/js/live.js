@@ -84,9 +84,19 @@
     while (limit && target.children.length > limit) {
       target.removeChild(target.lastElementChild);
     }
+    clearEmpty(target);
+    return true;
+  }
+
+  // A list's "nothing yet" line goes once the list has a row: the line is
+  // #no-threads, or any element with data-empty-for="<the list's id>".
+  function clearEmpty(target) {
     var empty = document.getElementById("no-threads");
     if (empty) { empty.remove(); }
-    return true;
+    if (target && target.id) {
+      var lines = document.querySelectorAll('[data-empty-for="' + target.id + '"]');
+      for (var i = 0; i < lines.length; i++) { lines[i].remove(); }
+    }
   }
 
   function applyOp(tpl) {
@@ -112,6 +122,7 @@
       return false;
     }
     swap(target, html, "beforeend");
+    clearEmpty(target);
     return true;
   }
 

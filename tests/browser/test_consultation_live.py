@@ -189,6 +189,7 @@ def test_contribution_live(open_session: Callable[..., Session], tmp_path: Path)
     expect(row).to_be_visible(timeout=LIVE_TIMEOUT_MS)
     expect(row).to_contain_text("Pinerolo")
     expect(tech.page.locator(f'[id="contribution-{contribution_id}"]')).to_have_count(1)
+    expect(tech.page.locator("#no-contributions")).to_have_count(0)  # the list is no longer empty
     assert_no_reload(tech.page)
 
     # (5) Bad input. No second contribution: the page shows the comune's one.
