@@ -5,7 +5,10 @@
   a reset frame on reconnect and reloads its live regions; the topics' last
   seqs are kept, so numbering never restarts;
 - failed login attempts older than the throttle window, which no longer
-  count for anything.
+  count for anything;
+- stored file contents no ``Blob`` row names (their transaction failed after
+  the bytes were kept) and stale partial uploads, once older than a day
+  (:meth:`collab.documents.store.FileStore.sweep_orphans`).
 
 Every worker process runs :func:`sweep_forever` (started in the app's
 lifespan); deleting twice what is already gone is harmless, so several
@@ -20,9 +23,12 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+import anyio.to_thread
+from sqlalchemy import delete, select
 
 from collab.db import Database
+from collab.documents.models import Blob
+from collab.documents.store import FileStore
 from collab.models import LoginAttempt, utcnow
 from collab.realtime import log as event_log
 from collab.settings import Settings
@@ -37,6 +43,7 @@ INTERVAL = 3600.0  # seconds between passes, jittered so workers do not sweep to
 class Swept:
     events: int
     login_attempts: int
+    files: int = 0
 
 
 async def sweep(database: Database, settings: Settings, now: datetime | None = None) -> Swept:
@@ -49,7 +56,11 @@ async def sweep(database: Database, settings: Settings, now: datetime | None = N
                 LoginAttempt.at < now - timedelta(seconds=settings.login_throttle_window)
             )
         )
-    return Swept(events, int(getattr(result, "rowcount", 0) or 0))
+    async with database.session() as session:
+        known = set(await session.scalars(select(Blob.sha256)))
+    store = FileStore(settings.files_dir)
+    files = await anyio.to_thread.run_sync(store.sweep_orphans, known, now.timestamp())
+    return Swept(events, int(getattr(result, "rowcount", 0) or 0), files)
 
 
 async def sweep_forever(database: Database, settings: Settings, interval: float = INTERVAL) -> None:
@@ -61,10 +72,11 @@ async def sweep_forever(database: Database, settings: Settings, interval: float 
         await asyncio.sleep(interval * random.uniform(0.75, 1.25))  # noqa: S311 (jitter)
         try:
             swept = await sweep(database, settings)
-            if swept.events or swept.login_attempts:
+            if swept.events or swept.login_attempts or swept.files:
                 logger.info(
-                    "swept %d events and %d login attempts", swept.events, swept.login_attempts
-                )
+                    "swept %d events, %d login attempts and %d files",
+                    swept.events, swept.login_attempts, swept.files,
+                )  # fmt: skip
         except asyncio.CancelledError:
             raise
         except Exception:

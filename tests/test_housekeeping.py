@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 from datetime import timedelta
 
 import pytest
@@ -11,6 +13,7 @@ from sqlalchemy import func, select, update
 from collab import housekeeping
 from collab.cli import main
 from collab.db import Database
+from collab.documents.models import Blob
 from collab.forums import actions
 from collab.models import EventLog, LoginAttempt, Theme, utcnow
 from collab.realtime import log
@@ -131,3 +134,27 @@ def test_collab_sweep_runs_one_pass(
     asyncio.run(seed())
     assert main(["sweep"]) == 0
     assert capsys.readouterr().out.strip() == "swept 0 events and 1 login attempts"
+
+
+async def test_sweep_removes_orphan_files_only_once_old(db: Database, settings: Settings) -> None:
+    root = settings.files_dir
+    known = hashlib.sha256(b"known").hexdigest()
+    orphan = hashlib.sha256(b"orphan").hexdigest()
+    young = hashlib.sha256(b"young").hexdigest()
+    for sha in (known, orphan, young):
+        path = root / sha[:2] / sha
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    partial = root / "tmp" / "abandoned"
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_bytes(b"x")
+    async with db.transaction() as uow:
+        uow.session.add(Blob(sha256=known, size=1, content_type="application/pdf"))
+    two_days_ago = (utcnow() - timedelta(days=2)).timestamp()
+    for path in (root / known[:2] / known, root / orphan[:2] / orphan, partial):
+        os.utime(path, (two_days_ago, two_days_ago))
+    swept = await housekeeping.sweep(db, settings)
+    assert swept.files == 2
+    assert (root / known[:2] / known).exists()  # a row names it
+    assert (root / young[:2] / young).exists()  # its transaction may be running
+    assert not (root / orphan[:2] / orphan).exists() and not partial.exists()
