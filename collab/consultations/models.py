@@ -81,8 +81,9 @@ class Contribution(Base):
 
     __tablename__ = "contribution"
     __table_args__ = (
-        UniqueConstraint("consultation_id", "comune_id"),
-        UniqueConstraint("consultation_id", "number"),
+        # Named: the convention would name both after their first column.
+        UniqueConstraint("consultation_id", "comune_id", name="uq_contribution_comune"),
+        UniqueConstraint("consultation_id", "number", name="uq_contribution_number"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -147,7 +147,10 @@ async def do_add_version(
     """Upload version ``document.version + 1``; the older versions stay."""
     # Locked for the bump: two concurrent uploads must not both take the same
     # number (the unique (document_id, version) constraint is the last guard).
-    current = await uow.session.get(Document, document.id, with_for_update=True)
+    # OF document: PostgreSQL refuses to lock the outer-joined rows (theme, author).
+    current = await uow.session.get(
+        Document, document.id, with_for_update={"of": Document}, populate_existing=True
+    )
     if current is None:
         raise NotFound(NO_DOCUMENT)
     if not may_version(user, current):

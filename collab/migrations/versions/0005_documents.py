@@ -181,10 +181,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contribution")),
         sa.UniqueConstraint(
-            "consultation_id", "comune_id", name=op.f("uq_contribution_consultation_id")
+            "consultation_id", "comune_id", name=op.f("uq_contribution_comune")
         ),
         sa.UniqueConstraint(
-            "consultation_id", "number", name=op.f("uq_contribution_consultation_id")
+            "consultation_id", "number", name=op.f("uq_contribution_number")
         ),
     )
     with op.batch_alter_table("contribution", schema=None) as batch_op:
