@@ -180,12 +180,8 @@ def upgrade() -> None:
             name=op.f("fk_contribution_submitted_by_id_user_account"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contribution")),
-        sa.UniqueConstraint(
-            "consultation_id", "comune_id", name=op.f("uq_contribution_comune")
-        ),
-        sa.UniqueConstraint(
-            "consultation_id", "number", name=op.f("uq_contribution_number")
-        ),
+        sa.UniqueConstraint("consultation_id", "comune_id", name=op.f("uq_contribution_comune")),
+        sa.UniqueConstraint("consultation_id", "number", name=op.f("uq_contribution_number")),
     )
     with op.batch_alter_table("contribution", schema=None) as batch_op:
         batch_op.create_index(
