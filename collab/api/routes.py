@@ -28,8 +28,10 @@ from collab.api.serialize import (
     file_json,
     theme_json,
 )
+from collab.consultations import queries as consultation_queries
 from collab.consultations.models import Consultation, Contribution
 from collab.consultations.rules import may_read
+from collab.documents.files import files_of
 from collab.documents.models import Document
 from collab.i18n import N_, translations
 from collab.models import Theme, User, Zone, utcnow
@@ -100,7 +102,9 @@ def _json(payload: JSON) -> Response:
 
 
 async def _summaries(session: AsyncSession, rows: list[Consultation], zones: Zones) -> list[JSON]:
-    themes, counts = await queries.consultation_extras(session, [c.id for c in rows])
+    ids = [c.id for c in rows]
+    themes = await consultation_queries.themes_of(session, ids)
+    counts = await consultation_queries.contribution_counts(session, ids)
     now = utcnow()
     return [
         consultation_json(c, zones=zones.get(c.id, []), themes=themes.get(c.id, []),
@@ -118,7 +122,7 @@ async def _readable(session: AsyncSession, user: User, request: Request) -> Cons
     )
     if consultation is None:
         raise ApiError(404, NOT_FOUND)
-    zones = (await queries.zones_of(session, [consultation.id])).get(consultation.id, [])
+    zones = (await consultation_queries.zones_of(session, [consultation.id]))[consultation.id]
     if not may_read(user, {z.id for z in zones}):
         raise ApiError(404, NOT_FOUND)
     return consultation
@@ -140,10 +144,10 @@ async def consultation(request: Request) -> Response:
     user = await _user(request)
     async with web.db(request).session() as session:
         found = await _readable(session, user, request)
-        zones = await queries.zones_of(session, [found.id])
+        zones = await consultation_queries.zones_of(session, [found.id])
         [item] = await _summaries(session, [found], zones)
-        drafts = await queries.files_by(session, "consultation_id", [found.id])
-    files = [file_json(f) for f in drafts.get(found.id, [])]
+        drafts = await files_of(session, "consultation_id", [found.id])
+    files = [file_json(f) for f in drafts[found.id]]
     return _json({**item, "body_html": found.body_html, "documents": files})
 
 
@@ -159,8 +163,8 @@ async def contributions(request: Request) -> Response:
                 .order_by(Contribution.number)
             )
         )
-        bodies, files = await queries.contribution_bodies(session, rows)
-    items = [contribution_json(c, bodies.get(c.id, ""), files.get(c.id, [])) for c in rows]
+        views = await consultation_queries.contribution_views(session, rows)
+    items = [contribution_json(v.contribution, v.current.body_html, v.files) for v in views]
     return _json({"consultation_id": found.id, "contributions": items})
 
 

@@ -6,7 +6,7 @@ versions and files are fetched with ``IN`` for a whole page).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,10 +30,15 @@ __all__ = [
     "ConsultationView",
     "ContributionView",
     "consultation_zone_ids",
+    "contribution_counts",
     "contribution_history",
     "contribution_view",
+    "contribution_views",
     "load_consultation",
     "readable_consultations",
+    "themes_of",
+    "views_of",
+    "zones_of",
 ]
 
 
@@ -80,32 +85,36 @@ async def consultation_zone_ids(session: AsyncSession, consultation_id: int) -> 
     return set(rows)
 
 
-async def _zones_themes(
-    session: AsyncSession, ids: Sequence[int]
-) -> tuple[dict[int, list[Zone]], dict[int, list[Theme]]]:
-    zones: dict[int, list[Zone]] = {i: [] for i in ids}
-    themes: dict[int, list[Theme]] = {i: [] for i in ids}
-    if ids:
-        zone_rows = await session.execute(
-            select(ConsultationZone.consultation_id, Zone)
-            .join(Zone, Zone.id == ConsultationZone.zone_id)
-            .where(ConsultationZone.consultation_id.in_(ids))
-            .order_by(Zone.number)
-        )
-        for cid, zone in zone_rows:
-            zones[cid].append(zone)
-        theme_rows = await session.execute(
-            select(ConsultationTheme.consultation_id, Theme)
-            .join(Theme, Theme.id == ConsultationTheme.theme_id)
-            .where(ConsultationTheme.consultation_id.in_(ids))
-            .order_by(Theme.position, Theme.name)
-        )
-        for cid, theme in theme_rows:
-            themes[cid].append(theme)
-    return zones, themes
+async def zones_of(session: AsyncSession, ids: Collection[int]) -> dict[int, list[Zone]]:
+    """Each consultation's addressed zones, by zone number."""
+    found: dict[int, list[Zone]] = {i: [] for i in ids}
+    rows = await session.execute(
+        select(ConsultationZone.consultation_id, Zone)
+        .join(Zone, Zone.id == ConsultationZone.zone_id)
+        .where(ConsultationZone.consultation_id.in_(ids))
+        .order_by(Zone.number)
+    )
+    for cid, zone in rows:
+        found[cid].append(zone)
+    return found
 
 
-async def _counts(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
+async def themes_of(session: AsyncSession, ids: Collection[int]) -> dict[int, list[Theme]]:
+    """Each consultation's themes, in the boards' order."""
+    found: dict[int, list[Theme]] = {i: [] for i in ids}
+    rows = await session.execute(
+        select(ConsultationTheme.consultation_id, Theme)
+        .join(Theme, Theme.id == ConsultationTheme.theme_id)
+        .where(ConsultationTheme.consultation_id.in_(ids))
+        .order_by(Theme.position, Theme.id)
+    )
+    for cid, theme in rows:
+        found[cid].append(theme)
+    return found
+
+
+async def contribution_counts(session: AsyncSession, ids: Collection[int]) -> dict[int, int]:
+    """How many contributions each consultation has received (absent: none)."""
     if not ids:
         return {}
     rows = await session.execute(
@@ -118,8 +127,8 @@ async def _counts(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
 
 async def views_of(session: AsyncSession, found: Sequence[Consultation]) -> list[ConsultationView]:
     ids = [c.id for c in found]
-    zones, themes = await _zones_themes(session, ids)
-    counts = await _counts(session, ids)
+    zones, themes = await zones_of(session, ids), await themes_of(session, ids)
+    counts = await contribution_counts(session, ids)
     return [
         ConsultationView(c, zones[c.id], themes[c.id], contribution_count=counts.get(c.id, 0))
         for c in found
