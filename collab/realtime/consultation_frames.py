@@ -17,8 +17,6 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import escape
-
 from collab.consultations.models import Consultation
 from collab.consultations.queries import (
     ConsultationView,
@@ -29,6 +27,7 @@ from collab.consultations.queries import (
 from collab.db import Database
 from collab.i18n import N_, translations
 from collab.models import utcnow
+from collab.realtime.frames import frame, op
 from collab.realtime.log import LoggedEvent
 from collab.templating import Templates
 
@@ -43,13 +42,6 @@ class ConsultationPrepared:
     item: LoggedEvent
     view: ConsultationView | None
     contribution: ContributionView | None = None
-
-
-def _op(op: str, target: str, element_id: str, html: str) -> str:
-    return (
-        f'<template data-op="{op}" data-target="{escape(target)}" '
-        f'data-id="{escape(element_id)}">{html}</template>'
-    )
 
 
 class ConsultationFrames:
@@ -86,16 +78,12 @@ class ConsultationFrames:
             if item.topic.startswith("zone:"):
                 card_id = f"consultation-card-{view.consultation.id}"
                 html = self._render("consultations/_card.html", locale, **context)
-                ops.append(_op("place", f'[data-consultation-list="{item.topic}"]', card_id, html))
+                ops.append(op("place", f'[data-consultation-list="{item.topic}"]', card_id, html))
             else:
                 summary = self._render("consultations/_summary.html", locale, **context)
-                ops.append(_op("replace", "#consultation-summary", "consultation-summary", summary))
+                ops.append(op("replace", "#consultation-summary", "consultation-summary", summary))
                 announce = self._contribution_ops(prepared, locale, ops)
-        envelope = (
-            f'<template data-topic="{escape(item.topic)}" data-seq="{item.seq}" '
-            f'data-announce="{escape(announce)}"></template>'
-        )
-        return envelope + "".join(ops)
+        return frame(item, announce, ops)
 
     def _contribution_ops(self, prepared: ConsultationPrepared, locale: str, ops: list[str]) -> str:
         """The contribution's row on the consultation page; the announcement for it."""
@@ -105,7 +93,7 @@ class ConsultationFrames:
         element_id = f"contribution-{found.contribution.id}"
         html = self._render("consultations/_contribution_row.html", locale, item=found)
         kind = prepared.item.event["type"]
-        ops.append(_op("append" if kind == "contribution.submitted" else "replace",
+        ops.append(op("append" if kind == "contribution.submitted" else "replace",
                        "#contributions", element_id, html))  # fmt: skip
         if kind == "contribution.answered":
             return ""

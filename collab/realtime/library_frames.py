@@ -22,11 +22,10 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import escape
-
 from collab.db import Database
 from collab.documents.library import Entry, load_entry
 from collab.i18n import N_, translations
+from collab.realtime.frames import frame, op
 from collab.realtime.log import LoggedEvent
 from collab.templating import Templates
 
@@ -40,13 +39,6 @@ DOCUMENT_VERSIONED = N_("New version of %(title)s")
 class LibraryPrepared:
     item: LoggedEvent
     entry: Entry | None
-
-
-def _op(op: str, target: str, element_id: str, html: str) -> str:
-    return (
-        f'<template data-op="{op}" data-target="{escape(target)}" '
-        f'data-id="{escape(element_id)}">{html}</template>'
-    )
 
 
 class LibraryFrames:
@@ -84,7 +76,7 @@ class LibraryFrames:
             }
             row = self._render("documents/_document_row.html", locale, entry=entry)
             lists = f'[data-document-list="{item.topic}"]'
-            ops.append(_op("place", lists, f"document-{document.id}", row))
+            ops.append(op("place", lists, f"document-{document.id}", row))
             # An old replay's version may not be current any more: the document
             # page already lists it, or shows it after a reload.
             stored = entry.current
@@ -93,12 +85,8 @@ class LibraryFrames:
                     "documents/_version_row.html", locale, stored=stored, document=document
                 )
                 target = f"#document-{document.id}-versions"
-                ops.append(_op("place", target, f"file-{stored.id}", html))
-        envelope = (
-            f'<template data-topic="{escape(item.topic)}" data-seq="{item.seq}" '
-            f'data-announce="{escape(announce)}"></template>'
-        )
-        return envelope + "".join(ops)
+                ops.append(op("place", target, f"file-{stored.id}", html))
+        return frame(item, announce, ops)
 
     def _render(self, template: str, locale: str, **context: Any) -> str:
         # A pushed fragment carries no CSRF token nor per-user controls.

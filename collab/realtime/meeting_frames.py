@@ -17,13 +17,12 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import escape
-
 from collab.db import Database
 from collab.i18n import N_, translations
 from collab.meetings.room import Room, load_room
 from collab.meetings.room_views import REGIONS, RoomView, Variant, region_context, variant_of
 from collab.models import MeetingState
+from collab.realtime.frames import frame, op
 from collab.realtime.log import LoggedEvent
 from collab.templating import Templates
 
@@ -146,12 +145,5 @@ class MeetingFrames:
             context = {**region_context(view, gettext), "csrf_token": ""}
             for name in prepared.regions:
                 html = self.templates.render(f"meetings/_room_{name}.html", locale, context)
-                ops.append(
-                    f'<template data-op="replace" data-target="#room-{name}" '
-                    f'data-id="room-{name}">{html}</template>'
-                )
-        envelope = (
-            f'<template data-topic="{escape(item.topic)}" data-seq="{item.seq}" '
-            f'data-announce="{escape(announce)}"></template>'
-        )
-        return envelope + "".join(ops)
+                ops.append(op("replace", f"#room-{name}", f"room-{name}", html))
+        return frame(item, announce, ops)

@@ -36,6 +36,7 @@ from collab.i18n import translations
 from collab.models import Post, Thread, User
 from collab.permissions import Action
 from collab.realtime.consultation_frames import ConsultationFrames
+from collab.realtime.frames import frame, op
 from collab.realtime.library_frames import LibraryFrames
 from collab.realtime.log import LoggedEvent
 from collab.realtime.meeting_frames import MeetingFrames, MeetingPrepared
@@ -105,13 +106,6 @@ def heartbeat_frame() -> str:
 def reset_frame(topic: str) -> str:
     """Tells the page that what it missed is older than the log: reload."""
     return f'<template data-reset="{escape(topic)}"></template>'
-
-
-def _op(op: str, target: str, element_id: str, html: str) -> str:
-    return (
-        f'<template data-op="{op}" data-target="{escape(target)}" '
-        f'data-id="{escape(element_id)}">{html}</template>'
-    )
 
 
 class FragmentRenderer:
@@ -190,28 +184,24 @@ class FragmentRenderer:
             )
             element_id = f"post-{prepared.post.id}"
             if item.event["type"] == "post.created":
-                ops.append(_op("append", "#posts", element_id, html))
+                ops.append(op("append", "#posts", element_id, html))
                 if not author:  # nobody needs to hear of their own reply
                     announce = gettext("New message from %(name)s") % {
                         "name": prepared.post.author.name
                     }
             else:
-                ops.append(_op("replace", f"#{element_id}", element_id, html))
+                ops.append(op("replace", f"#{element_id}", element_id, html))
         elif prepared.kind == "status" and prepared.thread:
             html = self._render(
                 "forums/_thread_status.html", locale, thread=prepared.thread,
                 board=Board(prepared.thread.zone),
             )  # fmt: skip
-            ops.append(_op("replace", "#thread-status", "thread-status", html))
+            ops.append(op("replace", "#thread-status", "thread-status", html))
         elif prepared.kind == "board" and prepared.thread:
             ops += self._board_ops(locale, prepared)
             if item.event["type"] == "thread.created":
                 announce = gettext("New thread: %(title)s") % {"title": prepared.thread.title}
-        envelope = (
-            f'<template data-topic="{escape(item.topic)}" data-seq="{item.seq}" '
-            f'data-announce="{escape(announce)}"></template>'
-        )
-        return envelope + "".join(ops)
+        return frame(item, announce, ops)
 
     def _board_ops(self, locale: str, prepared: Prepared) -> list[str]:
         """A thread changed: its row in every list that shows it, its theme's
@@ -234,14 +224,14 @@ class FragmentRenderer:
             summary=prepared.zone_summary,
         )  # fmt: skip
         return [
-            _op("place", lists, f"thread-{thread.id}", row),
-            _op(
+            op("place", lists, f"thread-{thread.id}", row),
+            op(
                 "replace",
                 f"#theme-row-{thread.theme_id}",
                 f"theme-row-{thread.theme_id}",
                 theme_row,
             ),
-            _op("replace", f"#zone-summary-{zone_key}", f"zone-summary-{zone_key}", summary),
+            op("replace", f"#zone-summary-{zone_key}", f"zone-summary-{zone_key}", summary),
         ]
 
     def _post(

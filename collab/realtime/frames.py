@@ -1,0 +1,35 @@
+"""The wire format of a live frame: an envelope, then operations (see ``static/js/live.js``).
+
+    <template data-topic="thread:12" data-seq="46" data-announce="..."></template>
+    <template data-op="append" data-target="#posts" data-id="post-80">...</template>
+
+Every renderer (:mod:`collab.realtime.render` and the features' frames) builds
+its frames with these two functions, so the format lives in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from markupsafe import escape
+
+from collab.realtime.log import LoggedEvent
+
+__all__ = ["frame", "op"]
+
+
+def op(kind: str, target: str, element_id: str, html: str) -> str:
+    """One operation: ``kind`` is ``append``, ``place`` or ``replace``."""
+    return (
+        f'<template data-op="{kind}" data-target="{escape(target)}" '
+        f'data-id="{escape(element_id)}">{html}</template>'
+    )
+
+
+def frame(item: LoggedEvent, announce: str, ops: Iterable[str]) -> str:
+    """The envelope of ``item`` (its topic and seq, what to announce) and its operations."""
+    envelope = (
+        f'<template data-topic="{escape(item.topic)}" data-seq="{item.seq}" '
+        f'data-announce="{escape(announce)}"></template>'
+    )
+    return envelope + "".join(ops)
