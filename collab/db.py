@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import event, text
+from sqlalchemy import event, text, update
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["Database", "EventSink", "UnitOfWork"]
+__all__ = ["Database", "EventSink", "UnitOfWork", "bump_revision"]
 
 AfterCommit = Callable[[Sequence[Any]], Awaitable[None]]
 log = logging.getLogger(__name__)
@@ -119,3 +119,20 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def bump_revision(session: AsyncSession, model: Any, row_id: int) -> bool:
+    """``UPDATE <model> SET revision = revision + 1 WHERE id = row_id``; False if no such row.
+
+    The UPDATE serializes the writes about one object: on PostgreSQL it takes
+    the row lock, on SQLite it begins the write transaction (the database's
+    write lock). A second writer waits for the first to commit, then reads its
+    result. Meetings and consultations start every write with it.
+    """
+    result = await session.execute(
+        update(model)
+        .where(model.id == row_id)
+        .values(revision=model.revision + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))

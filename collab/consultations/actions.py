@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from collab.audit import audit
 from collab.consultations import rules
@@ -28,7 +28,7 @@ from collab.consultations.models import (
     Status,
 )
 from collab.consultations.queries import ConsultationView, contribution_view, load_consultation
-from collab.db import UnitOfWork
+from collab.db import UnitOfWork, bump_revision
 from collab.documents import files
 from collab.documents.models import StoredFile
 from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
@@ -174,13 +174,7 @@ async def do_open(
 
 async def lock_consultation(uow: UnitOfWork, consultation_id: int) -> ConsultationView:
     """Take the consultation's lock (bump its revision) and load it afresh."""
-    result = await uow.session.execute(
-        update(Consultation)
-        .where(Consultation.id == consultation_id)
-        .values(revision=Consultation.revision + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if not getattr(result, "rowcount", 0):
+    if not await bump_revision(uow.session, Consultation, consultation_id):
         raise NotFound(N_("This consultation does not exist."))
     view = await load_consultation(uow.session, consultation_id)
     assert view is not None

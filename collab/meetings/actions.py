@@ -15,10 +15,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from collab.audit import audit
-from collab.db import UnitOfWork
+from collab.db import UnitOfWork, bump_revision
 from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
 from collab.i18n import N_
 from collab.meetings.room import Room, load_room
@@ -66,6 +66,7 @@ __all__ = [
     "do_withdraw_hand",
     "get_readable_room",
     "lock_meeting",
+    "notify_updated",
     "require_chair",
 ]
 
@@ -215,13 +216,7 @@ async def do_convene(uow: UnitOfWork, user: User, form: Convocation) -> Meeting:
 
 async def lock_meeting(uow: UnitOfWork, meeting_id: int) -> Room:
     """Take the meeting's lock (bump its revision) and load its room afresh."""
-    result = await uow.session.execute(
-        update(Meeting)
-        .where(Meeting.id == meeting_id)
-        .values(revision=Meeting.revision + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if not getattr(result, "rowcount", 0):
+    if not await bump_revision(uow.session, Meeting, meeting_id):
         raise NotFound(N_("This meeting does not exist."))
     room = await load_room(uow.session, meeting_id)
     assert room is not None
@@ -256,7 +251,8 @@ def _require_state(room: Room, *states: MeetingState) -> None:
     raise Conflict(N_("The meeting has been cancelled."))
 
 
-def _updated(uow: UnitOfWork, room: Room) -> None:
+def notify_updated(uow: UnitOfWork, room: Room) -> None:
+    """Record that the room changed (state, current item, agenda or materials)."""
     current = room.current_item
     uow.record(
         MeetingUpdated(
@@ -283,7 +279,7 @@ async def do_open(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
     if room.items:
         room.items[0].opened_at = now
     audit(uow.session, user, "meeting.opened", meeting)
-    _updated(uow, room)
+    notify_updated(uow, room)
     return room
 
 
@@ -293,7 +289,7 @@ async def do_cancel(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
     _require_state(room, MeetingState.CONVOCATA)
     room.meeting.state = MeetingState.ANNULLATA
     audit(uow.session, user, "meeting.cancelled", room.meeting)
-    _updated(uow, room)
+    notify_updated(uow, room)
     return room
 
 
@@ -314,7 +310,7 @@ async def do_set_item(uow: UnitOfWork, user: User, meeting_id: int, item_id: int
     if target.opened_at is None:
         target.opened_at = now
     target.closed_at = None
-    _updated(uow, room)
+    notify_updated(uow, room)
     return room
 
 
@@ -328,7 +324,7 @@ async def do_set_public(uow: UnitOfWork, user: User, meeting_id: int, public: bo
     elif not public:
         meeting.public_token = None
     audit(uow.session, user, "meeting.public" if public else "meeting.private", meeting)
-    _updated(uow, room)
+    notify_updated(uow, room)
     return room
 
 

@@ -16,10 +16,9 @@ from collab.db import UnitOfWork
 from collab.documents.files import keep
 from collab.errors import ActionError, Conflict, NotFound
 from collab.i18n import N_
-from collab.meetings.actions import lock_meeting, require_chair
+from collab.meetings.actions import lock_meeting, notify_updated, require_chair
 from collab.meetings.room import Room
 from collab.models import MeetingState, User
-from collab.realtime.events import MeetingUpdated
 from collab.uploads import Upload
 
 __all__ = ["MAX_FILES", "do_attach"]
@@ -50,13 +49,5 @@ async def do_attach(
         uow.session, user, "meeting.item_files", room.meeting,
         item=item.id, files=[f.id for f in stored],
     )  # fmt: skip
-    current = room.current_item
-    uow.record(
-        MeetingUpdated(
-            zone_id=None,
-            meeting_id=room.meeting.id,
-            state=room.meeting.state.value,
-            item_id=current.id if current else None,
-        )
-    )
+    notify_updated(uow, room)
     return room
