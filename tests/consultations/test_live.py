@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from bs4 import BeautifulSoup
 from sqlalchemy import select
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -45,15 +44,8 @@ def scene(settings: Settings, database_url: str) -> Iterator[tuple[Browser, int,
 
 
 def _upload(browser: Browser, url: str, body: str) -> int:
-    page = browser.client.get("/")
-    csrf = BeautifulSoup(page.text, "html.parser").select_one('input[name="csrf_token"]')
-    assert csrf is not None
-    response = browser.client.post(
-        f"{url}?csrf_token={csrf['value']}",
-        data={"body": body},
-        files=[("files", ("delibera.pdf", PDF, "application/pdf"))],
-        follow_redirects=False,
-    )
+    files = [("files", ("delibera.pdf", PDF, "application/pdf"))]
+    response = browser.upload(url, {"body": body}, files)
     assert response.status_code == 303, response.text
     return int(response.headers["location"].split("/")[2])
 

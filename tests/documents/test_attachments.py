@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-import pytest
 from bs4 import BeautifulSoup, Tag
 from sqlalchemy import func, select
-from starlette.testclient import TestClient
 
-from collab.app import create_app
 from collab.db import Database
-from collab.demo import load_demo
 from collab.documents.models import StoredFile
 from collab.forums import actions
 from collab.models import Post, Thread, Zone
-from collab.settings import Settings
 from tests.conftest import World
 from tests.helpers import Client, parse
 from tests.meetings.scene import convene
-from tests.realtime.test_ws import MAYOR, TECH5, Browser, frames, subscribe
+from tests.realtime.test_ws import MAYOR, TECH5, Browser, browser, frames, subscribe
+
+__all__ = ["browser"]  # the fixture, shared with the websocket tests
 
 Login = Callable[[str], Awaitable[Client]]
 
@@ -185,19 +180,6 @@ async def test_the_chair_attaches_documents_to_an_agenda_item(
 
 
 # --- live push -------------------------------------------------------------------
-
-
-@pytest.fixture
-def browser(settings: Settings, database_url: str) -> Iterator[Browser]:
-    async def demo() -> None:
-        db = Database(database_url)
-        await load_demo(db)
-        await db.dispose()
-
-    asyncio.run(demo())
-    app = create_app(replace(settings, ws_heartbeat=1))
-    with TestClient(app) as client:
-        yield Browser(client)
 
 
 def test_the_pushed_reply_carries_its_file_links(browser: Browser) -> None:

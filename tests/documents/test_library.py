@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,16 +13,17 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 from starlette.applications import Starlette
-from starlette.testclient import TestClient
 
 from collab.app import create_app
 from collab.db import Database
-from collab.demo import DEMO_PASSWORD, load_demo
 from collab.documents.models import Blob, Document, StoredFile
 from collab.models import Theme
 from collab.realtime.events import DocumentAdded, DocumentVersioned, library_topic
 from collab.settings import Settings
 from tests.helpers import Client, capture_events, parse
+from tests.realtime.test_ws import MAYOR, TECH9, Browser, browser, frames, subscribe
+
+__all__ = ["browser"]  # the fixture, shared with the websocket tests
 
 THEME = "trasporti-mobilita"
 PDF_1 = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n"
@@ -234,62 +234,24 @@ async def test_permissions(login_as: Login, client: Client, db: Database) -> Non
 
 # -- the live push -------------------------------------------------------------------
 
-MAYOR = "sindaco.pinerolo@demo.collab.it"
-TECH9 = "tecnico.ivrea@demo.collab.it"
 
-
-def _token(html: str) -> str:
-    node = BeautifulSoup(html, "html.parser").select_one('input[name="csrf_token"]')
-    assert node is not None
-    return str(node["value"])
-
-
-def _login(client: TestClient, address: str) -> None:
-    client.cookies.clear()
-    token = _token(client.get("/login").text)
-    response = client.post(
-        "/login",
-        data={"email": address, "password": DEMO_PASSWORD, "csrf_token": token, "next": "/"},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-
-
-@pytest.fixture
-def live_client(settings: Settings, database_url: str) -> Iterator[TestClient]:
-    async def demo() -> None:
-        database = Database(database_url)
-        await load_demo(database)
-        await database.dispose()
-
-    asyncio.run(demo())
-    with TestClient(create_app(replace(settings, ws_heartbeat=1))) as client:
-        yield client
-
-
-def test_a_new_document_reaches_a_subscribed_socket(live_client: TestClient) -> None:
-    _login(live_client, TECH9)
-    page = BeautifulSoup(live_client.get(f"/library/{THEME}").text, "html.parser")
+def test_a_new_document_reaches_a_subscribed_socket(browser: Browser) -> None:
+    browser.login(TECH9)
+    page = BeautifulSoup(browser.client.get(f"/library/{THEME}").text, "html.parser")
     live = page.select_one("#live")
     assert live is not None
     topics = json.loads(str(live["data-topics"]))
     (topic,) = topics
-    with live_client.websocket_connect("/ws") as ws:
-        ws.send_text(json.dumps({"type": "subscribe", "topics": topics}))
-        _login(live_client, MAYOR)
-        token = _token(live_client.get("/").text)
-        response = live_client.post(
-            f"/library/{THEME}/new?csrf_token={token}",
-            data={"title": "Modulo navetta"},
-            files={"file": ("modulo.pdf", PDF_1, "application/pdf")},
-            follow_redirects=False,
-        )
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, topics)
+        browser.login(MAYOR)
+        response = browser.upload(
+            f"/library/{THEME}/new", {"title": "Modulo navetta"},
+            [("file", ("modulo.pdf", PDF_1, "application/pdf"))],
+        )  # fmt: skip
         assert response.status_code == 303, response.text
         doc_id = int(response.headers["location"].rsplit("/", 1)[1])
-        while True:
-            frame = BeautifulSoup(ws.receive_text(), "html.parser")
-            if frame.select_one("template[data-topic]") is not None:
-                break
+        (frame,) = frames(ws, 1)
     head = frame.select_one("template[data-topic]")
     assert head is not None and head["data-topic"] == topic
     assert int(str(head["data-seq"])) == topics[topic] + 1
