@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from bench.loadgen import LoadSpec, Result, machine_busy_seconds, measure, probe_token
-from bench.procs import Server, free_port, raise_fd_limit, start_redis, uvicorn_argv
+from bench.procs import Server, collab_data, free_port, raise_fd_limit, start_redis, uvicorn_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("collab_1w", "collab_2w", "bare", "channels")
@@ -133,23 +133,8 @@ class Bench:
         """A fresh DATA_DIR with collab's schema and demo data, shared by all collab runs."""
         if self.collab_env is None:
             data_dir = self.workdir / "collab-data"
-            data_dir.mkdir()
-            env = {
-                "DATA_DIR": str(data_dir),
-                "SECRET_KEY": secrets.token_hex(32),
-                "COLLAB_ENV": "development",
-                "REDIS_URL": "",
-                "PYTHONUNBUFFERED": "1",
-            }
             log(f"preparing collab's database in {data_dir}")
-            for command in ("migrate", "demo"):
-                subprocess.run(
-                    [sys.executable, "-m", "collab", command],
-                    env={**os.environ, **env},
-                    cwd=ROOT,
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                )
+            env = collab_data(data_dir)
             self.collab_env = env
         return dict(self.collab_env)
 

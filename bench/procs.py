@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import secrets
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 __all__ = [
     "Server",
+    "collab_data",
     "cpu_seconds",
     "free_port",
     "raise_fd_limit",
@@ -24,6 +26,32 @@ __all__ = [
 ]
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def collab_data(data_dir: Path, **extra: str) -> dict[str, str]:
+    """A fresh ``data_dir`` with collab's schema and demo data; the environment to serve it.
+
+    ``extra`` adds settings (``UPLOAD_MAX_BYTES="..."``) to that environment.
+    """
+    data_dir.mkdir()
+    env = {
+        "DATA_DIR": str(data_dir),
+        "SECRET_KEY": secrets.token_hex(32),
+        "COLLAB_ENV": "development",
+        "REDIS_URL": "",
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+    for command in ("migrate", "demo"):
+        subprocess.run(
+            [sys.executable, "-m", "collab", command],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return env
 
 
 def free_port() -> int:

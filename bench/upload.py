@@ -27,7 +27,6 @@ import re
 import secrets
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench.procs import Server, free_port, rss_bytes, uvicorn_argv
+from bench.procs import Server, collab_data, free_port, rss_bytes, uvicorn_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 STAFF = "staff@demo.collab.it"
@@ -252,25 +251,8 @@ def stored_file(files_dir: Path, sha256: str) -> tuple[int, str] | None:
 
 
 def prepare_data(data_dir: Path, size: int) -> dict[str, str]:
-    data_dir.mkdir()
-    env = {
-        "DATA_DIR": str(data_dir),
-        "SECRET_KEY": secrets.token_hex(32),
-        "COLLAB_ENV": "development",
-        "REDIS_URL": "",
-        "PYTHONUNBUFFERED": "1",
-        "UPLOAD_MAX_BYTES": str(size + 16 * MB),
-    }
     log(f"preparing collab's database in {data_dir}")
-    for command in ("migrate", "demo"):
-        subprocess.run(
-            [sys.executable, "-m", "collab", command],
-            env={**os.environ, **env},
-            cwd=ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    return env
+    return collab_data(data_dir, UPLOAD_MAX_BYTES=str(size + 16 * MB))
 
 
 @dataclass
