@@ -228,11 +228,22 @@ async def _zones_of(ws: WebSocket, topic: str, load: ZoneLoader) -> set[int] | N
 
 
 async def _theme_exists(ws: WebSocket, topic: str) -> bool:
+    """Themes are deactivated, never deleted: one found is remembered (the
+    heartbeat asks again for every socket)."""
     _, _, ident = topic.partition(":")
     if not ident.isdigit() or len(ident) > 9:
         return False
-    async with web.db(ws).session() as session:
-        return await session.get(Theme, int(ident)) is not None
+    known: set[str] | None = getattr(ws.app.state, "known_themes", None)
+    if known is None:
+        known = ws.app.state.known_themes = set()
+    if topic not in known:
+        async with web.db(ws).session() as session:
+            if await session.get(Theme, int(ident)) is None:
+                return False
+        if len(known) >= MAX_KNOWN_THREADS:
+            known.clear()
+        known.add(topic)
+    return True
 
 
 async def _authorize(ws: WebSocket, user: User, topics: dict[str, int | None]) -> None:
