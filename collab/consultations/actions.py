@@ -27,7 +27,7 @@ from collab.consultations.models import (
     ContributionVersion,
     Status,
 )
-from collab.consultations.queries import ConsultationView, contribution_view, load_consultation
+from collab.consultations.queries import ConsultationView, load_consultation
 from collab.db import UnitOfWork, bump_revision
 from collab.documents import files
 from collab.documents.models import StoredFile
@@ -292,14 +292,14 @@ async def do_edit(
     uploads: Sequence[Upload], keep_file_ids: Sequence[int],
 ) -> Contribution:  # fmt: skip
     """A new version of the comune's contribution, until the deadline; older versions stay."""
-    current = await contribution_view(uow.session, contribution_id)
-    if current is None:
+    found = await uow.session.get(Contribution, contribution_id)
+    if found is None:
         raise NotFound(N_("This contribution does not exist."))
-    view = await _readable(uow, user, current.contribution.consultation_id)
-    current = await contribution_view(uow.session, contribution_id)  # after the lock
-    assert current is not None
+    view = await _readable(uow, user, found.consultation_id)
+    # Read again under the lock: the view's versions and files are, the row is refreshed.
+    await uow.session.refresh(found)
+    current = next(c for c in view.contributions if c.contribution.id == contribution_id)
     contribution = current.contribution
-    await uow.session.refresh(contribution)
     if _comune_of(user, view) != contribution.comune_id:
         raise PermissionDenied(NOT_CONTRIBUTOR)
     _require_open(view)
