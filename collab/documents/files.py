@@ -22,7 +22,6 @@ from collab.consultations import rules as consultation_rules
 from collab.consultations.models import ConsultationZone, Contribution, ContributionVersion
 from collab.documents.models import Blob, StoredFile
 from collab.meetings import rules as meeting_rules
-from collab.meetings.room import meeting_zone_ids
 from collab.models import AgendaItem, Post, Thread, User, utcnow
 from collab.permissions import Action, can
 from collab.uploads import Upload
@@ -120,5 +119,7 @@ async def may_read(session: AsyncSession, user: User | None, stored: StoredFile)
         item = await session.get(AgendaItem, stored.agenda_item_id)
         if item is None:
             return False
-        return meeting_rules.may_read(user, await meeting_zone_ids(session, item.meeting_id))
+        return meeting_rules.may_read(
+            user, await meeting_rules.meeting_zone_ids(session, item.meeting_id)
+        )
     return False

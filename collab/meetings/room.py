@@ -13,7 +13,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from collab.documents.files import files_of
 from collab.documents.models import StoredFile
+from collab.meetings.rules import meeting_zone_ids
 from collab.models import (
     AgendaItem,
     Attendance,
@@ -151,13 +153,6 @@ class Room:
         return speaker.granted_at if speaker else None
 
 
-async def meeting_zone_ids(session: AsyncSession, meeting_id: int) -> set[int]:
-    rows = await session.scalars(
-        select(MeetingZone.zone_id).where(MeetingZone.meeting_id == meeting_id)
-    )
-    return set(rows)
-
-
 async def load_room(session: AsyncSession, meeting_id: int) -> Room | None:
     """The room of ``meeting_id``, or None when there is no such meeting."""
     meeting = await session.get(Meeting, meeting_id, populate_existing=True)
@@ -224,9 +219,6 @@ async def load_room(session: AsyncSession, meeting_id: int) -> Room | None:
         )
     )
     verbale = await session.scalar(select(Verbale).where(Verbale.meeting_id == meeting_id))
-    # Imported here: collab.documents.files imports this module (meeting_zone_ids).
-    from collab.documents.files import files_of
-
     files = await files_of(session, "agenda_item_id", [item.id for item in items])
     return Room(
         meeting=meeting,

@@ -10,10 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from collab.models import Meeting, MeetingDelegate, User
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collab.models import Meeting, MeetingDelegate, MeetingZone, User
 from collab.permissions import Action, can_in_zones
 
-__all__ = ["may_chair", "may_read", "may_take_notes", "voting_comune"]
+__all__ = ["may_chair", "may_read", "may_take_notes", "meeting_zone_ids", "voting_comune"]
+
+
+async def meeting_zone_ids(session: AsyncSession, meeting_id: int) -> set[int]:
+    """The zones a meeting convenes (fixed when it is convened)."""
+    rows = await session.scalars(
+        select(MeetingZone.zone_id).where(MeetingZone.meeting_id == meeting_id)
+    )
+    return set(rows)
 
 
 def may_read(user: User | None, zone_ids: Collection[int]) -> bool:
