@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     layer = make_layer(settings)
     database = Database(settings.database_url, sink=Publisher(layer))
-    templates = Templates()
+    templates = Templates(upload_max_bytes=settings.upload_max_bytes)
     hub = Hub(layer, database, FragmentRenderer(templates, database))
     # An entry outlives two missed heartbeats before it expires.
     presence = make_presence(settings.redis_url, ttl=settings.ws_heartbeat * 2 + 5)

@@ -15,6 +15,7 @@ from pathlib import Path
 __all__ = ["ConfigurationError", "Settings", "load_settings"]
 
 ENVIRONMENTS = ("development", "production", "test")
+DEFAULT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024
 
 
 class ConfigurationError(RuntimeError):
@@ -56,7 +57,9 @@ class Settings:
     #: Days the event log keeps events for replay; a page that was away longer reloads.
     event_log_days: int = field(default=7, metadata={"env": "EVENT_LOG_DAYS"})
     #: Largest file one upload may carry, in bytes (checked while it streams in).
-    upload_max_bytes: int = field(default=50 * 1024 * 1024, metadata={"env": "UPLOAD_MAX_BYTES"})
+    upload_max_bytes: int = field(
+        default=DEFAULT_UPLOAD_MAX_BYTES, metadata={"env": "UPLOAD_MAX_BYTES"}
+    )
 
     @property
     def files_dir(self) -> Path:

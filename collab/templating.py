@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from collab.documents.sniff import KINDS
 from collab.i18n import LOCALES, translations
+from collab.settings import DEFAULT_UPLOAD_MAX_BYTES
 
 __all__ = ["ROME", "STATIC_DIR", "TEMPLATE_DIR", "Templates", "local_time"]
 
@@ -46,8 +47,13 @@ def kind_label(mime: str) -> str:
 class Templates:
     """Renders a template in a locale. Pure: knows nothing of requests."""
 
-    def __init__(self, directory: Path = TEMPLATE_DIR) -> None:
+    def __init__(
+        self, directory: Path = TEMPLATE_DIR, upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES
+    ) -> None:
         self.envs = {locale: self._make_env(directory, locale) for locale in LOCALES}
+        # Upload forms state the limit, in pages and in pushed fragments alike.
+        for env in self.envs.values():
+            env.globals["upload_max_bytes"] = upload_max_bytes
 
     @staticmethod
     def _make_env(directory: Path, locale: str) -> Environment:

@@ -246,7 +246,6 @@ async def render(
         "htmx": is_htmx(request),
         "can": lambda action, zone_id=None: can(user, Action(action), zone_id),
         "path": request.url.path,
-        "upload_max_bytes": settings(request).upload_max_bytes,
         **(context or {}),
     }
     templates: Templates = request.app.state.templates

@@ -73,7 +73,7 @@ from collab.models import (
     utcnow,
 )
 from collab.permissions import MEETING_ACTIONS, TABLE, Action, Relation, can, can_in_zones
-from collab.settings import Settings, load_settings
+from collab.settings import DEFAULT_UPLOAD_MAX_BYTES, Settings, load_settings
 from collab.templating import ROME, Templates
 from tests.conftest import WORLD_USERS, World, email
 from tests.consultations.scene import open_consultation
@@ -173,8 +173,8 @@ def fast_app(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @cache
-def _shared_templates() -> Templates:
-    return Templates()
+def _shared_templates(upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES) -> Templates:
+    return Templates(upload_max_bytes=upload_max_bytes)
 
 
 @dataclass
