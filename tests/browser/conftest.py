@@ -131,6 +131,10 @@ class Watcher:
 
     problems: list[str] = field(default_factory=list)
     expected_urls: set[str] = field(default_factory=set)
+    # Requests whose answer was an ``HX-Redirect``: htmx leaves the page as
+    # soon as the answer has loaded, and Chromium may report the finished
+    # request as aborted when the page it belonged to goes away.
+    _redirected: set[str] = field(default_factory=set)
 
     def attach(self, page: Page) -> None:
         page.on("console", self._console)
@@ -153,9 +157,13 @@ class Watcher:
         self.problems.append(f"console {message.type}: {text} ({where})")
 
     def _failed(self, request: Request) -> None:
-        self.problems.append(f"request failed: {request.url} {request.failure}")
+        if request.failure == "net::ERR_ABORTED" and request.url in self._redirected:
+            return
+        self.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
 
     def _response(self, response: PwResponse) -> None:
+        if response.headers.get("hx-redirect"):
+            self._redirected.add(response.url)
         if response.status >= 400 and response.url not in self.expected_urls:
             self.problems.append(f"HTTP {response.status}: {response.url}")
 
