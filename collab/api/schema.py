@@ -36,7 +36,7 @@ TIME: JSON = {"type": "string", "format": "date-time"}
 MAYBE_TIME: JSON = {"type": ["string", "null"], "format": "date-time"}
 
 SUMMARY: dict[str, JSON] = {
-    "id": INT, "title": STR, "deadline": TIME, "open": BOOL,
+    "id": INT, "title": STR, "deadline": TIME, "open": BOOL, "publish_names": BOOL,
     "zones": _array(_ref("Zone")), "themes": _array(_ref("Theme")),
     "contribution_count": INT, "url": STR,
 }  # fmt: skip

@@ -81,6 +81,7 @@ def consultation_json(
         "title": consultation.title,
         "deadline": iso(consultation.deadline),
         "open": consultation.open_at(now),
+        "publish_names": consultation.publish_names,
         "zones": [zone_json(z) for z in zones],
         "themes": [theme_json(t) for t in themes],
         "contribution_count": contribution_count,

@@ -91,6 +91,7 @@ class Opening:
     deadline: datetime | None = None
     zone_ids: list[int] = field(default_factory=list)
     theme_ids: list[int] = field(default_factory=list)
+    publish_names: bool = False
 
 
 def _title(raw: str) -> str:
@@ -151,7 +152,7 @@ async def do_open(
     consultation = Consultation(
         title=title, body_source=body, body_html=render_markdown(body),
         deadline=_future(form.deadline, now), created_by_id=user.id, created_at=now,
-        updated_at=now, revision=0, last_number=0,
+        updated_at=now, revision=0, last_number=0, publish_names=form.publish_names,
     )  # fmt: skip
     uow.session.add(consultation)
     await uow.session.flush()
@@ -167,6 +168,7 @@ async def do_open(
     audit(
         uow.session, user, "consultation.opened", consultation, zones=zone_ids,
         deadline=consultation.deadline.isoformat(), drafts=[u.sha256 for u in drafts],
+        publish_names=form.publish_names,
     )  # fmt: skip
     uow.record(ConsultationOpened(None, consultation.id, tuple(zone_ids)))
     return consultation

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from collab.models import Base, Comune, User, UTCDateTime, utcnow
@@ -55,6 +55,10 @@ class Consultation(Base):
     # answer, an extension): it serializes them and numbers the receipts.
     revision: Mapped[int] = mapped_column(Integer, default=0)
     last_number: Mapped[int] = mapped_column(Integer, default=0)
+    # Chosen when the consultation is opened, and shown on its form: the open
+    # data then name who sent each contribution. Never changed afterwards, so
+    # nobody's name is published under a rule they did not see.
+    publish_names: Mapped[bool] = mapped_column(Boolean, default=False)
 
     created_by: Mapped[User] = relationship(lazy="joined")
 

@@ -106,6 +106,7 @@ def _opening(data: UploadForm) -> actions.Opening:
         title=data.get("title"), body=data.get("body"),
         deadline=web.rome_to_utc(data.get("deadline"), "deadline"),
         zone_ids=ids("zones"), theme_ids=ids("themes"),
+        publish_names=data.get("publish_names") == "1",
     )  # fmt: skip
 
 

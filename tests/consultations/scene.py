@@ -17,7 +17,11 @@ CSV = b"comune;anno;valore\nPinerolo;2026;3\n"
 
 
 async def open_consultation(
-    db: Database, staff: User, zones: tuple[int, ...] = (5,), days: float = 7
+    db: Database,
+    staff: User,
+    zones: tuple[int, ...] = (5,),
+    days: float = 7,
+    publish_names: bool = False,
 ) -> Consultation:
     """Open a consultation of the zones numbered ``zones`` with a deadline in ``days``."""
     async with db.transaction() as uow:
@@ -29,6 +33,7 @@ async def open_consultation(
             deadline=utcnow() + timedelta(days=days),
             zone_ids=zone_ids,
             theme_ids=[theme] if theme else [],
+            publish_names=publish_names,
         )
         return await actions.do_open(uow, staff, form, [])
 

@@ -1,0 +1,185 @@
+"""Who sends a comune's contribution (the sindaco, or the delegate they name), and
+what the open data say of them: nothing, unless the consultation publishes names."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select
+
+from collab.accounts.actions import do_create_user
+from collab.consultations.models import Consultation, Contribution
+from collab.db import Database
+from tests.conftest import World
+from tests.conftest import email as email_of
+from tests.consultations.scene import PDF, open_consultation
+from tests.consultations.test_flow import in_days
+from tests.helpers import PASSWORD, Client, italian, parse, snapshot, text_of
+
+Login = Callable[[str], Awaitable[Client]]
+
+
+async def _delegate(db: Database, new_client: Callable[[], Client]) -> Client:
+    """A technician of Pinerolo (the comune of ``sindaco5``), logged in."""
+    async with db.transaction() as uow:
+        await do_create_user(
+            uow, None, email=email_of("delegato5"), name="Delegata Pinerolo", role="tecnico",
+            password=PASSWORD, comune_istat="001191",
+        )  # fmt: skip
+    client = new_client()
+    await client.login(email_of("delegato5"))
+    return client
+
+
+def _form(page: object) -> object:
+    return parse(page).select_one('[data-testid="contribution-form"]')  # type: ignore[arg-type]
+
+
+async def test_the_sindaco_names_a_delegate_who_sends_for_the_comune(
+    login_as: Login, db: Database, world: World, new_client: Callable[[], Client]
+) -> None:
+    consultation = await open_consultation(db, world["staff"])
+    url = f"/consultations/{consultation.id}"
+    delegate = await _delegate(db, new_client)
+    # A technician of the comune has no say until the sindaco names them.
+    assert _form(await delegate.get(url)) is None
+    refused = await delegate.upload(f"{url}/contributions", {"body": "Parere del tecnico."})
+    assert refused.status_code == 403
+
+    sindaco = await login_as("sindaco5")
+    before = await snapshot(db)
+    for email, message in (
+        (email_of("tecnico5"), "The delegate must be a user of your comune."),  # Luserna
+        (email_of("sindaco5"), "The delegate must be someone else."),
+        ("nessuno@example.org", "The delegate must be a user of your comune."),
+    ):
+        response = await sindaco.post(f"{url}/delegate", {"email": email})
+        assert response.status_code == 422, email
+        assert italian(message) in parse(response).get_text()
+    assert await snapshot(db) == before
+    # Only a sindaco (or portavoce) names a delegate, and only for their comune.
+    tecnico = await login_as("tecnico5")
+    assert (
+        await tecnico.post(f"{url}/delegate", {"email": email_of("delegato5")})
+    ).status_code == 403
+
+    named = await sindaco.post(f"{url}/delegate", {"email": email_of("delegato5").upper()})
+    assert named.status_code == 303
+    assert "Delegata Pinerolo" in text_of(await sindaco.get(url), '[data-testid="delegate"]')
+    assert _form(await delegate.get(url)) is not None
+    sent = await delegate.upload(
+        f"{url}/contributions",
+        {"body": "Parere favorevole del Comune di Pinerolo."},
+        [("files", ("delibera.pdf", PDF, "application/pdf"))],
+    )
+    assert sent.status_code == 303, sent.text
+    async with db.session() as session:
+        contribution = await session.scalar(
+            select(Contribution).where(Contribution.consultation_id == consultation.id)
+        )
+    assert contribution is not None and contribution.comune.istat_code == "001191"
+    # It is the comune's one contribution: the sindaco sees it as theirs.
+    own = await sindaco.get(url)
+    assert f"{consultation.id}-0001" in text_of(own, "#own-contribution")
+    assert _form(own) is None
+
+    # Once the sindaco takes the delegation back, the delegate can no longer change it.
+    assert (await sindaco.post(f"{url}/delegate", {"email": ""})).status_code == 303
+    edit = await delegate.upload(
+        f"/contributions/{contribution.id}/edit", {"body": "Testo cambiato dal delegato."}
+    )
+    assert edit.status_code in (403, 404)
+    changed = await sindaco.upload(
+        f"/contributions/{contribution.id}/edit", {"body": "Testo del sindaco, versione 2."}
+    )
+    assert changed.status_code == 303, changed.text
+
+
+async def test_names_are_published_only_when_the_consultation_says_so(
+    login_as: Login, db: Database, world: World, new_client: Callable[[], Client]
+) -> None:
+    quiet = await open_consultation(db, world["staff"])
+    public = await open_consultation(db, world["staff"], publish_names=True)
+    delegate = await _delegate(db, new_client)
+    sindaco = await login_as("sindaco5")
+    portavoce = await login_as("portavoce5")
+    for consultation in (quiet, public):
+        url = f"/consultations/{consultation.id}"
+        notice = parse(await portavoce.get(url)).select_one('[data-testid="names-published"]')
+        # Whoever sends a version is told before sending that their name is published.
+        assert (notice is not None) == consultation.publish_names
+        await sindaco.post(f"{url}/delegate", {"email": email_of("delegato5")})
+        await delegate.upload(f"{url}/contributions", {"body": "Parere del Comune di Pinerolo."})
+        await portavoce.upload(f"{url}/contributions", {"body": "Parere del Comune di Cumiana."})
+
+    staff = await login_as("staff")
+    exported = (await staff.get(f"/consultations/{public.id}/export.json")).json()
+    assert exported["consultation"]["publish_names"] is True
+    senders = {r["comune"]: (r["sent_by"], r["sent_as"]) for r in exported["contributions"]}
+    assert senders == {"Pinerolo": ("Delegata Pinerolo", "delegate"),
+                       "Cumiana": ("Portavoce5", "portavoce")}  # fmt: skip
+    as_csv = (await staff.get(f"/consultations/{public.id}/export.csv")).content.decode("utf-8-sig")
+    header, *rows = as_csv.splitlines()
+    assert "sent_by;sent_as" in header
+    assert any("Delegata Pinerolo;delegate" in row for row in rows)
+    # An edit is sent by whoever makes it: the sindaco's version names the sindaco.
+    async with db.session() as session:
+        pinerolo = await session.scalar(
+            select(Contribution).where(
+                Contribution.consultation_id == public.id, Contribution.number == 1
+            )
+        )
+    assert pinerolo is not None
+    edit_page = await sindaco.get(f"/contributions/{pinerolo.id}")
+    assert parse(edit_page).select_one('[data-testid="edit-form"] [data-testid="names-published"]')
+    await sindaco.upload(f"/contributions/{pinerolo.id}/edit", {"body": "Versione 2 del sindaco."})
+    exported = (await staff.get(f"/consultations/{public.id}/export.json")).json()
+    senders = {r["comune"]: (r["sent_by"], r["sent_as"]) for r in exported["contributions"]}
+    assert senders["Pinerolo"] == ("Sindaco5", "sindaco")
+
+    # The other consultation promised no names: its data have the columns, empty.
+    quiet_json = (await staff.get(f"/consultations/{quiet.id}/export.json")).json()
+    assert quiet_json["consultation"]["publish_names"] is False
+    assert {(r["sent_by"], r["sent_as"]) for r in quiet_json["contributions"]} == {(None, None)}
+    quiet_csv = (await staff.get(f"/consultations/{quiet.id}/export.csv")).text
+    for person in ("Delegata", "Portavoce5", email_of("portavoce5")):
+        assert person not in quiet_csv and person not in str(quiet_json)
+    # The staff's panel says which rule each consultation follows.
+    scopes = (
+        (quiet, "Without personal data: comuni, texts, answers and files only."),
+        (public, "Comuni, texts, answers and files, with the name of who sent each "
+                 "contribution (published, as announced on the form)."),
+    )  # fmt: skip
+    for consultation, wording in scopes:
+        page = await staff.get(f"/consultations/{consultation.id}")
+        assert text_of(page, '[data-testid="open-data-scope"]') == italian(wording)
+
+
+async def test_staff_choose_to_publish_names_when_opening(login_as: Login, db: Database) -> None:
+    staff = await login_as("staff")
+    page = parse(await staff.get("/consultations/new"))
+    assert page.select_one('input[name="publish_names"][type="checkbox"]') is not None
+    zone = page.select_one('input[name="zones"] + label:-soup-contains("Pinerolese")')
+    assert zone is not None
+    zone_value = str(zone.find_previous("input")["value"])
+    # A refused form keeps the choice.
+    again = await staff.upload(
+        "/consultations/new",
+        {"title": "Parere", "body": "", "deadline": in_days(20), "zones": [zone_value],
+         "publish_names": "1"},
+    )  # fmt: skip
+    assert again.status_code == 422
+    assert parse(again).select_one('input[name="publish_names"][checked]') is not None
+    response = await staff.upload(
+        "/consultations/new",
+        {"title": "Parere con nomi", "body": "Si pubblicano i nomi di chi invia.",
+         "deadline": in_days(20), "zones": [zone_value], "publish_names": "1"},
+    )  # fmt: skip
+    assert response.status_code == 303, response.text
+    async with db.session() as session:
+        opened = await session.scalar(
+            select(Consultation).where(Consultation.title == "Parere con nomi")
+        )
+    assert opened is not None and opened.publish_names
+    api = (await staff.get(f"/api/v1/consultations/{opened.id}")).json()
+    assert api["publish_names"] is True
