@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from collab.documents.sniff import KINDS
 from collab.i18n import LOCALES, translations
 from collab.settings import DEFAULT_UPLOAD_MAX_BYTES
+from collab.uploads import FILES_PER_FORM
 
 __all__ = ["ROME", "STATIC_DIR", "TEMPLATE_DIR", "Templates", "local_time"]
 
@@ -54,6 +55,7 @@ class Templates:
         # Upload forms state the limit, in pages and in pushed fragments alike.
         for env in self.envs.values():
             env.globals["upload_max_bytes"] = upload_max_bytes
+            env.globals["files_per_form"] = FILES_PER_FORM
 
     @staticmethod
     def _make_env(directory: Path, locale: str) -> Environment:

@@ -36,7 +36,7 @@ from collab.i18n import N_
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
-__all__ = ["Upload", "UploadForm", "read_upload"]
+__all__ = ["FILES_PER_FORM", "Upload", "UploadForm", "check_count", "read_upload"]
 
 CALLBACKS = (
     "on_part_begin",
@@ -56,10 +56,21 @@ OVERHEAD = 64 * 1024
 BAD_FORM = N_("The form could not be read. Reload the page and try again.")
 EMPTY_FILE = N_("The file %(name)s is empty.")
 TOO_MANY_FILES = N_("Too many files: at most %(count)d at a time.")
+# How many files one form sends, by what they are attached to. The parser
+# stops at the limit while streaming, the actions check it again (an edit
+# counts the files it keeps), and the forms check it before sending
+# (``data-max-files``, read by static/js/upload.js).
+FILES_PER_FORM: dict[str, int] = {"post": 5, "agenda": 10, "consultation": 10, "document": 1}
 UNSUPPORTED = N_(
     "The file %(name)s is not one of the accepted types (%(kinds)s): "
     "its content was checked, not its name."
 )
+
+
+def check_count(count: int, limit: int) -> None:
+    """Refuse ``count`` files where a form takes at most ``limit``."""
+    if count > limit:
+        raise ActionError(TOO_MANY_FILES, count=limit)
 
 
 @dataclass

@@ -42,7 +42,7 @@ from collab.realtime.events import (
     ContributionSubmitted,
     ContributionUpdated,
 )
-from collab.uploads import Upload
+from collab.uploads import FILES_PER_FORM, Upload, check_count
 
 __all__ = [
     "NEXT",
@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 MAX_BODY = 50_000
-MAX_FILES = 10
+MAX_FILES = FILES_PER_FORM["consultation"]  # drafts at a time, files of one version
 CLOSED = N_("The deadline of this consultation has passed: contributions are closed.")
 NOT_CONTRIBUTOR = N_(
     "Only the sindaco of a comune of the consulted zones, or the delegate they named, "
@@ -146,8 +146,7 @@ async def do_open(
     )
     if themes != set(theme_ids):
         raise ActionError(N_("Choose themes in use."), field="themes")
-    if len(drafts) > MAX_FILES:
-        raise ActionError(N_("Too many files: at most %(count)d at a time."), count=MAX_FILES)
+    check_count(len(drafts), MAX_FILES)
     now = utcnow()
     consultation = Consultation(
         title=title, body_source=body, body_html=render_markdown(body),
@@ -268,8 +267,7 @@ async def do_submit(
     comune_id = _comune_of(user, view)
     _require_open(view)
     text = _body(body)
-    if len(uploads) > MAX_FILES:
-        raise ActionError(N_("Too many files: at most %(count)d at a time."), count=MAX_FILES)
+    check_count(len(uploads), MAX_FILES)
     if any(c.contribution.comune_id == comune_id for c in view.contributions):
         raise Conflict(N_("Your comune has already sent its contribution: edit it instead."))
     consultation = view.consultation
@@ -309,8 +307,7 @@ async def do_edit(
         raise Conflict(N_("This contribution has been answered: it can no longer be changed."))
     text = _body(body)
     kept = [f for f in current.files if f.id in set(keep_file_ids)]
-    if len(kept) + len(uploads) > MAX_FILES:
-        raise ActionError(N_("Too many files: at most %(count)d at a time."), count=MAX_FILES)
+    check_count(len(kept) + len(uploads), MAX_FILES)
     contribution.version += 1
     contribution.updated_at = utcnow()
     await _new_version(uow, user, contribution, contribution.version, text, uploads, kept)

@@ -26,7 +26,7 @@ from collab.i18n import N_
 from collab.models import Theme, User
 from collab.realtime.events import library_topic
 from collab.realtime.log import last_seqs
-from collab.uploads import read_upload
+from collab.uploads import FILES_PER_FORM, read_upload
 
 __all__ = [
     "add_document",
@@ -90,7 +90,9 @@ async def add_document(request: Request) -> Response:
         raise PermissionDenied(NO_ADD)
     created: list[Document] = []
     limit = web.settings(request).upload_max_bytes
-    async with await read_upload(request, file_store(request), limit, max_files=1) as form:
+    async with await read_upload(
+        request, file_store(request), limit, FILES_PER_FORM["document"]
+    ) as form:
         title, description = form.get("title"), form.get("description")
         upload = next(iter(form.files_of("file")), None)
 
@@ -132,7 +134,9 @@ async def add_version(request: Request) -> Response:
     if not library.may_version(user, document):
         raise PermissionDenied(NO_VERSION)
     limit = web.settings(request).upload_max_bytes
-    async with await read_upload(request, file_store(request), limit, max_files=1) as form:
+    async with await read_upload(
+        request, file_store(request), limit, FILES_PER_FORM["document"]
+    ) as form:
         note = form.get("note")
         upload = next(iter(form.files_of("file")), None)
 

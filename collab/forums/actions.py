@@ -27,7 +27,7 @@ from collab.realtime.events import (
     ThreadCreated,
     ThreadUpdated,
 )
-from collab.uploads import Upload
+from collab.uploads import FILES_PER_FORM, Upload, check_count
 
 __all__ = [
     "check_body",
@@ -47,7 +47,7 @@ __all__ = [
 
 MAX_BODY = 20_000
 MAX_REASON = 500
-MAX_FILES = 5  # attachments of one post
+MAX_FILES = FILES_PER_FORM["post"]  # attachments of one post
 
 
 def check_title(title: str) -> str:
@@ -115,8 +115,7 @@ def _check_open(user: User, thread: Thread) -> None:
 
 async def _attach(uow: UnitOfWork, user: User, post: Post, uploads: Sequence[Upload]) -> None:
     """Keep ``uploads`` as the files of ``post`` (flushed: it has its id)."""
-    if len(uploads) > MAX_FILES:
-        raise ActionError(N_("Too many files: at most %(count)d at a time."), count=MAX_FILES)
+    check_count(len(uploads), MAX_FILES)
     for upload in uploads:
         await keep(uow.session, upload, user, post_id=post.id)
 

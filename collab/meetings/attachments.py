@@ -19,11 +19,11 @@ from collab.i18n import N_
 from collab.meetings.actions import lock_meeting, notify_updated, require_chair
 from collab.meetings.room import Room
 from collab.models import MeetingState, User
-from collab.uploads import Upload
+from collab.uploads import FILES_PER_FORM, Upload
 
 __all__ = ["MAX_FILES", "do_attach"]
 
-MAX_FILES = 10  # at a time, per agenda item
+MAX_FILES = FILES_PER_FORM["agenda"]  # at a time, per agenda item
 NO_FILES = N_("Choose at least one file.")
 NO_MORE = N_("Documents can no longer be added: the meeting is closed or cancelled.")
 NOT_ON_AGENDA = N_("This item is not on the agenda of this meeting.")

@@ -220,6 +220,41 @@ def test_contribution_live(open_session: Callable[..., Session], tmp_path: Path)
     assert posts == [], posts
     expect(drafts.locator("[data-upload-progress]")).to_have_class(re.compile(r"\bd-none\b"))
     expect(staff.page.locator("#consultation-drafts")).not_to_contain_text("troppo-grande.pdf")
+    # The field says it too, as soon as the file is chosen.
+    expect(staff.page.locator("#drafts-input")).to_have_class(re.compile(r"\bis-invalid\b"))
+    expect(drafts.locator("[data-upload-problem]")).to_contain_text("troppo-grande.pdf")
+
+    # Too many files: the mayor's edit keeps the two files sent, so nine more
+    # go over the ten a version takes; leaving one out makes it fit.
+    page.goto(f"/contributions/{contribution_id}")
+    edit = page.locator('[data-testid="edit-form"]')
+    chooser = edit.locator("input[type=file]")
+    most = int(chooser.get_attribute("data-max-files") or "0")
+    assert most == 10, most
+    expect(edit.locator('input[name="keep"]:checked')).to_have_count(2)
+    mayor_posts: list[str] = []
+    page.on("request", lambda r: mayor_posts.append(r.url) if r.method == "POST" else None)
+    chooser.set_input_files(
+        files=[
+            FilePayload(name=f"allegato-{i}.png", mimeType="image/png", buffer=png)
+            for i in range(most - 1)
+        ]
+    )
+    problem = edit.locator("[data-upload-problem]")
+    expect(problem).to_have_text("Troppi file: al massimo 10 alla volta.")
+    expect(chooser).to_have_attribute("aria-invalid", "true")
+    edit.locator("[type=submit]").click()
+    expect(page.locator("#alerts [role=alert]")).to_have_text(
+        "Troppi file: al massimo 10 alla volta."
+    )
+    page.wait_for_timeout(300)
+    assert mayor_posts == [], mayor_posts
+    keep = edit.locator('input[name="keep"]').first
+    keep_id = keep.get_attribute("id")
+    page.locator(f'label[for="{keep_id}"]').click()  # the label is drawn over the box
+    expect(keep).not_to_be_checked()
+    expect(problem).to_have_text("")
+    expect(chooser).not_to_have_class(re.compile(r"\bis-invalid\b"))
 
     for s in (staff, tech, mayor):
         s.watcher.assert_clean()
