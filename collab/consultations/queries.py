@@ -24,11 +24,12 @@ from collab.consultations.models import (
 )
 from collab.documents.files import files_of
 from collab.documents.models import StoredFile
-from collab.models import AuditLog, Theme, User, Zone
+from collab.models import AuditLog, Comune, Theme, User, Zone
 
 __all__ = [
     "ConsultationView",
     "ContributionView",
+    "awaited_comuni",
     "consultation_zone_ids",
     "contribution_counts",
     "contribution_history",
@@ -64,6 +65,11 @@ class ConsultationView:
     contributions: list[ContributionView] = field(default_factory=list)
     delegates: list[ConsultationDelegate] = field(default_factory=list)
     contribution_count: int = 0
+    # The comuni of the addressed zones that have sent nothing yet (by zone
+    # number, then name) and how many comuni those zones have: loaded for the
+    # consultation's page (:func:`awaited_comuni`), not for lists.
+    awaited: list[Comune] = field(default_factory=list)
+    comune_count: int = 0
 
     @property
     def zone_ids(self) -> set[int]:
@@ -177,8 +183,28 @@ async def contribution_views(
     return [ContributionView(c, versions[c.id], files[versions[c.id].id]) for c in contributions]
 
 
+async def awaited_comuni(session: AsyncSession, view: ConsultationView) -> None:
+    """Fill ``view.awaited`` and ``view.comune_count`` (two queries)."""
+    zone_ids = view.zone_ids
+    sent = select(Contribution.comune_id).where(
+        Contribution.consultation_id == view.consultation.id
+    )
+    view.comune_count = (
+        await session.scalar(select(func.count(Comune.id)).where(Comune.zone_id.in_(zone_ids))) or 0
+    )
+    view.awaited = list(
+        await session.scalars(
+            select(Comune)
+            .join(Zone, Zone.id == Comune.zone_id)
+            .where(Comune.zone_id.in_(zone_ids), Comune.id.not_in(sent))
+            .order_by(Zone.number, Comune.name)
+        )
+    )
+
+
 async def load_consultation(session: AsyncSession, consultation_id: int) -> ConsultationView | None:
-    """One consultation with its zones, themes, drafts, delegates and contributions."""
+    """One consultation with its zones, themes, drafts, delegates, contributions
+    and the comuni it still awaits."""
     consultation = await session.get(Consultation, consultation_id)
     if consultation is None:
         return None
@@ -198,6 +224,7 @@ async def load_consultation(session: AsyncSession, consultation_id: int) -> Cons
         .order_by(Contribution.number)
     )
     view.contributions = await contribution_views(session, list(found))
+    await awaited_comuni(session, view)
     return view
 
 

@@ -9,6 +9,8 @@ same rows, so the only variant is the locale:
     <template data-topic="consultation:3" data-seq="7" data-announce="..."></template>
     <template data-op="append" data-target="#contributions" data-id="contribution-9">...</template>
     <template data-op="replace" data-target="#consultation-summary" ...>...</template>
+    <template data-op="replace" data-target="#awaited-count" ...>...</template>
+    <template data-op="replace" data-target="#awaited-list" ...>...</template>
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collab.consultations.models import Consultation
 from collab.consultations.queries import (
     ConsultationView,
     ContributionView,
+    awaited_comuni,
     contribution_view,
     views_of,
 )
@@ -57,8 +60,10 @@ class ConsultationFrames:
                 return ConsultationPrepared(item, None)
             (view,) = await views_of(session, [consultation])
             contribution = None
-            if "contribution_id" in event and item.topic.startswith("consultation:"):
-                contribution = await contribution_view(session, event["contribution_id"])
+            if item.topic.startswith("consultation:"):
+                await awaited_comuni(session, view)
+                if "contribution_id" in event:
+                    contribution = await contribution_view(session, event["contribution_id"])
         return ConsultationPrepared(item, view, contribution)
 
     def basis(self, prepared: ConsultationPrepared) -> Hashable:
@@ -82,6 +87,9 @@ class ConsultationFrames:
             else:
                 summary = self._render("consultations/_summary.html", locale, **context)
                 ops.append(op("replace", "#consultation-summary", "consultation-summary", summary))
+                for part in ("count", "list"):
+                    html = self._render(f"consultations/_awaited_{part}.html", locale, **context)
+                    ops.append(op("replace", f"#awaited-{part}", f"awaited-{part}", html))
                 announce = self._contribution_ops(prepared, locale, ops)
         return frame(item, announce, ops)
 

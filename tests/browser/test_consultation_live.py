@@ -129,6 +129,13 @@ def test_contribution_live(open_session: Callable[..., Session], tmp_path: Path)
     expect(tech.page.locator("[ws-connect]")).to_have_count(1)
     expect(tech.page.locator('#contributions [data-testid="contribution"]')).to_have_count(0)
     tech.page.evaluate(NO_RELOAD_MARKER)
+    # The comuni still awaited, Pinerolo among them; the tecnico opens the list.
+    awaited = tech.page.locator("#awaited")
+    awaited.locator("summary").click()
+    expect(awaited).to_have_attribute("open", "")
+    pinerolo = awaited.locator('#awaited-list li[data-istat="001191"]')
+    expect(pinerolo).to_have_text("Pinerolo")
+    waiting = awaited.locator("#awaited-list li").count()
 
     # (3) The sindaco of Pinerolo sends the contribution with a large PDF and a PNG.
     mayor = login_session(open_session, MAYOR)
@@ -190,6 +197,11 @@ def test_contribution_live(open_session: Callable[..., Session], tmp_path: Path)
     expect(row).to_contain_text("Pinerolo")
     expect(tech.page.locator(f'[id="contribution-{contribution_id}"]')).to_have_count(1)
     expect(tech.page.locator("#no-contributions")).to_have_count(0)  # the list is no longer empty
+    # Pinerolo is no longer awaited; the list the tecnico opened stays open.
+    expect(pinerolo).to_have_count(0)
+    expect(awaited.locator("#awaited-list li")).to_have_count(waiting - 1)
+    expect(awaited.locator("#awaited-count")).to_contain_text(f"{waiting - 1} comuni su {waiting}")
+    expect(awaited).to_have_attribute("open", "")
     assert_no_reload(tech.page)
 
     # (5) Bad input. No second contribution: the page shows the comune's one.

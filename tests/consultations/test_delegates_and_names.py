@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from collab.accounts.actions import do_create_user
 from collab.consultations.models import Consultation, Contribution
 from collab.db import Database
+from collab.i18n import translations
+from collab.models import Comune, Zone
 from tests.conftest import World
 from tests.conftest import email as email_of
-from tests.consultations.scene import PDF, open_consultation
+from tests.consultations.scene import PDF, expire, open_consultation
 from tests.consultations.test_flow import in_days
 from tests.helpers import PASSWORD, Client, italian, parse, snapshot, text_of
 
@@ -183,3 +185,58 @@ async def test_staff_choose_to_publish_names_when_opening(login_as: Login, db: D
     assert opened is not None and opened.publish_names
     api = (await staff.get(f"/api/v1/consultations/{opened.id}")).json()
     assert api["publish_names"] is True
+
+
+def _awaited(page: object) -> list[str]:
+    items = parse(page).select('[data-testid="awaited-list"] li')  # type: ignore[arg-type]
+    return [li.get_text(" ", strip=True) for li in items]
+
+
+async def test_the_page_lists_the_comuni_still_awaited(
+    login_as: Login, db: Database, world: World
+) -> None:
+    consultation = await open_consultation(db, world["staff"], zones=(5, 9))
+    url = f"/consultations/{consultation.id}"
+    async with db.session() as session:
+        total = await session.scalar(
+            select(func.count(Comune.id)).join(Zone).where(Zone.number.in_((5, 9)))
+        )
+    assert total is not None and total > 3
+    it = translations("it")
+
+    def still(num: int) -> str:
+        text = it.ngettext(
+            "Still awaited: %(num)d comune of %(total)d",
+            "Still awaited: %(num)d comuni of %(total)d",
+            num,
+        )
+        return text % {"num": num, "total": total}
+
+    tecnico = await login_as("tecnico9")
+    page = await tecnico.get(url)
+    assert text_of(page, '[data-testid="awaited-count"]') == still(total)
+    awaited = _awaited(page)
+    assert len(awaited) == total
+    # Two zones: each comune says its zone; zone 5 first.
+    assert "Pinerolo (ZO 5)" in awaited and "Ivrea (ZO 9)" in awaited
+    assert awaited.index("Pinerolo (ZO 5)") < awaited.index("Ivrea (ZO 9)")
+
+    for key, body in (("sindaco5", "Parere di Pinerolo."), ("sindaco9", "Parere di Ivrea.")):
+        sender = await login_as(key)
+        sent = await sender.upload(f"{url}/contributions", {"body": body})
+        assert sent.status_code == 303, sent.text
+    page = await tecnico.get(url)
+    assert text_of(page, '[data-testid="awaited-count"]') == still(total - 2)
+    awaited = _awaited(page)
+    assert "Pinerolo (ZO 5)" not in awaited and "Ivrea (ZO 9)" not in awaited
+    assert len(awaited) == total - 2
+
+    # After the deadline the same comuni are those that did not respond.
+    await expire(db, consultation.id)
+    closed = text_of(await tecnico.get(url), '[data-testid="awaited-count"]')
+    expected = it.ngettext(
+        "Did not respond: %(num)d comune of %(total)d",
+        "Did not respond: %(num)d comuni of %(total)d",
+        total - 2,
+    )
+    assert closed == expected % {"num": total - 2, "total": total}

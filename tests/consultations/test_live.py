@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -69,6 +70,15 @@ def test_a_contribution_reaches_the_page_and_the_board(scene: tuple[Browser, int
     assert announce is not None and "Pinerolo" in str(announce["data-announce"])
     summary = page.select_one('template[data-target="#consultation-summary"]')
     assert summary is not None and "1 contributo ricevuto" in summary.decode_contents()
+    # The comuni still awaited: Pinerolo has answered, the others of ZO 5 have not.
+    awaited = page.select_one('template[data-op="replace"][data-target="#awaited-list"]')
+    assert awaited is not None
+    inner = BeautifulSoup(awaited.decode_contents(), "html.parser")
+    names = [li.get_text(strip=True) for li in inner.find_all("li")]
+    assert "Pinerolo" not in names and "Cumiana" in names
+    count = page.select_one('template[data-op="replace"][data-target="#awaited-count"]')
+    said = BeautifulSoup(count.decode_contents(), "html.parser").get_text(" ", strip=True)
+    assert said == f"Ancora attesi: {len(names)} comuni su {len(names) + 1}"
     board = by_topic[f"zone:{zone_id}"]
     card = board.select_one("template[data-op=place]")
     assert card is not None and card["data-id"] == f"consultation-card-{consultation_id}"
