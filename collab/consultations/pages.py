@@ -21,6 +21,7 @@ from collab.consultations.models import Consultation, Status
 from collab.consultations.queries import (
     ConsultationView,
     load_consultation,
+    own_contributions,
     readable_consultations,
 )
 from collab.db import UnitOfWork
@@ -77,13 +78,14 @@ async def consultations_list(request: Request) -> Response:
     async with web.db(request).session() as session:
         views = await readable_consultations(session, user)
         zone_ids = list(await session.scalars(select(Zone.id)))
+        own = await own_contributions(session, user, views)
     now = utcnow()
     open_ = sorted((v for v in views if v.open_at(now)), key=lambda v: v.consultation.deadline)
     return await web.render(
         request,
         "consultations/list.html",
         {"open": open_, "closed": [v for v in views if not v.open_at(now)],
-         "may_open": can_in_zones(user, Action.CONSULT, zone_ids), "now": now},
+         "may_open": can_in_zones(user, Action.CONSULT, zone_ids), "now": now, "own_contributions": own},
     )  # fmt: skip
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "contribution_view",
     "contribution_views",
     "load_consultation",
+    "own_contributions",
     "readable_consultations",
     "themes_of",
     "views_of",
@@ -139,6 +140,44 @@ async def views_of(session: AsyncSession, found: Sequence[Consultation]) -> list
         ConsultationView(c, zones[c.id], themes[c.id], contribution_count=counts.get(c.id, 0))
         for c in found
     ]
+
+
+async def own_contributions(
+    session: AsyncSession, user: User, views: Sequence[ConsultationView]
+) -> dict[int, Contribution | None]:
+    """For each consultation ``user`` sends a contribution to (as sindaco,
+    portavoce or delegate), the comune's contribution, None when not sent yet."""
+    ids = [v.consultation.id for v in views]
+    if not ids:
+        return {}
+    delegations = list(
+        await session.scalars(
+            select(ConsultationDelegate).where(
+                ConsultationDelegate.consultation_id.in_(ids),
+                ConsultationDelegate.user_id == user.id,
+            )
+        )
+    )
+    comuni = {
+        v.consultation.id: comune
+        for v in views
+        if (
+            comune := rules.contributing_comune(
+                user, v.zone_ids, [d for d in delegations if d.consultation_id == v.consultation.id]
+            )
+        )
+        is not None
+    }
+    if not comuni:
+        return {}
+    sent = await session.scalars(
+        select(Contribution).where(
+            Contribution.consultation_id.in_(comuni),
+            Contribution.comune_id.in_(set(comuni.values())),
+        )
+    )
+    found = {c.consultation_id: c for c in sent if comuni.get(c.consultation_id) == c.comune_id}
+    return {cid: found.get(cid) for cid in comuni}
 
 
 async def readable_consultations(

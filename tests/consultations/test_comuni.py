@@ -1,5 +1,7 @@
-"""Who sends a comune's contribution (the sindaco, or the delegate they name), and
-what the open data say of them: nothing, unless the consultation publishes names."""
+"""The comuni's side of a consultation: who sends a comune's contribution (the
+sindaco, or the delegate they name); what the open data say of them (nothing,
+unless the consultation publishes names); which comuni are still awaited; and
+what the list of consultations tells each sender."""
 
 from __future__ import annotations
 
@@ -240,3 +242,62 @@ async def test_the_page_lists_the_comuni_still_awaited(
         total - 2,
     )
     assert closed == expected % {"num": total - 2, "total": total}
+
+
+def _cards(page: object, section: str) -> dict[str, str | None]:
+    """Consultation title -> the user's own-state badge text (None: no badge)."""
+    found: dict[str, str | None] = {}
+    for card in parse(page).select(f'[data-testid="consultations-{section}"] li'):  # type: ignore[arg-type]
+        badge = card.select_one('[data-testid="own-state"]')
+        title = card.select_one("a.fw-semibold")
+        assert title is not None
+        found[f"{title.get_text(strip=True)}#{title['href']}"] = (
+            badge.get_text(strip=True) if badge is not None else None
+        )
+    return found
+
+
+async def test_the_list_tells_each_sender_what_their_comune_has_done(
+    login_as: Login, db: Database, world: World, new_client: Callable[[], Client]
+) -> None:
+    waiting = await open_consultation(db, world["staff"])
+    answered = await open_consultation(db, world["staff"])
+    missed = await open_consultation(db, world["staff"])
+    elsewhere = await open_consultation(db, world["staff"], zones=(9,))
+    await expire(db, missed.id)
+    sindaco = await login_as("sindaco5")
+    sent = await sindaco.upload(f"/consultations/{answered.id}/contributions", {"body": "Parere."})
+    assert sent.status_code == 303
+
+    def key(c: Consultation) -> str:
+        return f"{c.title}#/consultations/{c.id}"
+
+    page = await sindaco.get("/consultations")
+    assert page.status_code == 200
+    assert parse(page).select_one('[data-testid="open-consultation"]') is None
+    assert _cards(page, "open") == {
+        key(waiting): italian("Your comune's contribution is awaited"),
+        key(answered): italian("Your comune has sent its contribution"),
+    }
+    assert _cards(page, "closed") == {
+        key(missed): italian("Your comune did not send a contribution")
+    }
+    mine = parse(page).select_one(f'#consultation-card-{answered.id} [data-testid="own-state"]')
+    assert mine is not None and str(mine["href"]).startswith("/contributions/")
+
+    # Someone who does not send for a comune sees the consultations, no badge.
+    tecnico = await login_as("tecnico5")
+    listed = await tecnico.get("/consultations")
+    assert set(_cards(listed, "open").values()) == {None}
+    assert key(elsewhere) not in _cards(listed, "open")
+    # A delegate sees the badge of the consultation they were named for only.
+    delegate = await _delegate(db, new_client)
+    await sindaco.post(f"/consultations/{waiting.id}/delegate", {"email": email_of("delegato5")})
+    cards = _cards(await delegate.get("/consultations"), "open")
+    assert cards[key(waiting)] == italian("Your comune's contribution is awaited")
+    assert cards[key(answered)] is None
+    # Staff open consultations from here, and see every zone's.
+    staff = await login_as("staff")
+    staff_page = await staff.get("/consultations")
+    assert parse(staff_page).select_one('[data-testid="open-consultation"]') is not None
+    assert key(elsewhere) in _cards(staff_page, "open")
