@@ -85,7 +85,8 @@ async def consultations_list(request: Request) -> Response:
         request,
         "consultations/list.html",
         {"open": open_, "closed": [v for v in views if not v.open_at(now)],
-         "may_open": can_in_zones(user, Action.CONSULT, zone_ids), "now": now, "own_contributions": own},
+         "may_open": can_in_zones(user, Action.CONSULT, zone_ids), "now": now,
+         "own_contributions": own},
     )  # fmt: skip
 
 
