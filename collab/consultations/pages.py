@@ -152,6 +152,10 @@ async def consultation_page_context(
     now = utcnow()
     comune_id = rules.contributing_comune(user, view.zone_ids, view.delegates)
     own = next((c for c in view.contributions if c.contribution.comune_id == comune_id), None)
+    # ``?status=under_review``: the contributions in one state (an unknown value: all).
+    raw = request.query_params.get("status", "")
+    shown = next((s for s in Status if s.value == raw), None)
+    by_status = {s: [c for c in view.contributions if c.contribution.status is s] for s in Status}
     return {
         "view": view,
         "c": view.consultation,
@@ -164,6 +168,9 @@ async def consultation_page_context(
         "my_delegate": next((d for d in view.delegates if d.comune_id == user.comune_id), None),
         "live_topics": live,
         "statuses": list(Status),
+        "status_filter": shown,
+        "status_counts": {s: len(items) for s, items in by_status.items()},
+        "listed": view.contributions if shown is None else by_status[shown],
         "now": now,
     }
 

@@ -301,3 +301,57 @@ async def test_the_list_tells_each_sender_what_their_comune_has_done(
     staff_page = await staff.get("/consultations")
     assert parse(staff_page).select_one('[data-testid="open-consultation"]') is not None
     assert key(elsewhere) in _cards(staff_page, "open")
+
+
+async def test_staff_filter_the_contributions_by_state(
+    login_as: Login, db: Database, world: World
+) -> None:
+    consultation = await open_consultation(db, world["staff"])
+    url = f"/consultations/{consultation.id}"
+    for key in ("sindaco5", "portavoce5"):
+        sender = await login_as(key)
+        assert (await sender.upload(f"{url}/contributions", {"body": "Parere."})).status_code == 303
+    async with db.session() as session:
+        pinerolo = await session.scalar(
+            select(Contribution).where(
+                Contribution.consultation_id == consultation.id, Contribution.number == 1
+            )
+        )
+    assert pinerolo is not None
+    staff = await login_as("staff")
+    moved = await staff.post(f"/contributions/{pinerolo.id}/status", {"status": "under_review"})
+    assert moved.status_code == 303
+
+    def rows(page: object) -> list[str]:
+        found = parse(page).select('#contributions [data-testid="contribution"] a.fw-semibold')  # type: ignore[arg-type]
+        return [a.get_text(strip=True) for a in found]
+
+    def pills(page: object) -> dict[str, str]:
+        links = parse(page).select('[data-testid="status-filter"] a')  # type: ignore[arg-type]
+        return {a.get_text(" ", strip=True): str(a.get("aria-current", "")) for a in links}
+
+    every = await staff.get(url)
+    assert sorted(rows(every)) == ["Cumiana", "Pinerolo"]
+    assert pills(every) == {
+        f"{italian('All')} (2)": "page",
+        f"{italian('Received')} (1)": "",
+        f"{italian('Under review')} (1)": "",
+    }
+    live = parse(every).select_one("#contributions")
+    assert live is not None and live.has_attr("data-live-append")
+
+    review = await staff.get(f"{url}?status=under_review")
+    assert rows(review) == ["Pinerolo"]
+    assert pills(review)[f"{italian('Under review')} (1)"] == "page"
+    # A filtered list takes no live additions (a new contribution is "received").
+    filtered = parse(review).select_one("#contributions")
+    assert filtered is not None and not filtered.has_attr("data-live-append")
+    assert rows(await staff.get(f"{url}?status=received")) == ["Cumiana"]
+    empty = await staff.get(f"{url}?status=accepted")
+    assert rows(empty) == []
+    assert text_of(empty, '[data-testid="none-in-state"]') == italian(
+        "No contribution in this state."
+    )
+    # An unknown state is no filter: everything is listed.
+    for junk in ("bogus", "", "%00", "received'--"):
+        assert sorted(rows(await staff.get(f"{url}?status={junk}"))) == ["Cumiana", "Pinerolo"]
