@@ -680,14 +680,21 @@ async def check_consult(s: Scene, c: Client, allowed: bool) -> None:
     local = _turin_in_days(30)
     before = await snapshot(s.db)
     extended = await c.post(f"/consultations/{consultation.id}/extend", {"deadline": local})
+    text = f"Testo corretto da {s.actor}: il parere della zona."
+    revised = await c.post(
+        f"/consultations/{consultation.id}/edit", {"title": "Parere corretto", "body": text}
+    )
     if not allowed:
         assert_denied(extended, refusal)
+        assert_denied(revised, refusal)
         assert await snapshot(s.db) == before
         return
     assert_redirect(extended, f"/consultations/{consultation.id}")
+    assert_redirect(revised, f"/consultations/{consultation.id}")
     after = await s.get(Consultation, consultation.id)
     expected = datetime.fromisoformat(local).replace(tzinfo=ROME).astimezone(UTC)
     assert after.deadline == expected != consultation.deadline
+    assert (after.title, after.body_source) == ("Parere corretto", text)
 
 
 async def check_contribute(s: Scene, c: Client, allowed: bool) -> None:

@@ -37,6 +37,7 @@ MAYBE_TIME: JSON = {"type": ["string", "null"], "format": "date-time"}
 
 SUMMARY: dict[str, JSON] = {
     "id": INT, "title": STR, "deadline": TIME, "open": BOOL, "publish_names": BOOL,
+    "edited_at": MAYBE_TIME,
     "zones": _array(_ref("Zone")), "themes": _array(_ref("Theme")),
     "contribution_count": INT, "url": STR,
 }  # fmt: skip

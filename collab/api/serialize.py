@@ -82,6 +82,7 @@ def consultation_json(
         "deadline": iso(consultation.deadline),
         "open": consultation.open_at(now),
         "publish_names": consultation.publish_names,
+        "edited_at": iso(consultation.edited_at),
         "zones": [zone_json(z) for z in zones],
         "themes": [theme_json(t) for t in themes],
         "contribution_count": contribution_count,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from collab.audit import audit
 from collab.consultations import rules
@@ -52,6 +52,7 @@ __all__ = [
     "do_extend",
     "do_name_delegate",
     "do_open",
+    "do_revise",
     "do_set_status",
     "do_submit",
     "lock_consultation",
@@ -140,12 +141,7 @@ async def do_open(
     found = set(await uow.session.scalars(select(Zone.id).where(Zone.id.in_(zone_ids))))
     if found != set(zone_ids):
         raise ActionError(N_("Choose at least one zone."), field="zones")
-    theme_ids = sorted(set(form.theme_ids))
-    themes = set(
-        await uow.session.scalars(select(Theme.id).where(Theme.id.in_(theme_ids), Theme.active))
-    )
-    if themes != set(theme_ids):
-        raise ActionError(N_("Choose themes in use."), field="themes")
+    theme_ids = await _active_themes(uow, form.theme_ids)
     check_count(len(drafts), MAX_FILES)
     now = utcnow()
     consultation = Consultation(
@@ -207,6 +203,54 @@ async def do_extend(
     view.consultation.updated_at = utcnow()
     audit(uow.session, user, "consultation.extended", view.consultation,
           old=old.isoformat(), new=new.isoformat())  # fmt: skip
+    uow.record(ConsultationUpdated(None, consultation_id, _zones(view)))
+    return view
+
+
+async def _active_themes(uow: UnitOfWork, theme_ids: Sequence[int]) -> list[int]:
+    wanted = sorted(set(theme_ids))
+    found = set(
+        await uow.session.scalars(select(Theme.id).where(Theme.id.in_(wanted), Theme.active))
+    )
+    if found != set(wanted):
+        raise ActionError(N_("Choose themes in use."), field="themes")
+    return wanted
+
+
+async def do_revise(
+    uow: UnitOfWork, user: User, consultation_id: int, form: Opening
+) -> ConsultationView:
+    """Correct the title, the text or the themes of an open consultation; staff only.
+
+    The zones, the deadline (see :func:`do_extend`) and ``publish_names`` stay:
+    the comuni's rights and what they were told depend on them. The page then
+    says when the text was changed; the audit row keeps the previous one.
+    """
+    view = await _readable(uow, user, consultation_id)
+    if not rules.may_manage(user, view.zone_ids):
+        raise PermissionDenied(NOT_STAFF)
+    consultation = view.consultation
+    if not consultation.open_at(utcnow()):
+        raise Conflict(N_("This consultation is closed: extend the deadline to change it."))
+    title, body = _title(form.title), _body(form.body, minimum=10)
+    theme_ids = await _active_themes(uow, form.theme_ids)
+    old_themes = sorted(t.id for t in view.themes)
+    if (title, body, theme_ids) == (consultation.title, consultation.body_source, old_themes):
+        return view
+    previous = {"title": consultation.title, "body": consultation.body_source,
+                "themes": old_themes}  # fmt: skip
+    consultation.title, consultation.body_source = title, body
+    consultation.body_html = render_markdown(body)
+    if theme_ids != old_themes:
+        await uow.session.execute(
+            delete(ConsultationTheme).where(ConsultationTheme.consultation_id == consultation_id)
+        )
+        uow.session.add_all(
+            ConsultationTheme(consultation_id=consultation_id, theme_id=t) for t in theme_ids
+        )
+    consultation.edited_at = consultation.updated_at = utcnow()
+    audit(uow.session, user, "consultation.revised", consultation, previous=previous,
+          themes=theme_ids)  # fmt: skip
     uow.record(ConsultationUpdated(None, consultation_id, _zones(view)))
     return view
 

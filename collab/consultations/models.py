@@ -59,6 +59,8 @@ class Consultation(Base):
     # data then name who sent each contribution. Never changed afterwards, so
     # nobody's name is published under a rule they did not see.
     publish_names: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When staff last changed the title, text or themes after opening (None: never).
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     created_by: Mapped[User] = relationship(lazy="joined")
 

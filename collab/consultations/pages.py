@@ -39,11 +39,13 @@ __all__ = [
     "consultation_page",
     "consultation_page_context",
     "consultations_list",
+    "edit_page",
     "extend",
     "get_readable",
     "name_delegate",
     "open_consultation",
     "open_page",
+    "revise",
     "upload",
 ]
 
@@ -140,6 +142,50 @@ async def open_consultation(request: Request) -> Response:
     if error is not None:
         return await form_error(request, error, page)
     return web.redirect(request, f"/consultations/{created[0].id}")
+
+
+async def _edit_context(request: Request, user: User) -> dict[str, Any]:
+    view = await get_readable(request, user, request.path_params["id"])
+    if not rules.may_manage(user, view.zone_ids):
+        raise PermissionDenied(actions.NOT_STAFF)
+    async with web.db(request).session() as session:
+        themes = list(
+            await session.scalars(select(Theme).where(Theme.active).order_by(Theme.position))
+        )
+    return {"view": view, "c": view.consultation, "themes": themes}
+
+
+async def edit_page(request: Request) -> Response:
+    """Staff correct the title, the text or the themes (zones and deadline stay)."""
+    user = await web.require_user(request)
+    context = await _edit_context(request, user)
+    c = context["c"]
+    values = {"title": [c.title], "body": [c.body_source],
+              "themes": [str(t.id) for t in context["view"].themes]}  # fmt: skip
+    return await web.render(request, "consultations/edit.html", {**context, "values": values})
+
+
+async def revise(request: Request) -> Response:
+    user = await web.require_user(request)
+    context = await _edit_context(request, user)
+    data = await web.form(request)
+    values = {"title": [web.field(data, "title")], "body": [web.field(data, "body")],
+              "themes": [v for v in data.getlist("themes") if isinstance(v, str)]}  # fmt: skip
+    form = actions.Opening(
+        title=values["title"][0], body=values["body"][0],
+        theme_ids=[int(v) for v in values["themes"] if v.isdigit() and len(v) < 10],
+    )  # fmt: skip
+
+    async def write(uow: UnitOfWork) -> None:
+        await actions.do_revise(uow, user, request.path_params["id"], form)
+
+    error = await web.attempt(request, write)
+    if error is not None:
+        return await web.render(
+            request, "consultations/edit.html", {**context, "values": values, **error},
+            status_code=422,
+        )  # fmt: skip
+    return web.redirect(request, f"/consultations/{context['c'].id}")
 
 
 async def consultation_page_context(

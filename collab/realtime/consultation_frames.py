@@ -11,6 +11,9 @@ same rows, so the only variant is the locale:
     <template data-op="replace" data-target="#consultation-summary" ...>...</template>
     <template data-op="replace" data-target="#awaited-count" ...>...</template>
     <template data-op="replace" data-target="#awaited-list" ...>...</template>
+
+and, when staff change the consultation (``consultation.updated``), its heading
+(``#consultation-title``) and what it asks with its drafts (``#consultation-ask``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from collab.consultations.queries import (
     views_of,
 )
 from collab.db import Database
+from collab.documents.files import files_of
 from collab.i18n import N_, translations
 from collab.models import utcnow
 from collab.realtime.frames import frame, op
@@ -62,6 +66,10 @@ class ConsultationFrames:
             contribution = None
             if item.topic.startswith("consultation:"):
                 await awaited_comuni(session, view)
+                if event.get("type") == "consultation.updated":  # its text and drafts too
+                    view.drafts = (await files_of(session, "consultation_id", [consultation.id]))[
+                        consultation.id
+                    ]
                 if "contribution_id" in event:
                     contribution = await contribution_view(session, event["contribution_id"])
         return ConsultationPrepared(item, view, contribution)
@@ -87,6 +95,11 @@ class ConsultationFrames:
             else:
                 summary = self._render("consultations/_summary.html", locale, **context)
                 ops.append(op("replace", "#consultation-summary", "consultation-summary", summary))
+                if item.event["type"] == "consultation.updated":
+                    heading = self._render("consultations/_title.html", locale, **context)
+                    ops.append(op("replace", "#consultation-title", "consultation-title", heading))
+                    ask = self._render("consultations/_ask.html", locale, **context)
+                    ops.append(op("replace", "#consultation-ask", "consultation-ask", ask))
                 for part in ("count", "list"):
                     html = self._render(f"consultations/_awaited_{part}.html", locale, **context)
                     ops.append(op("replace", f"#awaited-{part}", f"awaited-{part}", html))

@@ -84,6 +84,33 @@ def test_a_contribution_reaches_the_page_and_the_board(scene: tuple[Browser, int
     assert card is not None and card["data-id"] == f"consultation-card-{consultation_id}"
 
 
+def test_a_changed_text_reaches_the_page(scene: tuple[Browser, int, int]) -> None:
+    browser, consultation_id, _ = scene
+    browser.login(TECH5)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {f"consultation:{consultation_id}": None})
+        browser.login(STAFF)
+        response = browser.post(
+            f"/consultations/{consultation_id}/edit",
+            {
+                "title": "Parere sul PSM: testo corretto",
+                "body": "Il testo *corretto* della domanda.",
+            },
+        )
+        assert response.status_code == 303, response.text
+        (got,) = frames(ws, 1)
+    assert head(got)[0] == f"consultation:{consultation_id}"
+    title = got.select_one('template[data-op="replace"][data-target="#consultation-title"]')
+    assert title is not None
+    heading = BeautifulSoup(title.decode_contents(), "html.parser")
+    assert heading.get_text(strip=True) == "Parere sul PSM: testo corretto"
+    ask = got.select_one('template[data-op="replace"][data-target="#consultation-ask"]')
+    assert ask is not None
+    section = BeautifulSoup(ask.decode_contents(), "html.parser")
+    assert section.select_one(".markdown em") is not None
+    assert section.select_one('[data-testid="edited"]') is not None
+
+
 def test_another_zone_cannot_subscribe(scene: tuple[Browser, int, int]) -> None:
     browser, consultation_id, _ = scene
     browser.login(TECH9)
