@@ -11,6 +11,7 @@ from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from collab.consultations.models import STATUS_LABELS
 from collab.documents.sniff import KINDS
 from collab.i18n import LOCALES, translations
 from collab.settings import DEFAULT_UPLOAD_MAX_BYTES
@@ -56,6 +57,7 @@ class Templates:
         for env in self.envs.values():
             env.globals["upload_max_bytes"] = upload_max_bytes
             env.globals["files_per_form"] = FILES_PER_FORM
+            env.globals["status_labels"] = {s.value: label for s, label in STATUS_LABELS.items()}
 
     @staticmethod
     def _make_env(directory: Path, locale: str) -> Environment:

@@ -33,6 +33,8 @@ from collab.documents.files import files_of
 from collab.errors import NotFound
 from collab.i18n import N_
 from collab.models import User, utcnow
+from collab.realtime.events import consultation_topic
+from collab.realtime.log import last_seqs
 
 __all__ = ["contribution_page", "edit", "receipt", "set_status", "submit"]
 
@@ -49,6 +51,10 @@ async def _load(request: Request, user: User) -> tuple[ConsultationView, Contrib
 
 
 async def _context(request: Request, user: User) -> dict[str, Any]:
+    async with web.db(request).session() as session:
+        found = await session.get(Contribution, request.path_params["id"])
+        # The log's position first: whatever happens after it reaches the page live.
+        live = await last_seqs(session, [consultation_topic(found.consultation_id if found else 0)])
     view, current = await _load(request, user)
     async with web.db(request).session() as session:
         versions, trail = await contribution_history(session, current.contribution)
@@ -69,6 +75,7 @@ async def _context(request: Request, user: User) -> dict[str, Any]:
         "may_manage": rules.may_manage(user, view.zone_ids),
         "next_states": sorted(actions.NEXT[contribution.status], key=list(Status).index),
         "is_open": is_open,
+        "live_topics": live,
     }
 
 

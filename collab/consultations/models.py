@@ -8,9 +8,11 @@ from datetime import datetime
 from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from collab.i18n import N_
 from collab.models import Base, Comune, User, UTCDateTime, utcnow
 
 __all__ = [
+    "STATUS_LABELS",
     "Consultation",
     "ConsultationDelegate",
     "ConsultationTheme",
@@ -36,6 +38,14 @@ class Status(enum.StrEnum):
 
 
 ANSWERS = frozenset({Status.ACCEPTED, Status.PARTLY_ACCEPTED, Status.NOT_ACCEPTED})
+# What a state is called (msgids): badges, the review form, live announcements.
+STATUS_LABELS: dict[Status, str] = {
+    Status.RECEIVED: N_("Received"),
+    Status.UNDER_REVIEW: N_("Under review"),
+    Status.ACCEPTED: N_("Accepted"),
+    Status.PARTLY_ACCEPTED: N_("Partly accepted"),
+    Status.NOT_ACCEPTED: N_("Not accepted"),
+}
 
 
 class Consultation(Base):

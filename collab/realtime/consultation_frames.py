@@ -14,6 +14,10 @@ same rows, so the only variant is the locale:
 
 and, when staff change the consultation (``consultation.updated``), its heading
 (``#consultation-title``) and what it asks with its drafts (``#consultation-ask``).
+A contribution's change of state also replaces, on the contribution's own page
+(which follows the same topic), its badge (``#contribution-status-N``), the
+answer (``#contribution-answer-N``) and, once answered, the comune's edit form
+(``#contribution-edit-N``, only where the page shows it).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from collab.consultations.models import Consultation
+from collab.consultations.models import STATUS_LABELS, Consultation
 from collab.consultations.queries import (
     ConsultationView,
     ContributionView,
@@ -42,6 +46,7 @@ __all__ = ["ConsultationFrames", "ConsultationPrepared"]
 
 NEW_CONTRIBUTION = N_("New contribution from %(comune)s")
 CHANGED_CONTRIBUTION = N_("%(comune)s changed its contribution")
+REVIEWED_CONTRIBUTION = N_("The contribution of %(comune)s is now: %(status)s")
 
 
 @dataclass(frozen=True)
@@ -116,11 +121,27 @@ class ConsultationFrames:
         kind = prepared.item.event["type"]
         ops.append(op("append" if kind == "contribution.submitted" else "replace",
                        "#contributions", element_id, html))  # fmt: skip
-        if kind == "contribution.answered":
-            return ""
+        if kind != "contribution.submitted":
+            # The contribution's own page: its state, the answer and, once
+            # answered, the comune's edit form (where shown) closed.
+            contribution = found.contribution
+            for part in ("status", "answer"):
+                html = self._render("consultations/_contribution_state.html", locale,
+                                    contribution=contribution, part=part)  # fmt: skip
+                target = f"contribution-{part}-{contribution.id}"
+                ops.append(op("replace", f"#{target}", target, html))
+            if contribution.status.answered:
+                html = self._render("consultations/_contribution_closed.html", locale,
+                                    contribution=contribution)  # fmt: skip
+                target = f"contribution-edit-{contribution.id}"
+                ops.append(op("replace", f"#{target}", target, html))
         gettext = translations(locale).gettext
+        comune = found.contribution.comune.name
+        if kind == "contribution.answered":
+            status = gettext(STATUS_LABELS[found.contribution.status])
+            return gettext(REVIEWED_CONTRIBUTION) % {"comune": comune, "status": status}
         msgid = NEW_CONTRIBUTION if kind == "contribution.submitted" else CHANGED_CONTRIBUTION
-        return gettext(msgid) % {"comune": found.contribution.comune.name}
+        return gettext(msgid) % {"comune": comune}
 
     def _render(self, template: str, locale: str, **context: Any) -> str:
         base: dict[str, Any] = {"csrf_token": "", "htmx": True, "user": None}

@@ -1,7 +1,8 @@
 """The rest of the consultations and documents story, in Chromium.
 
-Staff review and answer the contribution of Pinerolo, whose row changes state
-live on the sindaco's consultation page, and download the open data. Staff
+Staff review and answer the contribution of Pinerolo: its row changes state
+live on the sindaco's consultation page, and the answer reaches the
+contribution's page live. Staff download the open data. Staff
 keep a form in a theme's library: it arrives live on a technician's library
 page, and its second version on the document's page, where the first one still
 downloads. A reply with an attachment reaches another reader of the thread
@@ -90,16 +91,28 @@ def test_review_export_library_and_attachments(open_session: Callable[..., Sessi
     badge = mayor.page.locator(f"#contribution-{contribution_id} [data-status]")
     expect(badge).to_have_attribute("data-status", "received")
 
-    # (2) Staff review it, then answer: the sindaco's row follows, live.
+    # (2) Staff review it: the sindaco's row follows, live.
     _move(staff.page, contribution_id, "under_review")
     expect(badge).to_have_attribute("data-status", "under_review", timeout=LIVE_TIMEOUT_MS)
+    expect(badge).to_have_text("In istruttoria")
+    assert_no_reload(mayor.page)
+    # Staff answer while the sindaco reads the contribution's page: the state,
+    # the answer and the closed edit form arrive there, live.
+    mayor.page.goto(f"/contributions/{contribution_id}")
+    mayor.page.evaluate(NO_RELOAD_MARKER)
+    expect(mayor.page.locator('[data-testid="edit-form"]')).to_have_count(1)
+    expect(mayor.page.locator('[data-testid="answer"]')).to_have_count(0)
     answer = "Accolto: il polo unico entra nel piano 2027."
     _move(staff.page, contribution_id, "accepted", answer)
-    expect(badge).to_have_attribute("data-status", "accepted", timeout=LIVE_TIMEOUT_MS)
-    expect(badge).to_have_text("Accolto")
+    state = mayor.page.locator(f"#contribution-status-{contribution_id} [data-status]")
+    expect(state).to_have_attribute("data-status", "accepted", timeout=LIVE_TIMEOUT_MS)
+    expect(state).to_have_text("Accolto")
+    expect(mayor.page.locator('[data-testid="answer"]')).to_contain_text(answer)
+    expect(mayor.page.locator('[data-testid="edit-form"]')).to_have_count(0)
+    expect(mayor.page.locator('[data-testid="answered-closed"]')).to_be_visible()
     assert_no_reload(mayor.page)
-    # The comune reads the written answer; answered, it can no longer change it.
-    mayor.page.goto(f"/contributions/{contribution_id}")
+    # After a reload the page says the same.
+    mayor.page.reload()
     expect(mayor.page.locator('[data-testid="answer"]')).to_contain_text(answer)
     expect(mayor.page.locator('[data-testid="edit-form"]')).to_have_count(0)
 

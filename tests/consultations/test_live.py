@@ -111,6 +111,43 @@ def test_a_changed_text_reaches_the_page(scene: tuple[Browser, int, int]) -> Non
     assert section.select_one('[data-testid="edited"]') is not None
 
 
+def test_review_reaches_the_contribution_page(scene: tuple[Browser, int, int]) -> None:
+    browser, consultation_id, _ = scene
+    browser.login(MAYOR)
+    contribution = _upload(
+        browser, f"/consultations/{consultation_id}/contributions", "Parere del comune."
+    )
+    page = browser.client.get(f"/contributions/{contribution}")
+    live = BeautifulSoup(page.text, "html.parser").select_one("[ws-connect]")
+    assert live is not None  # the contribution's page follows its consultation
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {f"consultation:{consultation_id}": None})
+        browser.login(STAFF)
+        url = f"/contributions/{contribution}/status"
+        assert browser.post(url, {"status": "under_review"}).status_code == 303
+        answer = "Accolto in parte: si veda la delibera."
+        assert browser.post(url, {"status": "partly_accepted", "answer": answer}).status_code == 303
+        reviewed, answered = frames(ws, 2)
+
+    def replaced(got: BeautifulSoup, target: str) -> BeautifulSoup | None:
+        found = got.select_one(f'template[data-op="replace"][data-target="{target}"]')
+        return None if found is None else BeautifulSoup(found.decode_contents(), "html.parser")
+
+    status = replaced(reviewed, f"#contribution-status-{contribution}")
+    assert status is not None and status.select_one('[data-status="under_review"]') is not None
+    empty = replaced(reviewed, f"#contribution-answer-{contribution}")
+    assert empty is not None and empty.select_one('[data-testid="answer"]') is None
+    assert replaced(reviewed, f"#contribution-edit-{contribution}") is None  # still editable
+    said = answered.select_one("template[data-topic]")
+    assert said is not None and said["data-announce"] == (
+        "Il contributo di Pinerolo ora è: Parzialmente accolto"
+    )
+    shown = replaced(answered, f"#contribution-answer-{contribution}")
+    assert shown is not None and answer in shown.get_text()
+    closed = replaced(answered, f"#contribution-edit-{contribution}")
+    assert closed is not None and closed.select_one('[data-testid="answered-closed"]') is not None
+
+
 def test_another_zone_cannot_subscribe(scene: tuple[Browser, int, int]) -> None:
     browser, consultation_id, _ = scene
     browser.login(TECH9)
