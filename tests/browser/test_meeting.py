@@ -2,8 +2,10 @@
 member of the other zone and an anonymous visitor on the public link follow.
 
 The demo's joint meeting of ZO 5 and ZO 6 (convened by the CMTo staff) is
-opened, the mayor of Pinerolo checks the comune in, asks for the floor and
-gets it (the speaking timer runs on every page), the chair moves through the
+opened, the chair attaches a document to the first item (members get it
+live, the public page does not list it), the mayor of Pinerolo checks the
+comune in, asks for the floor and gets it (the speaking timer runs on every
+page), the chair moves through the
 agenda and opens a vote on a parere, the mayor votes from their own page, the
 tally and the frozen roll-call line reach the followers without a reload; the
 meeting is closed, the verbale published, and its page and PDF carry the
@@ -17,7 +19,7 @@ import re
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import FilePayload, Locator, Page, expect
 from pypdf import PdfReader
 
 from tests.browser.conftest import NO_RELOAD_MARKER, Session, assert_no_reload, login_session
@@ -76,6 +78,27 @@ def test_a_meeting_live_from_opening_to_verbale(open_session: Callable[..., Sess
     for page in followers:
         expect(page.locator('[data-testid="room-state"]')).to_have_text(re.compile("In corso"))
         expect(_current(page)).to_contain_text("Piano strategico")
+
+    # The chair attaches a document to item 1: members get it live and it
+    # downloads byte for byte; the public page does not list it.
+    item = _current(chair.page)
+    item.locator("details > summary").click()
+    attachment = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%" + b"x" * 4096 + b"\n%%EOF\n"
+    item.locator("input[type=file]").set_input_files(
+        files=[FilePayload(name="relazione-psm.pdf", mimeType="application/pdf", buffer=attachment)]
+    )
+    item.locator('form [type="submit"]').click()
+    for page in (mayor.page, follower.page):
+        files = _current(page).locator('[data-testid="item-files"] a')
+        expect(files).to_have_text("relazione-psm.pdf")
+    href = _current(mayor.page).locator('[data-testid="item-files"] a').get_attribute("href")
+    assert href
+    got = mayor.context.request.get(href)
+    assert got.status == 200 and got.body() == attachment
+    expect(_current(visitor.page)).to_be_visible()
+    expect(visitor.page.locator('[data-testid="item-files"]')).to_have_count(0)
+    anonymous = visitor.context.request.get(href, max_redirects=0)  # to the login page
+    assert anonymous.status in (302, 303) and "/login" in anonymous.headers["location"]
 
     # The mayor checks Pinerolo in: the register updates everywhere.
     _click(mayor.page, "checkin")
