@@ -38,6 +38,7 @@ __all__ = [
     "may_add",
     "may_read",
     "may_version",
+    "search_documents",
     "theme_counts",
     "theme_documents",
 ]
@@ -186,6 +187,28 @@ async def theme_documents(session: AsyncSession, theme_id: int) -> list[Entry]:
         .outerjoin(StoredFile, _CURRENT)
         .where(Document.theme_id == theme_id)
         .order_by(Document.updated_at.desc(), Document.id.desc())
+    )
+    return [Entry(document, stored) for document, stored in rows.unique()]
+
+
+SEARCH_LIMIT = 50
+MIN_QUERY = 2
+
+
+async def search_documents(session: AsyncSession, query: str) -> list[Entry]:
+    """Documents of every theme whose title, description or current file name
+    contains ``query`` (case apart; ``%`` and ``_`` are plain characters),
+    latest update first, at most :data:`SEARCH_LIMIT` (one query)."""
+    rows = await session.execute(
+        select(Document, StoredFile)
+        .outerjoin(StoredFile, _CURRENT)
+        .where(
+            Document.title.icontains(query, autoescape=True)
+            | Document.description.icontains(query, autoescape=True)
+            | StoredFile.name.icontains(query, autoescape=True)
+        )
+        .order_by(Document.updated_at.desc(), Document.id.desc())
+        .limit(SEARCH_LIMIT)
     )
     return [Entry(document, stored) for document, stored in rows.unique()]
 

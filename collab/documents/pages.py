@@ -50,10 +50,18 @@ async def _reader(request: Request) -> User:
 
 
 async def library_page(request: Request) -> Response:
+    """The themes with their counts; ``?q=`` searches every theme's documents."""
     await _reader(request)
+    # PostgreSQL refuses NUL in a text parameter: drop it, as web.field does.
+    query = " ".join(request.query_params.get("q", "").replace("\x00", "").split())[:120]
+    results: list[library.Entry] | None = None
     async with web.db(request).session() as session:
         themes = await library.theme_counts(session)
-    return await web.render(request, "documents/library.html", {"themes": themes})
+        if len(query) >= library.MIN_QUERY:
+            results = await library.search_documents(session, query)
+    context = {"themes": themes, "query": query, "results": results,
+               "limit": library.SEARCH_LIMIT, "min_query": library.MIN_QUERY}  # fmt: skip
+    return await web.render(request, "documents/library.html", context)
 
 
 async def _theme_page(

@@ -109,6 +109,51 @@ async def test_add_a_document_and_see_it_in_the_theme(login_as: Login, db: Datab
     assert index.select_one(f'a[href="/library/{THEME}"]') is not None
 
 
+async def test_search_every_theme(login_as: Login, db: Database) -> None:
+    tecnico = await login_as("tecnico5")
+    async with db.session() as session:
+        other = await session.scalar(
+            select(Theme.slug).where(Theme.slug != THEME, Theme.active).order_by(Theme.position)
+        )
+    assert other is not None
+    navetta = document_id(await add(tecnico, title="Modulo navetta scolastica"))
+    rifiuti = document_id(
+        await upload(
+            tecnico, f"/library/{other}/new", PDF_2, name="raccolta_100%.pdf",
+            title="Calendario raccolta", description="Per i comuni della NAVETTA ecologica",
+        )
+    )  # fmt: skip
+
+    def found(page: Any) -> list[str]:
+        links = parse(page).select('[data-testid="search-result"] a.fw-semibold')
+        return [str(a["href"]) for a in links]
+
+    # Title or description, case apart, across themes; the newest first.
+    both = await tecnico.get("/library?q=navetta")
+    assert found(both) == [f"/documents/{rifiuti}", f"/documents/{navetta}"]
+    box = parse(both).select_one("#library-q")
+    assert box is not None and box["value"] == "navetta"
+    # The file name; % and _ are plain characters, not wildcards.
+    assert found(await tecnico.get("/library?q=100%25")) == [f"/documents/{rifiuti}"]
+    assert found(await tecnico.get("/library?q=a_1")) == [f"/documents/{rifiuti}"]
+    assert found(await tecnico.get("/library?q=n%25a")) == []
+    none = await tecnico.get("/library?q=inesistente")
+    assert parse(none).select_one('[data-testid="search-empty"]') is not None
+    short = await tecnico.get("/library?q=n")
+    assert parse(short).select_one('[data-testid="search-too-short"]') is not None
+    # Odd input is only text: NUL dropped, spaces folded, the length capped.
+    folded = await tecnico.get("/library?q=%00navetta%00%20%20scolastica")
+    assert found(folded) == [f"/documents/{navetta}"]
+    assert found(await tecnico.get("/library?q=navetta%00")) == [
+        f"/documents/{rifiuti}", f"/documents/{navetta}",
+    ]  # fmt: skip
+    long = await tecnico.get("/library?q=" + "x" * 5000)
+    assert long.status_code == 200
+    # No query: the themes only.
+    plain = await tecnico.get("/library")
+    assert parse(plain).select_one('[data-testid="search-results"]') is None
+
+
 async def test_a_new_version_keeps_the_old_one_downloadable(login_as: Login, db: Database) -> None:
     tecnico = await login_as("tecnico5")
     doc_id = document_id(await add(tecnico))
