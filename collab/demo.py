@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from collab.accounts.actions import do_create_user
-from collab.consultations.actions import Opening, do_open
+from collab.consultations.actions import Opening, do_open, do_submit
 from collab.db import Database
 from collab.forums import actions
 from collab.importer import import_comuni
@@ -106,7 +106,8 @@ async def load_demo(database: Database) -> bool:
 
 
 async def _demo_consultation(database: Database) -> None:
-    """The zones' mandatory opinion on the Piano strategico, open for two weeks."""
+    """The zones' mandatory opinion on the Piano strategico, open for two weeks,
+    with Susa's contribution already in."""
     deadline = (datetime.now(ROME) + timedelta(days=14)).replace(
         hour=18, minute=0, second=0, microsecond=0
     )
@@ -128,7 +129,16 @@ async def _demo_consultation(database: Database) -> None:
             zone_ids=zones,
             theme_ids=themes,
         )
-        await do_open(uow, staff, form, [])
+        consultation = await do_open(uow, staff, form, [])
+        # Susa has already answered: staff have a contribution to review.
+        susa = await s.scalar(select(User).where(User.email == "sindaco.susa@demo.collab.it"))
+        assert susa is not None
+        await do_submit(
+            uow, susa, consultation.id,
+            "Il Comune di Susa condivide gli assi del Piano e chiede che la **mobilità "
+            "collegata** includa il nodo di interscambio della stazione di Susa.",
+            [],
+        )  # fmt: skip
 
 
 # A joint meeting of ZO 5 and ZO 6 tomorrow at 10:00 (Turin), convened by staff.
