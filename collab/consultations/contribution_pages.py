@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from collab import web
-from collab.consultations import actions, rules
+from collab.consultations import actions, changes, rules
 from collab.consultations.models import Contribution, ContributionVersion, Status
 from collab.consultations.pages import (
     consultation_page_context,
@@ -36,9 +36,10 @@ from collab.models import User, utcnow
 from collab.realtime.events import consultation_topic
 from collab.realtime.log import last_seqs
 
-__all__ = ["contribution_page", "edit", "receipt", "set_status", "submit"]
+__all__ = ["changes_page", "contribution_page", "edit", "receipt", "set_status", "submit"]
 
 NO_CONTRIBUTION = N_("This contribution does not exist.")
+NO_VERSION_PAIR = N_("There is no such version to compare with the one before it.")
 
 
 async def _load(request: Request, user: User) -> tuple[ConsultationView, ContributionView]:
@@ -186,4 +187,28 @@ async def receipt(request: Request) -> Response:
         request, "consultations/receipt.html",
         {"view": view, "c": view.consultation, "current": current, "version": version,
          "files": stored},
+    )  # fmt: skip
+
+
+async def changes_page(request: Request) -> Response:
+    """What changed from the version before ``?version=N`` (default: the current one) to it."""
+    user = await web.require_user(request)
+    view, current = await _load(request, user)
+    raw = request.query_params.get("version", "")
+    number = int(raw) if raw.isdigit() and len(raw) < 6 else current.current.number
+    async with web.db(request).session() as session:
+        rows = await session.scalars(
+            select(ContributionVersion).where(
+                ContributionVersion.contribution_id == current.contribution.id,
+                ContributionVersion.number.in_([number - 1, number]),
+            )
+        )
+        found = {v.number: v for v in rows}
+    if number not in found or number - 1 not in found:
+        raise NotFound(NO_VERSION_PAIR)
+    before, after = found[number - 1], found[number]
+    return await web.render(
+        request, "consultations/changes.html",
+        {"view": view, "c": view.consultation, "current": current, "before": before,
+         "after": after, "runs": changes.changes(before.body_source, after.body_source)},
     )  # fmt: skip

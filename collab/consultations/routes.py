@@ -57,4 +57,5 @@ routes: list[BaseRoute] = [
     Route("/contributions/{id:id}/edit", contributions.edit, methods=POST),
     Route("/contributions/{id:id}/status", contributions.set_status, methods=POST),
     Route("/contributions/{id:id}/receipt", contributions.receipt, methods=GET),
+    Route("/contributions/{id:id}/changes", contributions.changes_page, methods=GET),
 ]
