@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import (
@@ -157,9 +158,19 @@ class Watcher:
         self.problems.append(f"console {message.type}: {text} ({where})")
 
     def _failed(self, request: Request) -> None:
-        if request.failure == "net::ERR_ABORTED" and request.url in self._redirected:
+        if request.failure == "net::ERR_ABORTED" and self._left_behind(request):
             return
         self.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
+
+    def _left_behind(self, request: Request) -> bool:
+        """Whether an aborted request is only the page being left: the answer
+        of an htmx write that said ``HX-Redirect`` (the request had finished),
+        or a static asset (a font a live fragment asked for) still loading
+        when the test moved on. A missing asset answers 404, never an abort."""
+        if request.url in self._redirected:
+            return True
+        path = urlsplit(request.url).path
+        return request.method == "GET" and path.startswith("/static/")
 
     def _response(self, response: PwResponse) -> None:
         if response.headers.get("hx-redirect"):
