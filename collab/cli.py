@@ -14,6 +14,7 @@ from collab import migrate
 from collab.accounts.actions import do_create_user
 from collab.db import Database
 from collab.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+from collab.documents.store import FileStore
 from collab.errors import ActionError
 from collab.housekeeping import sweep
 from collab.i18n import translations
@@ -81,7 +82,7 @@ async def _demo(settings: Settings) -> int:
     _ = translations(settings.default_locale).gettext
     database = Database(settings.database_url)
     try:
-        loaded = await load_demo(database)
+        loaded = await load_demo(database, FileStore(settings.files_dir))
     finally:
         await database.dispose()
     if loaded:

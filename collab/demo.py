@@ -15,6 +15,8 @@ from sqlalchemy import select
 from collab.accounts.actions import do_create_user
 from collab.consultations.actions import Opening, do_open, do_submit
 from collab.db import Database
+from collab.demo_library import load_demo_library
+from collab.documents.store import FileStore
 from collab.forums import actions
 from collab.importer import import_comuni
 from collab.meetings.actions import AgendaLine, Convocation, do_convene
@@ -73,8 +75,9 @@ THREADS = [
 ]  # fmt: skip
 
 
-async def load_demo(database: Database) -> bool:
-    """Load the demo data; False when it was already there."""
+async def load_demo(database: Database, store: FileStore | None = None) -> bool:
+    """Load the demo data; False when it was already there. With ``store``
+    (where the app keeps files), the forms library gets a few documents too."""
     async with database.session() as session:
         if await session.scalar(select(User.id).where(User.email == DEMO_USERS[0][0])):
             return False
@@ -102,6 +105,8 @@ async def load_demo(database: Database) -> bool:
     await _spread_in_time(database)
     await _demo_meeting(database)
     await _demo_consultation(database)
+    if store is not None:
+        await load_demo_library(database, store)
     return True
 
 

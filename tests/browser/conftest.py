@@ -33,6 +33,7 @@ from playwright.sync_api import Response as PwResponse
 
 from collab.db import Database
 from collab.demo import DEMO_PASSWORD, load_demo
+from collab.documents.store import FileStore
 from tests.dbs import Template
 from tests.servers import free_port, start_uvicorn, stop_process, wait_healthy
 
@@ -53,10 +54,10 @@ TIMEOUT_MS = 10_000
 expect.set_options(timeout=TIMEOUT_MS)
 
 
-async def _load_demo(url: str) -> None:
+async def _load_demo(url: str, files: Path) -> None:
     database = Database(url)
     try:
-        await load_demo(database)
+        await load_demo(database, FileStore(files))
     finally:
         await database.dispose()
 
@@ -77,7 +78,7 @@ def live_server(
 ) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp("live")
     database_url = db_template.new_database(workdir)
-    asyncio.run(_load_demo(database_url))
+    asyncio.run(_load_demo(database_url, workdir / "files"))  # DATA_DIR/files, as the app
     port = free_port()
     env = {
         **os.environ,
