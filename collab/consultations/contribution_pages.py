@@ -51,11 +51,19 @@ async def _load(request: Request, user: User) -> tuple[ConsultationView, Contrib
     return view, current
 
 
+def _asked_version(request: Request) -> int | None:
+    """``?version=N``, or None when absent or not a plausible number."""
+    raw = request.query_params.get("version", "")
+    return int(raw) if raw.isdigit() and len(raw) < 6 else None
+
+
 async def _context(request: Request, user: User) -> dict[str, Any]:
     async with web.db(request).session() as session:
-        found = await session.get(Contribution, request.path_params["id"])
+        consultation_id = await session.scalar(
+            select(Contribution.consultation_id).where(Contribution.id == request.path_params["id"])
+        )
         # The log's position first: whatever happens after it reaches the page live.
-        live = await last_seqs(session, [consultation_topic(found.consultation_id if found else 0)])
+        live = await last_seqs(session, [consultation_topic(consultation_id or 0)])
     view, current = await _load(request, user)
     async with web.db(request).session() as session:
         versions, trail = await contribution_history(session, current.contribution)
@@ -169,14 +177,14 @@ async def receipt(request: Request) -> Response:
     """The receipt of the current version, or of ``?version=N``."""
     user = await web.require_user(request)
     view, current = await _load(request, user)
-    raw = request.query_params.get("version", "")
+    asked = _asked_version(request)
     version, stored = current.current, current.files
-    if raw.isdigit() and len(raw) < 6 and int(raw) != version.number:
+    if asked is not None and asked != version.number:
         async with web.db(request).session() as session:
             found = await session.scalar(
                 select(ContributionVersion).where(
                     ContributionVersion.contribution_id == current.contribution.id,
-                    ContributionVersion.number == int(raw),
+                    ContributionVersion.number == asked,
                 )
             )
             if found is None:
@@ -194,8 +202,8 @@ async def changes_page(request: Request) -> Response:
     """What changed from the version before ``?version=N`` (default: the current one) to it."""
     user = await web.require_user(request)
     view, current = await _load(request, user)
-    raw = request.query_params.get("version", "")
-    number = int(raw) if raw.isdigit() and len(raw) < 6 else current.current.number
+    asked = _asked_version(request)
+    number = asked if asked is not None else current.current.number
     async with web.db(request).session() as session:
         rows = await session.scalars(
             select(ContributionVersion).where(

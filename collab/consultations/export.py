@@ -33,7 +33,7 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def sent_as(user: User, comune_id: int) -> str:
+def _sent_as(user: User, comune_id: int) -> str:
     """What ``user`` sent a comune's contribution as: its sindaco or portavoce, or a delegate."""
     if user.comune_id == comune_id and user.role in (Role.SINDACO, Role.PORTAVOCE):
         return user.role.value
@@ -57,7 +57,7 @@ def _record(item: ContributionView, zones: dict[int, Zone], publish_names: bool)
         "answer": c.answer_source or None,
         "answered_at": _iso(c.answered_at),
         "sent_by": sender.name if publish_names else None,
-        "sent_as": sent_as(sender, c.comune_id) if publish_names else None,
+        "sent_as": _sent_as(sender, c.comune_id) if publish_names else None,
         "files": [
             {"name": f.name, "content_type": f.content_type, "size": f.size, "sha256": f.sha256}
             for f in item.files

@@ -12,8 +12,10 @@ same rows, so the only variant is the locale:
     <template data-op="replace" data-target="#awaited-count" ...>...</template>
     <template data-op="replace" data-target="#awaited-list" ...>...</template>
 
-and, when staff change the consultation (``consultation.updated``), its heading
-(``#consultation-title``) and what it asks with its drafts (``#consultation-ask``).
+The comuni still awaited are pushed only after a new contribution or a change
+of the consultation, the only events that change them. When staff change the
+consultation (``consultation.updated``), its heading (``#consultation-title``)
+and what it asks with its drafts (``#consultation-ask``) are replaced too.
 A contribution's change of state also replaces, on the contribution's own page
 (which follows the same topic), its badge (``#contribution-status-N``), the
 answer (``#contribution-answer-N``) and, once answered, the comune's edit form
@@ -47,6 +49,10 @@ __all__ = ["ConsultationFrames", "ConsultationPrepared"]
 NEW_CONTRIBUTION = N_("New contribution from %(comune)s")
 CHANGED_CONTRIBUTION = N_("%(comune)s changed its contribution")
 REVIEWED_CONTRIBUTION = N_("The contribution of %(comune)s is now: %(status)s")
+# The events that change which comuni are awaited (a new contribution) or how
+# they are called (an extension may reopen the consultation): only these load
+# the list and push it; a review or an edit leaves it as it was.
+AWAITED_CHANGES = frozenset({"contribution.submitted", "consultation.updated"})
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,8 @@ class ConsultationFrames:
             (view,) = await views_of(session, [consultation])
             contribution = None
             if item.topic.startswith("consultation:"):
-                await awaited_comuni(session, view)
+                if event.get("type") in AWAITED_CHANGES:
+                    await awaited_comuni(session, view)
                 if event.get("type") == "consultation.updated":  # its text and drafts too
                     view.drafts = (await files_of(session, "consultation_id", [consultation.id]))[
                         consultation.id
@@ -105,9 +112,11 @@ class ConsultationFrames:
                     ops.append(op("replace", "#consultation-title", "consultation-title", heading))
                     ask = self._render("consultations/_ask.html", locale, **context)
                     ops.append(op("replace", "#consultation-ask", "consultation-ask", ask))
-                for part in ("count", "list"):
-                    html = self._render(f"consultations/_awaited_{part}.html", locale, **context)
-                    ops.append(op("replace", f"#awaited-{part}", f"awaited-{part}", html))
+                if item.event["type"] in AWAITED_CHANGES:
+                    for part in ("count", "list"):
+                        template = f"consultations/_awaited_{part}.html"
+                        html = self._render(template, locale, **context)
+                        ops.append(op("replace", f"#awaited-{part}", f"awaited-{part}", html))
                 announce = self._contribution_ops(prepared, locale, ops)
         return frame(item, announce, ops)
 
