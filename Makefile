@@ -1,19 +1,22 @@
-# The two commands of the README: `make run` and `make test`. Plus `make lint`.
+# The two commands of the README: `make run` and `make test`. Plus `make lint`
+# and `make test-fast` (no browser, no extra processes: the inner loop).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install migrate demo messages clean
+.PHONY: run test test-fast system-deps lint install migrate demo messages clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed: install it or set PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "Installing collab and its dependencies into $(VENV) (a minute the first time)..."
+	@# -qq: errors only; setuptools' notes on editable installs are not for users.
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -31,8 +34,23 @@ run: demo
 	$(BIN)/uvicorn --factory collab.app:create_app --host 127.0.0.1 --port $(PORT) \
 		--ws-per-message-deflate false
 
-test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# Parallel test processes (pytest-xdist): one per core; `make test JOBS=0`
+# runs in this process (pdb, -x). Each worker has its own databases, ports
+# and servers; a module's tests stay on one worker (its fixtures are shared).
+JOBS ?= auto
+XDIST = $(if $(filter 0,$(JOBS)),-p no:xdist,-n $(JOBS) --dist loadfile)
+
+# Chromium, Pango, fonts: installed with apt-get when missing (as root), or
+# one line saying which command to run.
+system-deps:
+	scripts/system-deps.sh
+
+test: install system-deps
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+
+test-fast: install
+	scripts/system-deps.sh --no-browser
+	$(BIN)/python -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check collab tests scripts bench

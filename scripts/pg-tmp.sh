@@ -14,8 +14,9 @@
 # PostgreSQL refuses to run as root: as root the cluster is owned by the
 # `postgres` system user (or `collabci`, created if neither exists).
 #
-# Needs initdb and pg_ctl: on PATH or in /usr/lib/postgresql/<version>/bin
-# (Debian/Ubuntu: `apt-get install postgresql`). Environment knobs:
+# Needs initdb and pg_ctl: on PATH or in /usr/lib/postgresql/<version>/bin;
+# `start` installs them with scripts/system-deps.sh when they are missing.
+# Environment knobs:
 #   PG_BIN       directory with initdb/pg_ctl (default: searched as above)
 #   PG_TMP_BASE  where the temporary directory is created (default: /tmp)
 #   PG_PORT      port to listen on (default: a free one)
@@ -109,6 +110,8 @@ free_port() {
 
 cmd_start() {
     local bin user dir port attempt
+    # Installs the PostgreSQL server when it is missing (shared with make test).
+    [[ -n "${PG_BIN:-}" ]] || "$(dirname "${BASH_SOURCE[0]}")/system-deps.sh" --postgres >&2
     bin="$(find_bin_dir)"
     user="$(pg_user)"
     dir="$(mktemp -d "${PG_TMP_BASE:-/tmp}/collab-pg.XXXXXX")"
