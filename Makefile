@@ -4,6 +4,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# The address `make run` serves and `collab demo` prints its links with.
+export BASE_URL ?= http://127.0.0.1:$(PORT)
 STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast system-deps lint install migrate demo messages clean
@@ -29,7 +31,8 @@ demo: migrate
 
 run: demo
 	@echo ""
-	@echo "collab is starting on http://127.0.0.1:$(PORT)  (log in with one of the demo users above)"
+	@echo "collab is starting on http://127.0.0.1:$(PORT): log in with one of the demo users above,"
+	@echo "or open the public meeting link above to follow a meeting as anyone can."
 	@echo ""
 	$(BIN)/uvicorn --factory collab.app:create_app --host 127.0.0.1 --port $(PORT) \
 		--ws-per-message-deflate false

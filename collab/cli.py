@@ -13,7 +13,7 @@ from pathlib import Path
 from collab import migrate
 from collab.accounts.actions import do_create_user
 from collab.db import Database
-from collab.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+from collab.demo import DEMO_PASSWORD, DEMO_USERS, load_demo, public_meetings
 from collab.documents.store import FileStore
 from collab.errors import ActionError
 from collab.housekeeping import sweep
@@ -83,6 +83,7 @@ async def _demo(settings: Settings) -> int:
     database = Database(settings.database_url)
     try:
         loaded = await load_demo(database, FileStore(settings.files_dir))
+        meetings = await public_meetings(database)
     finally:
         await database.dispose()
     if loaded:
@@ -90,6 +91,10 @@ async def _demo(settings: Settings) -> int:
     print(_("Demo logins (password: %(password)s):") % {"password": DEMO_PASSWORD})
     for email, name, role, _istat in DEMO_USERS:
         print(f"  {email:40} {role:10} {name}")
+    if meetings:
+        print(_("Public meetings, to follow live without logging in:"))
+        for title, path in meetings:
+            print(f"  {settings.base_url}{path}  {title}")
     return 0
 
 

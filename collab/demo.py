@@ -20,7 +20,7 @@ from collab.documents.store import FileStore
 from collab.forums import actions
 from collab.importer import import_comuni
 from collab.meetings.actions import AgendaLine, Convocation, do_convene
-from collab.models import Post, Theme, Thread, User, Zone, utcnow
+from collab.models import Meeting, Post, Theme, Thread, User, Zone, utcnow
 from collab.templating import ROME
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "load_demo"]
@@ -108,6 +108,17 @@ async def load_demo(database: Database, store: FileStore | None = None) -> bool:
     if store is not None:
         await load_demo_library(database, store)
     return True
+
+
+async def public_meetings(database: Database) -> list[tuple[str, str]]:
+    """(title, public path) of each meeting anyone may follow without logging in."""
+    async with database.session() as session:
+        rows = await session.execute(
+            select(Meeting.title, Meeting.public_token)
+            .where(Meeting.public_token.is_not(None))
+            .order_by(Meeting.starts_at, Meeting.id)
+        )
+        return [(title, f"/m/{token}") for title, token in rows]
 
 
 async def _demo_consultation(database: Database) -> None:

@@ -17,7 +17,7 @@ from collab.cli import main
 from collab.db import Database
 from collab.demo import DEMO_CSV, DEMO_USERS
 from collab.importer import ImportReport, LineError, import_comuni, parse_comuni
-from collab.models import AuditLog, Comune, Post, Thread, User
+from collab.models import AuditLog, Comune, Meeting, Post, Thread, User
 
 T = TypeVar("T")
 ZONES = set(range(1, 12))
@@ -326,8 +326,27 @@ def test_cli_demo_is_idempotent(cli: str, capsys: pytest.CaptureFixture[str]) ->
     assert main(["demo"]) == 0
     assert query(cli, demo_counts) == first
     out = capsys.readouterr().out
-    # Both runs print the demo logins.
+    # Both runs print the demo logins and the public meeting's link.
     assert out.count(DEMO_USERS[0][0]) == 2
+    token = query(cli, public_token)
+    assert out.count(f"http://127.0.0.1:8000/m/{token}") == 2
+
+
+async def public_token(session: AsyncSession) -> str:
+    token = await session.scalar(
+        select(Meeting.public_token).where(Meeting.public_token.is_not(None))
+    )
+    assert token
+    return token
+
+
+def test_cli_demo_links_the_public_meeting_at_base_url(
+    cli: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BASE_URL", "http://127.0.0.1:9000/")
+    assert main(["demo"]) == 0
+    token = query(cli, public_token)
+    assert f"  http://127.0.0.1:9000/m/{token}  Giornata di sintesi" in capsys.readouterr().out
 
 
 def test_cli_demo_refuses_production(
