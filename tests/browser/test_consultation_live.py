@@ -34,6 +34,7 @@ pytestmark = pytest.mark.slow
 
 STAFF = "staff@demo.collab.it"
 MAYOR = "sindaco.pinerolo@demo.collab.it"  # ZO 5
+PORTAVOCE = "portavoce.pinerolese@demo.collab.it"  # ZO 5, sends for Cumiana
 TECHNICIAN = "tecnico.luserna@demo.collab.it"  # ZO 5, not a mayor
 CONSULTATION_URL = re.compile(r"/consultations/(\d+)$")
 RECEIPT_URL = re.compile(r"/contributions/(\d+)/receipt$")
@@ -190,6 +191,9 @@ def test_contribution_live(open_session: Callable[..., Session], tmp_path: Path)
     match = RECEIPT_URL.search(page.url)
     assert match, page.url
     contribution_id = int(match.group(1))
+    # POST/redirect/GET: the address is the receipt's own; a reload shows it again.
+    page.reload()
+    expect(page.locator("h1")).to_contain_text("Ricevuta n.")
 
     # (4) The tecnico's page shows the new contribution, live, without a reload.
     row = tech.page.locator(f"#contributions #contribution-{contribution_id}")
@@ -269,4 +273,32 @@ def test_contribution_live(open_session: Callable[..., Session], tmp_path: Path)
     expect(chooser).not_to_have_class(re.compile(r"\bis-invalid\b"))
 
     for s in (staff, tech, mayor):
+        s.watcher.assert_clean()
+
+
+def test_contribution_without_javascript_lands_on_its_receipt(
+    open_session: Callable[..., Session],
+) -> None:
+    """The plain form (no JavaScript) answers 303 to the receipt's own URL, so
+    the address bar, a reload and the back button never send it again."""
+    staff = login_session(open_session, STAFF)
+    url = f"/consultations/{_open_consultation(staff, 'Calendario dei tavoli tematici')}"
+    chair = open_session(java_script=False)
+    chair.login(PORTAVOCE)
+    page = chair.page
+    page.goto(url)
+    form = page.locator('[data-testid="contribution-form"]')
+    form.locator("textarea[name=body]").fill("Cumiana propone due date per il primo tavolo.")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
+    with page.expect_navigation():
+        form.locator("[type=submit]").click()
+    assert RECEIPT_URL.search(page.url), page.url
+    expect(page.locator("h1")).to_contain_text("Ricevuta n.")
+    page.reload()
+    expect(page.locator("h1")).to_contain_text("Ricevuta n.")
+    page.go_back()
+    assert page.url.endswith(url), page.url
+    assert len(sent) == 1, sent  # the reload and the back button sent nothing
+    for s in (staff, chair):
         s.watcher.assert_clean()
