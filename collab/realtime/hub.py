@@ -9,6 +9,22 @@ say during a Redis restart) is filled from the durable log before the event
 is delivered. A periodic check of the log catches losses that no later event
 reveals. Each event is rendered once per view variant, then handed to every
 local subscriber of that variant.
+
+Failure is a path, not an exception (docs/architecture.md, "Event flow"):
+
+- Order is kept per topic (one lock each), so a slow query for one topic
+  never holds up the others.
+- A topic's cursor (``_Topic.last``) advances only after its event was
+  prepared and rendered. An event that fails is retried (the next event of
+  its topic reveals the gap, or the poll finds it); after
+  ``MAX_ATTEMPTS`` failures its subscribers are told to reload the topic's
+  region (``reset``) and the topic moves on. The receive loop survives
+  whatever one message does.
+- The layer forgets group members after its ``group_expiry``; the hub joins
+  its groups again well before that.
+- Replays after a reconnect go through :class:`~collab.realtime.replay.Replays`:
+  one pooled connection at a time, bounded concurrency, shared reads and
+  renders.
 """
 
 from __future__ import annotations
@@ -16,7 +32,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Hashable, Iterable
+from collections import deque
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,8 +44,9 @@ from collab.models import TopicSeq
 from collab.realtime import log as event_log
 from collab.realtime.log import LoggedEvent
 from collab.realtime.publisher import group_name
+from collab.realtime.replay import Prepared, Replays
 
-__all__ = ["Hub", "PassThrough", "Renderer", "Subscriber"]
+__all__ = ["MAX_ATTEMPTS", "Hub", "PassThrough", "Renderer", "Subscriber"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,21 +102,42 @@ class PassThrough:
 @dataclass
 class _Member:
     subscriber: Subscriber
-    # While its replay runs, live events wait here (then only newer ones pass).
+    # While its replay runs, live events wait here (then only newer ones pass);
+    # a payload of _RESET stands for "reload the region".
     pending: list[tuple[int, Any]] | None = field(default_factory=list)
     replayed_to: int = 0
 
 
+_RESET = object()
+
 # Sorts kept per topic (one per basis: a thread's posts have a few authors).
 MAX_SORTS = 16
+# Failed preparations of one event before its subscribers reload instead.
+MAX_ATTEMPTS = 3
+# Events a topic may have waiting; past it only the newest is kept (it reveals
+# the gap, which is then read from the log).
+MAX_INBOX = 1000
 
 
 @dataclass
 class _Topic:
-    last: int
+    name: str
+    # The last seq delivered (or given up on); -1 until the group is joined.
+    last: int = -1
     members: dict[int, _Member] = field(default_factory=dict)
     # basis -> the members sorted by variant; cleared when members change.
     sorts: dict[Hashable, list[tuple[Hashable, list[_Member]]]] = field(default_factory=dict)
+    # Serializes this topic's delivery: events reach its members in order.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # seq -> failed attempts to prepare or render it.
+    failures: dict[int, int] = field(default_factory=dict)
+    # Events received from the layer, waiting for this topic's drain task.
+    inbox: deque[LoggedEvent] = field(default_factory=deque)
+    drainer: asyncio.Task[None] | None = None
+
+    @property
+    def joined(self) -> bool:
+        return self.last >= 0
 
     def sort(self, renderer: Renderer, prepared: Any) -> list[tuple[Hashable, list[_Member]]]:
         basis = renderer.basis(prepared)
@@ -114,6 +153,20 @@ class _Topic:
         return groups
 
 
+def _deliver(topic: str, member: _Member, seq: int, payload: Any) -> None:
+    """Hand one payload to one member; a subscriber that raises harms no other."""
+    if member.pending is not None:
+        member.pending.append((seq, payload))
+        return
+    try:
+        if payload is _RESET:
+            member.subscriber.reset(topic)
+        else:
+            member.subscriber.deliver(topic, seq, payload)
+    except Exception:
+        logger.exception("a subscriber of %s failed to take event %d", topic, seq)
+
+
 class Hub:
     """Local fan-out of one process. ``start`` in the lifespan, ``stop`` at shutdown."""
 
@@ -123,6 +176,7 @@ class Hub:
         database: Database,
         renderer: Renderer | None = None,
         poll_interval: float = 2.0,
+        replay_concurrency: int = 4,
     ) -> None:
         self.layer = layer
         self.db = database
@@ -130,7 +184,7 @@ class Hub:
         self.poll_interval = poll_interval
         self.channel = ""
         self.topics: dict[str, _Topic] = {}
-        self._lock = asyncio.Lock()  # serializes delivery: order per topic
+        self.replays = Replays(database, self.renderer.prepare, replay_concurrency)
         self._tasks: list[asyncio.Task[None]] = []
         self.received = 0  # layer messages received (for tests and benchmarks)
 
@@ -140,6 +194,13 @@ class Hub:
             asyncio.create_task(self._receive_loop(), name="hub-receive"),
             asyncio.create_task(self._poll_loop(), name="hub-poll"),
         ]
+        # Layers that forget group members after a while (both shipped ones
+        # with groups in memory or in Redis keys) say so in group_expiry.
+        expiry = getattr(self.layer, "group_expiry", None)
+        if isinstance(expiry, int | float) and expiry > 0:
+            self._tasks.append(
+                asyncio.create_task(self._rejoin_loop(expiry / 4), name="hub-rejoin")
+            )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -148,6 +209,12 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        drainers = [s.drainer for s in self.topics.values() if s.drainer is not None]
+        for task in drainers:
+            task.cancel()
+        for task in drainers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for topic in list(self.topics):
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(group_name(topic), self.channel)
@@ -158,54 +225,83 @@ class Hub:
 
         ``after`` None means "from now on" (nothing to replay).
         """
-        async with self._lock:
-            state = self.topics.get(topic)
-            if state is None:
-                # Join the group first, then read the log's end: an event
-                # committed in between is either at or below ``last`` (replayed)
-                # or arrives through the group (delivered live).
-                await self.layer.group_add(group_name(topic), self.channel)
-                async with self.db.session() as session:
-                    _, last = await event_log.bounds(session, topic)
-                state = self.topics[topic] = _Topic(last=last)
-            member = _Member(subscriber)
-            state.members[id(subscriber)] = member
-            state.sorts.clear()
-            upto = state.last
-        await self._replay(topic, member, after, upto)
+        member = _Member(subscriber)
+        while True:
+            state = self.topics.setdefault(topic, _Topic(topic))
+            async with state.lock:
+                if self.topics.get(topic) is not state:
+                    continue  # the last member left while we waited: start again
+                try:
+                    if not state.joined:
+                        await self._join(topic, state)
+                except BaseException:
+                    if not state.members:
+                        del self.topics[topic]
+                    raise
+                state.members[id(subscriber)] = member
+                state.sorts.clear()
+                upto = state.last
+                break
+        await self._replay(topic, state, member, after, upto)
 
-    async def _replay(self, topic: str, member: _Member, after: int | None, upto: int) -> None:
+    async def _join(self, topic: str, state: _Topic) -> None:
+        # Join the group first, then read the log's end: an event committed in
+        # between is either at or below ``last`` (replayed) or arrives through
+        # the group (delivered live).
+        await self.layer.group_add(group_name(topic), self.channel)
+        async with self.db.session() as session:
+            _, state.last = await event_log.bounds(session, topic)
+
+    async def _replay(
+        self, topic: str, state: _Topic, member: _Member, after: int | None, upto: int
+    ) -> None:
         try:
             if after is not None and after < upto:
-                async with self.db.session() as session:
-                    first, _ = await event_log.bounds(session, topic)
-                    if after < first - 1:
-                        member.subscriber.reset(topic)
-                    else:
-                        items = await event_log.since(session, topic, after, limit=upto - after)
-                        sub = member.subscriber
-                        for item in items:
-                            prepared = await self.renderer.prepare(item)
-                            variant = self.renderer.variant(prepared, sub)
-                            sub.deliver(topic, item.seq, self.renderer.render(prepared, variant))
+                await self._replay_window(topic, member, after, upto)
             member.replayed_to = upto
         finally:
-            async with self._lock:
+            async with state.lock:
                 pending, member.pending = member.pending or [], None
                 for seq, payload in pending:
                     if seq > member.replayed_to:
-                        member.subscriber.deliver(topic, seq, payload)
+                        _deliver(topic, member, seq, payload)
+
+    async def _replay_window(self, topic: str, member: _Member, after: int, upto: int) -> None:
+        sub = member.subscriber
+        window = await self.replays.window(topic, after, upto)
+        if window.reset:
+            sub.reset(topic)
+            return
+        for item in window.items:
+            try:
+                prepared = await self.replays.prepared(item)
+                variant = self.renderer.variant(prepared.value, sub)
+                payload = self._rendered(prepared, variant)
+            except Exception:
+                logger.warning(
+                    "replaying %s#%d failed; the page reloads the region", topic, item.seq,
+                    exc_info=True,
+                )  # fmt: skip
+                sub.reset(topic)
+                return
+            sub.deliver(topic, item.seq, payload)
+
+    def _rendered(self, prepared: Prepared, variant: Hashable) -> Any:
+        if variant not in prepared.renders:
+            prepared.renders[variant] = self.renderer.render(prepared.value, variant)
+        return prepared.renders[variant]
 
     async def unsubscribe(self, topic: str, subscriber: Subscriber) -> None:
-        async with self._lock:
-            state = self.topics.get(topic)
-            if state is None:
-                return
+        state = self.topics.get(topic)
+        if state is None:
+            return
+        async with state.lock:
             state.members.pop(id(subscriber), None)
             state.sorts.clear()
-            if not state.members:
+            if not state.members and self.topics.get(topic) is state:
                 del self.topics[topic]
-                await self.layer.group_discard(group_name(topic), self.channel)
+                if state.joined:
+                    await self.layer.group_discard(group_name(topic), self.channel)
 
     async def _receive_loop(self) -> None:
         while True:
@@ -219,41 +315,101 @@ class Hub:
                 await asyncio.sleep(0.5)
                 continue
             self.received += 1
-            if message.get("type") == "collab.event":
-                await self.handle(LoggedEvent.from_message(message))
-            elif message.get("type") == "collab.presence":
-                self.handle_presence(message["topic"], message["users"])
+            try:
+                if message.get("type") == "collab.event":
+                    self._enqueue(LoggedEvent.from_message(message))
+                elif message.get("type") == "collab.presence":
+                    self.handle_presence(message["topic"], message["users"])
+            except Exception:
+                # Whatever one message does, the next one is received: what it
+                # carried is in the log, and the poll or the next event of its
+                # topic brings it.
+                logger.exception("handling a layer message failed: %.200r", message)
+
+    def _enqueue(self, item: LoggedEvent) -> None:
+        """Queue ``item`` for its topic's drain task: a topic waiting on a slow
+        query holds up only itself, never the receive loop."""
+        state = self.topics.get(item.topic)
+        if state is None:
+            return  # nobody here listens
+        state.inbox.append(item)
+        if len(state.inbox) > MAX_INBOX:
+            newest = state.inbox.pop()
+            state.inbox.clear()
+            state.inbox.append(newest)
+        if state.drainer is None or state.drainer.done():
+            state.drainer = asyncio.create_task(self._drain(state), name=f"hub-{state.name}")
+
+    async def _drain(self, state: _Topic) -> None:
+        while state.inbox:
+            item = state.inbox.popleft()
+            try:
+                await self.handle(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("delivering %s#%d failed; the poll retries", item.topic, item.seq)
 
     async def handle(self, item: LoggedEvent) -> None:
         """Deliver ``item`` in order, after any events of its topic it reveals missing."""
-        async with self._lock:
-            state = self.topics.get(item.topic)
-            if state is None or item.seq <= state.last:
-                return  # nobody here listens, or already delivered
+        state = self.topics.get(item.topic)
+        if state is None:
+            return  # nobody here listens
+        async with state.lock:
+            if not state.joined or item.seq <= state.last:
+                return  # already delivered (or covered by the join's replay)
+            missing: Sequence[LoggedEvent] = ()
             if item.seq > state.last + 1:
                 async with self.db.session() as session:
                     missing = await event_log.since(
                         session, item.topic, state.last, limit=item.seq - state.last - 1
                     )
-                for gap_item in missing:
-                    await self._fan_out(state, gap_item)
-            await self._fan_out(state, item)
+            for gap_item in [*missing, item]:
+                if gap_item.seq > state.last + 1:
+                    # The log no longer has what came between (pruned while
+                    # this process lagged): the pages reload the region.
+                    self._give_up(state, gap_item.seq - 1, "missing from the log")
+                if not await self._fan_out(state, gap_item):
+                    return  # retried later: the next event or the poll
 
-    async def _fan_out(self, state: _Topic, item: LoggedEvent) -> None:
+    async def _fan_out(self, state: _Topic, item: LoggedEvent) -> bool:
+        """Deliver ``item`` (the next seq of its topic); False if it must be retried."""
         if item.seq <= state.last:
-            return
-        state.last = item.seq
+            return True
         if not state.members:
-            return
+            state.last = item.seq
+            return True
         topic, seq = item.topic, item.seq
-        prepared = await self.renderer.prepare(item)  # once per event in this process
-        for variant, members in state.sort(self.renderer, prepared):
-            payload = self.renderer.render(prepared, variant)  # once per variant
+        try:
+            prepared = Prepared(item, await self.renderer.prepare(item))  # once per process
+            groups = [
+                (self._rendered(prepared, variant), members)  # once per variant
+                for variant, members in state.sort(self.renderer, prepared.value)
+            ]
+        except Exception:
+            attempts = state.failures[seq] = state.failures.get(seq, 0) + 1
+            if attempts == 1:
+                logger.warning("rendering %s#%d failed; will retry", topic, seq, exc_info=True)
+            if attempts < MAX_ATTEMPTS:
+                return False
+            self._give_up(state, seq, f"still failing after {attempts} attempts")
+            return True
+        state.failures.pop(seq, None)
+        state.last = seq
+        self.replays.remember(prepared)
+        for payload, members in groups:
             for member in members:
-                if member.pending is None:
-                    member.subscriber.deliver(topic, seq, payload)
-                else:
-                    member.pending.append((seq, payload))
+                _deliver(topic, member, seq, payload)
+        return True
+
+    def _give_up(self, state: _Topic, seq: int, why: str) -> None:
+        """Skip to ``seq``: every member reloads the topic's region instead."""
+        topic = state.name
+        logger.error("event %s#%d: %s; its pages reload the region", topic, seq, why)
+        state.failures.pop(seq, None)
+        state.last = seq
+        for member in state.members.values():
+            _deliver(topic, member, seq, _RESET)
 
     def handle_presence(self, topic: str, users: list[list[Any]]) -> None:
         """Hand who is on ``topic`` to its local subscribers that show presence."""
@@ -275,14 +431,13 @@ class Hub:
                 select(TopicSeq.topic, TopicSeq.last_seq).where(TopicSeq.topic.in_(names))
             )
             behind = [
-                (topic, last)
+                (topic, state.last)
                 for topic, last in rows
-                if topic in self.topics and last > self.topics[topic].last
+                if (state := self.topics.get(topic)) is not None
+                and state.joined
+                and last > state.last
             ]
-            fetched = [
-                await event_log.since(session, topic, self.topics[topic].last)
-                for topic, _ in behind
-            ]
+            fetched = [await event_log.since(session, topic, since) for topic, since in behind]
         for items in fetched:
             for item in items:
                 await self.handle(item)
@@ -296,3 +451,20 @@ class Hub:
                 raise
             except Exception:
                 logger.warning("event log poll failed", exc_info=True)
+
+    async def rejoin(self) -> None:
+        """Join every group this process follows again (the layer forgets members
+        after its ``group_expiry``; joining again restarts that clock)."""
+        for topic, state in list(self.topics.items()):
+            if state.joined:
+                await self.layer.group_add(group_name(topic), self.channel)
+
+    async def _rejoin_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.rejoin()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("joining the layer's groups again failed", exc_info=True)

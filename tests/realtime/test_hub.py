@@ -4,6 +4,7 @@ variant, order kept, gaps filled from the log, replay after reconnect."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from collab.db import Database
 from collab.forums import actions
 from collab.models import Theme, Thread, User, utcnow
 from collab.realtime import log
-from collab.realtime.hub import Hub
+from collab.realtime.hub import MAX_ATTEMPTS, Hub
 from collab.realtime.log import LoggedEvent
 from collab.realtime.publisher import Publisher
 from tests.conftest import World
@@ -305,3 +306,198 @@ def test_in_memory_layer_is_the_embedded_default() -> None:
     from collab.settings import Settings
 
     assert isinstance(make_layer(Settings()), InMemoryChannelLayer)
+
+
+class FailingRender(CountingRender):
+    """Fails to prepare chosen events of one topic: ``failures[seq]`` times
+    each (-1: always)."""
+
+    def __init__(self, topic: str = "", failures: dict[int, int] | None = None) -> None:
+        super().__init__()
+        self.topic = topic
+        self.failures = failures or {}
+
+    async def prepare(self, item: LoggedEvent) -> LoggedEvent:
+        left = self.failures.get(item.seq, 0) if item.topic == self.topic else 0
+        if left:
+            self.failures[item.seq] = left - 1
+            raise RuntimeError(f"database blip preparing {item.topic}#{item.seq}")
+        return await super().prepare(item)
+
+
+@pytest.fixture
+async def failing_hub(db: Database) -> AsyncIterator[tuple[Hub, FailingRender]]:
+    """A hub whose renderer fails as a test tells it; no poll in the way."""
+    assert isinstance(db.sink, Publisher)
+    render = FailingRender()
+    hub = Hub(db.sink.layer, db, render, poll_interval=3600)
+    await hub.start()
+    yield hub, render
+    await hub.stop()
+
+
+def _receiving(hub: Hub) -> bool:
+    return not any(t.done() for t in hub._tasks)
+
+
+async def test_a_render_that_fails_once_loses_nothing(
+    db: Database,
+    world: World,
+    failing_hub: tuple[Hub, FailingRender],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hub, render = failing_hub
+    thread, topic, sock = await _follow(db, world, hub)
+    other = Socket("moderator")
+    await hub.subscribe(topic, other, after=None)
+    render.topic, render.failures = topic, {1: 1}
+    for n in range(3):
+        await _reply(db, world["tecnico5"], thread.id, f"r{n}")
+    await eventually(lambda: len(sock.got) == 3 and len(other.got) == 3)
+    assert sock.seqs(topic) == other.seqs(topic) == [1, 2, 3]  # in order, once each
+    assert sock.resets == other.resets == []
+    assert _receiving(hub)  # the receive loop survived
+    failed = [r for r in caplog.records if f"{topic}#1" in r.getMessage()]
+    assert len(failed) == 1, [r.getMessage() for r in caplog.records]
+    # Later events flow as usual.
+    await _reply(db, world["tecnico5"], thread.id, "dopo")
+    await eventually(lambda: sock.seqs(topic) == [1, 2, 3, 4])
+
+
+async def test_a_failed_last_event_is_delivered_by_the_poll(
+    db: Database, world: World, failing_hub: tuple[Hub, FailingRender]
+) -> None:
+    hub, render = failing_hub
+    thread, topic, sock = await _follow(db, world, hub)
+    render.topic, render.failures = topic, {1: 1}
+    await _reply(db, world["tecnico5"], thread.id)
+    await eventually(lambda: render.failures == {1: 0})
+    assert sock.got == []  # no later event reveals it...
+    await hub.catch_up()  # ...the poll does
+    assert sock.seqs(topic) == [1]
+
+
+async def test_an_event_that_never_renders_resets_its_topic_only(
+    db: Database,
+    world: World,
+    failing_hub: tuple[Hub, FailingRender],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hub, render = failing_hub
+    thread, topic, sock = await _follow(db, world, hub)
+    elsewhere, other_topic, other = await _follow(db, world, hub)
+    render.topic, render.failures = topic, {2: -1}
+    for n in range(3):
+        await _reply(db, world["tecnico5"], thread.id, f"r{n}")
+        await _reply(db, world["tecnico5"], elsewhere.id, f"altrove {n}")
+    for _ in range(MAX_ATTEMPTS):
+        await hub.catch_up()  # the retries (the poll, every 2 s in production)
+    await eventually(lambda: sock.seqs(topic) == [1, 3])
+    assert sock.resets == [topic]  # the page reloads the thread's region
+    assert other.seqs(other_topic) == [1, 2, 3]
+    assert other.resets == []
+    assert _receiving(hub)
+    assert any(f"{topic}#2" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+    await _reply(db, world["tecnico5"], thread.id, "dopo")
+    await eventually(lambda: sock.seqs(topic) == [1, 3, 4])
+
+
+async def test_the_hub_joins_again_before_the_layer_forgets_it(db: Database, world: World) -> None:
+    """The in-memory layer (and channels-redis) drop group members after
+    ``group_expiry``: live push must not stop after a day."""
+    layer = InMemoryChannelLayer(group_expiry=1)
+    db.sink = Publisher(layer)
+    hub = Hub(layer, db, CountingRender(), poll_interval=3600)  # live only: no poll
+    await hub.start()
+    try:
+        thread, topic, sock = await _follow(db, world, hub)
+        await asyncio.sleep(2.5)  # well past the expiry
+        for n in range(2):
+            await _reply(db, world["tecnico5"], thread.id, f"r{n}")
+        await eventually(lambda: sock.seqs(topic) == [1, 2], within=3)
+        assert hub.received == 2
+    finally:
+        await hub.stop()
+
+
+async def test_a_slow_topic_does_not_hold_up_the_others(
+    db: Database, world: World, failing_hub: tuple[Hub, FailingRender]
+) -> None:
+    hub, _ = failing_hub
+    stuck, stuck_topic, _ = await _follow(db, world, hub)
+    thread, topic, sock = await _follow(db, world, hub)
+    release = asyncio.Event()
+    prepare = hub.renderer.prepare
+
+    async def slow(item: LoggedEvent) -> Any:
+        if item.topic == stuck_topic:
+            await release.wait()  # one slow query
+        return await prepare(item)
+
+    hub.renderer.prepare = slow  # type: ignore[method-assign]
+    await _reply(db, world["tecnico5"], stuck.id)
+    await _reply(db, world["tecnico5"], thread.id)
+    await eventually(lambda: sock.seqs(topic) == [1])
+    release.set()
+
+
+class SessionCountingRender(CountingRender):
+    """Prepares in a session of its own, as the app's renderer does, and
+    records the most sessions open at once (the pool's connections)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self.open = self.most = 0
+        session = db.session
+
+        def counted() -> Any:
+            @contextlib.asynccontextmanager
+            async def opened() -> AsyncIterator[Any]:
+                async with session() as s:
+                    self.open += 1
+                    self.most = max(self.most, self.open)
+                    try:
+                        yield s
+                    finally:
+                        self.open -= 1
+
+            return opened()
+
+        db.session = counted  # type: ignore[method-assign]
+        self.db = db
+
+    async def prepare(self, item: LoggedEvent) -> LoggedEvent:
+        async with self.db.session():
+            await asyncio.sleep(0.001)
+            return await super().prepare(item)
+
+
+async def test_a_reconnect_storm_reads_and_renders_once_with_bounded_connections(
+    db: Database, world: World
+) -> None:
+    """300 pages that were behind rejoin at once (a restarted worker): each gets
+    every missed event in order, the log is read once per topic and each event
+    prepared once, and never more than the replay bound of sessions is open."""
+    assert isinstance(db.sink, Publisher)
+    thread = await _thread(db, world["sindaco5"])
+    topic = f"thread:{thread.id}"
+    for n in range(20):
+        await _reply(db, world["tecnico5"], thread.id, f"r{n}")
+    render = SessionCountingRender(db)
+    hub = Hub(db.sink.layer, db, render, poll_interval=3600, replay_concurrency=3)
+    await hub.start()
+    try:
+        socks = [Socket("viewer" if i % 3 else "moderator") for i in range(300)]
+        await asyncio.gather(*(hub.subscribe(topic, s, after=5) for s in socks))
+        assert all(s.seqs(topic) == list(range(6, 21)) for s in socks)
+        assert hub.replays.reads == 1
+        assert sorted(render.prepared) == list(range(6, 21))  # once per event
+        assert sorted(render.calls) == sorted(
+            (seq, v) for seq in range(6, 21) for v in ("viewer", "moderator")
+        )  # once per event and variant
+        assert render.most <= 3 + 1, render.most  # the bound, plus the join's read
+        # Live events still reach them all, after the replay, in order.
+        await _reply(db, world["tecnico5"], thread.id, "live")
+        await eventually(lambda: all(s.seqs(topic)[-1] == 21 for s in socks))
+    finally:
+        await hub.stop()
