@@ -515,3 +515,4 @@ class VerbaleRevision(Base):
 # here puts their tables on ``Base.metadata`` wherever the schema is needed.
 from collab.consultations import models as _consultations  # noqa: E402, F401
 from collab.documents import models as _documents  # noqa: E402, F401
+from collab.legal import models as _legal  # noqa: E402, F401

@@ -165,3 +165,27 @@ def test_downgrade_to_base_then_upgrade_keeps_seed_single(tmp_path: Path) -> Non
     zones, themes = on(url, seed)
     assert len(zones) == 11
     assert len(themes) == 13
+
+
+def test_0007_legal_pages_up_and_down(fresh_url: str) -> None:
+    upgrade(fresh_url, "0006")
+    assert not {"legal_page", "legal_page_revision"} & on(fresh_url, tables)
+    upgrade(fresh_url, "0007")
+    assert {"legal_page", "legal_page_revision"} <= on(fresh_url, tables)
+
+    def save(conn: Connection) -> list[Any]:
+        conn.execute(
+            text(
+                "INSERT INTO legal_page (kind, version, body_it, html_it, body_en, html_en, "
+                "facts, updated_at) VALUES ('privacy', 1, 'Testo', '<p>Testo</p>', '', '', "
+                "'{}', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.commit()
+        return list(conn.execute(text("SELECT kind, version FROM legal_page")).all())
+
+    assert [tuple(r) for r in on(fresh_url, save)] == [("privacy", 1)]
+    downgrade(fresh_url, "0006")
+    assert not {"legal_page", "legal_page_revision"} & on(fresh_url, tables)
+    upgrade(fresh_url)
+    check_seed(fresh_url)
