@@ -20,6 +20,7 @@ from bs4 import BeautifulSoup, Tag
 from sqlalchemy import select
 
 from collab.db import Database
+from collab.demo import load_demo
 from collab.legal.content import MAX_TEXT, template_text
 from collab.legal.facts import LANG_COOKIE, SESSION_COOKIE, cookies
 from collab.legal.models import LegalKind, LegalPage, LegalPageRevision
@@ -444,3 +445,14 @@ async def test_only_admins_edit(
     )
     assert response.status_code == 403
     assert await snapshot(db) == before
+
+
+async def test_demo_saves_the_template_texts(db: Database) -> None:
+    assert await load_demo(db)
+    stored = {p.kind: p for p in await pages(db)}
+    assert set(stored) == set(LegalKind)
+    for kind, page in stored.items():
+        assert (page.version, page.updated_by_id) == (1, None)
+        assert page.body_it == template_text(kind, "it").strip()
+        assert page.body_en == template_text(kind, "en").strip()
+        assert "<mark>[da completare:" in page.html_it
