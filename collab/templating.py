@@ -83,6 +83,8 @@ class Templates:
         env.filters["isotime"] = lambda v: v.isoformat() if v else ""
         env.filters["filesize"] = lambda n: file_size(n, locale)
         env.filters["kind_label"] = kind_label
+        # A theme's or zone's name in this locale (its English name when set).
+        env.filters["localized"] = lambda named: named.label(locale)
         env.globals["locale"] = locale
         return env
 
