@@ -14,10 +14,13 @@ from bs4 import BeautifulSoup, Tag
 from sqlalchemy import select
 
 from collab.db import Database
+from collab.meetings import actions as meeting_actions
+from collab.meetings import minutes
 from collab.models import AuditLog, Theme, Zone
 from tests.conftest import World
 from tests.consultations.scene import open_consultation
 from tests.helpers import Client, italian, parse, snapshot
+from tests.meetings.scene import convene
 
 LoginAs = Callable[[str], Awaitable[Client]]
 
@@ -75,6 +78,88 @@ async def test_seeded_themes_and_zones_have_english_names(db: Database) -> None:
     pinerolese = await zone_by_number(db, 5)
     assert pinerolese.name_en is None
     assert (pinerolese.label("en"), pinerolese.label("it")) == ("Pinerolese", "Pinerolese")
+
+
+async def test_boards_show_english_names_in_english(
+    world: World, db: Database, login_as: LoginAs, new_client: Callable[[], Client]
+) -> None:
+    staff = await login_as("staff")
+    response = await staff.post(
+        "/zones/6/trasporti-mobilita/new", {"title": "Navetta per Susa", "body": "Proposta."}
+    )
+    thread = response.headers["location"]
+    for client, it in ((staff, True), (english(await login_as("staff")), False)):
+        home = ok(await client.get("/"))
+        card = words(one(home, '.zone-card[data-zone="1"] h2'))
+        assert card.endswith("Torino" if it else "Turin")
+        zone = ok(await client.get("/zones/6"))
+        assert words(one(zone, "main h1")).endswith(
+            "Valli di Susa e Sangone" if it else "Susa and Sangone Valleys"
+        )
+        themes = [words(a) for a in zone.select("table[data-testid=themes] tbody td a")]
+        assert ("Trasporti e mobilità" if it else "Transport and mobility") in themes
+        row = words(one(zone, '[data-thread-list] [id^="thread-"]'))
+        assert ("Trasporti e mobilità" if it else "Transport and mobility") in row
+        board = ok(await client.get("/zones/6/trasporti-mobilita"))
+        assert words(one(board, "main h1")) == (
+            "Trasporti e mobilità" if it else "Transport and mobility"
+        )
+        crumbs = ok(await client.get(thread)).select(".breadcrumb-item a")
+        assert words(crumbs[2]) == ("Trasporti e mobilità" if it else "Transport and mobility")
+    # The anonymous home page too; a zone without an English name keeps its own.
+    visitor = english(new_client())
+    home = ok(await visitor.get("/"))
+    assert words(one(home, '.zone-card[data-zone="1"] h2')).endswith("Turin")
+    assert words(one(home, '.zone-card[data-zone="5"] h2')).endswith("Pinerolese")
+
+
+async def test_meetings_library_and_consultations_in_english(
+    world: World, db: Database, login_as: LoginAs
+) -> None:
+    meeting = await convene(db, world["staff"], (5, 6))
+    await open_consultation(db, world["staff"], zones=(5, 6))
+    staff = english(await login_as("staff"))
+    listing = ok(await staff.get("/meetings"))
+    zones = words(one(listing, f"#meeting-{meeting.id} [data-testid=meeting-zones]"))
+    assert zones == "ZO 5 Pinerolese, ZO 6 Susa and Sangone Valleys"
+    room = ok(await staff.get(f"/meetings/{meeting.id}"))
+    assert words(one(room, '[data-testid="room-zones"]')) == zones
+    # Each item's theme, under its title (the scene's titles name the Italian theme).
+    themes = [words(div).split(" · ")[0] for div in room.select("#room-agenda div.small")]
+    assert themes[0] == "A more productive and innovative Turin metropolis"
+    ics = (await staff.get(f"/meetings/{meeting.id}/calendar.ics")).text
+    assert "CATEGORIES:ZO 5 Pinerolese,ZO 6 Susa and Sangone Valleys" in ics
+    zone_ics = (await staff.get("/zones/6/meetings.ics")).text
+    assert "X-WR-CALNAME:Meetings of ZO 6 Susa and Sangone Valleys" in zone_ics
+    convening = ok(await staff.get("/meetings/new"))
+    assert "Transport and mobility" in [words(o) for o in convening.select("option")]
+    library = ok(await staff.get("/library"))
+    assert "Schools" in [words(a) for a in library.select('a[href="/library/scuola"]')]
+    assert words(one(ok(await staff.get("/library/scuola")), "main h1")) == "Schools"
+    consultations = ok(await staff.get("/consultations"))
+    assert "ZO 6 Susa and Sangone Valleys" in words(one(consultations, "main"))
+    # The same pages in Italian.
+    italian_staff = await login_as("staff")
+    room = ok(await italian_staff.get(f"/meetings/{meeting.id}"))
+    assert words(one(room, '[data-testid="room-zones"]')) == (
+        "ZO 5 Pinerolese, ZO 6 Valli di Susa e Sangone"
+    )
+    ics = (await italian_staff.get(f"/meetings/{meeting.id}/calendar.ics")).text
+    assert "CATEGORIES:ZO 5 Pinerolese,ZO 6 Valli di Susa e Sangone" in ics
+
+
+async def test_the_verbale_stays_italian(world: World, db: Database, login_as: LoginAs) -> None:
+    staff_user = world["staff"]
+    meeting = await convene(db, staff_user, (6,))
+    async with db.transaction() as uow:
+        await meeting_actions.do_open(uow, staff_user, meeting.id)
+    async with db.transaction() as uow:
+        await minutes.do_close(uow, staff_user, meeting.id)
+    staff = english(await login_as("staff"))
+    page = ok(await staff.get(f"/meetings/{meeting.id}/verbale"))
+    assert words(one(page, '[data-testid="verbale-zones"]')) == "ZO 6 Valli di Susa e Sangone"
+    room = ok(await staff.get(f"/meetings/{meeting.id}"))
+    assert words(one(room, '[data-testid="room-zones"]')) == "ZO 6 Susa and Sangone Valleys"
 
 
 async def test_api_keeps_the_italian_name_and_adds_the_english_one(

@@ -108,8 +108,9 @@ async def zone_calendar(request: Request) -> Response:
         if not can(user, Action.READ, zone.id):
             raise PermissionDenied(N_("You are not allowed to see this zone's boards."))
         meetings = await _zone_meetings(session, zone)
-    name = translations(web.locale_of(request)).gettext(ZONE_CALENDAR) % {
-        "number": zone.number, "name": zone.name,
+    locale = web.locale_of(request)
+    name = translations(locale).gettext(ZONE_CALENDAR) % {
+        "number": zone.number, "name": zone.label(locale),
     }  # fmt: skip
     body = ics.calendar((_event(request, *row) for row in meetings), name)
     return Response(
