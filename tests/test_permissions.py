@@ -827,6 +827,8 @@ async def test_anonymous_pages_redirect_to_login(
     assert not home.select('a[href^="/zones/"]')
     for kind in LegalKind:
         assert assert_ok(await client.get(f"/legal/{kind.value}")).h1 is not None
+    public = assert_ok(await client.get("/public/zones/5"))
+    assert not public.select('a[href^="/zones/"], a[href^="/threads/"]')
 
 
 async def test_anonymous_writes_change_nothing(
