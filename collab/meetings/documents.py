@@ -27,6 +27,7 @@ from collab.meetings import ics, minutes
 from collab.meetings.actions import get_readable_room
 from collab.meetings.pdf import render_pdf_async
 from collab.meetings.room import Room, load_room
+from collab.meetings.room_public import REFERRER_POLICY
 from collab.meetings.rules import may_take_notes
 from collab.meetings.verbale import TIME_SPAN, TITLE
 from collab.models import AgendaItem, Meeting, MeetingZone, User, Verbale, Zone
@@ -164,7 +165,7 @@ async def _page(
     context = {**_context(request, room, verbale), "editable": editable,
                "source": verbale.source, **extra}  # fmt: skip
     status = 422 if extra.get("error") else 200
-    headers = {"Referrer-Policy": "no-referrer"} if extra.get("public") else None
+    headers = REFERRER_POLICY if extra.get("public") else None
     return await web.render(
         request, "meetings/verbale.html", context, status_code=status, headers=headers
     )
