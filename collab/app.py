@@ -28,6 +28,8 @@ from collab.errors import ActionError
 from collab.forums.routes import routes as forum_routes
 from collab.gctune import tune_gc
 from collab.housekeeping import sweep_forever
+from collab.legal.facts import SESSION_COOKIE
+from collab.legal.pages import routes as legal_routes
 from collab.meetings.routes import routes as meeting_routes
 from collab.realtime.hub import Hub
 from collab.realtime.layers import close_layer, make_layer
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *file_routes,
             *consultation_routes,
             *library_routes,
+            *legal_routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
@@ -111,7 +114,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,
-                session_cookie="collab_session",
+                session_cookie=SESSION_COOKIE,
                 max_age=settings.session_max_age,
                 same_site="lax",
                 https_only=settings.secure_cookies,

@@ -19,6 +19,9 @@ from collab.demo_library import load_demo_library
 from collab.documents.store import FileStore
 from collab.forums import actions
 from collab.importer import import_comuni
+from collab.legal.actions import LegalForm, do_save_page
+from collab.legal.content import template_text
+from collab.legal.models import LegalKind
 from collab.meetings.actions import AgendaLine, Convocation, do_convene
 from collab.models import Meeting, Post, Theme, Thread, User, Zone, utcnow
 from collab.templating import ROME
@@ -105,6 +108,7 @@ async def load_demo(database: Database, store: FileStore | None = None) -> bool:
     await _spread_in_time(database)
     await _demo_meeting(database)
     await _demo_consultation(database)
+    await _demo_legal(database)
     if store is not None:
         await load_demo_library(database, store)
     return True
@@ -155,6 +159,15 @@ async def _demo_consultation(database: Database) -> None:
             "collegata** includa il nodo di interscambio della stazione di Susa.",
             [],
         )  # fmt: skip
+
+
+async def _demo_legal(database: Database) -> None:
+    """The legal pages saved once, by the system, with collab's template texts:
+    a demo shows them as an administration finds them, placeholders highlighted."""
+    for kind in LegalKind:
+        form = LegalForm(body_it=template_text(kind, "it"), body_en=template_text(kind, "en"))
+        async with database.transaction() as uow:
+            await do_save_page(uow, None, kind, form)
 
 
 # A joint meeting of ZO 5 and ZO 6 tomorrow at 10:00 (Turin), convened by staff.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import nh3
 from markdown_it import MarkdownIt
 
-__all__ = ["render_markdown"]
+__all__ = ["render_markdown", "sanitize_html"]
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 _md.enable(["table", "strikethrough"])
@@ -28,10 +28,12 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
-def sanitize_html(html: str) -> str:
+def sanitize_html(html: str, extra_tags: frozenset[str] = frozenset()) -> str:
+    """``html`` with only the allowed tags, attributes and URL schemes left
+    (``extra_tags``: a caller's own, e.g. the ``<mark>`` of the legal pages)."""
     return nh3.clean(
         html,
-        tags=ALLOWED_TAGS,
+        tags=ALLOWED_TAGS | extra_tags,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="nofollow noopener",

@@ -1,6 +1,8 @@
 """The data model: zones, comuni, themes, users, threads, posts and the audit log.
 
-Domain code: no Starlette here. Timestamps are timezone-aware UTC.
+Domain code: no Starlette here. Timestamps are timezone-aware UTC. Zone and
+theme names are Italian, the canonical ones (the API, the verbale, open data);
+``name_en`` is only what an English interface shows (``label``).
 """
 
 from __future__ import annotations
@@ -113,8 +115,14 @@ class Zone(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[int] = mapped_column(Integer, unique=True)
     name: Mapped[str] = mapped_column(String(120))
+    # Shown when the interface is in English; None: the Italian name is used.
+    name_en: Mapped[str | None] = mapped_column(String(120))
 
     comuni: Mapped[list[Comune]] = relationship(back_populates="zone", order_by="Comune.name")
+
+    def label(self, locale: str) -> str:
+        """The zone's name for an interface in ``locale``."""
+        return self.name_en if locale == "en" and self.name_en else self.name
 
 
 class Comune(Base):
@@ -138,8 +146,14 @@ class Theme(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(120))
+    # Shown when the interface is in English; None: the Italian name is used.
+    name_en: Mapped[str | None] = mapped_column(String(120))
     position: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def label(self, locale: str) -> str:
+        """The theme's name for an interface in ``locale``."""
+        return self.name_en if locale == "en" and self.name_en else self.name
 
 
 class User(Base):
@@ -515,3 +529,4 @@ class VerbaleRevision(Base):
 # here puts their tables on ``Base.metadata`` wherever the schema is needed.
 from collab.consultations import models as _consultations  # noqa: E402, F401
 from collab.documents import models as _documents  # noqa: E402, F401
+from collab.legal import models as _legal  # noqa: E402, F401

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -75,9 +75,16 @@ class Templates:
             return local_time(value, fmt, locale)
 
         env.filters["when"] = when
+        env.filters["day"] = lambda v, fmt="d MMMM y": format_date(v, fmt, locale) if v else ""
+        # A period from the settings, in words: "14 giorni", "15 minutes".
+        env.filters["duration"] = lambda seconds: format_timedelta(
+            timedelta(seconds=seconds), threshold=1.0, locale=locale
+        )
         env.filters["isotime"] = lambda v: v.isoformat() if v else ""
         env.filters["filesize"] = lambda n: file_size(n, locale)
         env.filters["kind_label"] = kind_label
+        # A theme's or zone's name in this locale (its English name when set).
+        env.filters["localized"] = lambda named: named.label(locale)
         env.globals["locale"] = locale
         return env
 

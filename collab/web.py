@@ -22,6 +22,7 @@ from starlette.types import Message
 from collab.db import Database, UnitOfWork
 from collab.errors import ActionError
 from collab.i18n import LOCALES, N_, translations
+from collab.legal.facts import LANG_COOKIE
 from collab.models import User
 from collab.permissions import Action, can
 from collab.settings import Settings
@@ -94,7 +95,7 @@ def is_htmx(request: HTTPConnection) -> bool:
 
 
 def locale_of(conn: HTTPConnection) -> str:
-    chosen = conn.cookies.get("lang")
+    chosen = conn.cookies.get(LANG_COOKIE)
     if chosen in LOCALES:
         return chosen
     return settings(conn).default_locale

@@ -47,13 +47,16 @@ def cells(row: Tag) -> list[str]:
 
 
 def theme_rows(response: httpx.Response) -> list[dict[str, Any]]:
-    """The admin themes table: slug, name, thread count, status, per row in order."""
+    """The admin themes table: slug, name, thread count, status, per row in order
+    (the English name, when there is one, in ``name_en``)."""
     assert response.status_code == 200, response.text[:300]
     rows = []
     for row in parse(response).select("table[data-testid=themes] tbody tr"):
-        position, name, slug, threads, status = cells(row)[:5]
+        position, name, name_en, slug, threads, status = cells(row)[:6]
         rows.append({"position": int(position), "name": name, "slug": slug,
                      "threads": int(threads), "status": status})  # fmt: skip
+        if name_en:
+            rows[-1]["name_en"] = name_en
     return rows
 
 
@@ -194,7 +197,8 @@ async def test_anonymous_is_sent_to_login(world: World, db: Database, client: Cl
     ("url", "tab"),
     [("/admin/themes", "/admin/themes"), ("/admin/themes/1", "/admin/themes"),
      ("/admin/comuni", "/admin/comuni"), ("/admin/comuni/1", "/admin/comuni"),
-     (IMPORT, "/admin/comuni"), ("/admin/zones", "/admin/zones")],
+     (IMPORT, "/admin/comuni"), ("/admin/zones", "/admin/zones"),
+     ("/admin/legal", "/admin/legal"), ("/admin/legal/privacy", "/admin/legal")],
 )  # fmt: skip
 async def test_admin_pages_have_the_admin_tabs(
     world: World, login_as: LoginAs, url: str, tab: str
@@ -204,7 +208,8 @@ async def test_admin_pages_have_the_admin_tabs(
     assert response.status_code == 200
     tabs = parse(response).select("ul.nav-tabs a.nav-link")
     assert [str(a["href"]) for a in tabs] == [
-        "/admin/users", "/admin/themes", "/admin/comuni", "/admin/zones", "/admin/audit",
+        "/admin/users", "/admin/themes", "/admin/comuni", "/admin/zones", "/admin/legal",
+        "/admin/audit",
     ]  # fmt: skip
     assert [str(a["href"]) for a in tabs if "active" in a["class"]] == [tab]
     assert words(tabs[1]) == italian("Themes")

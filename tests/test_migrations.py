@@ -165,3 +165,62 @@ def test_downgrade_to_base_then_upgrade_keeps_seed_single(tmp_path: Path) -> Non
     zones, themes = on(url, seed)
     assert len(zones) == 11
     assert len(themes) == 13
+
+
+def test_0007_legal_pages_up_and_down(fresh_url: str) -> None:
+    upgrade(fresh_url, "0006")
+    assert not {"legal_page", "legal_page_revision"} & on(fresh_url, tables)
+    upgrade(fresh_url, "0007")
+    assert {"legal_page", "legal_page_revision"} <= on(fresh_url, tables)
+
+    def save(conn: Connection) -> list[Any]:
+        conn.execute(
+            text(
+                "INSERT INTO legal_page (kind, version, body_it, html_it, body_en, html_en, "
+                "facts, updated_at) VALUES ('privacy', 1, 'Testo', '<p>Testo</p>', '', '', "
+                "'{}', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.commit()
+        return list(conn.execute(text("SELECT kind, version FROM legal_page")).all())
+
+    assert [tuple(r) for r in on(fresh_url, save)] == [("privacy", 1)]
+    downgrade(fresh_url, "0006")
+    assert not {"legal_page", "legal_page_revision"} & on(fresh_url, tables)
+    upgrade(fresh_url)
+    check_seed(fresh_url)
+
+
+def columns(table: str) -> Callable[[Connection], set[str]]:
+    return lambda conn: {c["name"] for c in inspect(conn).get_columns(table)}
+
+
+def test_0008_english_names_up_and_down(fresh_url: str) -> None:
+    upgrade(fresh_url, "0007")
+
+    def rename_scuola(conn: Connection) -> None:
+        # An administrator renamed it before the upgrade: its seeded English
+        # name would translate a name it no longer has.
+        conn.execute(text("UPDATE theme SET name = 'Istruzione' WHERE slug = 'scuola'"))
+        conn.commit()
+
+    on(fresh_url, rename_scuola)
+    upgrade(fresh_url, "0008")
+
+    def english(conn: Connection) -> tuple[dict[str, Any], dict[int, Any]]:
+        themes = conn.execute(text("SELECT slug, name_en FROM theme")).all()
+        zones = conn.execute(text("SELECT number, name_en FROM zone")).all()
+        return dict(themes), dict(zones)
+
+    themes, zones = on(fresh_url, english)
+    assert themes["turismo"] == "Tourism"
+    assert themes["psm-sana"] == "A healthier Turin metropolis"
+    assert themes["scuola"] is None
+    assert (zones[1], zones[6], zones[5], zones[9]) == (
+        "Turin", "Susa and Sangone Valleys", None, None,
+    )  # fmt: skip
+    downgrade(fresh_url, "0007")
+    assert "name_en" not in on(fresh_url, columns("theme"))
+    assert "name_en" not in on(fresh_url, columns("zone"))
+    upgrade(fresh_url)
+    assert "name_en" in on(fresh_url, columns("zone"))

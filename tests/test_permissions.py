@@ -51,6 +51,7 @@ from collab.db import Database
 from collab.demo import DEMO_CSV
 from collab.forums import actions
 from collab.importer import import_comuni
+from collab.legal.models import LegalKind, LegalPage
 from collab.markup import render_markdown
 from collab.meetings import actions as meeting_actions
 from collab.meetings import voting
@@ -542,7 +543,9 @@ async def check_moderate(s: Scene, c: Client, allowed: bool) -> None:
 async def check_manage(s: Scene, c: Client, allowed: bool) -> None:
     target = s.world["tecnico9"]
     before = await snapshot(s.db)
-    pages = [await c.get(url) for url in ("/admin/users", "/admin/users/new", "/admin/audit")]
+    urls = ("/admin/users", "/admin/users/new", "/admin/audit", "/admin/legal",
+            "/admin/legal/cookies", "/admin/legal/cookies/history")  # fmt: skip
+    pages = [await c.get(url) for url in urls]
     new_email = f"nuovo-{s.actor}@test.collab.it"
     created = await c.post(
         "/admin/users/new",
@@ -552,8 +555,12 @@ async def check_manage(s: Scene, c: Client, allowed: bool) -> None:
     updated = await c.post(
         f"/admin/users/{target.id}", {"role": "sindaco", "comune": "001269", "active": "1"}
     )
+    legal_text = f"Solo cookie tecnici, scritto da {s.actor}."
+    form = parse(pages[4]).select_one('input[name="version"]')
+    version = str(form["value"]) if form is not None else "0"
+    legal = await c.post("/admin/legal/cookies", {"body_it": legal_text, "version": version})
     if not allowed:
-        for response in [*pages, created, updated]:
+        for response in [*pages, created, updated, legal]:
             assert_denied(response)
         assert await snapshot(s.db) == before
         return
@@ -562,6 +569,13 @@ async def check_manage(s: Scene, c: Client, allowed: bool) -> None:
     assert email(s.actor) in [td.get_text(strip=True) for td in users.select("td")]
     assert assert_ok(pages[1]).select_one('input[name="email"]') is not None
     assert_ok(pages[2])
+    assert assert_ok(pages[3]).select_one('[data-testid="legal-pages"]') is not None
+    assert assert_ok(pages[4]).select_one('textarea[name="body_it"]') is not None
+    assert_ok(pages[5])
+    assert_redirect(legal, "/legal/cookies")
+    async with s.db.session() as session:
+        saved = await session.scalar(select(LegalPage).where(LegalPage.kind == LegalKind.COOKIES))
+    assert saved is not None and (saved.body_it, saved.updated_by_id) == (legal_text, s.user.id)
     assert_redirect(created, "/admin/users")
     assert_redirect(updated, "/admin/users")
     async with s.db.session() as session:
@@ -802,14 +816,19 @@ async def test_anonymous_pages_redirect_to_login(
         f"/zones/5/{slug}/new", f"/threads/{thread.id}", f"/posts/{post.id}",
         f"/posts/{post.id}/edit", f"/posts/{post.id}/history", "/admin/users",
         "/admin/users/new", f"/admin/users/{world['sindaco5'].id}", "/admin/audit",
+        "/admin/legal", "/admin/legal/privacy", "/admin/legal/privacy/history",
     ]  # fmt: skip
     for url in urls:
         response = await client.get(url)
         assert response.status_code == 303, url
         assert response.headers["location"].startswith("/login?next="), url
-    # The home page is public, but links to no zone board.
+    # The home page is public, but links to no zone board; the legal pages are public.
     home = assert_ok(await client.get("/"))
     assert not home.select('a[href^="/zones/"]')
+    for kind in LegalKind:
+        assert assert_ok(await client.get(f"/legal/{kind.value}")).h1 is not None
+    public = assert_ok(await client.get("/public/zones/5"))
+    assert not public.select('a[href^="/zones/"], a[href^="/threads/"]')
 
 
 async def test_anonymous_writes_change_nothing(
@@ -832,6 +851,7 @@ async def test_anonymous_writes_change_nothing(
         "/admin/users/new": {"email": "x@test.collab.it", "name": "X", "role": "admin",
                              "password": PASSWORD},
         f"/admin/users/{world['sindaco5'].id}": {"role": "admin", "comune": "", "active": "1"},
+        "/admin/legal/privacy": {"body_it": "Anonimo", "version": "0"},
     }  # fmt: skip
     before = await snapshot(db)
     stranger, visitor = new_client(), new_client()

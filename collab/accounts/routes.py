@@ -15,6 +15,7 @@ from collab.accounts.actions import (
 )
 from collab.errors import ActionError, Throttled
 from collab.i18n import LOCALES, N_
+from collab.legal.facts import LANG_COOKIE, LANG_COOKIE_MAX_AGE
 from collab.models import User
 
 __all__ = ["routes"]
@@ -118,7 +119,9 @@ async def set_language(request: Request) -> Response:
     lang = web.field(data, "lang")
     response = web.redirect(request, web.safe_next(web.field(data, "next")))
     if lang in LOCALES:
-        response.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+        response.set_cookie(
+            LANG_COOKIE, lang, max_age=LANG_COOKIE_MAX_AGE, samesite="lax", httponly=True
+        )
     return response
 
 

@@ -25,6 +25,7 @@ from collab.permissions import Action, can
 __all__ = [
     "check_admin",
     "check_name",
+    "check_name_en",
     "check_slug",
     "do_create_theme",
     "do_import_comuni",
@@ -57,6 +58,17 @@ def check_name(name: str, field: str = "name") -> str:
     return name
 
 
+def check_name_en(name: str | None, field: str = "name_en") -> str | None:
+    """An optional English name: spaces collapsed, at most 120 characters; empty is None."""
+    name = " ".join((name or "").split())
+    if len(name) > MAX_NAME:
+        raise ActionError(
+            N_("Enter the English name in at most 120 characters, or leave it empty."),
+            field=field,
+        )
+    return name or None
+
+
 def slugify(name: str) -> str:
     """The URL form of a name: ``"Più verde, più sana"`` -> ``"piu-verde-piu-sana"``."""
     ascii_only = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
@@ -84,7 +96,9 @@ def _slug_taken(slug: str) -> ActionError:
     )
 
 
-async def _check_theme_unique(uow: UnitOfWork, name: str, slug: str, theme_id: int | None) -> None:
+async def _check_theme_unique(
+    uow: UnitOfWork, name: str, slug: str, theme_id: int | None, name_en: str | None = None
+) -> None:
     # Themes are a few dozen at most: compare in Python, where casefold() knows
     # accents (SQLite's lower() only folds ASCII).
     others = await uow.session.scalars(select(Theme).where(Theme.id != (theme_id or 0)))
@@ -93,6 +107,8 @@ async def _check_theme_unique(uow: UnitOfWork, name: str, slug: str, theme_id: i
             raise _slug_taken(slug)
         if other.name.casefold() == name.casefold():
             raise ActionError(N_("A theme with this name already exists."), field="name")
+        if name_en and other.name_en and other.name_en.casefold() == name_en.casefold():
+            raise ActionError(N_("A theme with this English name already exists."), field="name_en")
 
 
 async def _flush_theme(uow: UnitOfWork, slug: str) -> None:
@@ -115,33 +131,44 @@ async def _ordered_themes(uow: UnitOfWork) -> list[Theme]:
     return list((await uow.session.scalars(stmt)).all())
 
 
-async def do_create_theme(uow: UnitOfWork, actor: User | None, *, name: str, slug: str) -> Theme:
+async def do_create_theme(
+    uow: UnitOfWork, actor: User | None, *, name: str, slug: str, name_en: str | None = None
+) -> Theme:
     """A new active theme, last in order; ``slug`` empty means derived from the name."""
     check_admin(actor)
     name = check_name(name)
+    english = check_name_en(name_en)
     slug = check_slug(slug or slugify(name))
-    await _check_theme_unique(uow, name, slug, None)
+    await _check_theme_unique(uow, name, slug, None, english)
     last = await uow.session.scalar(select(func.max(Theme.position)))
-    theme = Theme(name=name, slug=slug, position=(last or 0) + 1, active=True)
+    theme = Theme(name=name, name_en=english, slug=slug, position=(last or 0) + 1, active=True)
     uow.session.add(theme)
     await _flush_theme(uow, slug)
-    audit(uow.session, actor, "theme.created", theme, name=name, slug=slug, position=theme.position)
+    detail = {"name": name, "slug": slug, "position": theme.position}
+    if english:
+        detail["name_en"] = english
+    audit(uow.session, actor, "theme.created", theme, **detail)
     return theme
 
 
 async def do_update_theme(
-    uow: UnitOfWork, actor: User | None, theme_id: int, *, name: str, slug: str
-) -> Theme:
-    """Rename a theme or change its address (its threads stay where they are)."""
+    uow: UnitOfWork, actor: User | None, theme_id: int, *, name: str, slug: str,
+    name_en: str | None = None,
+) -> Theme:  # fmt: skip
+    """Rename a theme, change its address (its threads stay where they are) or
+    its English name (``name_en`` None: left as it is; "": removed)."""
     check_admin(actor)
     theme = await _get_theme(uow, theme_id)
     name = check_name(name)
+    english = theme.name_en if name_en is None else check_name_en(name_en)
     slug = check_slug(slug or slugify(name))
-    await _check_theme_unique(uow, name, slug, theme.id)
-    before = {"name": theme.name, "slug": theme.slug}
-    after = {"name": name, "slug": slug}
+    await _check_theme_unique(uow, name, slug, theme.id, english)
+    before: dict[str, str | None] = {"name": theme.name, "slug": theme.slug}
+    after: dict[str, str | None] = {"name": name, "slug": slug}
+    if english != theme.name_en:  # in the audit row only when it changes
+        before["name_en"], after["name_en"] = theme.name_en, english
     if before != after:
-        theme.name, theme.slug = name, slug
+        theme.name, theme.slug, theme.name_en = name, slug, english
         await _flush_theme(uow, slug)
         audit(uow.session, actor, "theme.updated", theme, before=before, after=after)
     return theme
@@ -220,17 +247,27 @@ async def do_update_comune(
     return comune
 
 
-async def do_rename_zone(uow: UnitOfWork, actor: User | None, number: int, name: str) -> Zone:
-    """Zones are fixed by the statute (11, by number), but their names are data."""
+async def do_rename_zone(
+    uow: UnitOfWork, actor: User | None, number: int, name: str, name_en: str | None = None
+) -> Zone:
+    """Zones are fixed by the statute (11, by number), but their names are data.
+
+    ``name_en`` None leaves the English name as it is; "" removes it. The audit
+    row holds only what changed.
+    """
     check_admin(actor)
     zone = await uow.session.scalar(select(Zone).where(Zone.number == number))
     if zone is None:
         raise NotFound(N_("This zone does not exist."))
     name = check_name(name)
-    if zone.name != name:
-        before, zone.name = zone.name, name
-        audit(uow.session, actor, "zone.updated", zone, before={"name": before},
-              after={"name": name})  # fmt: skip
+    english = zone.name_en if name_en is None else check_name_en(name_en)
+    now = {"name": name, "name_en": english}
+    was = {"name": zone.name, "name_en": zone.name_en}
+    changed = [key for key in now if now[key] != was[key]]
+    if changed:
+        zone.name, zone.name_en = name, english
+        audit(uow.session, actor, "zone.updated", zone, before={k: was[k] for k in changed},
+              after={k: now[k] for k in changed})  # fmt: skip
     return zone
 
 

@@ -62,7 +62,7 @@ async def themes_page(request: Request) -> Response:
 async def create_theme(request: Request) -> Response:
     actor = await _admin(request)
     data = await web.form(request)
-    values = {"name": web.field(data, "name"), "slug": web.field(data, "slug")}
+    values = {k: web.field(data, k) for k in ("name", "name_en", "slug")}
     error = await web.attempt(request, lambda uow: actions.do_create_theme(uow, actor, **values))
     if error:
         return await _themes_page(request, 422, values=values, **error)
@@ -80,7 +80,7 @@ async def _theme(request: Request) -> Theme:
 async def edit_theme_page(request: Request) -> Response:
     await _admin(request)
     theme = await _theme(request)
-    values = {"name": theme.name, "slug": theme.slug}
+    values = {"name": theme.name, "name_en": theme.name_en or "", "slug": theme.slug}
     return await web.render(request, "admin/theme_form.html", {"theme": theme, "values": values})
 
 
@@ -88,9 +88,14 @@ async def update_theme(request: Request) -> Response:
     actor = await _admin(request)
     theme = await _theme(request)
     data = await web.form(request)
-    values = {"name": web.field(data, "name"), "slug": web.field(data, "slug")}
+    values = {k: web.field(data, k) for k in ("name", "name_en", "slug")}
+    # A form without the field (an older page, a script) leaves the English name alone.
+    name_en = values["name_en"] if "name_en" in data else None
     error = await web.attempt(
-        request, lambda uow: actions.do_update_theme(uow, actor, theme.id, **values)
+        request,
+        lambda uow: actions.do_update_theme(
+            uow, actor, theme.id, name=values["name"], slug=values["slug"], name_en=name_en
+        ),
     )
     if error:
         context = {"theme": theme, "values": values, **error}
@@ -271,10 +276,17 @@ async def zones_page(request: Request) -> Response:
 async def rename_zone(request: Request) -> Response:
     actor = await _admin(request)
     number = request.path_params["number"]
-    name = web.field(await web.form(request), "name")
-    error = await web.attempt(request, lambda uow: actions.do_rename_zone(uow, actor, number, name))
+    data = await web.form(request)
+    name, name_en = web.field(data, "name"), web.field(data, "name_en")
+    # A form without the field (an older page, a script) leaves the English name alone.
+    english = name_en if "name_en" in data else None
+    error = await web.attempt(
+        request, lambda uow: actions.do_rename_zone(uow, actor, number, name, english)
+    )
     if error:
-        return await _zones_page(request, 422, error_zone=number, value=name, **error)
+        return await _zones_page(
+            request, 422, error_zone=number, value=name, value_en=name_en, **error
+        )
     return web.redirect(request, "/admin/zones")
 
 

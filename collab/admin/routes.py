@@ -1,7 +1,8 @@
 """Admin pages: list, create, edit (role, comune, active) users; read the audit log.
 
-The pages for themes, comuni and zones live in :mod:`collab.admin.data_routes`;
-``routes`` here is the whole admin URL map.
+The pages for themes, comuni and zones live in :mod:`collab.admin.data_routes`,
+those of the legal pages in :mod:`collab.admin.legal_routes`; ``routes`` here is
+the whole admin URL map.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from starlette.routing import Route
 
 from collab import web
 from collab.accounts.actions import do_create_user, do_update_user
-from collab.admin import data_routes
+from collab.admin import data_routes, legal_routes
 from collab.errors import NotFound, PermissionDenied
 from collab.forums.queries import paginate
 from collab.i18n import N_
@@ -136,4 +137,5 @@ routes = [
     Route("/admin/users/{id:id}", update_user, methods=["POST"]),
     Route("/admin/audit", audit_page, methods=["GET"]),
     *data_routes.routes,
+    *legal_routes.routes,
 ]

@@ -34,6 +34,7 @@ STR: JSON = {"type": "string"}
 BOOL: JSON = {"type": "boolean"}
 TIME: JSON = {"type": "string", "format": "date-time"}
 MAYBE_TIME: JSON = {"type": ["string", "null"], "format": "date-time"}
+MAYBE_STR: JSON = {"type": ["string", "null"]}
 
 SUMMARY: dict[str, JSON] = {
     "id": INT, "title": STR, "deadline": TIME, "open": BOOL, "publish_names": BOOL,
@@ -49,8 +50,8 @@ LIBRARY_DOCUMENT: dict[str, JSON] = {
 
 SCHEMAS: dict[str, JSON] = {
     "Error": _object(error=STR),
-    "Zone": _object(id=INT, number=INT, name=STR),
-    "Theme": _object(id=INT, slug=STR, name=STR),
+    "Zone": _object(id=INT, number=INT, name=STR, name_en=MAYBE_STR),
+    "Theme": _object(id=INT, slug=STR, name=STR, name_en=MAYBE_STR),
     "Comune": _object(id=INT, istat_code=STR, name=STR),
     "File": _object(id=INT, name=STR, content_type=STR, size=INT, sha256=STR, url=STR),
     "ConsultationSummary": _object(**SUMMARY),

@@ -39,11 +39,13 @@ def iso(value: datetime | None) -> str | None:
 
 
 def zone_json(zone: Zone) -> JSON:
-    return {"id": zone.id, "number": zone.number, "name": zone.name}
+    """``name`` is the canonical (Italian) name; ``name_en`` the English one, or null."""
+    return {"id": zone.id, "number": zone.number, "name": zone.name, "name_en": zone.name_en}
 
 
 def theme_json(theme: Theme) -> JSON:
-    return {"id": theme.id, "slug": theme.slug, "name": theme.name}
+    """``name`` is the canonical (Italian) name; ``name_en`` the English one, or null."""
+    return {"id": theme.id, "slug": theme.slug, "name": theme.name, "name_en": theme.name_en}
 
 
 def comune_json(comune: Comune) -> JSON:

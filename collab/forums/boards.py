@@ -15,6 +15,7 @@ from collab.documents.download import file_store
 from collab.errors import ActionError, NotFound, PermissionDenied
 from collab.forums import actions, queries
 from collab.i18n import N_
+from collab.meetings.public import PublicMeeting, upcoming_counts, upcoming_public
 from collab.models import Theme, User, Zone, utcnow
 from collab.permissions import Action, can
 from collab.realtime.events import board_topic
@@ -34,6 +35,7 @@ __all__ = [
 
 
 METRO_RECENT = 5  # metropolitan threads on the home page
+PUBLIC_UPCOMING = 10  # public meetings on the home page of a visitor without an account
 
 
 def theme_list_key(topic: str, theme_id: int) -> str:
@@ -97,11 +99,18 @@ async def home(request: Request) -> Response:
             live_topics = await last_seqs(session, boards + ([board_topic(None)] if metro else []))
         zones, summaries = await queries.zone_summaries(session)
         recent = await queries.recent_threads(session, None, METRO_RECENT) if metro else []
+        # What a visitor without an account may see: the public meetings.
+        public: list[PublicMeeting] = []
+        public_counts: dict[int, int] = {}
+        if user is None:
+            public = await upcoming_public(session, limit=PUBLIC_UPCOMING)
+            public_counts = await upcoming_counts(session)
     return await web.render(
         request,
         "forums/home.html",
         {"zones": zones, "summaries": summaries, "readable": readable, "metro_recent": recent,
-         "metro_limit": METRO_RECENT, "live_topics": live_topics},
+         "metro_limit": METRO_RECENT, "live_topics": live_topics, "public_upcoming": public,
+         "public_counts": public_counts},
     )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from collab.meetings import ics, minutes
 from collab.meetings.actions import get_readable_room
 from collab.meetings.pdf import render_pdf_async
 from collab.meetings.room import Room, load_room
+from collab.meetings.room_public import REFERRER_POLICY
 from collab.meetings.rules import may_take_notes
 from collab.meetings.verbale import TIME_SPAN, TITLE
 from collab.models import AgendaItem, Meeting, MeetingZone, User, Verbale, Zone
@@ -108,8 +109,9 @@ async def zone_calendar(request: Request) -> Response:
         if not can(user, Action.READ, zone.id):
             raise PermissionDenied(N_("You are not allowed to see this zone's boards."))
         meetings = await _zone_meetings(session, zone)
-    name = translations(web.locale_of(request)).gettext(ZONE_CALENDAR) % {
-        "number": zone.number, "name": zone.name,
+    locale = web.locale_of(request)
+    name = translations(locale).gettext(ZONE_CALENDAR) % {
+        "number": zone.number, "name": zone.label(locale),
     }  # fmt: skip
     body = ics.calendar((_event(request, *row) for row in meetings), name)
     return Response(
@@ -163,7 +165,7 @@ async def _page(
     context = {**_context(request, room, verbale), "editable": editable,
                "source": verbale.source, **extra}  # fmt: skip
     status = 422 if extra.get("error") else 200
-    headers = {"Referrer-Policy": "no-referrer"} if extra.get("public") else None
+    headers = REFERRER_POLICY if extra.get("public") else None
     return await web.render(
         request, "meetings/verbale.html", context, status_code=status, headers=headers
     )

@@ -72,7 +72,7 @@ def _description(meeting: Meeting, items: list[AgendaItem], locale: str) -> str:
         agenda = [f"{_(AGENDA)}:"]
         for number, item in enumerate(items, start=1):
             length = _(MIN_ONLY) % {"min": item.minutes}
-            agenda.append(f"{number}. {item.title} ({item.theme.name}, {length})")
+            agenda.append(f"{number}. {item.title} ({item.theme.label(locale)}, {length})")
         parts.append("\n".join(agenda))
     if meeting.video_url:
         parts.append(f"{_(VIDEO_CALL)}: {meeting.video_url}")
@@ -130,7 +130,9 @@ def meeting_event(
         lines.append(f"DESCRIPTION:{_text(description)}")
     # A URI value is not TEXT: commas and semicolons in it stay as they are.
     lines.append(f"URL:{url}")
-    names = [f"ZO {zone.number} {zone.name}" for zone in sorted(zones, key=lambda z: z.number)]
+    names = [
+        f"ZO {zone.number} {zone.label(locale)}" for zone in sorted(zones, key=lambda z: z.number)
+    ]
     if names:
         lines.append("CATEGORIES:" + ",".join(map(_text, names)))
     lines.append("END:VEVENT")

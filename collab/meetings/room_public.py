@@ -4,8 +4,11 @@ Read-only: the room's regions in mode ``public`` (no controls; no e-mail
 addresses, nobody's ballot, not who checked a comune in: only comune names,
 the chair's and the speakers' names, as a published verbale shows them), live
 over ``/ws?public=<token>`` (see :mod:`collab.realtime.ws`). An unknown or
-revoked token is a 404. The page is sent with ``Referrer-Policy: no-referrer``
-so the token does not leak to the sites its links lead to.
+revoked token is a 404. The page is sent with ``Referrer-Policy: same-origin``
+(:data:`REFERRER_POLICY`) so the token does not leak to the sites its links
+lead to. Not ``no-referrer``: with it browsers send ``Origin: null`` on the
+page's own form posts (the footer's language form), which the CSRF check
+rightly refuses as cross-origin.
 
 **Rate limit.** Page loads and public websocket opens share one sliding
 window per client IP and per process: at most :data:`PUBLIC_LIMIT` in
@@ -34,12 +37,20 @@ from collab.models import Meeting
 from collab.realtime.events import meeting_topic
 from collab.realtime.log import last_seqs
 
-__all__ = ["PUBLIC_LIMIT", "PUBLIC_WINDOW", "SlidingWindow", "allow_public", "public_page"]
+__all__ = [
+    "PUBLIC_LIMIT",
+    "PUBLIC_WINDOW",
+    "REFERRER_POLICY",
+    "SlidingWindow",
+    "allow_public",
+    "public_page",
+]
 
 PUBLIC_LIMIT = 60
 PUBLIC_WINDOW = 60.0
 MAX_CLIENTS = 10_000  # IPs remembered; beyond that the stalest are forgotten
 NO_SUCH_LINK = N_("This public link does not exist or is no longer valid.")
+REFERRER_POLICY = {"Referrer-Policy": "same-origin"}  # the token stays on this site
 
 
 class SlidingWindow:
@@ -105,9 +116,7 @@ async def public_page(request: Request) -> Response:
     gettext = translations(web.locale_of(request)).gettext
     view = RoomView(room, Variant("public"), me=None, token=token)
     context = {**region_context(view, gettext), "live_topics": topics}
-    return await web.render(
-        request, "meetings/public.html", context, headers={"Referrer-Policy": "no-referrer"}
-    )
+    return await web.render(request, "meetings/public.html", context, headers=REFERRER_POLICY)
 
 
 routes: list[BaseRoute] = [Route("/m/{token}", public_page, methods=["GET"])]

@@ -1,11 +1,12 @@
-"""The URL map of meetings: lists and convening, the room, the verbale and calendars."""
+"""The URL map of meetings: lists and convening, the room, the verbale and calendars,
+and the zones' public pages."""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
 from collab import web  # noqa: F401 - registers the {name:id} URL convertor
-from collab.meetings import attachment_routes, documents, pages, room_routes
+from collab.meetings import attachment_routes, documents, pages, public_pages, room_routes
 
 __all__ = ["routes"]
 
@@ -14,4 +15,5 @@ routes: list[BaseRoute] = [
     *room_routes.routes,
     *documents.routes,
     *attachment_routes.routes,
+    *public_pages.routes,
 ]

@@ -274,7 +274,9 @@ async def test_forms_library_with_versions(
     document = await _document(db, world, theme.id)
     c = await login_as("sindaco9")
     listed = (await c.get(f"/api/v1/themes/{theme.id}/documents")).json()
-    assert listed["theme"] == {"id": theme.id, "slug": theme.slug, "name": theme.name}
+    assert listed["theme"] == {
+        "id": theme.id, "slug": theme.slug, "name": theme.name, "name_en": theme.name_en,
+    }  # fmt: skip
     [item] = listed["documents"]
     assert item["id"] == document.id and item["version"] == 2
     assert item["current"]["name"] == "modulo-v2.pdf"

@@ -265,7 +265,7 @@ async def test_the_public_verbale(
     await (await login_as("portavoce5")).post(f"/meetings/{meeting_id}/verbale/publish")
     response = await visitor.get(f"/m/{token}/verbale")
     assert response.status_code == 200
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
     assert roll_call in _flat(text_of(response, "article#verbale"))
     assert parse(response).select_one('textarea[name="source"]') is None
     assert (await visitor.get("/m/not-a-token/verbale")).status_code == 404

@@ -343,7 +343,7 @@ async def test_the_public_page(
     anonymous = new_client()
     page = await anonymous.get(f"/m/{token}")
     assert page.status_code == 200
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     assert text_of(page, '[data-testid="room-title"]') == opened.title
     assert "Pinerolo" in text_of(page, '[data-testid="present"]')
     assert "Sindaco5" not in text_of(page, "#room")  # not who checked the comune in
