@@ -20,29 +20,45 @@ from collab import health, web
 from collab.accounts.routes import routes as account_routes
 from collab.admin.routes import routes as admin_routes
 from collab.api.routes import routes as api_routes
+from collab.consultations import live as consultations_live
 from collab.consultations.routes import routes as consultation_routes
 from collab.db import Database
+from collab.documents import live as documents_live
 from collab.documents.download import routes as file_routes
 from collab.documents.pages import routes as library_routes
 from collab.errors import ActionError
+from collab.forums import live as forums_live
 from collab.forums.routes import routes as forum_routes
 from collab.gctune import tune_gc
 from collab.housekeeping import sweep_forever
 from collab.legal.facts import SESSION_COOKIE
 from collab.legal.pages import routes as legal_routes
+from collab.meetings import live as meetings_live
 from collab.meetings.routes import routes as meeting_routes
+from collab.realtime.access import TopicAccess
+from collab.realtime.connection import DirectSend
 from collab.realtime.hub import Hub
 from collab.realtime.layers import close_layer, make_layer
 from collab.realtime.presence import make_presence
 from collab.realtime.publisher import Publisher
+from collab.realtime.registry import LiveFeature, Registry
 from collab.realtime.render import FragmentRenderer
-from collab.realtime.ws import DirectSend
 from collab.realtime.ws import routes as ws_routes
 from collab.security import CSRFMiddleware, SecurityHeadersMiddleware
+from collab.services import Services
 from collab.settings import Settings, load_settings
 from collab.templating import STATIC_DIR, Templates
 
-__all__ = ["create_app"]
+__all__ = ["LIVE_FEATURES", "create_app"]
+
+# The features with live pages: each registers its topic kinds and event
+# frames with the engine (docs/architecture.md, "Adding a live feature").
+LIVE_FEATURES: tuple[LiveFeature, ...] = (
+    forums_live.feature,
+    meetings_live.feature,
+    consultations_live.feature,
+    documents_live.feature,
+)
 
 
 async def _action_error(request: Request, exc: Exception) -> Response:
@@ -71,7 +87,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     layer = make_layer(settings)
     database = Database(settings.database_url, sink=Publisher(layer))
     templates = Templates(upload_max_bytes=settings.upload_max_bytes)
-    hub = Hub(layer, database, FragmentRenderer(templates, database))
+    registry = Registry(LIVE_FEATURES)
+    hub = Hub(layer, database, FragmentRenderer(registry, templates, database))
     # An entry outlives two missed heartbeats before it expires.
     presence = make_presence(settings.redis_url, ttl=settings.ws_heartbeat * 2 + 5)
 
@@ -129,13 +146,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         },
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.db = database
-    app.state.layer = layer
-    app.state.hub = hub
-    app.state.presence = presence
-    app.state.presence_pending = {}
-    app.state.presence_recent = {}
-    app.state.thread_zones = {}
-    app.state.templates = templates
+    app.state.services = Services(
+        settings=settings, db=database, templates=templates, layer=layer, registry=registry,
+        hub=hub, access=TopicAccess(registry, database), presence=presence,
+    )  # fmt: skip
     return app

@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from collab.realtime.layers import ping_layer
+from collab.services import services
 
 __all__ = ["routes"]
 
@@ -22,12 +23,12 @@ async def readyz(request: Request) -> Response:
     """The database and the channel layer answer; 503 with the failing part otherwise."""
     checks: dict[str, str] = {}
     try:
-        await asyncio.wait_for(request.app.state.db.ping(), 5)
+        await asyncio.wait_for(services(request).db.ping(), 5)
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     try:
-        await ping_layer(request.app.state.layer, request.app.state.settings.redis_url)
+        await ping_layer(services(request).layer, services(request).settings.redis_url)
         checks["channel_layer"] = "ok"
     except Exception as exc:
         checks["channel_layer"] = f"error: {type(exc).__name__}"

@@ -25,8 +25,9 @@ from collab.i18n import LOCALES, N_, translations
 from collab.legal.facts import LANG_COOKIE
 from collab.models import User
 from collab.permissions import Action, can
+from collab.services import services
 from collab.settings import Settings
-from collab.templating import ROME, Templates
+from collab.templating import ROME
 
 __all__ = [
     "ERROR_TITLES",
@@ -81,13 +82,11 @@ class LoginRequired(Exception):
 
 
 def db(conn: HTTPConnection) -> Database:
-    database: Database = conn.app.state.db
-    return database
+    return services(conn).db
 
 
 def settings(conn: HTTPConnection) -> Settings:
-    value: Settings = conn.app.state.settings
-    return value
+    return services(conn).settings
 
 
 def is_htmx(request: HTTPConnection) -> bool:
@@ -249,8 +248,7 @@ async def render(
         "path": request.url.path,
         **(context or {}),
     }
-    templates: Templates = request.app.state.templates
-    html = templates.render(template, locale_of(request), full)
+    html = services(request).templates.render(template, locale_of(request), full)
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 

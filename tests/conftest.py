@@ -91,7 +91,7 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
 
 @pytest.fixture
 def db(app: Starlette) -> Database:
-    database: Database = app.state.db
+    database: Database = app.state.services.db
     return database
 
 

@@ -219,7 +219,7 @@ async def shared(shared_settings: Settings) -> AsyncIterator[Shared]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(passwords, "_hasher", FAST_HASHER)
         async with application.router.lifespan_context(application):
-            db: Database = application.state.db
+            db: Database = application.state.services.db
             async with db.transaction() as uow:
                 assert (await import_comuni(uow, DEMO_CSV.read_bytes())).ok
             users = {}

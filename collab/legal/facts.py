@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from collab.documents.store import ORPHAN_AGE
 from collab.i18n import N_
+from collab.ratelimit import PUBLIC_WINDOW
 from collab.settings import Settings
 
 __all__ = [
@@ -75,10 +76,6 @@ def cookies(settings: Settings) -> list[Cookie]:
 
 
 def retention(settings: Settings) -> list[Retention]:
-    # Imported here: the public page's module imports the web layer, which
-    # imports this module for the cookie names.
-    from collab.meetings.room_public import PUBLIC_WINDOW
-
     return [
         Retention(
             N_("Login session (who is logged in, the CSRF token)"),

@@ -32,7 +32,8 @@ from collab.meetings.rules import may_take_notes
 from collab.meetings.verbale import TIME_SPAN, TITLE
 from collab.models import AgendaItem, Meeting, MeetingZone, User, Verbale, Zone
 from collab.permissions import Action, can
-from collab.templating import Templates, local_time
+from collab.services import services
+from collab.templating import local_time
 
 __all__ = [
     "edit_verbale",
@@ -203,7 +204,7 @@ async def publish_verbale(request: Request) -> Response:
 async def verbale_pdf(request: Request) -> Response:
     user = await web.require_user(request)
     room, verbale, _editable = await _visible(request, user)
-    templates: Templates = request.app.state.templates
+    templates = services(request).templates
     html = templates.render(
         "meetings/verbale_document.html", web.locale_of(request), _context(request, room, verbale)
     )

@@ -11,17 +11,15 @@ page's own form posts (the footer's language form), which the CSRF check
 rightly refuses as cross-origin.
 
 **Rate limit.** Page loads and public websocket opens share one sliding
-window per client IP and per process: at most :data:`PUBLIC_LIMIT` in
-:data:`PUBLIC_WINDOW` seconds (then 429 with the Italian error page, or close
+window per client IP and per process (``Services.public_limiter``, a
+:class:`collab.ratelimit.SlidingWindow`): at most ``PUBLIC_LIMIT`` in
+``PUBLIC_WINDOW`` seconds (then 429 with the Italian error page, or close
 code 4429 for a socket). It is in memory, so with N workers a client gets up
 to N times the limit; it is there to stop one client from hammering the
 unauthenticated endpoints, not to meter use.
 """
 
 from __future__ import annotations
-
-import time
-from collections import deque
 
 from sqlalchemy import select
 from starlette.requests import HTTPConnection, Request
@@ -36,58 +34,21 @@ from collab.meetings.room_views import RoomView, Variant, region_context
 from collab.models import Meeting
 from collab.realtime.events import meeting_topic
 from collab.realtime.log import last_seqs
+from collab.services import services
 
 __all__ = [
-    "PUBLIC_LIMIT",
-    "PUBLIC_WINDOW",
     "REFERRER_POLICY",
-    "SlidingWindow",
     "allow_public",
     "public_page",
 ]
 
-PUBLIC_LIMIT = 60
-PUBLIC_WINDOW = 60.0
-MAX_CLIENTS = 10_000  # IPs remembered; beyond that the stalest are forgotten
 NO_SUCH_LINK = N_("This public link does not exist or is no longer valid.")
 REFERRER_POLICY = {"Referrer-Policy": "same-origin"}  # the token stays on this site
 
 
-class SlidingWindow:
-    """At most ``limit`` hits per ``window`` seconds per key, in this process."""
-
-    def __init__(self, limit: int = PUBLIC_LIMIT, window: float = PUBLIC_WINDOW) -> None:
-        self.limit = limit
-        self.window = window
-        self.hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        hits = self.hits.get(key)
-        if hits is None:
-            if len(self.hits) >= MAX_CLIENTS:
-                self._forget(now)
-            hits = self.hits[key] = deque()
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return False
-        hits.append(now)
-        return True
-
-    def _forget(self, now: float) -> None:
-        for key in [k for k, h in self.hits.items() if not h or h[-1] <= now - self.window]:
-            del self.hits[key]
-        while len(self.hits) >= MAX_CLIENTS:
-            del self.hits[next(iter(self.hits))]
-
-
 def allow_public(conn: HTTPConnection) -> bool:
     """Count one public page load or socket open of this client; False when over."""
-    limiter: SlidingWindow | None = getattr(conn.app.state, "public_limiter", None)
-    if limiter is None:
-        limiter = conn.app.state.public_limiter = SlidingWindow()
-    return limiter.allow(conn.client.host if conn.client else "")
+    return services(conn).public_limiter.allow(conn.client.host if conn.client else "")
 
 
 async def meeting_of_token(conn: HTTPConnection, token: str) -> int | None:

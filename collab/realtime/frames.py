@@ -3,8 +3,8 @@
     <template data-topic="thread:12" data-seq="46" data-announce="..."></template>
     <template data-op="append" data-target="#posts" data-id="post-80">...</template>
 
-Every renderer (:mod:`collab.realtime.render` and the features' frames) builds
-its frames with these two functions, so the format lives in one place.
+Every feature's frames build theirs with :func:`frame` and :func:`op`, and the
+engine's own (heartbeat, reset) are here too, so the format lives in one place.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from markupsafe import escape
 
 from collab.realtime.log import LoggedEvent
 
-__all__ = ["frame", "op"]
+__all__ = ["frame", "heartbeat_frame", "op", "reset_frame"]
+
+HEARTBEAT = '<template data-heartbeat=""></template>'
 
 
 def op(kind: str, target: str, element_id: str, html: str) -> str:
@@ -33,3 +35,12 @@ def frame(item: LoggedEvent, announce: str, ops: Iterable[str]) -> str:
         f'data-announce="{escape(announce)}"></template>'
     )
     return envelope + "".join(ops)
+
+
+def heartbeat_frame() -> str:
+    return HEARTBEAT
+
+
+def reset_frame(topic: str) -> str:
+    """Tells the page that what it missed is older than the log: reload."""
+    return f'<template data-reset="{escape(topic)}"></template>'

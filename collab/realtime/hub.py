@@ -42,6 +42,7 @@ from sqlalchemy import select
 from collab.db import Database
 from collab.models import TopicSeq
 from collab.realtime import log as event_log
+from collab.realtime.layers import ChannelLayer
 from collab.realtime.log import LoggedEvent
 from collab.realtime.publisher import group_name
 from collab.realtime.replay import Prepared, Replays
@@ -172,7 +173,7 @@ class Hub:
 
     def __init__(
         self,
-        layer: Any,
+        layer: ChannelLayer,
         database: Database,
         renderer: Renderer | None = None,
         poll_interval: float = 2.0,

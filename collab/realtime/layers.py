@@ -8,24 +8,49 @@ nothing: callers get the layer object itself.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 from collab.settings import Settings
 
-__all__ = ["close_layer", "make_layer", "ping_layer"]
+__all__ = ["ChannelLayer", "close_layer", "make_layer", "ping_layer"]
 
 
-def make_layer(settings: Settings) -> Any:
+class ChannelLayer(Protocol):
+    """The methods of ``channels.layers.BaseChannelLayer`` the engine uses.
+
+    Messages are JSON-safe dicts with a ``type``. Both shipped layers may
+    also have ``group_expiry`` (seconds a group member is kept), which the
+    hub reads to join its groups again in time.
+    """
+
+    async def new_channel(self, prefix: str = ...) -> str: ...
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None: ...
+
+    async def receive(self, channel: str) -> dict[str, Any]: ...
+
+    async def group_add(self, group: str, channel: str) -> None: ...
+
+    async def group_discard(self, group: str, channel: str) -> None: ...
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
+def make_layer(settings: Settings) -> ChannelLayer:
     if settings.redis_url:
         from channels_redis.pubsub import RedisPubSubChannelLayer
 
-        return RedisPubSubChannelLayer(hosts=[settings.redis_url], prefix="collab")
+        layer: ChannelLayer = RedisPubSubChannelLayer(hosts=[settings.redis_url], prefix="collab")
+        return layer
     from channels.layers import InMemoryChannelLayer
 
-    return InMemoryChannelLayer(capacity=1000)
+    memory: ChannelLayer = InMemoryChannelLayer(capacity=1000)
+    return memory
 
 
-async def ping_layer(layer: Any, redis_url: str = "", wait: float = 2.0) -> None:
+async def ping_layer(layer: ChannelLayer, redis_url: str = "", wait: float = 2.0) -> None:
     """Raise unless the layer can carry a message now.
 
     In memory: a round trip through a fresh channel (the layer drops the
@@ -48,6 +73,6 @@ async def ping_layer(layer: Any, redis_url: str = "", wait: float = 2.0) -> None
         raise RuntimeError("channel layer returned an unexpected message")
 
 
-async def close_layer(layer: Any) -> None:
+async def close_layer(layer: ChannelLayer) -> None:
     """Release the layer's connections (both shipped layers do it in ``flush``)."""
     await layer.flush()

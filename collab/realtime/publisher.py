@@ -8,12 +8,12 @@ channel in that topic's group (see :mod:`collab.realtime.hub`), so one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.realtime import log
 from collab.realtime.events import Event
+from collab.realtime.layers import ChannelLayer
 from collab.realtime.log import LoggedEvent
 
 __all__ = ["Publisher", "group_name"]
@@ -27,7 +27,7 @@ def group_name(topic: str) -> str:
 class Publisher:
     """The event sink of :class:`collab.db.Database`: durable log, then the layer."""
 
-    def __init__(self, layer: Any) -> None:
+    def __init__(self, layer: ChannelLayer) -> None:
         self.layer = layer
 
     async def append(self, session: AsyncSession, events: Sequence[Event]) -> list[LoggedEvent]:

@@ -230,7 +230,7 @@ async def test_an_oversize_file_is_refused_and_leaves_nothing(
         big = PDF_1 + b"%" * 4096
         response = await add(client, big)
         assert response.status_code == 413
-    database: Database = small_app.state.db
+    database: Database = small_app.state.services.db
     assert await count(database, Document) == 0 and await count(database, Blob) == 0
     assert stored_files(settings) == []
 

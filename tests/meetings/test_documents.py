@@ -57,7 +57,7 @@ async def test_a_meeting_calendar(
     assert response.headers["content-disposition"] == (
         f'attachment; filename="riunione-{meeting.id}.ics"'
     )
-    base = app.state.settings.base_url
+    base = app.state.services.settings.base_url
     host = httpx.URL(base).host
     lines = _unfold(response)
     assert lines[0] == "BEGIN:VCALENDAR" and lines[-1] == "END:VCALENDAR"
@@ -105,7 +105,7 @@ async def test_a_zone_calendar(login_as: Login, db: Database, world: World, app:
     )
     assert "X-WR-CALNAME:Riunioni ZO 5 Pinerolese" in lines
     events = _events(lines)
-    host = httpx.URL(app.state.settings.base_url).host
+    host = httpx.URL(app.state.services.settings.base_url).host
     assert [e["UID"] for e in events] == [f"meeting-{m.id}@{host}" for m in (joint, own)]
     assert [e["SUMMARY"] for e in events] == ["Congiunta ZO 5 e ZO 6", "Assemblea ZO 5"]
     assert all(e["SEQUENCE"] == "0" for e in events)

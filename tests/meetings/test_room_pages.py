@@ -372,7 +372,7 @@ async def test_the_public_page_is_rate_limited_per_address(
 
 
 def test_the_sliding_window_forgets_old_hits() -> None:
-    from collab.meetings.room_public import SlidingWindow
+    from collab.ratelimit import SlidingWindow
 
     window = SlidingWindow(limit=2, window=60.0)
     assert window.allow("a", now=0.0) and window.allow("a", now=1.0)

@@ -20,7 +20,7 @@ from collab.app import create_app
 from collab.db import Database
 from collab.demo import DEMO_PASSWORD, load_demo
 from collab.models import User
-from collab.realtime.ws import Connection
+from collab.realtime.connection import Connection
 from collab.settings import Settings
 
 MAYOR = "sindaco.pinerolo@demo.collab.it"  # zone 5

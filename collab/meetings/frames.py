@@ -1,8 +1,8 @@
 """Frames of a meeting's room (topics ``meeting:N``), once per event and view variant.
 
-:class:`MeetingFrames` is what :class:`collab.realtime.render.FragmentRenderer`
-hands meeting events to. ``prepare`` loads the room once per event per process
-(:func:`collab.meetings.room.load_room`); ``variant`` sorts sockets by locale
+:class:`MeetingFrames` renders ``meeting.*`` events (registered by
+:mod:`collab.meetings.live`). ``prepare`` loads the room once per event per
+process (:func:`collab.meetings.room.load_room`); ``variant`` sorts sockets by locale
 and :class:`collab.meetings.room_views.Variant` (mode, voting comune, sindaco
 or not), so a zone's hundred followers cost a handful of renders; ``render``
 replaces the regions the event touches, with the partials the page includes:

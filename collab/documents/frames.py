@@ -1,7 +1,7 @@
 """Frames of a theme's forms library (topics ``library:N``), once per event and locale.
 
-:class:`LibraryFrames` is what :class:`collab.realtime.render.FragmentRenderer`
-hands ``document.*`` events to. ``prepare`` loads the document and its current
+:class:`LibraryFrames` renders ``document.*`` events (registered by
+:mod:`collab.documents.live`). ``prepare`` loads the document and its current
 file once per event per process; every reader sees the same row (nothing in
 it depends on who looks), so the variant is the locale alone. ``render`` puts
 the row (``documents/_document_row.html``) in its place in the theme page's

@@ -1,0 +1,118 @@
+"""One websocket as the hub sees it, and the middleware that keeps uvicorn's ``send``.
+
+This is the hot path: :meth:`Connection.deliver` runs once per socket per
+event. The outbox is bounded (``WS_QUEUE_SIZE`` frames): a socket that falls
+behind is closed with 1013 and never slows the others; the page resumes from
+the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from markupsafe import escape
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from collab.i18n import translations
+from collab.models import User
+from collab.permissions import Action, can
+from collab.realtime.frames import reset_frame
+
+__all__ = ["Connection", "DirectSend"]
+
+
+class Connection:
+    """One websocket as the hub sees it: a bounded outbox drained by a writer task.
+
+    ``deliver`` runs once per socket per event. The
+    outbox is a deque and one future the writer waits on when it is empty
+    (an ``asyncio.Queue`` does more per item than this needs), and the writer
+    sends with the server's own ``send`` (see :class:`DirectSend`).
+    """
+
+    def __init__(self, ws: WebSocket, user: User | None, locale: str, queue_size: int) -> None:
+        self.ws = ws
+        self.user = user
+        self.locale = locale
+        self.limit = queue_size
+        self.frames: deque[str] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.overflowed = asyncio.Event()
+        # The hot path asks this for every event: answer from the table once
+        # per zone. A role change ends the session and a move to another zone
+        # takes away the old zone's topics; either way the next heartbeat
+        # closes this socket, so an answer outlives its truth by one interval.
+        self._moderates: dict[int | None, bool] = {}
+        self._shown_presence: dict[str, list[list[Any]]] = {}
+
+    def moderates(self, zone_id: int | None) -> bool:
+        if zone_id not in self._moderates:
+            self._moderates[zone_id] = can(self.user, Action.MODERATE, zone_id)
+        return self._moderates[zone_id]
+
+    def deliver(self, topic: str, seq: int, payload: Any) -> None:
+        self.put(payload)
+
+    def reset(self, topic: str) -> None:
+        self.put(reset_frame(topic))
+
+    def presence(self, topic: str, users: list[list[Any]]) -> None:
+        if self._shown_presence.get(topic) == users:
+            return  # the page shows this list already
+        self._shown_presence[topic] = users
+        count = len(users)
+        label = translations(self.locale).ngettext(
+            "%(num)d person here", "%(num)d people here", count
+        ) % {"num": count}
+        names = ", ".join(str(name) for _, name in users)
+        self.put(
+            f'<template data-presence="{escape(topic)}" data-count="{count}" '
+            f'data-label="{escape(label)}" data-names="{escape(names)}"></template>'
+        )
+
+    def put(self, frame: str) -> None:
+        frames = self.frames
+        if len(frames) >= self.limit:
+            # Never wait for a slow client: drop it, it resumes from the log.
+            self.limit = -1  # and take nothing more
+            frames.clear()
+            self.overflowed.set()
+            return
+        frames.append(frame)
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def write(self, send: Send) -> None:
+        """Send what the outbox holds, in order, until the socket goes."""
+        frames = self.frames
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                while frames:
+                    await send({"type": "websocket.send", "text": frames.popleft()})
+                self.waiter = loop.create_future()
+                await self.waiter
+        except OSError:
+            return  # the client went away (uvicorn's ClientDisconnected)
+
+
+class DirectSend:
+    """Keeps the server's own ``send`` for the websocket's frames.
+
+    Placed outermost: once the handshake is done, no middleware needs to see
+    the frames, and every wrapper is one more coroutine per frame per socket.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope["collab.send"] = send
+        await self.app(scope, receive, send)

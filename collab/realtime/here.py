@@ -1,0 +1,111 @@
+"""A socket's presence on the thread topics it follows (best effort).
+
+Presence is not an event: each socket keeps an expiring entry per thread
+(:mod:`collab.realtime.presence`), refreshed by its heartbeat; joins and
+leaves are sent on the topic's group as ``collab.presence`` messages,
+coalesced per topic and process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from collab.realtime.connection import Connection
+from collab.realtime.presence import Presence
+from collab.realtime.publisher import group_name
+from collab.services import services
+
+__all__ = ["PRESENCE_COALESCE", "Here"]
+
+logger = logging.getLogger(__name__)
+PRESENCE_COALESCE = 0.5  # seconds a presence change waits for others to join it
+
+
+@contextlib.contextmanager
+def _best_effort(what: str, topic: str) -> Iterator[None]:
+    """Presence is a courtesy: Redis failing (restarting) must not close the socket."""
+    try:
+        yield
+    except Exception:
+        logger.warning("presence %s on %s failed", what, topic, exc_info=True)
+
+
+class Here:
+    """This socket's presence on the thread topics it follows (best effort)."""
+
+    def __init__(self, ws: WebSocket, conn: Connection, topics: list[str]) -> None:
+        app = services(ws)
+        hub = app.hub
+        self.presence: Presence = app.presence
+        self.layer = hub.layer
+        self.conn = conn
+        self.topics = topics  # those of kinds that show presence
+        self.key = f"{hub.channel}#{id(conn)}"
+        self.pending = app.presence_pending
+        self.recent = app.presence_recent
+
+    async def _broadcast(self, topic: str) -> None:
+        # Coalesced per topic and process: a thousand sockets joining at once
+        # send one list a second, not a thousand lists to a thousand sockets.
+        pending: dict[str, asyncio.Task[None]] = self.pending
+        if topic in pending and not pending[topic].done():
+            return
+        pending[topic] = asyncio.create_task(self._send_later(topic))
+
+    async def _send_later(self, topic: str) -> None:
+        await asyncio.sleep(PRESENCE_COALESCE)
+        self.pending.pop(topic, None)
+        self.recent.pop(topic, None)  # the list changed: read it afresh
+        with _best_effort("broadcast", topic):
+            users = [[p.user_id, p.name] for p in await self.presence.who(topic)]
+            message = {"type": "collab.presence", "topic": topic, "users": users}
+            await self.layer.group_send(group_name(topic), message)
+
+    async def join(self) -> None:
+        user = self.conn.user
+        if user is None:
+            return  # a public follower: no presence
+        for topic in self.topics:
+            with _best_effort("join", topic):
+                await self.presence.touch(topic, self.key, user.id, user.name)
+                await self._broadcast(topic)
+
+    async def refresh(self) -> None:
+        # Keeps our entry alive, and shows this socket the current list (users
+        # of a worker that died disappear when their entries expire).
+        user = self.conn.user
+        if user is None:
+            return  # a public follower: no presence
+        for topic in self.topics:
+            with _best_effort("refresh", topic):
+                await self.presence.touch(topic, self.key, user.id, user.name)
+                self.conn.presence(topic, await self._who(topic))
+
+    async def _who(self, topic: str) -> list[list[Any]]:
+        # Every socket of the topic refreshes once per heartbeat: they share
+        # one reading per second instead of each listing every viewer.
+        now = time.monotonic()
+        cached = self.recent.get(topic)
+        if cached is not None and now - cached[0] < PRESENCE_COALESCE * 2:
+            return cached[1]
+        users = [[p.user_id, p.name] for p in await self.presence.who(topic)]
+        for stale in [t for t, (at, _) in self.recent.items() if now - at > 60]:
+            del self.recent[stale]  # threads nobody here follows any more
+        self.recent[topic] = (now, users)
+        return users
+
+    async def leave(self) -> None:
+        user = self.conn.user
+        if user is None:
+            return  # a public follower: no presence
+        for topic in self.topics:
+            with _best_effort("leave", topic):
+                await self.presence.leave(topic, self.key, user.id, user.name)
+                await self._broadcast(topic)

@@ -1,0 +1,57 @@
+"""What ``create_app`` builds, as one typed object (Datasette's ``Datasette``).
+
+Every long-lived thing a request or a socket may need lives in
+:class:`Services`, created once in :func:`collab.app.create_app` and kept as
+``app.state.services``; nothing is added to ``app.state`` on first use.
+Handlers reach it with :func:`services` (or the shortcuts in
+:mod:`collab.web`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import HTTPConnection
+
+from collab.ratelimit import SlidingWindow
+
+if TYPE_CHECKING:
+    from collab.db import Database
+    from collab.realtime.access import TopicAccess
+    from collab.realtime.hub import Hub
+    from collab.realtime.layers import ChannelLayer
+    from collab.realtime.presence import Presence
+    from collab.realtime.registry import Registry
+    from collab.settings import Settings
+    from collab.templating import Templates
+
+__all__ = ["Services", "services"]
+
+
+@dataclass
+class Services:
+    """The app's settings, storage, live engine, caches and rate limiters."""
+
+    settings: Settings
+    db: Database
+    templates: Templates
+    layer: ChannelLayer
+    registry: Registry
+    hub: Hub
+    access: TopicAccess  # who may follow which topic, with the topics' zones cached
+    presence: Presence
+    # Page loads and socket opens without an account, per client IP.
+    public_limiter: SlidingWindow = field(default_factory=SlidingWindow)
+    # Presence broadcasts waiting to go out, per topic (coalesced per process).
+    presence_pending: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    # The last list of who is on a topic, per topic: (monotonic time, users).
+    presence_recent: dict[str, tuple[float, list[list[Any]]]] = field(default_factory=dict)
+
+
+def services(conn: HTTPConnection) -> Services:
+    """The app's :class:`Services` (a request's or a websocket's)."""
+    value = conn.app.state.services
+    assert isinstance(value, Services)
+    return value
