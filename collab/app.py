@@ -20,20 +20,17 @@ from collab import health, web
 from collab.accounts.routes import routes as account_routes
 from collab.admin.routes import routes as admin_routes
 from collab.api.routes import routes as api_routes
-from collab.consultations import live as consultations_live
 from collab.consultations.routes import routes as consultation_routes
+from collab.cookies import SESSION_COOKIE
 from collab.db import Database
-from collab.documents import live as documents_live
 from collab.documents.download import routes as file_routes
 from collab.documents.pages import routes as library_routes
 from collab.errors import ActionError
-from collab.forums import live as forums_live
+from collab.features import LIVE_FEATURES, make_templates
 from collab.forums.routes import routes as forum_routes
 from collab.gctune import tune_gc
 from collab.housekeeping import sweep_forever
-from collab.legal.facts import SESSION_COOKIE
 from collab.legal.pages import routes as legal_routes
-from collab.meetings import live as meetings_live
 from collab.meetings.routes import routes as meeting_routes
 from collab.realtime.access import TopicAccess
 from collab.realtime.connection import DirectSend
@@ -41,24 +38,15 @@ from collab.realtime.hub import Hub
 from collab.realtime.layers import close_layer, make_layer
 from collab.realtime.presence import make_presence
 from collab.realtime.publisher import Publisher
-from collab.realtime.registry import LiveFeature, Registry
+from collab.realtime.registry import Registry
 from collab.realtime.render import FragmentRenderer
 from collab.realtime.ws import routes as ws_routes
 from collab.security import CSRFMiddleware, SecurityHeadersMiddleware
 from collab.services import Services
 from collab.settings import Settings, load_settings
-from collab.templating import STATIC_DIR, Templates
+from collab.templating import STATIC_DIR
 
-__all__ = ["LIVE_FEATURES", "create_app"]
-
-# The features with live pages: each registers its topic kinds and event
-# frames with the engine (docs/architecture.md, "Adding a live feature").
-LIVE_FEATURES: tuple[LiveFeature, ...] = (
-    forums_live.feature,
-    meetings_live.feature,
-    consultations_live.feature,
-    documents_live.feature,
-)
+__all__ = ["create_app"]
 
 
 async def _action_error(request: Request, exc: Exception) -> Response:
@@ -84,9 +72,10 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI app. ``uvicorn --factory collab.app:create_app`` calls it bare."""
     settings = settings or load_settings()
+    web.register_convertors()
     layer = make_layer(settings)
     database = Database(settings.database_url, sink=Publisher(layer))
-    templates = Templates(upload_max_bytes=settings.upload_max_bytes)
+    templates = make_templates(settings.upload_max_bytes)
     registry = Registry(LIVE_FEATURES)
     hub = Hub(layer, database, FragmentRenderer(registry, templates, database))
     # An entry outlives two missed heartbeats before it expires.
@@ -111,18 +100,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         debug=False,
         routes=[
-            *health.routes,
-            *account_routes,
+            *health.routes(),
+            *account_routes(),
             # Before the forums: /zones/{n}/meetings.ics is no board theme.
-            *meeting_routes,
-            *forum_routes,
-            *admin_routes,
-            *ws_routes,
-            *api_routes,
-            *file_routes,
-            *consultation_routes,
-            *library_routes,
-            *legal_routes,
+            *meeting_routes(),
+            *forum_routes(),
+            *admin_routes(),
+            *ws_routes(),
+            *api_routes(),
+            *file_routes(),
+            *consultation_routes(),
+            *library_routes(),
+            *legal_routes(),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[

@@ -18,12 +18,14 @@ from collab.db import Database
 from collab.demo_library import load_demo_library
 from collab.documents.store import FileStore
 from collab.forums import actions
+from collab.forums.models import Post, Thread
 from collab.importer import import_comuni
 from collab.legal.actions import LegalForm, do_save_page
 from collab.legal.content import template_text
 from collab.legal.models import LegalKind
 from collab.meetings.actions import AgendaLine, Convocation, do_convene
-from collab.models import Meeting, Post, Theme, Thread, User, Zone, utcnow
+from collab.meetings.models import Meeting
+from collab.models import Theme, User, Zone, utcnow
 from collab.templating import ROME
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "load_demo"]

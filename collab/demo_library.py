@@ -13,8 +13,8 @@ from collab.db import Database
 from collab.documents.library import do_add_document, do_add_version
 from collab.documents.sniff import CSV, PDF, Kind
 from collab.documents.store import FileStore
+from collab.documents.upload import Upload
 from collab.models import Theme, User
-from collab.uploads import Upload
 
 __all__ = ["load_demo_library", "one_page_pdf"]
 

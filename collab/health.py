@@ -6,7 +6,7 @@ import asyncio
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from collab.realtime.layers import ping_layer
 from collab.services import services
@@ -36,7 +36,9 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
 
 
-routes = [
-    Route("/healthz", healthz, methods=["GET", "HEAD"]),
-    Route("/readyz", readyz, methods=["GET", "HEAD"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
+    ]

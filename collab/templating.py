@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,8 @@ from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from collab.consultations.models import STATUS_LABELS
-from collab.documents.sniff import KINDS
 from collab.i18n import LOCALES, translations
 from collab.settings import DEFAULT_UPLOAD_MAX_BYTES
-from collab.uploads import FILES_PER_FORM
 
 __all__ = ["ROME", "STATIC_DIR", "TEMPLATE_DIR", "Templates", "local_time"]
 
@@ -39,25 +37,27 @@ def file_size(size: int, locale: str) -> str:
     return f"{size} B"
 
 
-_LABELS = {kind.mime: kind.label for kind in KINDS}
-
-
-def kind_label(mime: str) -> str:
-    return _LABELS.get(mime, mime)
-
-
 class Templates:
-    """Renders a template in a locale. Pure: knows nothing of requests."""
+    """Renders a template in a locale. Pure: knows nothing of requests.
+
+    ``extras`` are what the features add for their templates (globals, and
+    filters under ``filters``): :func:`collab.features.template_extras`.
+    """
 
     def __init__(
-        self, directory: Path = TEMPLATE_DIR, upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES
+        self,
+        directory: Path = TEMPLATE_DIR,
+        upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES,
+        extras: Mapping[str, Any] | None = None,
     ) -> None:
         self.envs = {locale: self._make_env(directory, locale) for locale in LOCALES}
-        # Upload forms state the limit, in pages and in pushed fragments alike.
+        extras = dict(extras or {})
+        filters = extras.pop("filters", {})
         for env in self.envs.values():
+            # Upload forms state the limit, in pages and in pushed fragments alike.
             env.globals["upload_max_bytes"] = upload_max_bytes
-            env.globals["files_per_form"] = FILES_PER_FORM
-            env.globals["status_labels"] = {s.value: label for s, label in STATUS_LABELS.items()}
+            env.globals.update(extras)
+            env.filters.update(filters)
 
     @staticmethod
     def _make_env(directory: Path, locale: str) -> Environment:
@@ -82,7 +82,6 @@ class Templates:
         )
         env.filters["isotime"] = lambda v: v.isoformat() if v else ""
         env.filters["filesize"] = lambda n: file_size(n, locale)
-        env.filters["kind_label"] = kind_label
         # A theme's or zone's name in this locale (its English name when set).
         env.filters["localized"] = lambda named: named.label(locale)
         env.globals["locale"] = locale

@@ -28,15 +28,16 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
 from collab.documents.names import clean_name
-from collab.documents.sniff import KINDS, Kind, detect
+from collab.documents.sniff import KINDS, detect
 from collab.documents.store import TOO_LARGE, FileStore, Incoming, _megabytes
+from collab.documents.upload import TOO_MANY_FILES, Upload
 from collab.errors import ActionError, TooLarge, UnsupportedType
 from collab.i18n import N_
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
-__all__ = ["FILES_PER_FORM", "Upload", "UploadForm", "check_count", "read_upload"]
+__all__ = ["UploadForm", "read_upload"]
 
 CALLBACKS = (
     "on_part_begin",
@@ -55,41 +56,10 @@ MAX_PARTS = 60
 OVERHEAD = 64 * 1024
 BAD_FORM = N_("The form could not be read. Reload the page and try again.")
 EMPTY_FILE = N_("The file %(name)s is empty.")
-TOO_MANY_FILES = N_("Too many files: at most %(count)d at a time.")
-# How many files one form sends, by what they are attached to. The parser
-# stops at the limit while streaming, the actions check it again (an edit
-# counts the files it keeps), and the forms check it before sending
-# (``data-max-files``, read by static/js/upload.js).
-FILES_PER_FORM: dict[str, int] = {"post": 5, "agenda": 10, "consultation": 10, "document": 1}
 UNSUPPORTED = N_(
     "The file %(name)s is not one of the accepted types (%(kinds)s): "
     "its content was checked, not its name."
 )
-
-
-def check_count(count: int, limit: int) -> None:
-    """Refuse ``count`` files where a form takes at most ``limit``."""
-    if count > limit:
-        raise ActionError(TOO_MANY_FILES, count=limit)
-
-
-@dataclass
-class Upload:
-    """A file that arrived whole: its type (from the content) and clean name are known."""
-
-    field: str
-    name: str
-    kind: Kind
-    incoming: Incoming
-    kept: bool = False
-
-    @property
-    def sha256(self) -> str:
-        return self.incoming.sha256
-
-    @property
-    def size(self) -> int:
-        return self.incoming.size
 
 
 @dataclass

@@ -19,10 +19,10 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Message
 
+from collab.cookies import LANG_COOKIE
 from collab.db import Database, UnitOfWork
 from collab.errors import ActionError
 from collab.i18n import LOCALES, N_, translations
-from collab.legal.facts import LANG_COOKIE
 from collab.models import User
 from collab.permissions import Action, can
 from collab.services import services
@@ -44,6 +44,7 @@ __all__ = [
     "login_url",
     "page_number",
     "redirect",
+    "register_convertors",
     "render",
     "require_user",
     "rome_to_utc",
@@ -74,7 +75,10 @@ class IdConvertor(Convertor[int]):
         return str(int(value))
 
 
-register_url_convertor("id", IdConvertor())
+def register_convertors() -> None:
+    """Make ``{name:id}`` known to route paths (``create_app`` calls this
+    before it builds the routes; idempotent)."""
+    register_url_convertor("id", IdConvertor())
 
 
 class LoginRequired(Exception):

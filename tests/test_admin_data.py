@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 from collab.admin.actions import slugify
 from collab.db import Database
 from collab.forums import actions as forum_actions
+from collab.forums.models import Thread
 from collab.importer import MAX_BYTES
-from collab.models import AuditLog, Comune, Theme, Thread, User, Zone
+from collab.models import AuditLog, Comune, Theme, User, Zone
 from tests.conftest import WORLD_USERS, World
 from tests.helpers import Client, italian, italian_n, parse, snapshot, text_of
 

@@ -19,7 +19,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from collab.app import create_app
 from collab.db import Database
 from collab.forums import actions
-from collab.models import Post, Zone
+from collab.forums.models import Post
+from collab.models import Zone
 from collab.security import CSRF_FAILED
 from collab.settings import Settings
 from collab.web import MAX_FORM_BYTES

@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 from collab.db import Database
 from collab.errors import ActionError
 from collab.forums import actions
-from collab.models import Post, Thread, User, Zone
+from collab.forums.models import Post, Thread
+from collab.models import User, Zone
 from collab.realtime.events import (
     PostCreated,
     PostDeleted,

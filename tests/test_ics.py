@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from collab.meetings.ics import calendar, filename, meeting_event
-from collab.models import AgendaItem, Meeting, MeetingState, Theme, User, Zone
+from collab.meetings.models import AgendaItem, Meeting, MeetingState
+from collab.models import Theme, User, Zone
 
 URL = "https://collab.example.it/meetings/7"
 NOW = datetime(2026, 11, 1, 8, 30, tzinfo=UTC)

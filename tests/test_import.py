@@ -16,8 +16,10 @@ from collab.accounts.passwords import verify_password
 from collab.cli import main
 from collab.db import Database
 from collab.demo import DEMO_CSV, DEMO_USERS
+from collab.forums.models import Post, Thread
 from collab.importer import ImportReport, LineError, import_comuni, parse_comuni
-from collab.models import AuditLog, Comune, Meeting, Post, Thread, User
+from collab.meetings.models import Meeting
+from collab.models import AuditLog, Comune, User
 
 T = TypeVar("T")
 ZONES = set(range(1, 12))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from collab.db import Database
-from collab.models import (
+from collab.meetings.models import (
     Attendance,
     Ballot,
     Choice,
@@ -20,8 +20,8 @@ from collab.models import (
     MeetingZone,
     Verbale,
     Vote,
-    utcnow,
 )
+from collab.models import utcnow
 from tests.conftest import World
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from collab.cli import main
 from collab.migrate import downgrade, upgrade
-from collab.models import Base
+from collab.schema import metadata as schema_metadata
 from tests import dbs
 
 T = TypeVar("T")
@@ -108,7 +108,7 @@ def check_seed(url: str) -> None:
 def test_upgrade_downgrade_upgrade(
     fresh_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    model_tables = set(Base.metadata.tables)
+    model_tables = set(schema_metadata.tables)
     upgrade(fresh_url)
     assert on(fresh_url, tables) == model_tables | {"alembic_version"}
     check_seed(fresh_url)
@@ -138,7 +138,7 @@ def diff(conn: Connection, metadata: MetaData) -> list[Any]:
 
 def test_models_match_the_migrations(fresh_url: str) -> None:
     upgrade(fresh_url)
-    changes = on(fresh_url, lambda c: diff(c, Base.metadata))
+    changes = on(fresh_url, lambda c: diff(c, schema_metadata))
     assert changes == [], (
         "the models differ from the migrated schema: add a migration "
         f"(alembic revision --autogenerate): {changes}"
@@ -149,8 +149,8 @@ def test_the_comparison_sees_a_model_change(tmp_path: Path) -> None:
     # Guards the test above: a column added to a model without a migration shows up.
     url = f"sqlite+aiosqlite:///{tmp_path / 'drift.sqlite3'}"
     upgrade(url)
-    changed = MetaData(naming_convention=Base.metadata.naming_convention)
-    for table in Base.metadata.sorted_tables:
+    changed = MetaData(naming_convention=schema_metadata.naming_convention)
+    for table in schema_metadata.sorted_tables:
         table.to_metadata(changed)
     changed.tables["user_account"].append_column(Column("phone", String(30), nullable=True))
     changes = on(url, lambda c: diff(c, changed))

@@ -49,30 +49,16 @@ from collab.app import create_app
 from collab.consultations.models import Consultation, Contribution, ContributionVersion
 from collab.db import Database
 from collab.demo import DEMO_CSV
+from collab.features import make_templates
 from collab.forums import actions
+from collab.forums.models import Post, PostRevision, Thread
 from collab.importer import import_comuni
 from collab.legal.models import LegalKind, LegalPage
 from collab.markup import render_markdown
 from collab.meetings import actions as meeting_actions
 from collab.meetings import voting
-from collab.models import (
-    Attendance,
-    Ballot,
-    Base,
-    Choice,
-    Comune,
-    Meeting,
-    MeetingState,
-    MeetingZone,
-    Post,
-    PostRevision,
-    Role,
-    Theme,
-    Thread,
-    User,
-    Zone,
-    utcnow,
-)
+from collab.meetings.models import Attendance, Ballot, Choice, Meeting, MeetingState, MeetingZone
+from collab.models import Base, Comune, Role, Theme, User, Zone, utcnow
 from collab.permissions import MEETING_ACTIONS, TABLE, Action, Relation, can, can_in_zones
 from collab.settings import DEFAULT_UPLOAD_MAX_BYTES, Settings, load_settings
 from collab.templating import ROME, Templates
@@ -170,12 +156,12 @@ def fast_app(monkeypatch: pytest.MonkeyPatch) -> None:
     whole module keep the file fast.
     """
     monkeypatch.setattr(passwords, "_hasher", FAST_HASHER)
-    monkeypatch.setattr(collab.app, "Templates", _shared_templates)
+    monkeypatch.setattr(collab.app, "make_templates", _shared_templates)
 
 
 @cache
 def _shared_templates(upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES) -> Templates:
-    return Templates(upload_max_bytes=upload_max_bytes)
+    return make_templates(upload_max_bytes)
 
 
 @dataclass

@@ -8,9 +8,9 @@ from bs4 import BeautifulSoup
 
 from collab.i18n import translations
 from collab.markup import render_markdown
+from collab.meetings.models import Choice
 from collab.meetings.tally import tally
 from collab.meetings.verbale import ItemRecord, Record, Speech, VoteRecord, draft, duration
-from collab.models import Choice
 
 F, C, A, N = Choice.FAVOREVOLE, Choice.CONTRARIO, Choice.ASTENUTO, Choice.NON_PARTECIPA
 PRESENT = ["Pinerolo", "Airasca", "Cumiana", "Bricherasio", "Luserna San Giovanni", "Frossasco"]

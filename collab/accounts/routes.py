@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from collab import web
 from collab.accounts.actions import (
@@ -13,9 +13,9 @@ from collab.accounts.actions import (
     do_change_password,
     normalize_email,
 )
+from collab.cookies import LANG_COOKIE, LANG_COOKIE_MAX_AGE
 from collab.errors import ActionError, Throttled
 from collab.i18n import LOCALES, N_
-from collab.legal.facts import LANG_COOKIE, LANG_COOKIE_MAX_AGE
 from collab.models import User
 
 __all__ = ["routes"]
@@ -125,11 +125,13 @@ async def set_language(request: Request) -> Response:
     return response
 
 
-routes = [
-    Route("/login", login_page, methods=["GET"]),
-    Route("/login", login, methods=["POST"]),
-    Route("/logout", logout, methods=["POST"]),
-    Route("/account/password", password_page, methods=["GET"]),
-    Route("/account/password", change_password, methods=["POST"]),
-    Route("/language", set_language, methods=["POST"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/account/password", password_page, methods=["GET"]),
+        Route("/account/password", change_password, methods=["POST"]),
+        Route("/language", set_language, methods=["POST"]),
+    ]

@@ -11,13 +11,14 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from collab import importer, web
 from collab.admin import actions
 from collab.errors import NotFound
+from collab.forums.models import Thread
 from collab.i18n import N_, translations
-from collab.models import Comune, Theme, Thread, User, Zone
+from collab.models import Comune, Theme, User, Zone
 
 __all__ = ["routes"]
 
@@ -291,18 +292,22 @@ async def rename_zone(request: Request) -> Response:
 
 
 GET, POST = ["GET"], ["POST"]
-routes = [
-    Route("/admin/themes", themes_page, methods=GET),
-    Route("/admin/themes", create_theme, methods=POST),
-    Route("/admin/themes/{id:id}", edit_theme_page, methods=GET),
-    Route("/admin/themes/{id:id}", update_theme, methods=POST),
-    Route("/admin/themes/{id:id}/move", move_theme, methods=POST),
-    Route("/admin/themes/{id:id}/active", set_theme_active, methods=POST),
-    Route("/admin/comuni", comuni_page, methods=GET),
-    Route("/admin/comuni/import", import_page, methods=GET),
-    Route("/admin/comuni/import", upload_comuni, methods=POST),
-    Route("/admin/comuni/{id:id}", edit_comune_page, methods=GET),
-    Route("/admin/comuni/{id:id}", update_comune, methods=POST),
-    Route("/admin/zones", zones_page, methods=GET),
-    Route("/admin/zones/{number:id}", rename_zone, methods=POST),
-]
+
+
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/admin/themes", themes_page, methods=GET),
+        Route("/admin/themes", create_theme, methods=POST),
+        Route("/admin/themes/{id:id}", edit_theme_page, methods=GET),
+        Route("/admin/themes/{id:id}", update_theme, methods=POST),
+        Route("/admin/themes/{id:id}/move", move_theme, methods=POST),
+        Route("/admin/themes/{id:id}/active", set_theme_active, methods=POST),
+        Route("/admin/comuni", comuni_page, methods=GET),
+        Route("/admin/comuni/import", import_page, methods=GET),
+        Route("/admin/comuni/import", upload_comuni, methods=POST),
+        Route("/admin/comuni/{id:id}", edit_comune_page, methods=GET),
+        Route("/admin/comuni/{id:id}", update_comune, methods=POST),
+        Route("/admin/zones", zones_page, methods=GET),
+        Route("/admin/zones/{number:id}", rename_zone, methods=POST),
+    ]

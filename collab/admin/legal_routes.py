@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from collab import web
 from collab.admin import actions
@@ -145,10 +145,14 @@ async def version_page(request: Request) -> Response:
 
 
 GET, POST = ["GET"], ["POST"]
-routes = [
-    Route("/admin/legal", legal_list, methods=GET),
-    Route("/admin/legal/{kind:str}", edit_page, methods=GET),
-    Route("/admin/legal/{kind:str}", save_page, methods=POST),
-    Route("/admin/legal/{kind:str}/history", history_page, methods=GET),
-    Route("/admin/legal/{kind:str}/versions/{version:id}", version_page, methods=GET),
-]
+
+
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/admin/legal", legal_list, methods=GET),
+        Route("/admin/legal/{kind:str}", edit_page, methods=GET),
+        Route("/admin/legal/{kind:str}", save_page, methods=POST),
+        Route("/admin/legal/{kind:str}/history", history_page, methods=GET),
+        Route("/admin/legal/{kind:str}/versions/{version:id}", version_page, methods=GET),
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from collab import web
 from collab.accounts.actions import do_create_user, do_update_user
@@ -129,13 +129,15 @@ async def audit_page(request: Request) -> Response:
     return await web.render(request, "admin/audit.html", {"page": page})
 
 
-routes = [
-    Route("/admin/users", users_page, methods=["GET"]),
-    Route("/admin/users/new", new_user_page, methods=["GET"]),
-    Route("/admin/users/new", create_user, methods=["POST"]),
-    Route("/admin/users/{id:id}", edit_user_page, methods=["GET"]),
-    Route("/admin/users/{id:id}", update_user, methods=["POST"]),
-    Route("/admin/audit", audit_page, methods=["GET"]),
-    *data_routes.routes,
-    *legal_routes.routes,
-]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/admin/users", users_page, methods=["GET"]),
+        Route("/admin/users/new", new_user_page, methods=["GET"]),
+        Route("/admin/users/new", create_user, methods=["POST"]),
+        Route("/admin/users/{id:id}", edit_user_page, methods=["GET"]),
+        Route("/admin/users/{id:id}", update_user, methods=["POST"]),
+        Route("/admin/audit", audit_page, methods=["GET"]),
+        *data_routes.routes(),
+        *legal_routes.routes(),
+    ]

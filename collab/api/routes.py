@@ -219,12 +219,14 @@ async def docs(request: Request) -> Response:
     return await web.render(request, "api/docs.html", {"endpoints": schema.endpoints()})
 
 
-routes: list[BaseRoute] = [
-    Route("/api/v1/consultations", consultations, methods=["GET"]),
-    Route("/api/v1/consultations/{id:id}", consultation, methods=["GET"]),
-    Route("/api/v1/consultations/{id:id}/contributions", contributions, methods=["GET"]),
-    Route("/api/v1/themes/{id:id}/documents", theme_documents, methods=["GET"]),
-    Route("/api/v1/documents/{id:id}", document, methods=["GET"]),
-    Route("/api/v1/openapi.json", openapi, methods=["GET"]),
-    Route("/api/docs", docs, methods=["GET"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/api/v1/consultations", consultations, methods=["GET"]),
+        Route("/api/v1/consultations/{id:id}", consultation, methods=["GET"]),
+        Route("/api/v1/consultations/{id:id}/contributions", contributions, methods=["GET"]),
+        Route("/api/v1/themes/{id:id}/documents", theme_documents, methods=["GET"]),
+        Route("/api/v1/documents/{id:id}", document, methods=["GET"]),
+        Route("/api/v1/openapi.json", openapi, methods=["GET"]),
+        Route("/api/docs", docs, methods=["GET"]),
+    ]

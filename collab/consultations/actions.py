@@ -31,6 +31,7 @@ from collab.consultations.queries import ConsultationView, load_consultation
 from collab.db import UnitOfWork, bump_revision
 from collab.documents import files
 from collab.documents.models import StoredFile
+from collab.documents.upload import FILES_PER_FORM, Upload, check_count
 from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
 from collab.i18n import N_
 from collab.markup import render_markdown
@@ -42,7 +43,6 @@ from collab.realtime.events import (
     ContributionSubmitted,
     ContributionUpdated,
 )
-from collab.uploads import FILES_PER_FORM, Upload, check_count
 
 __all__ = [
     "NEXT",

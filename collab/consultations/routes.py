@@ -40,22 +40,24 @@ async def export_json(request: Request) -> Response:
     return await _exported(request, "json")
 
 
-routes: list[BaseRoute] = [
-    Route("/consultations", pages.consultations_list, methods=GET),
-    Route("/consultations/new", pages.open_page, methods=GET),
-    Route("/consultations/new", pages.open_consultation, methods=POST),
-    Route("/consultations/{id:id}", pages.consultation_page, methods=GET),
-    Route("/consultations/{id:id}/edit", pages.edit_page, methods=GET),
-    Route("/consultations/{id:id}/edit", pages.revise, methods=POST),
-    Route("/consultations/{id:id}/extend", pages.extend, methods=POST),
-    Route("/consultations/{id:id}/drafts", pages.add_drafts, methods=POST),
-    Route("/consultations/{id:id}/delegate", pages.name_delegate, methods=POST),
-    Route("/consultations/{id:id}/contributions", contributions.submit, methods=POST),
-    Route("/consultations/{id:id}/export.csv", export_csv, methods=GET),
-    Route("/consultations/{id:id}/export.json", export_json, methods=GET),
-    Route("/contributions/{id:id}", contributions.contribution_page, methods=GET),
-    Route("/contributions/{id:id}/edit", contributions.edit, methods=POST),
-    Route("/contributions/{id:id}/status", contributions.set_status, methods=POST),
-    Route("/contributions/{id:id}/receipt", contributions.receipt, methods=GET),
-    Route("/contributions/{id:id}/changes", contributions.changes_page, methods=GET),
-]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/consultations", pages.consultations_list, methods=GET),
+        Route("/consultations/new", pages.open_page, methods=GET),
+        Route("/consultations/new", pages.open_consultation, methods=POST),
+        Route("/consultations/{id:id}", pages.consultation_page, methods=GET),
+        Route("/consultations/{id:id}/edit", pages.edit_page, methods=GET),
+        Route("/consultations/{id:id}/edit", pages.revise, methods=POST),
+        Route("/consultations/{id:id}/extend", pages.extend, methods=POST),
+        Route("/consultations/{id:id}/drafts", pages.add_drafts, methods=POST),
+        Route("/consultations/{id:id}/delegate", pages.name_delegate, methods=POST),
+        Route("/consultations/{id:id}/contributions", contributions.submit, methods=POST),
+        Route("/consultations/{id:id}/export.csv", export_csv, methods=GET),
+        Route("/consultations/{id:id}/export.json", export_json, methods=GET),
+        Route("/contributions/{id:id}", contributions.contribution_page, methods=GET),
+        Route("/contributions/{id:id}/edit", contributions.edit, methods=POST),
+        Route("/contributions/{id:id}/status", contributions.set_status, methods=POST),
+        Route("/contributions/{id:id}/receipt", contributions.receipt, methods=GET),
+        Route("/contributions/{id:id}/changes", contributions.changes_page, methods=GET),
+    ]

@@ -55,6 +55,8 @@ async def download(request: Request) -> Response:
     )
 
 
-routes: list[BaseRoute] = [
-    Route("/files/{id:id}/{name:str}", download, methods=["GET", "HEAD"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/files/{id:id}/{name:str}", download, methods=["GET", "HEAD"]),
+    ]

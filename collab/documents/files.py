@@ -21,10 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from collab.consultations import rules as consultation_rules
 from collab.consultations.models import ConsultationZone, Contribution, ContributionVersion
 from collab.documents.models import Blob, StoredFile
+from collab.documents.upload import Upload
+from collab.forums.models import Post, Thread
 from collab.meetings import rules as meeting_rules
-from collab.models import AgendaItem, Post, Thread, User, utcnow
+from collab.meetings.models import AgendaItem
+from collab.models import User, utcnow
 from collab.permissions import Action, can
-from collab.uploads import Upload
 
 __all__ = ["OWNERS", "copy_file", "files_of", "keep", "may_read"]
 

@@ -19,12 +19,12 @@ from collab.audit import audit
 from collab.db import UnitOfWork
 from collab.documents.files import keep
 from collab.documents.models import Document, StoredFile
+from collab.documents.upload import Upload
 from collab.errors import ActionError, NotFound, PermissionDenied
 from collab.i18n import N_
 from collab.models import Theme, User, utcnow
 from collab.permissions import Action, can
 from collab.realtime.events import DocumentAdded, DocumentVersioned
-from collab.uploads import Upload
 
 __all__ = [
     "Entry",

@@ -20,13 +20,14 @@ from collab.db import UnitOfWork
 from collab.documents import library
 from collab.documents.download import file_store
 from collab.documents.models import Document
+from collab.documents.upload import FILES_PER_FORM
 from collab.errors import PermissionDenied
 from collab.forums.actions import get_theme
 from collab.i18n import N_
 from collab.models import Theme, User
 from collab.realtime.events import library_topic
 from collab.realtime.log import last_seqs
-from collab.uploads import FILES_PER_FORM, read_upload
+from collab.uploads import read_upload
 
 __all__ = [
     "add_document",
@@ -159,10 +160,12 @@ async def add_version(request: Request) -> Response:
     return web.redirect(request, f"/documents/{document.id}")
 
 
-routes: list[BaseRoute] = [
-    Route("/library", library_page, methods=["GET"]),
-    Route("/library/{theme:str}", theme_page, methods=["GET"]),
-    Route("/library/{theme:str}/new", add_document, methods=["POST"]),
-    Route("/documents/{id:id}", document_page, methods=["GET"]),
-    Route("/documents/{id:id}/versions", add_version, methods=["POST"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/library", library_page, methods=["GET"]),
+        Route("/library/{theme:str}", theme_page, methods=["GET"]),
+        Route("/library/{theme:str}/new", add_document, methods=["POST"]),
+        Route("/documents/{id:id}", document_page, methods=["GET"]),
+        Route("/documents/{id:id}/versions", add_version, methods=["POST"]),
+    ]

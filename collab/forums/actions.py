@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from collab.audit import audit
 from collab.db import UnitOfWork
 from collab.documents.files import keep
+from collab.documents.upload import FILES_PER_FORM, Upload, check_count
 from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
+from collab.forums.models import Post, PostRevision, Thread
 from collab.i18n import N_
 from collab.markup import render_markdown
-from collab.models import Post, PostRevision, Theme, Thread, User, utcnow
+from collab.models import Theme, User, utcnow
 from collab.permissions import Action, can
 from collab.realtime.events import (
     PostCreated,
@@ -27,7 +29,6 @@ from collab.realtime.events import (
     ThreadCreated,
     ThreadUpdated,
 )
-from collab.uploads import FILES_PER_FORM, Upload, check_count
 
 __all__ = [
     "check_body",

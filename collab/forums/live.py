@@ -25,8 +25,9 @@ from collab.db import Database
 from collab.documents.models import StoredFile
 from collab.forums import queries
 from collab.forums.boards import Board, theme_list_key
+from collab.forums.models import Post, Thread
 from collab.i18n import translations
-from collab.models import Post, Thread, User
+from collab.models import User
 from collab.permissions import Action, can
 from collab.realtime.frames import frame, op
 from collab.realtime.log import LoggedEvent

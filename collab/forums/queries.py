@@ -14,7 +14,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from collab.documents.files import files_of
 from collab.documents.models import StoredFile
-from collab.models import Comune, Post, Theme, Thread, Zone
+from collab.forums.models import Post, Thread
+from collab.models import Comune, Theme, Zone
 
 __all__ = [
     "POSTS_PER_PAGE",

@@ -16,7 +16,8 @@ from collab import web
 from collab.errors import ActionError
 from collab.forums import actions, queries
 from collab.forums.boards import Board, read_message_form
-from collab.models import Post, PostRevision, Thread, User
+from collab.forums.models import Post, PostRevision, Thread
+from collab.models import User
 from collab.permissions import Action, can
 from collab.realtime.events import thread_topic
 from collab.realtime.log import last_seqs

@@ -2,9 +2,9 @@
 
 The cookie statement and the privacy notice show these tables under the
 administration's text, so they cannot drift from what the software does: the
-cookie names here are the ones the code sets (``collab.app`` and
-``collab.accounts.routes`` import them; ``tests/test_legal.py`` checks that
-no other cookie is set anywhere), and the periods come from the running
+cookie names are the ones the code sets (:mod:`collab.cookies`, which
+``collab.app`` and ``collab.accounts.routes`` import; ``tests/test_legal.py``
+checks that no other cookie is set anywhere), and the periods come from the running
 settings.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collab.cookies import LANG_COOKIE, LANG_COOKIE_MAX_AGE, SESSION_COOKIE
 from collab.documents.store import ORPHAN_AGE
 from collab.i18n import N_
 from collab.ratelimit import PUBLIC_WINDOW
@@ -26,10 +27,6 @@ __all__ = [
     "cookies",
     "retention",
 ]
-
-SESSION_COOKIE = "collab_session"
-LANG_COOKIE = "lang"
-LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 @dataclass(frozen=True)

@@ -57,4 +57,6 @@ async def legal_page(request: Request) -> Response:
     return await web.render(request, "legal/page.html", page_context(request, view))
 
 
-routes: list[BaseRoute] = [Route("/legal/{kind:str}", legal_page, methods=["GET"])]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [Route("/legal/{kind:str}", legal_page, methods=["GET"])]

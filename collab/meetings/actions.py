@@ -21,23 +21,20 @@ from collab.audit import audit
 from collab.db import UnitOfWork, bump_revision
 from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
 from collab.i18n import N_
-from collab.meetings.room import Room, load_room
-from collab.meetings.rules import may_chair, may_read, may_take_notes, voting_comune
-from collab.meetings.tally import majority_quorum
-from collab.models import (
+from collab.meetings.models import (
     AgendaItem,
     Attendance,
-    Comune,
     FloorRequest,
     Meeting,
     MeetingDelegate,
     MeetingMaterial,
     MeetingState,
     MeetingZone,
-    Theme,
-    User,
-    utcnow,
 )
+from collab.meetings.room import Room, load_room
+from collab.meetings.rules import may_chair, may_read, may_take_notes, voting_comune
+from collab.meetings.tally import majority_quorum
+from collab.models import Comune, Theme, User, utcnow
 from collab.permissions import Action, can
 from collab.realtime.events import (
     AttendanceChanged,

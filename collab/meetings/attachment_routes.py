@@ -48,6 +48,8 @@ async def attach_files(request: Request) -> Response:
     return await web.render(request, "meetings/_room_agenda.html", context)
 
 
-routes: list[BaseRoute] = [
-    Route("/meetings/{id:id}/items/{item:id}/files", attach_files, methods=["POST"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/meetings/{id:id}/items/{item:id}/files", attach_files, methods=["POST"]),
+    ]

@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from collab.audit import audit
 from collab.db import UnitOfWork
 from collab.documents.files import keep
+from collab.documents.upload import FILES_PER_FORM, Upload
 from collab.errors import ActionError, Conflict, NotFound
 from collab.i18n import N_
 from collab.meetings.actions import lock_meeting, notify_updated, require_chair
+from collab.meetings.models import MeetingState
 from collab.meetings.room import Room
-from collab.models import MeetingState, User
-from collab.uploads import FILES_PER_FORM, Upload
+from collab.models import User
 
 __all__ = ["MAX_FILES", "do_attach"]
 

@@ -25,12 +25,13 @@ from collab.errors import NotFound, PermissionDenied
 from collab.i18n import N_, translations
 from collab.meetings import ics, minutes
 from collab.meetings.actions import get_readable_room
+from collab.meetings.models import AgendaItem, Meeting, MeetingZone, Verbale
 from collab.meetings.pdf import render_pdf_async
 from collab.meetings.room import Room, load_room
 from collab.meetings.room_public import REFERRER_POLICY
 from collab.meetings.rules import may_take_notes
 from collab.meetings.verbale import TIME_SPAN, TITLE
-from collab.models import AgendaItem, Meeting, MeetingZone, User, Verbale, Zone
+from collab.models import User, Zone
 from collab.permissions import Action, can
 from collab.services import services
 from collab.templating import local_time
@@ -224,12 +225,14 @@ async def public_verbale(request: Request) -> Response:
     return await _page(request, room, room.verbale, False, public=True, token=token)
 
 
-routes: list[BaseRoute] = [
-    Route("/meetings/{id:id}/calendar.ics", meeting_calendar, methods=["GET"]),
-    Route("/zones/{number:id}/meetings.ics", zone_calendar, methods=["GET"]),
-    Route("/meetings/{id:id}/verbale", verbale_page, methods=["GET"]),
-    Route("/meetings/{id:id}/verbale", edit_verbale, methods=["POST"]),
-    Route("/meetings/{id:id}/verbale/publish", publish_verbale, methods=["POST"]),
-    Route("/meetings/{id:id}/verbale.pdf", verbale_pdf, methods=["GET"]),
-    Route("/m/{token}/verbale", public_verbale, methods=["GET"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/meetings/{id:id}/calendar.ics", meeting_calendar, methods=["GET"]),
+        Route("/zones/{number:id}/meetings.ics", zone_calendar, methods=["GET"]),
+        Route("/meetings/{id:id}/verbale", verbale_page, methods=["GET"]),
+        Route("/meetings/{id:id}/verbale", edit_verbale, methods=["POST"]),
+        Route("/meetings/{id:id}/verbale/publish", publish_verbale, methods=["POST"]),
+        Route("/meetings/{id:id}/verbale.pdf", verbale_pdf, methods=["GET"]),
+        Route("/m/{token}/verbale", public_verbale, methods=["GET"]),
+    ]

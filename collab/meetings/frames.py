@@ -19,9 +19,9 @@ from typing import Any
 
 from collab.db import Database
 from collab.i18n import N_, translations
+from collab.meetings.models import MeetingState
 from collab.meetings.room import Room, load_room
 from collab.meetings.room_views import REGIONS, RoomView, Variant, region_context, variant_of
-from collab.models import MeetingState
 from collab.realtime.frames import frame, op
 from collab.realtime.log import LoggedEvent
 from collab.templating import Templates

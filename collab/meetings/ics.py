@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from collab.i18n import translations
+from collab.meetings.models import AgendaItem, Meeting, MeetingState
 from collab.meetings.verbale import AGENDA, MIN_ONLY, VIDEO_CALL  # the same wording
-from collab.models import AgendaItem, Meeting, MeetingState, Zone
+from collab.models import Zone
 
 __all__ = ["calendar", "filename", "meeting_event"]
 

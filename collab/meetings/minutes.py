@@ -14,11 +14,12 @@ from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.i18n import N_
 from collab.markup import render_markdown
 from collab.meetings.actions import lock_meeting, require_chair
+from collab.meetings.models import MeetingState, Verbale, VerbaleRevision
 from collab.meetings.room import Room
 from collab.meetings.rules import may_take_notes
 from collab.meetings.verbale import ItemRecord, Record, Speech, VoteRecord, draft
 from collab.meetings.voting import outcome_of
-from collab.models import MeetingState, User, Verbale, VerbaleRevision, utcnow
+from collab.models import User, utcnow
 from collab.realtime.events import MeetingUpdated, VerbaleChanged
 
 __all__ = ["do_close", "do_edit_verbale", "do_publish_verbale", "record_of"]

@@ -26,8 +26,9 @@ from collab.errors import ActionError, PermissionDenied
 from collab.i18n import N_
 from collab.meetings import actions
 from collab.meetings.actions import AgendaLine, Convocation
+from collab.meetings.models import Meeting, MeetingState, MeetingZone
 from collab.meetings.rules import may_read
-from collab.models import Meeting, MeetingState, MeetingZone, Theme, User, Zone
+from collab.models import Theme, User, Zone
 from collab.permissions import Action, can
 
 __all__ = ["ConveneForm", "convene", "convene_page", "meetings_list", "routes"]
@@ -206,8 +207,10 @@ async def _check_zones_exist(uow: UnitOfWork, zone_ids: list[int]) -> None:
         raise ActionError(N_("Choose at least one zone."), field="zones")
 
 
-routes: list[BaseRoute] = [
-    Route("/meetings", meetings_list, methods=["GET"]),
-    Route("/meetings/new", convene_page, methods=["GET"]),
-    Route("/meetings/new", convene, methods=["POST"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/meetings", meetings_list, methods=["GET"]),
+        Route("/meetings/new", convene_page, methods=["GET"]),
+        Route("/meetings/new", convene, methods=["POST"]),
+    ]

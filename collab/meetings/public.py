@@ -19,7 +19,8 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collab.models import Meeting, MeetingState, MeetingZone, Verbale, Zone
+from collab.meetings.models import Meeting, MeetingState, MeetingZone, Verbale
+from collab.models import Zone
 
 __all__ = [
     "ONGOING",

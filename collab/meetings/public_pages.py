@@ -55,6 +55,8 @@ async def zone_public_page(request: Request) -> Response:
     return await web.render(request, "meetings/public_zone.html", context)
 
 
-routes: list[BaseRoute] = [
-    Route("/public/zones/{number:id}", zone_public_page, methods=["GET"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/public/zones/{number:id}", zone_public_page, methods=["GET"]),
+    ]

@@ -15,13 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.documents.files import files_of
 from collab.documents.models import StoredFile
-from collab.meetings.rules import meeting_zone_ids
-from collab.models import (
+from collab.meetings.models import (
     AgendaItem,
     Attendance,
     Ballot,
     Choice,
-    Comune,
     FloorRequest,
     Meeting,
     MeetingDelegate,
@@ -29,8 +27,9 @@ from collab.models import (
     MeetingZone,
     Verbale,
     Vote,
-    Zone,
 )
+from collab.meetings.rules import meeting_zone_ids
+from collab.models import Comune, Zone
 
 __all__ = ["Room", "VoteView", "load_room", "meeting_zone_ids"]
 

@@ -29,9 +29,9 @@ from starlette.routing import BaseRoute, Route
 from collab import web
 from collab.errors import NotFound
 from collab.i18n import N_, translations
+from collab.meetings.models import Meeting
 from collab.meetings.room import load_room
 from collab.meetings.room_views import RoomView, Variant, region_context
-from collab.models import Meeting
 from collab.realtime.events import meeting_topic
 from collab.realtime.log import last_seqs
 from collab.services import services
@@ -80,4 +80,6 @@ async def public_page(request: Request) -> Response:
     return await web.render(request, "meetings/public.html", context, headers=REFERRER_POLICY)
 
 
-routes: list[BaseRoute] = [Route("/m/{token}", public_page, methods=["GET"])]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [Route("/m/{token}", public_page, methods=["GET"])]

@@ -254,24 +254,26 @@ def _post(path: str, handler: Callable[[Request], Awaitable[Response]]) -> Route
     return Route(f"/meetings/{{id:id}}{path}", handler, methods=["POST"])
 
 
-routes: list[BaseRoute] = [
-    Route("/meetings/{id:id}", room_page, methods=["GET"]),
-    _post("/open", open_meeting),
-    _post("/cancel", cancel_meeting),
-    _post("/close", close_meeting),
-    _post("/item", set_item),
-    _post("/public", set_public),
-    _post("/checkin", check_in),
-    _post("/guest", join_as_guest),
-    _post("/checkout", check_out),
-    _post("/delegate", name_delegate),
-    _post("/hand", raise_hand),
-    _post("/hand/withdraw", withdraw_hand),
-    _post("/floor/{request_id:id}/grant", grant_floor),
-    _post("/floor/end", end_floor),
-    _post("/items/{item_id:id}/notes", save_notes),
-    _post("/votes", open_vote),
-    _post("/votes/{vote_id:id}/ballot", cast_ballot),
-    _post("/votes/{vote_id:id}/close", close_vote),
-    *room_public.routes,
-]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        Route("/meetings/{id:id}", room_page, methods=["GET"]),
+        _post("/open", open_meeting),
+        _post("/cancel", cancel_meeting),
+        _post("/close", close_meeting),
+        _post("/item", set_item),
+        _post("/public", set_public),
+        _post("/checkin", check_in),
+        _post("/guest", join_as_guest),
+        _post("/checkout", check_out),
+        _post("/delegate", name_delegate),
+        _post("/hand", raise_hand),
+        _post("/hand/withdraw", withdraw_hand),
+        _post("/floor/{request_id:id}/grant", grant_floor),
+        _post("/floor/end", end_floor),
+        _post("/items/{item_id:id}/notes", save_notes),
+        _post("/votes", open_vote),
+        _post("/votes/{vote_id:id}/ballot", cast_ballot),
+        _post("/votes/{vote_id:id}/close", close_vote),
+        *room_public.routes(),
+    ]

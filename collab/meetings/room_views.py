@@ -21,11 +21,12 @@ from typing import Any
 from markupsafe import Markup
 
 from collab.markup import render_markdown
+from collab.meetings.models import Choice, MeetingState
 from collab.meetings.room import Room, VoteView
 from collab.meetings.rules import may_chair, may_take_notes, voting_comune
 from collab.meetings.tally import roll_call
 from collab.meetings.voting import outcome_of
-from collab.models import Choice, MeetingState, User
+from collab.models import User
 from collab.permissions import Action, can
 
 __all__ = [

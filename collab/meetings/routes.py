@@ -10,10 +10,13 @@ from collab.meetings import attachment_routes, documents, pages, public_pages, r
 
 __all__ = ["routes"]
 
-routes: list[BaseRoute] = [
-    *pages.routes,
-    *room_routes.routes,
-    *documents.routes,
-    *attachment_routes.routes,
-    *public_pages.routes,
-]
+
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [
+        *pages.routes(),
+        *room_routes.routes(),
+        *documents.routes(),
+        *attachment_routes.routes(),
+        *public_pages.routes(),
+    ]

@@ -13,7 +13,8 @@ from collections.abc import Collection, Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collab.models import Meeting, MeetingDelegate, MeetingZone, User
+from collab.meetings.models import Meeting, MeetingDelegate, MeetingZone
+from collab.models import User
 from collab.permissions import Action, can_in_zones
 
 __all__ = ["may_chair", "may_read", "may_take_notes", "meeting_zone_ids", "voting_comune"]

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from collab.i18n import N_
-from collab.models import Choice
+from collab.meetings.models import Choice
 
 __all__ = ["Choice", "Outcome", "majority_quorum", "roll_call", "tally"]
 

@@ -20,10 +20,11 @@ from collab.db import UnitOfWork
 from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.i18n import N_
 from collab.meetings.actions import lock_meeting, require_chair
+from collab.meetings.models import Ballot, Choice, MeetingState, Vote
 from collab.meetings.room import Room, VoteView
 from collab.meetings.rules import voting_comune
 from collab.meetings.tally import Outcome, tally
-from collab.models import Ballot, Choice, MeetingState, User, Vote, utcnow
+from collab.models import User, utcnow
 from collab.realtime.events import VoteChanged
 
 __all__ = ["do_cast_ballot", "do_close_vote", "do_open_vote", "outcome_of", "parse_choice"]

@@ -8,10 +8,10 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from collab.models import Base
+from collab.schema import metadata as schema_metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = schema_metadata
 
 
 def _run(connection: Connection) -> None:

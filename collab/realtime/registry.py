@@ -21,14 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import HTTPConnection
 
 from collab.db import Database
 from collab.models import User
 from collab.realtime.log import LoggedEvent
-from collab.templating import Templates
+
+if TYPE_CHECKING:
+    from collab.templating import Templates
 
 __all__ = [
     "Frames",
@@ -73,7 +75,7 @@ class Frames(Protocol):
         """The frame of one variant (``collab.realtime.frames.frame``)."""
 
 
-FramesFactory = Callable[[Templates, Database], Frames]
+FramesFactory = Callable[["Templates", Database], Frames]
 
 
 # A kind anyone may follow with a link (``/ws?public=<token>``): which single

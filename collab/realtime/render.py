@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collab.db import Database
 from collab.realtime.frames import frame
 from collab.realtime.log import LoggedEvent
 from collab.realtime.registry import Frames, FramesFactory, Registry
-from collab.templating import Templates
+
+if TYPE_CHECKING:
+    from collab.templating import Templates
 
 __all__ = ["Delegated", "FragmentRenderer", "event_prefix"]
 

@@ -37,7 +37,7 @@ import random
 from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.routing import WebSocketRoute
+from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from collab import web
@@ -201,4 +201,6 @@ async def live(ws: WebSocket) -> None:
             await ws.close(code=code)
 
 
-routes = [WebSocketRoute("/ws", live)]
+def routes() -> list[BaseRoute]:
+    """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
+    return [WebSocketRoute("/ws", live)]

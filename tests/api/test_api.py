@@ -306,7 +306,7 @@ async def test_openapi_document_covers_every_route(client: Client) -> None:
     assert response.status_code == 200
     document = response.json()
     assert document["openapi"] == "3.1.0"
-    for route in routes:
+    for route in routes():
         assert isinstance(route, Route)
         path = route.path.replace(":id}", "}")
         assert path in document["paths"], path

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from collab.db import Database
 from collab.documents.models import StoredFile
 from collab.forums import actions
-from collab.models import Post, Thread, Zone
+from collab.forums.models import Post, Thread
+from collab.models import Zone
 from tests.conftest import World
 from tests.helpers import Client, parse
 from tests.meetings.scene import convene

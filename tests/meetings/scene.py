@@ -9,7 +9,8 @@ from sqlalchemy import select
 from collab.db import Database
 from collab.meetings import actions
 from collab.meetings.actions import AgendaLine, Convocation
-from collab.models import Comune, Meeting, Theme, User, Zone, utcnow
+from collab.meetings.models import Meeting
+from collab.models import Comune, Theme, User, Zone, utcnow
 
 __all__ = ["comune_id", "convene", "zone_ids"]
 

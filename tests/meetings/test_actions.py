@@ -17,8 +17,9 @@ from collab.db import Database
 from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
 from collab.meetings import actions, minutes, voting
 from collab.meetings.actions import AgendaLine, Convocation
+from collab.meetings.models import Attendance, Meeting, MeetingState
 from collab.meetings.room import Room, load_room
-from collab.models import Attendance, Comune, Meeting, MeetingState, Theme, User, utcnow
+from collab.models import Comune, Theme, User, utcnow
 from collab.realtime.events import (
     AttendanceChanged,
     FloorChanged,

@@ -19,7 +19,8 @@ from collab.db import Database
 from collab.demo import DEMO_CSV
 from collab.errors import ActionError, Conflict
 from collab.meetings import actions, minutes, voting
-from collab.models import Attendance, Ballot, FloorRequest, MeetingState, User, Verbale, Vote
+from collab.meetings.models import Attendance, Ballot, FloorRequest, MeetingState, Verbale, Vote
+from collab.models import User
 from collab.realtime.events import MeetingUpdated
 from tests.conftest import WORLD_USERS, World
 from tests.helpers import capture_events, italian

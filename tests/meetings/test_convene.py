@@ -12,13 +12,8 @@ from sqlalchemy import select
 
 from collab.accounts.actions import do_create_user
 from collab.db import Database
-from collab.models import (
-    AgendaItem,
-    Meeting,
-    MeetingMaterial,
-    MeetingZone,
-    Theme,
-)
+from collab.meetings.models import AgendaItem, Meeting, MeetingMaterial, MeetingZone
+from collab.models import Theme
 from collab.templating import ROME
 from tests.conftest import World, email
 from tests.helpers import PASSWORD, Client, italian, parse, snapshot, text_of

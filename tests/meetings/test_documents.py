@@ -12,8 +12,8 @@ from starlette.applications import Starlette
 
 from collab.db import Database
 from collab.meetings import actions, minutes, voting
+from collab.meetings.models import Meeting, Verbale, VerbaleRevision
 from collab.meetings.room import load_room
-from collab.models import Meeting, Verbale, VerbaleRevision
 from tests.conftest import World
 from tests.helpers import Client, italian, parse, snapshot, text_of
 from tests.meetings.scene import comune_id, convene

@@ -15,7 +15,8 @@ from sqlalchemy import update
 
 from collab.db import Database
 from collab.meetings import actions, minutes
-from collab.models import Meeting, MeetingState, User
+from collab.meetings.models import Meeting, MeetingState
+from collab.models import User
 from tests.conftest import World
 from tests.helpers import Client, italian, italian_n, parse
 from tests.meetings.scene import convene

@@ -9,8 +9,8 @@ import pytest
 
 from collab.db import Database
 from collab.meetings import actions, voting
+from collab.meetings.models import Meeting, MeetingState
 from collab.meetings.room import Room, load_room
-from collab.models import Meeting, MeetingState
 from tests.conftest import World, email
 from tests.helpers import Client, italian, parse, snapshot, text_of
 from tests.meetings.scene import comune_id, convene

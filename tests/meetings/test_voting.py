@@ -16,9 +16,10 @@ from collab.db import Database
 from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.i18n import translations
 from collab.meetings import actions, minutes, voting
+from collab.meetings.models import Ballot, Meeting, Vote
 from collab.meetings.tally import roll_call
 from collab.meetings.voting import outcome_of
-from collab.models import Ballot, Meeting, User, Vote
+from collab.models import User
 from collab.realtime.events import VoteChanged
 from tests.conftest import World
 from tests.helpers import italian

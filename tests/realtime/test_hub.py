@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from collab.db import Database
 from collab.forums import actions
-from collab.models import Theme, Thread, User, utcnow
+from collab.forums.models import Thread
+from collab.models import Theme, User, utcnow
 from collab.realtime import log
 from collab.realtime.hub import MAX_ATTEMPTS, Hub
 from collab.realtime.log import LoggedEvent

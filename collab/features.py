@@ -1,0 +1,50 @@
+"""The features, as the app assembles them: what each plugs into the live
+engine and what its templates need. Only ``create_app`` (and tests that build
+parts of the app) import this; the engine and the core modules never do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collab.consultations import live as consultations_live
+from collab.consultations.models import STATUS_LABELS
+from collab.documents import live as documents_live
+from collab.documents.sniff import KINDS
+from collab.documents.upload import FILES_PER_FORM
+from collab.forums import live as forums_live
+from collab.meetings import live as meetings_live
+from collab.realtime.registry import LiveFeature
+from collab.settings import DEFAULT_UPLOAD_MAX_BYTES
+from collab.templating import Templates
+
+__all__ = ["LIVE_FEATURES", "make_templates", "template_extras"]
+
+# Each registers its topic kinds and event frames with the engine
+# (docs/architecture.md, "Adding a live feature").
+LIVE_FEATURES: tuple[LiveFeature, ...] = (
+    forums_live.feature,
+    meetings_live.feature,
+    consultations_live.feature,
+    documents_live.feature,
+)
+
+_KIND_LABELS = {kind.mime: kind.label for kind in KINDS}
+
+
+def _kind_label(mime: str) -> str:
+    return _KIND_LABELS.get(mime, mime)
+
+
+def template_extras() -> dict[str, Any]:
+    """The globals and filters the features' templates use."""
+    return {
+        "files_per_form": FILES_PER_FORM,
+        "status_labels": {s.value: label for s, label in STATUS_LABELS.items()},
+        "filters": {"kind_label": _kind_label},
+    }
+
+
+def make_templates(upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES) -> Templates:
+    """The app's templates, with every feature's extras."""
+    return Templates(upload_max_bytes=upload_max_bytes, extras=template_extras())
