@@ -32,6 +32,7 @@ from collab.gctune import tune_gc
 from collab.housekeeping import sweep_forever
 from collab.legal.pages import routes as legal_routes
 from collab.meetings.routes import routes as meeting_routes
+from collab.realtime import sessions
 from collab.realtime.access import TopicAccess
 from collab.realtime.connection import DirectSend
 from collab.realtime.hub import Hub
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     layer = make_layer(settings)
     database = Database(settings.database_url, sink=Publisher(layer))
     templates = make_templates(settings.upload_max_bytes)
-    registry = Registry(LIVE_FEATURES)
+    registry = Registry([sessions.feature, *LIVE_FEATURES])
     hub = Hub(layer, database, FragmentRenderer(registry, templates, database))
     # An entry outlives two missed heartbeats before it expires.
     presence = make_presence(settings.redis_url, ttl=settings.ws_heartbeat * 2 + 5)

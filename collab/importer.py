@@ -17,6 +17,7 @@ from collab.audit import audit
 from collab.db import UnitOfWork
 from collab.i18n import N_
 from collab.models import Comune, User, Zone
+from collab.realtime.events import UserChanged
 
 __all__ = ["ImportReport", "LineError", "import_comuni", "parse_comuni"]
 
@@ -170,6 +171,11 @@ async def import_comuni(uow: UnitOfWork, data: bytes, actor: User | None = None)
             changed = True
         if not changed:
             report.unchanged += 1
+    if report.moved:
+        # Their users now read another zone: their open pages check again.
+        moved = [existing[code].id for code in report.moved]
+        for user_id in await session.scalars(select(User.id).where(User.comune_id.in_(moved))):
+            uow.record(UserChanged(None, user_id))
     if report.created or report.moved or report.renamed:
         audit(
             session, actor, "comuni.imported", "comune",

@@ -25,6 +25,7 @@ from collab.errors import ActionError, NotFound, PermissionDenied, Throttled
 from collab.i18n import N_
 from collab.models import Comune, LoginAttempt, Role, User, utcnow
 from collab.permissions import Action, can
+from collab.realtime.events import UserChanged
 
 __all__ = [
     "authenticate",
@@ -94,6 +95,7 @@ async def do_change_password(
         raise ActionError(N_("The two new passwords do not match."), field="confirm")
     user.password_hash = hash_password(new)
     user.session_epoch += 1  # log out every other session of this user
+    uow.record(UserChanged(None, user.id))
     audit(uow.session, user, "user.password_changed", user)
 
 
@@ -193,5 +195,6 @@ async def do_update_user(
     after = {"role": parsed.value, "comune": user.comune_id, "active": active}
     if before != after:
         user.session_epoch += 1
+        uow.record(UserChanged(None, user.id))
         audit(uow.session, actor, "user.updated", user, before=before, after=after)
     return user

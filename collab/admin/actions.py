@@ -21,6 +21,7 @@ from collab.i18n import N_
 from collab.importer import ImportReport, import_comuni
 from collab.models import Comune, Theme, User, Zone
 from collab.permissions import Action, can
+from collab.realtime.events import UserChanged
 
 __all__ = [
     "check_admin",
@@ -241,6 +242,11 @@ async def do_update_comune(
     before = {"name": comune.name, "zone": comune.zone.number}
     after = {"name": name, "zone": zone.number}
     if before != after:
+        if zone.id != comune.zone_id:
+            # Its users now read another zone: their open pages check again.
+            users = await uow.session.scalars(select(User.id).where(User.comune_id == comune.id))
+            for user_id in users:
+                uow.record(UserChanged(None, user_id))
         comune.name = name
         comune.zone_id, comune.zone = zone.id, zone
         audit(uow.session, actor, "comune.updated", comune, before=before, after=after)

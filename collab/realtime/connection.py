@@ -20,6 +20,7 @@ from collab.i18n import translations
 from collab.models import User
 from collab.permissions import Action, can
 from collab.realtime.frames import reset_frame
+from collab.realtime.sessions import RECHECK
 
 __all__ = ["Connection", "DirectSend"]
 
@@ -41,6 +42,7 @@ class Connection:
         self.frames: deque[str] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.overflowed = asyncio.Event()
+        self.recheck = asyncio.Event()
         # The hot path asks this for every event: answer from the table once
         # per zone. A role change ends the session and a move to another zone
         # takes away the old zone's topics; either way the next heartbeat
@@ -54,6 +56,9 @@ class Connection:
         return self._moderates[zone_id]
 
     def deliver(self, topic: str, seq: int, payload: Any) -> None:
+        if payload is RECHECK:
+            self.recheck.set()  # the user's rights changed: the heartbeat task checks now
+            return
         self.put(payload)
 
     def reset(self, topic: str) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "ThreadCreated",
     "ThreadEvent",
     "ThreadUpdated",
+    "UserChanged",
     "VerbaleChanged",
     "VoteChanged",
     "board_topic",
@@ -41,6 +42,7 @@ __all__ = [
     "library_topic",
     "meeting_topic",
     "thread_topic",
+    "user_topic",
 ]
 
 
@@ -283,6 +285,25 @@ class DocumentVersioned(DocumentEvent):
     version: int
 
 
+def user_topic(user_id: int) -> str:
+    """A user's own topic: the engine follows it for each of their open pages."""
+    return f"user:{user_id}"
+
+
+@dataclass(frozen=True)
+class UserChanged(Event):
+    """A user's role, comune, zone, password or active flag changed: their
+    open pages check again, at once, that the session is valid and what they
+    may still follow. ``zone_id`` is None."""
+
+    type: ClassVar[str] = "user.changed"
+    user_id: int
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (user_topic(self.user_id),)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -304,6 +325,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ContributionAnswered,
         DocumentAdded,
         DocumentVersioned,
+        UserChanged,
     )
 }
 

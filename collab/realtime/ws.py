@@ -43,6 +43,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from collab import web
 from collab.realtime.access import Rejected
 from collab.realtime.connection import Connection
+from collab.realtime.events import user_topic
 from collab.realtime.frames import heartbeat_frame
 from collab.realtime.here import Here
 from collab.services import services
@@ -105,18 +106,37 @@ def _shows_presence(ws: WebSocket, topic: str) -> bool:
     return parsed is not None and parsed[0].presence
 
 
+# A full check (session and every topic) at least this often, even with no
+# user.changed event: a safety net, not the way rights changes arrive.
+FULL_CHECK_EVERY = 20  # heartbeats
+
+
 async def _heartbeat(
     ws: WebSocket, conn: Connection, topics: dict[str, int | None], here: Here
 ) -> None:
+    """Beat about every ``WS_HEARTBEAT`` seconds; check the session and the
+    topics again when the user's rights change (``user.changed``), at the
+    first beat and every :data:`FULL_CHECK_EVERY` beats; a public socket's
+    link at every beat (its answer is shared per process, see ``access``)."""
     interval = services(ws).settings.ws_heartbeat
+    public = ws.query_params.get("public") is not None
+    loop = asyncio.get_running_loop()
     # Sockets opened together (a zone's meeting starting) must not all check
     # their session and presence in the same instant: spread the first beat
     # over the interval, and keep later ones from lining up again.
-    delay = interval * random.uniform(0.25, 1.0)  # noqa: S311 (jitter)
+    beat_at = loop.time() + interval * random.uniform(0.25, 1.0)  # noqa: S311 (jitter)
+    beats = 0
     while True:
-        await asyncio.sleep(delay)
-        delay = interval * random.uniform(0.85, 1.15)  # noqa: S311 (jitter)
-        await _still_allowed(ws, topics)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(conn.recheck.wait(), max(0.0, beat_at - loop.time()))
+        if conn.recheck.is_set():
+            conn.recheck.clear()
+            await _still_allowed(ws, topics)
+            continue  # the beat itself comes when its time is up
+        beat_at = loop.time() + interval * random.uniform(0.85, 1.15)  # noqa: S311 (jitter)
+        if public or beats % FULL_CHECK_EVERY == 0:
+            await _still_allowed(ws, topics)
+        beats += 1
         conn.put(heartbeat_frame())
         await here.refresh()
 
@@ -158,6 +178,10 @@ async def live(ws: WebSocket) -> None:
         for topic, after in topics.items():
             await hub.subscribe(topic, conn, after)
             subscribed.append(topic)
+        if user is not None:
+            # What changes this user's rights arrives on their own topic.
+            await hub.subscribe(user_topic(user.id), conn, None)
+            subscribed.append(user_topic(user.id))
         shown = [t for t in subscribed if _shows_presence(ws, t)]
         here = Here(ws, conn, shown)
         await here.join()

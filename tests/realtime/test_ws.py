@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
-from sqlalchemy import update
+from sqlalchemy import select, update
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from collab.accounts.actions import do_update_user
+from collab.admin.actions import do_update_comune
 from collab.app import create_app
-from collab.db import Database
+from collab.db import Database, UnitOfWork
 from collab.demo import DEMO_PASSWORD, load_demo
-from collab.models import User
+from collab.models import Role, User
+from collab.realtime import ws as ws_module
 from collab.realtime.connection import Connection
 from collab.settings import Settings
 
@@ -329,3 +333,97 @@ async def test_the_writer_ends_quietly_when_the_client_is_gone() -> None:
         conn.deliver("thread:1", 1, text)
     await asyncio.wait_for(conn.write(sent), 1)  # returns, raises nothing
     assert sent.texts == ["a"]
+
+
+@pytest.fixture
+def quiet_browser(settings: Settings, database_url: str) -> Iterator[Browser]:
+    """The demo app with heartbeats an hour apart: only events can close a socket."""
+
+    async def demo() -> None:
+        db = Database(database_url)
+        await load_demo(db)
+        await db.dispose()
+
+    asyncio.run(demo())
+    app = create_app(replace(settings, ws_heartbeat=3600))
+    with TestClient(app) as client:
+        yield Browser(client)
+
+
+def _act(browser: Browser, change: Callable[[UnitOfWork, User], Awaitable[None]]) -> None:
+    """Run ``change`` (as the demo admin) in the app's own loop and database,
+    so its events travel the real path: log, layer, hub."""
+    app = browser.client.app
+    assert isinstance(app, Starlette)
+    db: Database = app.state.services.db
+
+    async def run() -> None:
+        async with db.transaction() as uow:
+            admin = await uow.session.scalar(select(User).where(User.role == Role.ADMIN))
+            assert admin is not None
+            await change(uow, admin)
+
+    assert browser.client.portal is not None
+    browser.client.portal.call(run)
+
+
+def _closed_with(ws: Any) -> int:
+    with pytest.raises(WebSocketDisconnect) as closed:
+        while True:
+            ws.receive_text()
+    return closed.value.code
+
+
+def test_a_deactivated_user_is_disconnected_at_once(quiet_browser: Browser) -> None:
+    quiet_browser.login(TECH5)
+    with quiet_browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {"zone:5": None})
+
+        async def deactivate(uow: UnitOfWork, admin: User) -> None:
+            user = await uow.session.scalar(select(User).where(User.email == TECH5))
+            assert user is not None and user.comune is not None
+            await do_update_user(
+                uow, admin, user.id, role="tecnico", comune_istat=user.comune.istat_code,
+                active=False,
+            )  # fmt: skip
+
+        _act(quiet_browser, deactivate)
+        assert _closed_with(ws) == 4401  # no heartbeat in an hour: the event did it
+
+
+def test_a_comune_moved_to_another_zone_loses_its_old_zone_at_once(
+    quiet_browser: Browser,
+) -> None:
+    quiet_browser.login(TECH5)  # Luserna San Giovanni, ZO 5
+    with quiet_browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {"zone:5": None})
+
+        async def move(uow: UnitOfWork, admin: User) -> None:
+            user = await uow.session.scalar(select(User).where(User.email == TECH5))
+            assert user is not None and user.comune is not None
+            await do_update_comune(uow, admin, user.comune.id, name=user.comune.name, zone_number=9)
+
+        _act(quiet_browser, move)
+        assert _closed_with(ws) == 4403  # still logged in, but zone 5 is no longer theirs
+
+
+def test_heartbeats_do_not_read_the_user_every_beat(
+    browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[int] = []
+    real = ws_module._still_allowed
+
+    async def counted(ws: Any, topics: dict[str, int | None]) -> None:
+        checks.append(1)
+        await real(ws, topics)
+
+    monkeypatch.setattr(ws_module, "_still_allowed", counted)
+    browser.login(TECH5)
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {"zone:5": None})
+        beats = 0
+        while beats < 4:  # one second apart
+            if "data-heartbeat" in ws.receive_text():
+                beats += 1
+    assert len(checks) == 1  # the first beat checks; the next ones until the 20th do not
+    assert ws_module.FULL_CHECK_EVERY == 20
