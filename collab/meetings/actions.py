@@ -1,4 +1,4 @@
-"""Meeting writes: convene, open, move through the agenda, attendance, the floor, notes.
+"""Meeting writes: convene, open, cancel, move through the agenda, the public link.
 
 Every ``do_*`` takes the unit of work and the acting user. It first takes the
 meeting's lock (:func:`lock_meeting`: an UPDATE of the meeting's row, which
@@ -6,7 +6,9 @@ PostgreSQL holds as a row lock and SQLite as its write lock until commit), so
 two chairs acting at once are serialized and each sees the other's result;
 only then does it check permissions and state, and raise an
 :class:`collab.errors.ActionError`, changing nothing, on bad input. Votes are
-in :mod:`collab.meetings.voting`, the verbale in :mod:`collab.meetings.minutes`.
+in :mod:`collab.meetings.voting`, the verbale in :mod:`collab.meetings.minutes`,
+attendance in :mod:`collab.meetings.attendance`, the floor and the live notes
+in :mod:`collab.meetings.floor`; all of them share :func:`lock_meeting`.
 """
 
 from __future__ import annotations
@@ -23,24 +25,18 @@ from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
 from collab.i18n import N_
 from collab.meetings.models import (
     AgendaItem,
-    Attendance,
-    FloorRequest,
     Meeting,
-    MeetingDelegate,
     MeetingMaterial,
     MeetingState,
     MeetingZone,
 )
 from collab.meetings.room import Room, load_room
-from collab.meetings.rules import may_chair, may_read, may_take_notes, voting_comune
+from collab.meetings.rules import may_chair, may_read
 from collab.meetings.tally import majority_quorum
-from collab.models import Comune, Theme, User, utcnow
+from collab.models import Theme, User, utcnow
 from collab.permissions import Action, can
 from collab.realtime.events import (
-    AttendanceChanged,
-    FloorChanged,
     MeetingUpdated,
-    NotesChanged,
 )
 
 __all__ = [
@@ -48,26 +44,16 @@ __all__ = [
     "Convocation",
     "check_convocation",
     "do_cancel",
-    "do_check_in",
-    "do_check_out",
     "do_convene",
-    "do_end_floor",
-    "do_grant_floor",
-    "do_join_as_guest",
-    "do_name_delegate",
     "do_open",
-    "do_raise_hand",
-    "do_save_notes",
     "do_set_item",
     "do_set_public",
-    "do_withdraw_hand",
     "get_readable_room",
     "lock_meeting",
     "notify_updated",
     "require_chair",
 ]
 
-MAX_NOTES = 50_000
 MAX_ITEMS = 30
 MAX_MATERIALS = 30
 
@@ -236,7 +222,7 @@ def require_chair(user: User, room: Room) -> None:
         raise PermissionDenied(N_("Only the chair of the meeting can do this."))
 
 
-def _require_state(room: Room, *states: MeetingState) -> None:
+def require_state(room: Room, *states: MeetingState) -> None:
     if room.meeting.state in states:
         return
     if room.meeting.state == MeetingState.CONVOCATA:
@@ -265,7 +251,7 @@ async def do_open(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
     """Open the meeting: it goes in corso on its first item; the quorum is fixed now."""
     room = await lock_meeting(uow, meeting_id)
     require_chair(user, room)
-    _require_state(room, MeetingState.CONVOCATA)
+    require_state(room, MeetingState.CONVOCATA)
     now = utcnow()
     meeting = room.meeting
     meeting.state = MeetingState.IN_CORSO
@@ -283,7 +269,7 @@ async def do_open(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
 async def do_cancel(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
     room = await lock_meeting(uow, meeting_id)
     require_chair(user, room)
-    _require_state(room, MeetingState.CONVOCATA)
+    require_state(room, MeetingState.CONVOCATA)
     room.meeting.state = MeetingState.ANNULLATA
     audit(uow.session, user, "meeting.cancelled", room.meeting)
     notify_updated(uow, room)
@@ -294,7 +280,7 @@ async def do_set_item(uow: UnitOfWork, user: User, meeting_id: int, item_id: int
     """Move to agenda item ``item_id`` (of this meeting): it becomes the current one."""
     room = await lock_meeting(uow, meeting_id)
     require_chair(user, room)
-    _require_state(room, MeetingState.IN_CORSO)
+    require_state(room, MeetingState.IN_CORSO)
     target = next((i for i in room.items if i.id == item_id), None)
     if target is None:
         raise ActionError(N_("This item is not on the agenda of this meeting."), field="item")
@@ -323,200 +309,3 @@ async def do_set_public(uow: UnitOfWork, user: User, meeting_id: int, public: bo
     audit(uow.session, user, "meeting.public" if public else "meeting.private", meeting)
     notify_updated(uow, room)
     return room
-
-
-# -- attendance -----------------------------------------------------------------------
-
-
-def _require_follower(user: User, room: Room) -> None:
-    if not may_read(user, room.zone_ids):
-        raise PermissionDenied(N_("You are not allowed to do this here."))
-
-
-async def do_check_in(uow: UnitOfWork, user: User, meeting_id: int, comune_id: int) -> Room:
-    """Check a comune in: by its sindaco (or portavoce) or the delegate it named."""
-    room = await lock_meeting(uow, meeting_id)
-    _require_follower(user, room)
-    _require_state(room, MeetingState.CONVOCATA, MeetingState.IN_CORSO)
-    if comune_id not in {c.id for c in room.comuni}:
-        raise ActionError(N_("This comune does not belong to the convened zones."), field="comune")
-    if voting_comune(user, room.zone_ids, room.delegates) != comune_id:
-        raise PermissionDenied(N_("Only the sindaco of the comune or its delegate can do this."))
-    row = next((a for a in room.attendance if a.comune_id == comune_id), None)
-    mine = next((a for a in room.attendance if a.user_id == user.id), None)
-    if row is not None and row.left_at is None:
-        raise Conflict(N_("This comune is already checked in."))
-    if mine is not None and mine is not row:
-        raise Conflict(N_("You are already registered at this meeting."))
-    now = utcnow()
-    if row is None:
-        uow.session.add(
-            Attendance(
-                meeting_id=meeting_id,
-                comune_id=comune_id,
-                user_id=user.id,
-                voting=True,
-                checked_in_at=now,
-            )
-        )
-    else:
-        row.left_at = None
-        row.user_id = user.id
-    uow.record(AttendanceChanged(zone_id=None, meeting_id=meeting_id))
-    return room
-
-
-async def do_join_as_guest(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
-    """Be recorded as present without a vote (CMTo staff, a guest portavoce...)."""
-    room = await lock_meeting(uow, meeting_id)
-    _require_follower(user, room)
-    _require_state(room, MeetingState.CONVOCATA, MeetingState.IN_CORSO)
-    mine = next((a for a in room.attendance if a.user_id == user.id), None)
-    if mine is not None and mine.left_at is None:
-        raise Conflict(N_("You are already registered at this meeting."))
-    if mine is not None and mine.comune_id is not None:
-        raise Conflict(N_("You are already registered at this meeting."))
-    if mine is None:
-        uow.session.add(Attendance(meeting_id=meeting_id, user_id=user.id, voting=False))
-    else:
-        mine.left_at = None
-    uow.record(AttendanceChanged(zone_id=None, meeting_id=meeting_id))
-    return room
-
-
-async def do_check_out(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
-    """Leave: the comune (or guest) the user checked in is no longer present."""
-    room = await lock_meeting(uow, meeting_id)
-    _require_state(room, MeetingState.CONVOCATA, MeetingState.IN_CORSO)
-    comune_id = voting_comune(user, room.zone_ids, room.delegates)
-    mine = [a for a in room.attendance if a.left_at is None]
-    row = next((a for a in mine if a.user_id == user.id), None) or next(
-        (a for a in mine if comune_id is not None and a.comune_id == comune_id), None
-    )
-    if row is None:
-        raise Conflict(N_("You are not checked in."))
-    row.left_at = utcnow()
-    uow.record(AttendanceChanged(zone_id=None, meeting_id=meeting_id))
-    return room
-
-
-async def do_name_delegate(
-    uow: UnitOfWork, user: User, meeting_id: int, email: str
-) -> MeetingDelegate:
-    """The sindaco names who checks in and votes for the comune at this meeting."""
-    room = await lock_meeting(uow, meeting_id)
-    _require_state(room, MeetingState.CONVOCATA, MeetingState.IN_CORSO)
-    if (
-        user.comune_id is None
-        or not can(user, Action.VOTE, user.zone_id)
-        or (user.zone_id not in room.zone_ids)
-    ):
-        raise PermissionDenied(N_("Only the sindaco of the comune or its delegate can do this."))
-    email = email.strip().lower()
-    person = await uow.session.scalar(select(User).where(User.email == email))
-    if person is None or not person.active or person.comune_id != user.comune_id:
-        raise ActionError(N_("The delegate must be a user of your comune."), field="email")
-    if person.id == user.id:
-        raise ActionError(N_("The delegate must be someone else."), field="email")
-    existing = room.delegate_of(user.comune_id)
-    if existing is not None:
-        existing.user_id = person.id
-        existing.named_by_id = user.id
-        delegate = existing
-    else:
-        delegate = MeetingDelegate(
-            meeting_id=meeting_id, comune_id=user.comune_id, user_id=person.id,
-            named_by_id=user.id,
-        )  # fmt: skip
-        uow.session.add(delegate)
-    comune = await uow.session.get_one(Comune, user.comune_id)
-    audit(uow.session, user, "meeting.delegate", room.meeting, comune=comune.name, delegate=email)
-    uow.record(AttendanceChanged(zone_id=None, meeting_id=meeting_id))
-    return delegate
-
-
-# -- the floor ------------------------------------------------------------------------
-
-
-async def do_raise_hand(uow: UnitOfWork, user: User, meeting_id: int) -> FloorRequest:
-    room = await lock_meeting(uow, meeting_id)
-    _require_follower(user, room)
-    _require_state(room, MeetingState.IN_CORSO)
-    if any(r.user_id == user.id for r in room.queue):
-        raise Conflict(N_("You have already asked for the floor."))
-    if room.speaker is not None and room.speaker.user_id == user.id:
-        raise Conflict(N_("You have the floor already."))
-    request = FloorRequest(
-        meeting_id=meeting_id, user_id=user.id, comune_id=user.comune_id, requested_at=utcnow(),
-        withdrawn=False,
-    )  # fmt: skip
-    uow.session.add(request)
-    await uow.session.flush()
-    uow.record(FloorChanged(zone_id=None, meeting_id=meeting_id))
-    return request
-
-
-async def do_withdraw_hand(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
-    room = await lock_meeting(uow, meeting_id)
-    _require_state(room, MeetingState.IN_CORSO)
-    mine = next((r for r in room.queue if r.user_id == user.id), None)
-    if mine is None:
-        raise Conflict(N_("You have not asked for the floor."))
-    mine.withdrawn = True
-    uow.record(FloorChanged(zone_id=None, meeting_id=meeting_id))
-    return room
-
-
-async def do_grant_floor(uow: UnitOfWork, user: User, meeting_id: int, request_id: int) -> Room:
-    """Give the floor to a request in the queue; whoever spoke before stops."""
-    room = await lock_meeting(uow, meeting_id)
-    require_chair(user, room)
-    _require_state(room, MeetingState.IN_CORSO)
-    request = next((r for r in room.queue if r.id == request_id), None)
-    if request is None:
-        raise Conflict(N_("This request for the floor is no longer in the queue."))
-    now = utcnow()
-    if room.speaker is not None:
-        room.speaker.ended_at = now
-    current = room.current_item
-    request.granted_at = now
-    request.item_id = current.id if current else None
-    uow.record(FloorChanged(zone_id=None, meeting_id=meeting_id))
-    return room
-
-
-async def do_end_floor(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
-    """End the current speech: the chair, or the speaker themselves."""
-    room = await lock_meeting(uow, meeting_id)
-    _require_state(room, MeetingState.IN_CORSO)
-    speaker = room.speaker
-    if speaker is None:
-        raise Conflict(N_("Nobody has the floor."))
-    if speaker.user_id != user.id:
-        require_chair(user, room)
-    speaker.ended_at = utcnow()
-    uow.record(FloorChanged(zone_id=None, meeting_id=meeting_id))
-    return room
-
-
-# -- notes ------------------------------------------------------------------------------
-
-
-async def do_save_notes(
-    uow: UnitOfWork, user: User, meeting_id: int, item_id: int, text: str
-) -> AgendaItem:
-    """The secretary's live notes of an agenda item (Markdown)."""
-    room = await lock_meeting(uow, meeting_id)
-    if not may_take_notes(user, room.meeting, room.zone_ids):
-        raise PermissionDenied(N_("Only the chair or the secretary can do this."))
-    _require_state(room, MeetingState.IN_CORSO)
-    item = next((i for i in room.items if i.id == item_id), None)
-    if item is None:
-        raise ActionError(N_("This item is not on the agenda of this meeting."), field="item")
-    text = text.replace("\r\n", "\n").strip()
-    if len(text) > MAX_NOTES:
-        raise ActionError(N_("The notes are too long."), field="notes")
-    if text != item.notes:
-        item.notes = text
-        uow.record(NotesChanged(zone_id=None, meeting_id=meeting_id, item_id=item.id))
-    return item

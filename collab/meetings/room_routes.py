@@ -22,7 +22,7 @@ from collab import web
 from collab.db import UnitOfWork
 from collab.errors import ActionError
 from collab.i18n import N_, translations
-from collab.meetings import actions, minutes, room_public, voting
+from collab.meetings import actions, attendance, floor, minutes, room_public, voting
 from collab.meetings.actions import get_readable_room
 from collab.meetings.room_views import REGIONS, region_context, view_for
 from collab.models import User
@@ -142,13 +142,13 @@ async def set_public(request: Request) -> Response:
 async def grant_floor(request: Request) -> Response:
     mid, rid = _meeting_id(request), _path(request, "request_id")
     return await _act(
-        request, "floor", lambda uow, user, _: actions.do_grant_floor(uow, user, mid, rid)
+        request, "floor", lambda uow, user, _: floor.do_grant_floor(uow, user, mid, rid)
     )
 
 
 async def end_floor(request: Request) -> Response:
     mid = _meeting_id(request)
-    return await _act(request, "floor", lambda uow, user, _: actions.do_end_floor(uow, user, mid))
+    return await _act(request, "floor", lambda uow, user, _: floor.do_end_floor(uow, user, mid))
 
 
 def _vote_form(data: FormData) -> dict[str, Any]:
@@ -182,7 +182,7 @@ async def save_notes(request: Request) -> Response:
     mid, iid = _meeting_id(request), _path(request, "item_id")
 
     async def write(uow: UnitOfWork, user: User, data: FormData) -> object:
-        return await actions.do_save_notes(uow, user, mid, iid, web.field(data, "notes"))
+        return await floor.do_save_notes(uow, user, mid, iid, web.field(data, "notes"))
 
     return await _act(
         request, "notes", write, keep=lambda data: {"notes_text": web.field(data, "notes")}
@@ -196,7 +196,9 @@ async def check_in(request: Request) -> Response:
     mid = _meeting_id(request)
 
     async def write(uow: UnitOfWork, user: User, data: FormData) -> object:
-        return await actions.do_check_in(uow, user, mid, _number(data, "comune_id", NOT_CONVENED))
+        return await attendance.do_check_in(
+            uow, user, mid, _number(data, "comune_id", NOT_CONVENED)
+        )
 
     return await _act(request, "attendance", write)
 
@@ -214,7 +216,7 @@ async def name_delegate(request: Request) -> Response:
     mid = _meeting_id(request)
 
     async def write(uow: UnitOfWork, user: User, data: FormData) -> object:
-        return await actions.do_name_delegate(uow, user, mid, web.field(data, "email"))
+        return await attendance.do_name_delegate(uow, user, mid, web.field(data, "email"))
 
     return await _act(
         request, "controls", write, keep=lambda data: {"delegate_email": web.field(data, "email")}
@@ -227,27 +229,25 @@ async def name_delegate(request: Request) -> Response:
 async def join_as_guest(request: Request) -> Response:
     mid = _meeting_id(request)
     return await _act(
-        request, "attendance", lambda uow, user, _: actions.do_join_as_guest(uow, user, mid)
+        request, "attendance", lambda uow, user, _: attendance.do_join_as_guest(uow, user, mid)
     )
 
 
 async def check_out(request: Request) -> Response:
     mid = _meeting_id(request)
     return await _act(
-        request, "attendance", lambda uow, user, _: actions.do_check_out(uow, user, mid)
+        request, "attendance", lambda uow, user, _: attendance.do_check_out(uow, user, mid)
     )
 
 
 async def raise_hand(request: Request) -> Response:
     mid = _meeting_id(request)
-    return await _act(request, "floor", lambda uow, user, _: actions.do_raise_hand(uow, user, mid))
+    return await _act(request, "floor", lambda uow, user, _: floor.do_raise_hand(uow, user, mid))
 
 
 async def withdraw_hand(request: Request) -> Response:
     mid = _meeting_id(request)
-    return await _act(
-        request, "floor", lambda uow, user, _: actions.do_withdraw_hand(uow, user, mid)
-    )
+    return await _act(request, "floor", lambda uow, user, _: floor.do_withdraw_hand(uow, user, mid))
 
 
 def _post(path: str, handler: Callable[[Request], Awaitable[Response]]) -> Route:

@@ -14,7 +14,7 @@ Failure is a path, not an exception (docs/architecture.md, "Event flow"):
 
 - Order is kept per topic (one lock each), so a slow query for one topic
   never holds up the others.
-- A topic's cursor (``_Topic.last``) advances only after its event was
+- A topic's cursor (``TopicState.last``) advances only after its event was
   prepared and rendered. An event that fails is retried (the next event of
   its topic reveals the gap, or the poll finds it); after
   ``MAX_ATTEMPTS`` failures its subscribers are told to reload the topic's
@@ -32,10 +32,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select
 
@@ -46,126 +44,21 @@ from collab.realtime.layers import ChannelLayer
 from collab.realtime.log import LoggedEvent
 from collab.realtime.publisher import group_name
 from collab.realtime.replay import Prepared, Replays
+from collab.realtime.topics import (
+    MAX_ATTEMPTS,
+    MAX_INBOX,
+    RESET,
+    Member,
+    PassThrough,
+    Renderer,
+    Subscriber,
+    TopicState,
+    deliver,
+)
 
 __all__ = ["MAX_ATTEMPTS", "Hub", "PassThrough", "Renderer", "Subscriber"]
 
 logger = logging.getLogger(__name__)
-
-
-class Subscriber(Protocol):
-    """A local listener (a websocket). Its methods must not block."""
-
-    def deliver(self, topic: str, seq: int, payload: Any) -> None: ...
-
-    def reset(self, topic: str) -> None:
-        """The events it missed are older than the log keeps: reload the region."""
-
-
-class Renderer(Protocol):
-    """Turns an event into what subscribers get, once per view variant.
-
-    ``prepare`` runs once per event per process (it may query the database);
-    ``variant`` sorts subscribers (by locale, role, authorship...); ``render``
-    runs once per variant present among the event's subscribers.
-
-    ``basis`` says what of a prepared event the variants depend on (the
-    thread's zone, the post's author...): the hub sorts a topic's subscribers
-    once per basis and reuses the sort for every later event with the same
-    basis until someone joins or leaves, so the hot path does not ask
-    ``variant`` per socket per event.
-    """
-
-    async def prepare(self, item: LoggedEvent) -> Any: ...
-
-    def basis(self, prepared: Any) -> Hashable: ...
-
-    def variant(self, prepared: Any, subscriber: Subscriber) -> Hashable: ...
-
-    def render(self, prepared: Any, variant: Hashable) -> Any: ...
-
-
-class PassThrough:
-    """The default renderer: every subscriber gets the logged event itself."""
-
-    async def prepare(self, item: LoggedEvent) -> Any:
-        return item
-
-    def basis(self, prepared: Any) -> Hashable:
-        return None
-
-    def variant(self, prepared: Any, subscriber: Subscriber) -> Hashable:
-        return None
-
-    def render(self, prepared: Any, variant: Hashable) -> Any:
-        return prepared
-
-
-@dataclass
-class _Member:
-    subscriber: Subscriber
-    # While its replay runs, live events wait here (then only newer ones pass);
-    # a payload of _RESET stands for "reload the region".
-    pending: list[tuple[int, Any]] | None = field(default_factory=list)
-    replayed_to: int = 0
-
-
-_RESET = object()
-
-# Sorts kept per topic (one per basis: a thread's posts have a few authors).
-MAX_SORTS = 16
-# Failed preparations of one event before its subscribers reload instead.
-MAX_ATTEMPTS = 3
-# Events a topic may have waiting; past it only the newest is kept (it reveals
-# the gap, which is then read from the log).
-MAX_INBOX = 1000
-
-
-@dataclass
-class _Topic:
-    name: str
-    # The last seq delivered (or given up on); -1 until the group is joined.
-    last: int = -1
-    members: dict[int, _Member] = field(default_factory=dict)
-    # basis -> the members sorted by variant; cleared when members change.
-    sorts: dict[Hashable, list[tuple[Hashable, list[_Member]]]] = field(default_factory=dict)
-    # Serializes this topic's delivery: events reach its members in order.
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # seq -> failed attempts to prepare or render it.
-    failures: dict[int, int] = field(default_factory=dict)
-    # Events received from the layer, waiting for this topic's drain task.
-    inbox: deque[LoggedEvent] = field(default_factory=deque)
-    drainer: asyncio.Task[None] | None = None
-
-    @property
-    def joined(self) -> bool:
-        return self.last >= 0
-
-    def sort(self, renderer: Renderer, prepared: Any) -> list[tuple[Hashable, list[_Member]]]:
-        basis = renderer.basis(prepared)
-        groups = self.sorts.get(basis)
-        if groups is None:
-            by_variant: dict[Hashable, list[_Member]] = {}
-            for member in self.members.values():
-                variant = renderer.variant(prepared, member.subscriber)
-                by_variant.setdefault(variant, []).append(member)
-            if len(self.sorts) >= MAX_SORTS:
-                del self.sorts[next(iter(self.sorts))]
-            groups = self.sorts[basis] = list(by_variant.items())
-        return groups
-
-
-def _deliver(topic: str, member: _Member, seq: int, payload: Any) -> None:
-    """Hand one payload to one member; a subscriber that raises harms no other."""
-    if member.pending is not None:
-        member.pending.append((seq, payload))
-        return
-    try:
-        if payload is _RESET:
-            member.subscriber.reset(topic)
-        else:
-            member.subscriber.deliver(topic, seq, payload)
-    except Exception:
-        logger.exception("a subscriber of %s failed to take event %d", topic, seq)
 
 
 class Hub:
@@ -184,7 +77,7 @@ class Hub:
         self.renderer: Renderer = renderer or PassThrough()
         self.poll_interval = poll_interval
         self.channel = ""
-        self.topics: dict[str, _Topic] = {}
+        self.topics: dict[str, TopicState] = {}
         self.replays = Replays(database, self.renderer.prepare, replay_concurrency)
         self._tasks: list[asyncio.Task[None]] = []
         self.received = 0  # layer messages received (for tests and benchmarks)
@@ -226,9 +119,9 @@ class Hub:
 
         ``after`` None means "from now on" (nothing to replay).
         """
-        member = _Member(subscriber)
+        member = Member(subscriber)
         while True:
-            state = self.topics.setdefault(topic, _Topic(topic))
+            state = self.topics.setdefault(topic, TopicState(topic))
             async with state.lock:
                 if self.topics.get(topic) is not state:
                     continue  # the last member left while we waited: start again
@@ -245,7 +138,7 @@ class Hub:
                 break
         await self._replay(topic, state, member, after, upto)
 
-    async def _join(self, topic: str, state: _Topic) -> None:
+    async def _join(self, topic: str, state: TopicState) -> None:
         # Join the group first, then read the log's end: an event committed in
         # between is either at or below ``last`` (replayed) or arrives through
         # the group (delivered live).
@@ -254,7 +147,7 @@ class Hub:
             _, state.last = await event_log.bounds(session, topic)
 
     async def _replay(
-        self, topic: str, state: _Topic, member: _Member, after: int | None, upto: int
+        self, topic: str, state: TopicState, member: Member, after: int | None, upto: int
     ) -> None:
         try:
             if after is not None and after < upto:
@@ -265,9 +158,9 @@ class Hub:
                 pending, member.pending = member.pending or [], None
                 for seq, payload in pending:
                     if seq > member.replayed_to:
-                        _deliver(topic, member, seq, payload)
+                        deliver(topic, member, seq, payload)
 
-    async def _replay_window(self, topic: str, member: _Member, after: int, upto: int) -> None:
+    async def _replay_window(self, topic: str, member: Member, after: int, upto: int) -> None:
         sub = member.subscriber
         window = await self.replays.window(topic, after, upto)
         if window.reset:
@@ -341,7 +234,7 @@ class Hub:
         if state.drainer is None or state.drainer.done():
             state.drainer = asyncio.create_task(self._drain(state), name=f"hub-{state.name}")
 
-    async def _drain(self, state: _Topic) -> None:
+    async def _drain(self, state: TopicState) -> None:
         while state.inbox:
             item = state.inbox.popleft()
             try:
@@ -373,7 +266,7 @@ class Hub:
                 if not await self._fan_out(state, gap_item):
                     return  # retried later: the next event or the poll
 
-    async def _fan_out(self, state: _Topic, item: LoggedEvent) -> bool:
+    async def _fan_out(self, state: TopicState, item: LoggedEvent) -> bool:
         """Deliver ``item`` (the next seq of its topic); False if it must be retried."""
         if item.seq <= state.last:
             return True
@@ -400,17 +293,17 @@ class Hub:
         self.replays.remember(prepared)
         for payload, members in groups:
             for member in members:
-                _deliver(topic, member, seq, payload)
+                deliver(topic, member, seq, payload)
         return True
 
-    def _give_up(self, state: _Topic, seq: int, why: str) -> None:
+    def _give_up(self, state: TopicState, seq: int, why: str) -> None:
         """Skip to ``seq``: every member reloads the topic's region instead."""
         topic = state.name
         logger.error("event %s#%d: %s; its pages reload the region", topic, seq, why)
         state.failures.pop(seq, None)
         state.last = seq
         for member in state.members.values():
-            _deliver(topic, member, seq, _RESET)
+            deliver(topic, member, seq, RESET)
 
     def handle_presence(self, topic: str, users: list[list[Any]]) -> None:
         """Hand who is on ``topic`` to its local subscribers that show presence."""

@@ -127,8 +127,12 @@ async def _heartbeat(
     beat_at = loop.time() + interval * random.uniform(0.25, 1.0)  # noqa: S311 (jitter)
     beats = 0
     while True:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can turn a
+        # cancellation that meets its timeout into TimeoutError, and this loop
+        # would then outlive the socket.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(conn.recheck.wait(), max(0.0, beat_at - loop.time()))
+            async with asyncio.timeout_at(beat_at):
+                await conn.recheck.wait()
         if conn.recheck.is_set():
             conn.recheck.clear()
             await _still_allowed(ws, topics)

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from collab.accounts.actions import do_create_user
 from collab.db import Database
 from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
-from collab.meetings import actions, minutes, voting
+from collab.meetings import actions, attendance, floor, minutes, voting
 from collab.meetings.actions import AgendaLine, Convocation
 from collab.meetings.models import Attendance, Meeting, MeetingState
 from collab.meetings.room import Room, load_room
@@ -94,7 +94,7 @@ async def opened(db: Database, world: World, **kwargs: Any) -> Meeting:
 async def check_in(db: Database, user: User, meeting_id: int, istat: str) -> None:
     comune = await comune_id(db, istat)
     async with db.transaction() as uow:
-        await actions.do_check_in(uow, user, meeting_id, comune)
+        await attendance.do_check_in(uow, user, meeting_id, comune)
 
 
 # --- convene --------------------------------------------------------------------------
@@ -306,9 +306,9 @@ async def test_check_in_by_the_sindaco_or_portavoce_of_the_comune(
     meeting = await convene(db, world["staff"], (5,))
     pinerolo, cumiana = await comune_id(db, PINEROLO), await comune_id(db, CUMIANA)
     # Before the meeting opens too: the comuni arrive before the chair starts.
-    room, events = await act(db, actions.do_check_in, world["sindaco5"], meeting.id, pinerolo)
+    room, events = await act(db, attendance.do_check_in, world["sindaco5"], meeting.id, pinerolo)
     assert events == [AttendanceChanged(None, meeting.id)]
-    await act(db, actions.do_check_in, world["portavoce5"], meeting.id, cumiana)
+    await act(db, attendance.do_check_in, world["portavoce5"], meeting.id, cumiana)
     room = await room_of(db, meeting.id)
     assert room.present_ids == {pinerolo, cumiana}
     rows = {a.comune_id: a for a in room.attendance}
@@ -328,21 +328,21 @@ async def test_check_in_refusals(db: Database, world: World) -> None:
     ]:
         await refused(
             db, PermissionDenied, only_sindaco,
-            actions.do_check_in, world[key], meeting.id, comune,
+            attendance.do_check_in, world[key], meeting.id, comune,
         )  # fmt: skip
     error = await refused(
         db, ActionError, "This comune does not belong to the convened zones.",
-        actions.do_check_in, world["sindaco5"], meeting.id, ivrea,
+        attendance.do_check_in, world["sindaco5"], meeting.id, ivrea,
     )  # fmt: skip
     assert error.field == "comune"
     await refused(
         db, PermissionDenied, "You are not allowed to do this here.",
-        actions.do_check_in, world["sindaco9"], meeting.id, ivrea,
+        attendance.do_check_in, world["sindaco9"], meeting.id, ivrea,
     )  # fmt: skip
     await check_in(db, world["sindaco5"], meeting.id, PINEROLO)
     await refused(
         db, Conflict, "This comune is already checked in.",
-        actions.do_check_in, world["sindaco5"], meeting.id, pinerolo,
+        attendance.do_check_in, world["sindaco5"], meeting.id, pinerolo,
     )  # fmt: skip
 
 
@@ -351,22 +351,22 @@ async def test_the_delegate_named_for_this_meeting_checks_in(db: Database, world
     luserna = await comune_id(db, LUSERNA)
     mayor = await add_sindaco(db, "sindaco-luserna", LUSERNA)
     delegate, events = await act(
-        db, actions.do_name_delegate, mayor, meeting.id, "tecnico5@test.collab.it"
+        db, attendance.do_name_delegate, mayor, meeting.id, "tecnico5@test.collab.it"
     )
     assert delegate.user_id == world["tecnico5"].id
     assert events == [AttendanceChanged(None, meeting.id)]
     # A delegate only for the meeting they were named for.
     await refused(
         db, PermissionDenied, "Only the sindaco of the comune or its delegate can do this.",
-        actions.do_check_in, world["tecnico5"], other.id, luserna,
+        attendance.do_check_in, world["tecnico5"], other.id, luserna,
     )  # fmt: skip
-    await act(db, actions.do_check_in, world["tecnico5"], meeting.id, luserna)
+    await act(db, attendance.do_check_in, world["tecnico5"], meeting.id, luserna)
     room = await room_of(db, meeting.id)
     assert room.present_ids == {luserna}
     # Now the comune is here: its sindaco cannot check it in a second time.
     await refused(
         db, Conflict, "This comune is already checked in.",
-        actions.do_check_in, mayor, meeting.id, luserna,
+        attendance.do_check_in, mayor, meeting.id, luserna,
     )  # fmt: skip
 
 
@@ -374,19 +374,19 @@ async def test_name_delegate_refusals(db: Database, world: World) -> None:
     meeting = await opened(db, world)
     error = await refused(
         db, ActionError, "The delegate must be a user of your comune.",
-        actions.do_name_delegate, world["sindaco5"], meeting.id,
+        attendance.do_name_delegate, world["sindaco5"], meeting.id,
                                              "tecnico5@test.collab.it",
     )  # fmt: skip
     assert error.field == "email"
     await refused(
         db, ActionError, "The delegate must be someone else.",
-        actions.do_name_delegate, world["sindaco5"], meeting.id,
+        attendance.do_name_delegate, world["sindaco5"], meeting.id,
                                              "sindaco5@test.collab.it",
     )  # fmt: skip
     for key in ("tecnico5", "staff", "sindaco9"):
         await refused(
             db, PermissionDenied, "Only the sindaco of the comune or its delegate can do this.",
-            actions.do_name_delegate, world[key], meeting.id,
+            attendance.do_name_delegate, world[key], meeting.id,
                                                                 "sindaco5@test.collab.it",
         )  # fmt: skip
 
@@ -396,17 +396,17 @@ async def test_leave_and_come_back(db: Database, world: World) -> None:
     pinerolo = await comune_id(db, PINEROLO)
     await refused(
         db, Conflict, "You are not checked in.",
-        actions.do_check_out, world["sindaco5"], meeting.id,
+        attendance.do_check_out, world["sindaco5"], meeting.id,
     )  # fmt: skip
     await check_in(db, world["sindaco5"], meeting.id, PINEROLO)
-    _, events = await act(db, actions.do_check_out, world["sindaco5"], meeting.id)
+    _, events = await act(db, attendance.do_check_out, world["sindaco5"], meeting.id)
     assert events == [AttendanceChanged(None, meeting.id)]
     room = await room_of(db, meeting.id)
     assert pinerolo not in room.present_ids
     assert [a.left_at is not None for a in room.attendance] == [True]
     await refused(
         db, Conflict, "You are not checked in.",
-        actions.do_check_out, world["sindaco5"], meeting.id,
+        attendance.do_check_out, world["sindaco5"], meeting.id,
     )  # fmt: skip
     await check_in(db, world["sindaco5"], meeting.id, PINEROLO)
     room = await room_of(db, meeting.id)
@@ -420,13 +420,13 @@ async def test_no_check_in_once_the_meeting_is_closed(db: Database, world: World
     pinerolo = await comune_id(db, PINEROLO)
     await refused(
         db, Conflict, "The meeting is closed.",
-        actions.do_check_in, world["sindaco5"], meeting.id, pinerolo,
+        attendance.do_check_in, world["sindaco5"], meeting.id, pinerolo,
     )  # fmt: skip
 
 
 async def test_guests_are_present_without_a_vote(db: Database, world: World) -> None:
     meeting = await opened(db, world)
-    _, events = await act(db, actions.do_join_as_guest, world["staff"], meeting.id)
+    _, events = await act(db, attendance.do_join_as_guest, world["staff"], meeting.id)
     assert events == [AttendanceChanged(None, meeting.id)]
     room = await room_of(db, meeting.id)
     assert [(g.user_id, g.comune_id, g.voting) for g in room.guests] == [
@@ -435,11 +435,11 @@ async def test_guests_are_present_without_a_vote(db: Database, world: World) -> 
     assert room.present_ids == set()  # a guest is no comune: not in the quorum
     await refused(
         db, Conflict, "You are already registered at this meeting.",
-        actions.do_join_as_guest, world["staff"], meeting.id,
+        attendance.do_join_as_guest, world["staff"], meeting.id,
     )  # fmt: skip
     await refused(
         db, PermissionDenied, "You are not allowed to do this here.",
-        actions.do_join_as_guest, world["sindaco9"], meeting.id,
+        attendance.do_join_as_guest, world["sindaco9"], meeting.id,
     )  # fmt: skip
     vote, _ = await act(db, voting.do_open_vote, world["portavoce5"], meeting.id,
                                                             "Parere sul PSM")  # fmt: skip
@@ -448,9 +448,9 @@ async def test_guests_are_present_without_a_vote(db: Database, world: World) -> 
         voting.do_cast_ballot, world["staff"], meeting.id, vote.id, "favorevole",
     )  # fmt: skip
     # A guest leaves and comes back like a comune.
-    await act(db, actions.do_check_out, world["staff"], meeting.id)
+    await act(db, attendance.do_check_out, world["staff"], meeting.id)
     assert (await room_of(db, meeting.id)).guests == []
-    await act(db, actions.do_join_as_guest, world["staff"], meeting.id)
+    await act(db, attendance.do_join_as_guest, world["staff"], meeting.id)
     assert len((await room_of(db, meeting.id)).guests) == 1
 
 
@@ -460,39 +460,39 @@ async def test_guests_are_present_without_a_vote(db: Database, world: World) -> 
 async def test_raise_and_withdraw(db: Database, world: World) -> None:
     mayor = world["sindaco5"]
     meeting = await opened(db, world)
-    request, events = await act(db, actions.do_raise_hand, mayor, meeting.id)
+    request, events = await act(db, floor.do_raise_hand, mayor, meeting.id)
     assert events == [FloorChanged(None, meeting.id)]
     await refused(
         db, Conflict, "You have already asked for the floor.",
-        actions.do_raise_hand, mayor, meeting.id,
+        floor.do_raise_hand, mayor, meeting.id,
     )  # fmt: skip
-    _, events = await act(db, actions.do_withdraw_hand, mayor, meeting.id)
+    _, events = await act(db, floor.do_withdraw_hand, mayor, meeting.id)
     assert events == [FloorChanged(None, meeting.id)]
     assert (await room_of(db, meeting.id)).queue == []
     await refused(
         db, Conflict, "You have not asked for the floor.",
-        actions.do_withdraw_hand, mayor, meeting.id,
+        floor.do_withdraw_hand, mayor, meeting.id,
     )  # fmt: skip
     await refused(
         db, Conflict, "This request for the floor is no longer in the queue.",
-        actions.do_grant_floor, world["portavoce5"], meeting.id, request.id,
+        floor.do_grant_floor, world["portavoce5"], meeting.id, request.id,
     )  # fmt: skip
     await refused(
         db, PermissionDenied, "You are not allowed to do this here.",
-        actions.do_raise_hand, world["sindaco9"], meeting.id,
+        floor.do_raise_hand, world["sindaco9"], meeting.id,
     )  # fmt: skip
 
 
 async def test_grant_ends_the_previous_speaker(db: Database, world: World) -> None:
     chair, mayor, tech = world["portavoce5"], world["sindaco5"], world["tecnico5"]
     meeting = await opened(db, world)
-    first, _ = await act(db, actions.do_raise_hand, mayor, meeting.id)
-    second, _ = await act(db, actions.do_raise_hand, tech, meeting.id)
+    first, _ = await act(db, floor.do_raise_hand, mayor, meeting.id)
+    second, _ = await act(db, floor.do_raise_hand, tech, meeting.id)
     await refused(
         db, PermissionDenied, "Only the chair of the meeting can do this.",
-        actions.do_grant_floor, mayor, meeting.id, first.id,
+        floor.do_grant_floor, mayor, meeting.id, first.id,
     )  # fmt: skip
-    _, events = await act(db, actions.do_grant_floor, chair, meeting.id, first.id)
+    _, events = await act(db, floor.do_grant_floor, chair, meeting.id, first.id)
     assert events == [FloorChanged(None, meeting.id)]
     room = await room_of(db, meeting.id)
     assert room.speaker is not None and room.speaker.id == first.id
@@ -500,9 +500,9 @@ async def test_grant_ends_the_previous_speaker(db: Database, world: World) -> No
     assert [r.id for r in room.queue] == [second.id]
     await refused(
         db, Conflict, "You have the floor already.",
-        actions.do_raise_hand, mayor, meeting.id,
+        floor.do_raise_hand, mayor, meeting.id,
     )  # fmt: skip
-    await act(db, actions.do_grant_floor, chair, meeting.id, second.id)
+    await act(db, floor.do_grant_floor, chair, meeting.id, second.id)
     room = await room_of(db, meeting.id)
     assert room.speaker is not None and room.speaker.id == second.id
     assert [r.id for r in room.speeches] == [first.id]  # ended, not lost
@@ -514,17 +514,17 @@ async def test_end_the_floor_by_the_speaker_or_the_chair(db: Database, world: Wo
     meeting = await opened(db, world)
     await refused(
         db, Conflict, "Nobody has the floor.",
-        actions.do_end_floor, chair, meeting.id,
+        floor.do_end_floor, chair, meeting.id,
     )  # fmt: skip
     for speaker, ender in ((mayor, mayor), (tech, chair)):
-        request, _ = await act(db, actions.do_raise_hand, speaker, meeting.id)
-        await act(db, actions.do_grant_floor, chair, meeting.id, request.id)
+        request, _ = await act(db, floor.do_raise_hand, speaker, meeting.id)
+        await act(db, floor.do_grant_floor, chair, meeting.id, request.id)
         bystander = tech if speaker is mayor else mayor
         await refused(
             db, PermissionDenied, "Only the chair of the meeting can do this.",
-            actions.do_end_floor, bystander, meeting.id,
+            floor.do_end_floor, bystander, meeting.id,
         )  # fmt: skip
-        _, events = await act(db, actions.do_end_floor, ender, meeting.id)
+        _, events = await act(db, floor.do_end_floor, ender, meeting.id)
         assert events == [FloorChanged(None, meeting.id)]
         assert (await room_of(db, meeting.id)).speaker is None
     assert len((await room_of(db, meeting.id)).speeches) == 2
@@ -542,35 +542,33 @@ async def test_notes_by_the_chair_or_the_secretary(db: Database, world: World) -
     for key in ("sindaco5", "tecnico5", "portavoce9"):
         await refused(
             db, PermissionDenied, only,
-            actions.do_save_notes, world[key], meeting.id, item.id, "x",
+            floor.do_save_notes, world[key], meeting.id, item.id, "x",
         )  # fmt: skip
-    saved, events = await act(
-        db, actions.do_save_notes, chair, meeting.id, item.id, "Apertura.\r\n"
-    )
+    saved, events = await act(db, floor.do_save_notes, chair, meeting.id, item.id, "Apertura.\r\n")
     assert saved.notes == "Apertura."
     assert events == [NotesChanged(None, meeting.id, item_id=item.id)]
-    _, events = await act(db, actions.do_save_notes, chair, meeting.id, item.id, "Apertura.")
+    _, events = await act(db, floor.do_save_notes, chair, meeting.id, item.id, "Apertura.")
     assert events == []  # the same text: nothing to announce
     # The meeting's secretary (a tecnico here) writes the notes too, of that meeting only.
     async with db.transaction() as uow:
         await uow.session.execute(
             update(Meeting).where(Meeting.id == meeting.id).values(secretary_id=tech.id)
         )
-    await act(db, actions.do_save_notes, tech, meeting.id, item.id, "Dal tecnico.")
+    await act(db, floor.do_save_notes, tech, meeting.id, item.id, "Dal tecnico.")
     assert (await room_of(db, meeting.id)).items[0].notes == "Dal tecnico."
     foreign = (await room_of(db, other.id)).items[0]
     await refused(
         db, PermissionDenied, only,
-        actions.do_save_notes, tech, other.id, foreign.id, "x",
+        floor.do_save_notes, tech, other.id, foreign.id, "x",
     )  # fmt: skip
     error = await refused(
         db, ActionError, "This item is not on the agenda of this meeting.",
-        actions.do_save_notes, chair, meeting.id, foreign.id, "x",
+        floor.do_save_notes, chair, meeting.id, foreign.id, "x",
     )  # fmt: skip
     assert error.field == "item"
     error = await refused(
         db, ActionError, "The notes are too long.",
-        actions.do_save_notes, chair, meeting.id, item.id, "x" * 50_001,
+        floor.do_save_notes, chair, meeting.id, item.id, "x" * 50_001,
     )  # fmt: skip
     assert error.field == "notes"
 
@@ -598,10 +596,10 @@ async def test_close_ends_everything_and_drafts_the_verbale(db: Database, world:
     chair, mayor, tech = world["portavoce5"], world["sindaco5"], world["tecnico5"]
     meeting = await opened(db, world)
     await check_in(db, mayor, meeting.id, PINEROLO)
-    await act(db, actions.do_join_as_guest, world["staff"], meeting.id)
-    speaking, _ = await act(db, actions.do_raise_hand, mayor, meeting.id)
-    await act(db, actions.do_grant_floor, chair, meeting.id, speaking.id)
-    await act(db, actions.do_raise_hand, tech, meeting.id)
+    await act(db, attendance.do_join_as_guest, world["staff"], meeting.id)
+    speaking, _ = await act(db, floor.do_raise_hand, mayor, meeting.id)
+    await act(db, floor.do_grant_floor, chair, meeting.id, speaking.id)
+    await act(db, floor.do_raise_hand, tech, meeting.id)
     room, events = await act(db, minutes.do_close, chair, meeting.id)
     assert events == [
         MeetingUpdated(None, meeting.id, state="chiusa", item_id=None),
@@ -623,7 +621,7 @@ async def test_close_ends_everything_and_drafts_the_verbale(db: Database, world:
     )  # fmt: skip
     await refused(
         db, Conflict, "The meeting is closed.",
-        actions.do_raise_hand, mayor, meeting.id,
+        floor.do_raise_hand, mayor, meeting.id,
     )  # fmt: skip
 
 
@@ -631,7 +629,7 @@ async def test_attendance_rows_are_one_per_comune(db: Database, world: World) ->
     meeting = await opened(db, world)
     for _ in range(3):
         await check_in(db, world["sindaco5"], meeting.id, PINEROLO)
-        await act(db, actions.do_check_out, world["sindaco5"], meeting.id)
+        await act(db, attendance.do_check_out, world["sindaco5"], meeting.id)
     async with db.session() as session:
         rows = list(
             await session.scalars(select(Attendance).where(Attendance.meeting_id == meeting.id))

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from collab.db import Database
 from collab.demo import DEMO_CSV
 from collab.errors import ActionError, Conflict
-from collab.meetings import actions, minutes, voting
+from collab.meetings import actions, attendance, floor, minutes, voting
 from collab.meetings.models import Attendance, Ballot, FloorRequest, MeetingState, Verbale, Vote
 from collab.models import User
 from collab.realtime.events import MeetingUpdated
@@ -148,7 +148,7 @@ async def test_many_comuni_check_in_and_vote_at_once(db: Database, world: World)
     await act(db, actions.do_open, world["staff"], meeting.id)
     ids = {code: await comune_id(db, code) for code in voters}
     results = await asyncio.gather(
-        *(attempt(db, actions.do_check_in, u, meeting.id, ids[c]) for c, u in voters.items())
+        *(attempt(db, attendance.do_check_in, u, meeting.id, ids[c]) for c, u in voters.items())
     )
     assert refusals(results) == []
     room = await room_of(db, meeting.id)
@@ -207,13 +207,13 @@ async def test_two_chairs_opening_or_closing_the_meeting(db: Database, world: Wo
 async def test_two_check_ins_of_the_same_comune(db: Database, world: World) -> None:
     meeting = await opened(db, world)
     mayor = await add_sindaco(db, "sindaco-luserna", LUSERNA)
-    await act(db, actions.do_name_delegate, mayor, meeting.id, "tecnico5@test.collab.it")
+    await act(db, attendance.do_name_delegate, mayor, meeting.id, "tecnico5@test.collab.it")
     luserna, pinerolo = await comune_id(db, LUSERNA), await comune_id(db, PINEROLO)
     results = await asyncio.gather(
-        attempt(db, actions.do_check_in, mayor, meeting.id, luserna),
-        attempt(db, actions.do_check_in, world["tecnico5"], meeting.id, luserna),
-        attempt(db, actions.do_check_in, world["sindaco5"], meeting.id, pinerolo),
-        attempt(db, actions.do_check_in, world["sindaco5"], meeting.id, pinerolo),
+        attempt(db, attendance.do_check_in, mayor, meeting.id, luserna),
+        attempt(db, attendance.do_check_in, world["tecnico5"], meeting.id, luserna),
+        attempt(db, attendance.do_check_in, world["sindaco5"], meeting.id, pinerolo),
+        attempt(db, attendance.do_check_in, world["sindaco5"], meeting.id, pinerolo),
     )
     assert refusals(results) == ["This comune is already checked in."] * 2
     assert await count(db, Attendance, meeting_id=meeting.id, comune_id=luserna) == 1
@@ -224,7 +224,7 @@ async def test_two_check_ins_of_the_same_comune(db: Database, world: World) -> N
 async def test_raising_a_hand_twice_at_once(db: Database, world: World) -> None:
     meeting = await opened(db, world)
     results = await asyncio.gather(
-        *(attempt(db, actions.do_raise_hand, world["sindaco5"], meeting.id) for _ in range(3))
+        *(attempt(db, floor.do_raise_hand, world["sindaco5"], meeting.id) for _ in range(3))
     )
     assert refusals(results) == ["You have already asked for the floor."] * 2
     assert await count(db, FloorRequest, meeting_id=meeting.id) == 1

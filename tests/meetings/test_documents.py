@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from starlette.applications import Starlette
 
 from collab.db import Database
-from collab.meetings import actions, minutes, voting
+from collab.meetings import actions, attendance, minutes, voting
 from collab.meetings.models import Meeting, Verbale, VerbaleRevision
 from collab.meetings.room import load_room
 from tests.conftest import World
@@ -127,9 +127,9 @@ async def _closed_meeting(db: Database, world: World, *, public: bool = False) -
     async with db.transaction() as uow:
         await actions.do_open(uow, chair, meeting.id)
     async with db.transaction() as uow:
-        await actions.do_check_in(uow, mayor, meeting.id, pinerolo)
+        await attendance.do_check_in(uow, mayor, meeting.id, pinerolo)
     async with db.transaction() as uow:
-        await actions.do_check_in(uow, chair, meeting.id, cumiana)
+        await attendance.do_check_in(uow, chair, meeting.id, cumiana)
     async with db.transaction() as uow:
         vote = await voting.do_open_vote(uow, chair, meeting.id, "Parere favorevole sul PSM")
     async with db.transaction() as uow:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from collab.db import Database
-from collab.meetings import actions, voting
+from collab.meetings import actions, attendance, floor, voting
 from collab.meetings.models import Meeting, MeetingState
 from collab.meetings.room import Room, load_room
 from tests.conftest import World, email
@@ -233,7 +233,7 @@ async def test_bad_notes_and_ballots(db: Database, login_as: Login, opened: Meet
     chair, mayor = await login_as("portavoce5"), await login_as("sindaco5")
     item = (await _room(db, opened.id)).items[0]
     before = await snapshot(db)
-    too_long = "x" * (actions.MAX_NOTES + 1)
+    too_long = "x" * (floor.MAX_NOTES + 1)
     response = await chair.post(f"/meetings/{opened.id}/items/{item.id}/notes", {"notes": too_long})
     assert response.status_code == 422
     assert text_of(response, '[data-testid="room-error"]') == italian("The notes are too long.")
@@ -283,15 +283,15 @@ async def test_a_late_joiner_sees_the_exact_current_state(
     async with db.transaction() as uow:
         await actions.do_set_item(uow, chair, opened.id, room.items[2].id)
     async with db.transaction() as uow:
-        await actions.do_check_in(uow, mayor, opened.id, await comune_id(db, PINEROLO))
+        await attendance.do_check_in(uow, mayor, opened.id, await comune_id(db, PINEROLO))
     async with db.transaction() as uow:
-        first = await actions.do_raise_hand(uow, mayor, opened.id)
+        first = await floor.do_raise_hand(uow, mayor, opened.id)
     async with db.transaction() as uow:
-        await actions.do_raise_hand(uow, tech, opened.id)
+        await floor.do_raise_hand(uow, tech, opened.id)
     async with db.transaction() as uow:
-        await actions.do_raise_hand(uow, world["staff"], opened.id)
+        await floor.do_raise_hand(uow, world["staff"], opened.id)
     async with db.transaction() as uow:
-        await actions.do_grant_floor(uow, chair, opened.id, first.id)
+        await floor.do_grant_floor(uow, chair, opened.id, first.id)
     async with db.transaction() as uow:
         vote = await voting.do_open_vote(uow, chair, opened.id, "Parere sul PTGM")
     async with db.transaction() as uow:
@@ -316,7 +316,7 @@ async def test_a_secret_vote_shows_no_names_and_only_own_ballot(
 ) -> None:
     chair, mayor = world["portavoce5"], world["sindaco5"]
     async with db.transaction() as uow:
-        await actions.do_check_in(uow, mayor, opened.id, await comune_id(db, PINEROLO))
+        await attendance.do_check_in(uow, mayor, opened.id, await comune_id(db, PINEROLO))
     async with db.transaction() as uow:
         vote = await voting.do_open_vote(uow, chair, opened.id, "Nomina", secret=True)
     async with db.transaction() as uow:
@@ -338,7 +338,9 @@ async def test_the_public_page(
     db: Database, world: World, new_client: Callable[[], Client], opened: Meeting
 ) -> None:
     async with db.transaction() as uow:
-        await actions.do_check_in(uow, world["sindaco5"], opened.id, await comune_id(db, PINEROLO))
+        await attendance.do_check_in(
+            uow, world["sindaco5"], opened.id, await comune_id(db, PINEROLO)
+        )
     token = (await _room(db, opened.id)).meeting.public_token
     anonymous = new_client()
     page = await anonymous.get(f"/m/{token}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collab.db import Database
-from collab.meetings import actions, minutes, voting
+from collab.meetings import actions, attendance, floor, minutes, voting
 from collab.meetings.room import load_room
 from tests.conftest import World
 from tests.meetings.scene import comune_id, convene
@@ -17,20 +17,20 @@ async def test_meeting_from_convening_to_verbale(db: Database, world: World) -> 
     async with db.transaction() as uow:
         await actions.do_open(uow, chair, meeting.id)
     async with db.transaction() as uow:
-        await actions.do_check_in(uow, mayor, meeting.id, pinerolo)
+        await attendance.do_check_in(uow, mayor, meeting.id, pinerolo)
     async with db.transaction() as uow:
-        await actions.do_check_in(uow, chair, meeting.id, cumiana)
+        await attendance.do_check_in(uow, chair, meeting.id, cumiana)
     async with db.transaction() as uow:
-        request = await actions.do_raise_hand(uow, mayor, meeting.id)
+        request = await floor.do_raise_hand(uow, mayor, meeting.id)
     async with db.transaction() as uow:
-        await actions.do_grant_floor(uow, chair, meeting.id, request.id)
+        await floor.do_grant_floor(uow, chair, meeting.id, request.id)
     async with db.transaction() as uow:
-        await actions.do_end_floor(uow, mayor, meeting.id)
+        await floor.do_end_floor(uow, mayor, meeting.id)
     async with db.session() as session:
         room = await load_room(session, meeting.id)
     assert room is not None and room.current_item is not None
     async with db.transaction() as uow:
-        await actions.do_save_notes(uow, chair, meeting.id, room.current_item.id, "Discusso.")
+        await floor.do_save_notes(uow, chair, meeting.id, room.current_item.id, "Discusso.")
     async with db.transaction() as uow:
         vote = await voting.do_open_vote(uow, chair, meeting.id, "Parere favorevole sul PSM")
     async with db.transaction() as uow:

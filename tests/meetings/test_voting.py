@@ -15,7 +15,7 @@ import pytest
 from collab.db import Database
 from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.i18n import translations
-from collab.meetings import actions, minutes, voting
+from collab.meetings import attendance, minutes, voting
 from collab.meetings.models import Ballot, Meeting, Vote
 from collab.meetings.tally import roll_call
 from collab.meetings.voting import outcome_of
@@ -186,7 +186,7 @@ async def test_the_quorum_decides_with_who_is_present_at_the_close(council: Coun
         await c.cast(user, vote, "favorevole")
     # Torre Pellice leaves before the close: its ballot no longer counts, and the
     # quorum (3) is missed.
-    await act(c.db, actions.do_check_out, c.torre, c.meeting.id)
+    await act(c.db, attendance.do_check_out, c.torre, c.meeting.id)
     closed = await c.close_vote(vote)
     assert closed.result is not None
     assert closed.result["present"] == ["Luserna San Giovanni", "Pinerolo"]
@@ -260,7 +260,7 @@ async def test_votazione_per_punti(council: Council) -> None:
 
 async def test_a_comune_votes_once(council: Council) -> None:
     c = council
-    await act(c.db, actions.do_name_delegate, c.luserna, c.meeting.id, "tecnico5@test.collab.it")
+    await act(c.db, attendance.do_name_delegate, c.luserna, c.meeting.id, "tecnico5@test.collab.it")
     await c.present(c.pinerolo, c.luserna)
     vote = await c.open_vote()
     await c.cast(c.pinerolo, vote, "favorevole")
@@ -277,7 +277,7 @@ async def test_a_comune_votes_once(council: Council) -> None:
 
 async def test_the_delegate_votes_for_the_comune(council: Council) -> None:
     c = council
-    await act(c.db, actions.do_name_delegate, c.luserna, c.meeting.id, "tecnico5@test.collab.it")
+    await act(c.db, attendance.do_name_delegate, c.luserna, c.meeting.id, "tecnico5@test.collab.it")
     await check_in(c.db, c.tecnico, c.meeting.id, LUSERNA)
     vote = await c.open_vote()
     await c.cast(c.tecnico, vote, "favorevole")
@@ -304,7 +304,7 @@ async def test_ballots_refused(council: Council, world: World) -> None:
     not_here = "Your comune is not checked in: check in before voting."
     await refused(c.db, Conflict, not_here,
                   voting.do_cast_ballot, c.luserna, mid, vote.id, "favorevole")  # fmt: skip
-    await act(c.db, actions.do_check_out, c.torre, mid)
+    await act(c.db, attendance.do_check_out, c.torre, mid)
     await refused(c.db, Conflict, not_here,
                   voting.do_cast_ballot, c.torre, mid, vote.id, "favorevole")  # fmt: skip
     await refused(
