@@ -34,6 +34,7 @@ from playwright.sync_api import Response as PwResponse
 from collab.db import Database
 from collab.demo import DEMO_PASSWORD, load_demo
 from collab.documents.store import FileStore
+from tests.browser.scene import Scene, build_scene
 from tests.dbs import Template
 from tests.servers import free_port, start_uvicorn, stop_process, wait_healthy
 
@@ -67,6 +68,7 @@ class LiveServer:
     url: str
     database_url: str
     log: Path
+    data_dir: Path
 
     def failure_logs(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -95,10 +97,16 @@ def live_server(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc, log)
-        yield LiveServer(url=url, database_url=database_url, log=log)
+        yield LiveServer(url=url, database_url=database_url, log=log, data_dir=workdir)
     finally:
         stop_process(proc)
         db_template.drop_database(database_url)
+
+
+@pytest.fixture(scope="session")
+def scene(live_server: LiveServer) -> Scene:
+    """One object in each state a page has (tests/browser/scene.py), made once."""
+    return build_scene(live_server.database_url, live_server.data_dir)
 
 
 @pytest.fixture(scope="module")
