@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -22,7 +26,7 @@ from collab.admin.routes import routes as admin_routes
 from collab.api.routes import routes as api_routes
 from collab.consultations.routes import routes as consultation_routes
 from collab.cookies import SESSION_COOKIE
-from collab.db import Database
+from collab.db import Database, is_unavailable
 from collab.documents.download import routes as file_routes
 from collab.documents.pages import routes as library_routes
 from collab.errors import ActionError
@@ -49,6 +53,8 @@ from collab.templating import STATIC_DIR
 
 __all__ = ["create_app"]
 
+logger = logging.getLogger(__name__)
+
 
 async def _action_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ActionError)
@@ -68,6 +74,27 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     return await web.error_response(request, 500)
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """The database cannot be reached now (an outage, a restart, a long write
+    lock): 503 with a message a person can act on. The write rolled back."""
+    if not is_unavailable(exc):
+        logger.error("database error in %s %s", request.method, request.url.path, exc_info=exc)
+        return await web.error_response(request, 500)
+    logger.warning("database unavailable in %s %s: %s", request.method, request.url.path, exc)
+    return await web.unavailable_response(request)
+
+
+# Raised when the database is out of reach; _database_error tells an outage
+# from a bug.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    DBAPIError,
+    SQLAlchemyTimeoutError,
+    ConnectionError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -132,6 +159,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ActionError: _action_error,
             HTTPException: _http_error,
             web.LoginRequired: _login_required,
+            **dict.fromkeys(DATABASE_ERRORS, _database_error),
             500: _server_error,
         },
         lifespan=lifespan,

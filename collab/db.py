@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import event, text, update
+import asyncpg
+from sqlalchemy import event, exc, text, update
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["Database", "EventSink", "UnitOfWork", "bump_revision"]
+__all__ = ["Database", "EventSink", "UnitOfWork", "bump_revision", "is_unavailable"]
 
 AfterCommit = Callable[[Sequence[Any]], Awaitable[None]]
 log = logging.getLogger(__name__)
@@ -35,23 +36,71 @@ class EventSink(Protocol):
     async def publish(self, logged: Sequence[Any]) -> None: ...
 
 
+# How long a SQLite writer waits for another's write lock before giving up
+# (then the request answers 503): a write lock held longer is an outage.
+SQLITE_BUSY_MS = 10_000
+
+
 def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_conn.cursor()
     # WAL lets readers proceed while one writer commits; foreign keys are off
     # by default in SQLite; the busy timeout queues writers instead of failing.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 10})
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # A server that does not answer fails a request in seconds (then 503),
+    # not after asyncpg's minute or the pool's half minute.
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10,
+        connect_args={"timeout": 5},
+    )  # fmt: skip
+
+
+# SQLite's own words for "another process holds the database": the busy
+# timeout ran out, or the file cannot be opened right now.
+_SQLITE_BUSY = ("database is locked", "unable to open database", "disk i/o error")
+# What asyncpg raises, bare or wrapped, when the server is gone, starting,
+# stopping or refusing connections.
+_PG_DOWN = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached *now* (an outage,
+    a restart, a long write lock: answer 503 and retry later), as opposed to
+    a bug (answer 500). Nothing was written either way: the transaction rolled
+    back."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (exc.TimeoutError, ConnectionError, TimeoutError, *_PG_DOWN)):
+            return True  # the pool waited in vain, or the socket failed
+        if isinstance(current, exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, exc.OperationalError | exc.InterfaceError):
+            message = str(current.orig if current.orig is not None else current).lower()
+            if "sqlite" not in type(current.orig).__module__:
+                return True  # PostgreSQL: a lost or refused connection
+            if any(words in message for words in _SQLITE_BUSY):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class UnitOfWork:

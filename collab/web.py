@@ -51,6 +51,7 @@ __all__ = [
     "safe_next",
     "settings",
     "translate",
+    "unavailable_response",
     "upload_form",
 ]
 
@@ -291,6 +292,7 @@ ERROR_TITLES = {
     422: N_("Invalid data"),
     429: N_("Too many requests"),
     500: N_("Internal error"),
+    503: N_("Service unavailable"),
 }
 ERROR_MESSAGES = {
     400: N_("The request could not be understood."),
@@ -301,7 +303,12 @@ ERROR_MESSAGES = {
     415: N_("The content of the file is not one of the accepted types."),
     429: N_("Too many requests: wait a moment and try again."),
     500: N_("Something went wrong on our side. Nothing was changed; please try again."),
+    503: N_(
+        "The service is briefly unavailable: nothing you sent was saved. "
+        "Try again in a few seconds."
+    ),
 }
+RETRY_AFTER = 5  # seconds a client is told to wait after a 503
 
 
 async def error_response(
@@ -327,3 +334,14 @@ async def error_response(
         request, "errors/error.html", {"title": title, "message": text, "status": status},
         status_code=status,
     )  # fmt: skip
+
+
+async def unavailable_response(request: HTTPConnection) -> HTMLResponse:
+    """503 while the database is out of reach. The page is rendered without
+    asking the database who is logged in (it would fail again): the header
+    shows no user for this one answer."""
+    if not hasattr(request.state, "user"):
+        request.state.user = None
+    response = await error_response(request, 503)
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response

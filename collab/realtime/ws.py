@@ -41,6 +41,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from collab import web
+from collab.db import is_unavailable
 from collab.realtime.access import Rejected
 from collab.realtime.connection import Connection
 from collab.realtime.events import user_topic
@@ -160,7 +161,14 @@ async def live(ws: WebSocket) -> None:
     await ws.accept()
     app = services(ws)
     token = ws.query_params.get("public")
-    user = None if token is not None else await web.current_user(ws)
+    try:
+        user = None if token is not None else await web.current_user(ws)
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        logger.warning("database unavailable: socket closed with 1013 (%s)", exc)
+        await ws.close(code=1013)  # try again later: the page reconnects
+        return
     if token is not None and not app.public_limiter.allow(ws.client.host if ws.client else ""):
         await ws.close(code=4429)
         return
@@ -195,22 +203,27 @@ async def live(ws: WebSocket) -> None:
         ]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            exc = task.exception()
-            if isinstance(exc, Rejected):
-                code = exc.code
-            elif exc is not None and not isinstance(exc, WebSocketDisconnect):
-                raise exc
+            failure = task.exception()
+            if isinstance(failure, Rejected):
+                code = failure.code
+            elif failure is not None and not isinstance(failure, WebSocketDisconnect):
+                raise failure
         if conn.overflowed.is_set():
             code = 1013
     except Rejected as exc:
         code = exc.code
     except (WebSocketDisconnect, TimeoutError):
         pass
-    except Exception:
-        # Something failed under us (the database, Redis): 1011, which the
-        # page's htmx ws extension retries (not 1000); the reconnect replays.
-        code = 1011
-        raise
+    except Exception as exc:
+        if is_unavailable(exc):
+            # The database is out of reach: "try again later", which the
+            # page's htmx ws extension retries; the reconnect replays.
+            logger.warning("database unavailable: socket closed with 1013 (%s)", exc)
+            code = 1013
+        else:
+            # Something else failed under us (Redis): 1011, retried too.
+            code = 1011
+            raise
     finally:
         for task in tasks:
             task.cancel()
