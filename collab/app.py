@@ -111,6 +111,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.env != "test":  # a test app renders a few pages: compile as needed
+            templates.warm()
         tune_gc()
         await hub.start()
         sweeper = asyncio.create_task(sweep_forever(database, settings), name="housekeeping")

@@ -27,7 +27,11 @@ if TYPE_CHECKING:
     from collab.settings import Settings
     from collab.templating import Templates
 
-__all__ = ["Services", "services"]
+__all__ = ["WS_SETUP_SLOTS", "Services", "services"]
+
+# Sockets set up at once (session, authorization, subscription and replay):
+# see collab.realtime.ws.live.
+WS_SETUP_SLOTS = 8
 
 
 @dataclass
@@ -44,6 +48,8 @@ class Services:
     presence: Presence
     # Page loads and socket opens without an account, per client IP.
     public_limiter: SlidingWindow = field(default_factory=SlidingWindow)
+    # The sockets being set up at once (WS_SETUP_SLOTS).
+    ws_setup: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(WS_SETUP_SLOTS))
     # Presence broadcasts waiting to go out, per topic (coalesced per process).
     presence_pending: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     # The last list of who is on a topic, per topic: (monotonic time, users).

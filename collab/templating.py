@@ -87,6 +87,20 @@ class Templates:
         env.globals["locale"] = locale
         return env
 
+    def warm(self) -> int:
+        """Compile every template of every locale now; how many were compiled.
+
+        Run once as a worker starts, so that its first pages (which, after a
+        restart, come with every page's socket rejoining) do not also wait for
+        Jinja to parse and compile what they use.
+        """
+        count = 0
+        for env in self.envs.values():
+            for name in env.list_templates(filter_func=lambda n: not n.startswith(".")):
+                env.get_template(name)
+                count += 1
+        return count
+
     def render(self, name: str, locale: str, context: dict[str, Any]) -> str:
         env = self.envs.get(locale) or self.envs[LOCALES[0]]
         return env.get_template(name).render(context)

@@ -50,6 +50,7 @@ __all__ = [
     "rome_to_utc",
     "safe_next",
     "settings",
+    "signed_in",
     "translate",
     "unavailable_response",
     "upload_form",
@@ -119,6 +120,11 @@ def csrf_token(conn: HTTPConnection) -> str:
         token = secrets.token_urlsafe(32)
         conn.session[CSRF_SESSION_KEY] = token
     return token
+
+
+def signed_in(conn: HTTPConnection) -> bool:
+    """Whether the session names a user (who may still turn out not to be valid)."""
+    return "session" in conn.scope and isinstance(conn.session.get("uid"), int)
 
 
 async def current_user(conn: HTTPConnection) -> User | None:

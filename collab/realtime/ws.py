@@ -161,22 +161,14 @@ async def live(ws: WebSocket) -> None:
     await ws.accept()
     app = services(ws)
     token = ws.query_params.get("public")
-    try:
-        user = None if token is not None else await web.current_user(ws)
-    except Exception as exc:
-        if not is_unavailable(exc):
-            raise
-        logger.warning("database unavailable: socket closed with 1013 (%s)", exc)
-        await ws.close(code=1013)  # try again later: the page reconnects
-        return
     if token is not None and not app.public_limiter.allow(ws.client.host if ws.client else ""):
         await ws.close(code=4429)
         return
-    if token is None and user is None:
-        await ws.close(code=4401)
+    if token is None and not web.signed_in(ws):
+        await ws.close(code=4401)  # no session at all: nothing to wait for
         return
     hub = app.hub
-    conn = Connection(ws, user, web.locale_of(ws), app.settings.ws_queue_size)
+    conn: Connection | None = None
     subscribed: list[str] = []
     tasks: list[asyncio.Task[Any]] = []
     here: Here | None = None
@@ -184,19 +176,28 @@ async def live(ws: WebSocket) -> None:
     try:
         text = await asyncio.wait_for(ws.receive_text(), SUBSCRIBE_TIMEOUT)
         topics = _parse_subscribe(text)
-        await _authorize(ws, topics)
-        writer = asyncio.create_task(conn.write(ws.scope.get("collab.send", ws.send)))
-        tasks = [writer, asyncio.create_task(_reader(ws))]
-        for topic, after in topics.items():
-            await hub.subscribe(topic, conn, after)
-            subscribed.append(topic)
-        if user is not None:
-            # What changes this user's rights arrives on their own topic.
-            await hub.subscribe(user_topic(user.id), conn, None)
-            subscribed.append(user_topic(user.id))
-        shown = [t for t in subscribed if _shows_presence(ws, t)]
-        here = Here(ws, conn, shown)
-        await here.join()
+        # A bounded number of sockets is set up at once: after a worker
+        # restart hundreds rejoin within a second, and page requests must
+        # still find the loop and the pool free between them.
+        async with app.ws_setup:
+            user = None if token is not None else await web.current_user(ws)
+            if token is None and user is None:
+                raise Rejected(4401)
+            await _authorize(ws, topics)
+            conn = Connection(ws, user, web.locale_of(ws), app.settings.ws_queue_size)
+            writer = asyncio.create_task(conn.write(ws.scope.get("collab.send", ws.send)))
+            tasks = [writer, asyncio.create_task(_reader(ws))]
+            if user is not None:
+                # What changes this user's rights arrives on their own topic;
+                # followed first, so that no change falls before the replays.
+                await hub.subscribe(user_topic(user.id), conn, None)
+                subscribed.append(user_topic(user.id))
+            for topic, after in topics.items():
+                await hub.subscribe(topic, conn, after)
+                subscribed.append(topic)
+            shown = [t for t in subscribed if _shows_presence(ws, t)]
+            here = Here(ws, conn, shown)
+            await here.join()
         tasks += [
             asyncio.create_task(_heartbeat(ws, conn, topics, here)),
             asyncio.create_task(conn.overflowed.wait()),
@@ -232,6 +233,7 @@ async def live(ws: WebSocket) -> None:
                 await task
         for topic in subscribed:
             try:
+                assert conn is not None
                 await hub.unsubscribe(topic, conn)
             except Exception:
                 logger.warning("unsubscribing from %s failed", topic, exc_info=True)
