@@ -108,6 +108,33 @@ free_port() {
     "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# server_start <bin> <user> <dir> <port>: start the cluster's server (pg_ctl
+# waits until it runs).
+server_start() {
+    local bin="$1" user="$2" dir="$3" port="$4"
+    (
+        cd "$dir"
+        as_user "$user" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+            -o "-k $dir/run -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+            start >/dev/null
+    )
+}
+
+# wait_ready <bin> <port>: pg_ctl -w already waited; check over TCP, as the
+# tests connect.
+wait_ready() {
+    local bin="$1" port="$2"
+    for _ in $(seq 1 50); do
+        if [[ -x "$bin/pg_isready" ]]; then
+            "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -U "$SUPERUSER" -d postgres && return 0
+        elif (: </dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
 cmd_start() {
     local bin user dir port attempt
     # Installs the PostgreSQL server when it is missing (shared with make test).
@@ -131,12 +158,7 @@ cmd_start() {
     local started=""
     for attempt in 1 2 3 4 5; do
         port="${PG_PORT:-$(free_port)}"
-        if (
-            cd "$dir"
-            as_user "$user" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-                -o "-k $dir/run -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-                start >/dev/null
-        ); then
+        if server_start "$bin" "$user" "$dir" "$port"; then
             started=1
             break
         fi
@@ -148,22 +170,8 @@ cmd_start() {
         rm -rf "$dir"
         die "could not start PostgreSQL"
     fi
-
-    # pg_ctl -w already waited; double check over TCP, as the tests connect.
-    local ready=""
-    for _ in $(seq 1 50); do
-        if [[ -x "$bin/pg_isready" ]]; then
-            if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -U "$SUPERUSER" -d postgres; then
-                ready=1
-                break
-            fi
-        elif (: </dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
-            ready=1
-            break
-        fi
-        sleep 0.2
-    done
-    if [[ -z "$ready" ]]; then
+    printf '%s\n' "$port" >"$dir/port"  # for resume
+    if ! wait_ready "$bin" "$port"; then
         tail -n 30 "$dir/server.log" >&2 || true
         cmd_stop "$dir"
         die "PostgreSQL did not become ready on 127.0.0.1:$port"
@@ -191,9 +199,36 @@ cmd_stop() {
     log "stopped and removed $dir"
 }
 
+check_dir() {
+    [[ -n "$1" ]] || die "usage: $0 stop|pause|resume <dir>"
+    [[ "$(basename "$1")" == collab-pg.* ]] || die "$1 is not a pg-tmp directory"
+}
+
+# The server stops (fast: sessions are ended, as in a real restart); the
+# cluster stays for resume.
+cmd_pause() {
+    local dir="${1:-${PG_TMP_DIR:-}}" bin
+    check_dir "$dir"
+    bin="$(find_bin_dir)"
+    (cd "$dir" && as_user "$(stat -c %U "$dir/data")" "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null)
+    log "paused $dir"
+}
+
+cmd_resume() {
+    local dir="${1:-${PG_TMP_DIR:-}}" bin port
+    check_dir "$dir"
+    bin="$(find_bin_dir)"
+    port="$(cat "$dir/port")"
+    server_start "$bin" "$(stat -c %U "$dir/data")" "$dir" "$port" || die "could not start PostgreSQL again"
+    wait_ready "$bin" "$port" || die "PostgreSQL did not become ready on 127.0.0.1:$port"
+    log "resumed on 127.0.0.1:$port"
+}
+
 case "${1:-start}" in
     start) cmd_start ;;
     stop) cmd_stop "${2:-}" ;;
+    pause) cmd_pause "${2:-}" ;;
+    resume) cmd_resume "${2:-}" ;;
     -h | --help | help) usage ;;
     *) usage ;;
 esac

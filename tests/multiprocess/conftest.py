@@ -12,6 +12,7 @@ PostgreSQL, see ``tests/dbs.py``) with the demo data loaded, one SECRET_KEY
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -138,12 +139,9 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def cluster(
-    db_template: Template, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
-    workdir = tmp_path_factory.mktemp("workers")
-    database_url = db_template.new_database(workdir)
+@contextlib.contextmanager
+def running_cluster(database_url: str, redis: RedisServer, workdir: Path) -> Iterator[Cluster]:
+    """Two workers on ``database_url`` (migrated; the demo data is loaded here)."""
     asyncio.run(_load_demo(database_url))
     env = {
         **os.environ,
@@ -153,7 +151,7 @@ def cluster(
         "COLLAB_ENV": "development",
         "DATABASE_URL": database_url,
         "DEFAULT_LOCALE": "it",
-        "REDIS_URL": redis_server.url,
+        "REDIS_URL": redis.url,
         # A heartbeat (session re-check, presence refresh) every second, so
         # that some fall inside a Redis outage, as they would in production.
         "WS_HEARTBEAT": "1",
@@ -168,10 +166,22 @@ def cluster(
             workers.append(Worker(name, port, proc, log, worker_env))
         for worker in workers:
             wait_healthy(worker.url, worker.proc, worker.log)
-        yield Cluster(workers[0], workers[1], redis_server, database_url)
+        yield Cluster(workers[0], workers[1], redis, database_url)
     finally:
         for worker in workers:
             stop_process(worker.proc)
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    db_template: Template, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    workdir = tmp_path_factory.mktemp("workers")
+    database_url = db_template.new_database(workdir)
+    try:
+        with running_cluster(database_url, redis_server, workdir) as running:
+            yield running
+    finally:
         db_template.drop_database(database_url)
 
 
