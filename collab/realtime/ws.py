@@ -97,9 +97,12 @@ async def _authorize(ws: WebSocket, topics: dict[str, int | None]) -> None:
 
 async def _still_allowed(ws: WebSocket, topics: dict[str, int | None]) -> None:
     """Raise when the session ended or the user may no longer read a topic."""
-    if hasattr(ws.state, "user"):
-        del ws.state.user  # read the user afresh
-    await _authorize(ws, topics)
+    # In the setup slots too: hundreds of sockets opened together must not
+    # all take a pooled connection for their checks at the same moment.
+    async with services(ws).ws_setup:
+        if hasattr(ws.state, "user"):
+            del ws.state.user  # read the user afresh
+        await _authorize(ws, topics)
 
 
 def _shows_presence(ws: WebSocket, topic: str) -> bool:
@@ -116,9 +119,10 @@ async def _heartbeat(
     ws: WebSocket, conn: Connection, topics: dict[str, int | None], here: Here
 ) -> None:
     """Beat about every ``WS_HEARTBEAT`` seconds; check the session and the
-    topics again when the user's rights change (``user.changed``), at the
-    first beat and every :data:`FULL_CHECK_EVERY` beats; a public socket's
-    link at every beat (its answer is shared per process, see ``access``)."""
+    topics again when the user's rights change (``user.changed``) and every
+    :data:`FULL_CHECK_EVERY` beats (the setup has just checked them); a
+    public socket's link at every beat (its answer is shared per process,
+    see ``access``)."""
     interval = services(ws).settings.ws_heartbeat
     public = ws.query_params.get("public") is not None
     loop = asyncio.get_running_loop()
@@ -126,7 +130,7 @@ async def _heartbeat(
     # their session and presence in the same instant: spread the first beat
     # over the interval, and keep later ones from lining up again.
     beat_at = loop.time() + interval * random.uniform(0.25, 1.0)  # noqa: S311 (jitter)
-    beats = 0
+    beats = 1
     while True:
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can turn a
         # cancellation that meets its timeout into TimeoutError, and this loop
