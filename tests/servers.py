@@ -33,12 +33,19 @@ def free_port() -> int:
 
 
 def start_uvicorn(
-    port: int, env: Mapping[str, str], log: Path, log_level: str = "warning"
+    port: int,
+    env: Mapping[str, str],
+    log: Path,
+    log_level: str = "warning",
+    factory: str = "collab.app:create_app",
 ) -> subprocess.Popen[bytes]:
-    """Start a uvicorn worker of the app on 127.0.0.1:``port``; output goes to ``log``."""
+    """Start a uvicorn worker of the app on 127.0.0.1:``port``; output goes to ``log``.
+
+    ``factory`` is the app factory uvicorn calls (a test may wrap the real one).
+    """
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "collab.app:create_app",
+            [sys.executable, "-m", "uvicorn", "--factory", factory,
              "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level,
              "--ws-per-message-deflate", "false"],  # as the Procfile
             cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT,

@@ -42,5 +42,6 @@ def heartbeat_frame() -> str:
 
 
 def reset_frame(topic: str) -> str:
-    """Tells the page that what it missed is older than the log: reload."""
+    """Tells the page to take its content afresh: what it missed is older than
+    the log, or could not be rendered (``static/js/live.js``, ``refresh``)."""
     return f'<template data-reset="{escape(topic)}"></template>'

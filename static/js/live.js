@@ -142,8 +142,9 @@
       return;
     }
     if (head.hasAttribute("data-reset")) {
-      // What we missed is older than the server keeps: start afresh.
-      window.location.reload();
+      // What we missed cannot be sent (older than the server keeps, or it
+      // could not be rendered): take this page's content afresh.
+      refresh(el);
       return;
     }
     var topic = head.getAttribute("data-topic");
@@ -159,6 +160,117 @@
       shown = applyOp(parts[i]) || shown;
     }
     if (shown) { announce(head.getAttribute("data-announce")); }
+  }
+
+  // -- A reset: the page's content afresh, in place -------------------------
+  //
+  // The page is fetched again and its body (main and aside) put in place of
+  // ours; the socket stays (our #live element is kept), so do the forms the
+  // person is using: a form with something typed, a file chosen or the focus
+  // is kept as it is, in place of its fresh copy. Frames that arrive during
+  // the fetch wait and are applied after it (those the fresh page already
+  // shows are skipped by seq). When the page cannot be refreshed that way
+  // (an error, a redirect: the session ended), it is reloaded.
+  var refreshing = false;
+  var again = false;
+  var waiting = [];
+
+  function isDirty(form) {
+    if (form.contains(document.activeElement)) { return true; }
+    var fields = form.elements;
+    for (var i = 0; i < fields.length; i++) {
+      var f = fields[i];
+      if (f.type === "hidden" || f.type === "submit" || f.type === "button") { continue; }
+      if (f.type === "file" && f.files && f.files.length) { return true; }
+      if ((f.type === "checkbox" || f.type === "radio") && f.checked !== f.defaultChecked) {
+        return true;
+      }
+      if (f.tagName === "SELECT") {
+        for (var j = 0; j < f.options.length; j++) {
+          if (f.options[j].selected !== f.options[j].defaultSelected) { return true; }
+        }
+      } else if ("defaultValue" in f && f.value !== f.defaultValue) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Where a form of the page is found again in a fresh copy: by id, or by
+  // its action and its rank among the forms with that action.
+  function formKey(form, all) {
+    if (form.id) { return "#" + form.id; }
+    var action = form.getAttribute("action") || form.getAttribute("hx-post") || "";
+    var rank = 0;
+    for (var i = 0; i < all.length && all[i] !== form; i++) {
+      if ((all[i].getAttribute("action") || all[i].getAttribute("hx-post") || "") === action) {
+        rank++;
+      }
+    }
+    return action + "@" + rank;
+  }
+
+  function formsByKey(root) {
+    var all = Array.prototype.slice.call(root.querySelectorAll("form"));
+    var byKey = {};
+    all.forEach(function (form) { byKey[formKey(form, all)] = form; });
+    return byKey;
+  }
+
+  function refresh(el) {
+    if (refreshing) { again = true; return; }
+    refreshing = true;
+    again = false;
+    var body = document.querySelector(".page-body");
+    fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok || response.redirected) { throw new Error("not this page"); }
+        return response.text();
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        var freshBody = fresh.querySelector(".page-body");
+        var freshLive = fresh.getElementById("live");
+        if (!body || !freshBody || !freshLive) { throw new Error("not this page"); }
+        var focused = document.activeElement;
+        var selection = focused && "selectionStart" in focused
+          ? [focused.selectionStart, focused.selectionEnd] : null;
+        var kept = {};
+        var ours = formsByKey(body);
+        Object.keys(ours).forEach(function (key) {
+          if (isDirty(ours[key])) { kept[key] = ours[key]; }
+        });
+        var theirs = formsByKey(freshBody);
+        Object.keys(kept).forEach(function (key) {
+          if (theirs[key]) { theirs[key].replaceWith(kept[key]); }
+        });
+        // Our #live goes where the fresh one was, once htmx has processed the
+        // new content: processed again, its ws extension would open a second
+        // socket.
+        var slot = document.createComment("live");
+        freshLive.replaceWith(slot);
+        el.setAttribute("data-topics", freshLive.getAttribute("data-topics") || "{}");
+        el.remove();
+        body.replaceChildren.apply(body, Array.prototype.slice.call(freshBody.childNodes));
+        if (window.htmx) { window.htmx.process(body); }
+        slot.replaceWith(el);
+        if (focused && document.contains(focused)) {
+          focused.focus();
+          if (selection) {
+            try { focused.setSelectionRange(selection[0], selection[1]); } catch (e) { /* no range */ }
+          }
+        }
+      })
+      .then(function () {
+        refreshing = false;
+        var queued = waiting;
+        waiting = [];
+        queued.forEach(function (frame) { apply(el, frame); });
+        if (again) { refresh(el); }
+      })
+      .catch(function () {
+        window.location.reload();
+      });
   }
 
   // The author's own htmx response and the websocket frame of the same change
@@ -195,6 +307,10 @@
     var el = liveElement();
     if (!el || event.target !== el) { return; }
     event.preventDefault(); // we apply frames ourselves, idempotently
+    if (refreshing) {
+      waiting.push(event.detail.message); // applied once the fresh content is in
+      return;
+    }
     apply(el, event.detail.message);
   });
 })();
