@@ -8,9 +8,12 @@ is a migrated database, and each test gets ``CREATE DATABASE ... TEMPLATE``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import shutil
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -79,3 +82,17 @@ class Template:
         if is_postgres():
             asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def sqlite_write_locked(url: str) -> Iterator[None]:
+    """Another process's write transaction on a SQLite database file, for the block."""
+    path = make_url(url).database
+    assert path
+    holder = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import exc
@@ -19,7 +19,7 @@ from collab import db as db_module
 from collab.db import Database, is_unavailable, make_engine
 from collab.web import RETRY_AFTER
 from tests.conftest import World
-from tests.dbs import is_postgres
+from tests.dbs import is_postgres, sqlite_write_locked
 from tests.helpers import Client, italian, parse, snapshot, text_of
 
 BOARD = "/zones/5/trasporti-mobilita"
@@ -28,25 +28,11 @@ UNAVAILABLE = (
 )
 
 
-@contextlib.contextmanager
-def _sqlite_locked(url: str) -> Iterator[None]:
-    """Another process's write transaction on the database file."""
-    path = make_url(url).database
-    assert path
-    holder = sqlite3.connect(path, timeout=0, isolation_level=None)
-    try:
-        holder.execute("BEGIN EXCLUSIVE")
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-
-
 @contextlib.asynccontextmanager
 async def _outage(db: Database) -> AsyncIterator[None]:
     """The database out of reach for the block, then back."""
     if not is_postgres():
-        with _sqlite_locked(db.url):
+        with sqlite_write_locked(db.url):
             yield
         return
     # A server that refuses connections: the pool's connections dropped and

@@ -11,6 +11,7 @@ loaded. The browser is Debian's Chromium driven by Playwright's sync API:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -74,11 +75,11 @@ class LiveServer:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-@pytest.fixture(scope="session")
-def live_server(
-    db_template: Template, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def serving(
+    db_template: Template, workdir: Path, factory: str = "collab.app:create_app"
 ) -> Iterator[LiveServer]:
-    workdir = tmp_path_factory.mktemp("live")
+    """A uvicorn of ``factory`` on a free port, on a new database with the demo data."""
     database_url = db_template.new_database(workdir)
     asyncio.run(_load_demo(database_url, workdir / "files"))  # DATA_DIR/files, as the app
     port = free_port()
@@ -93,7 +94,7 @@ def live_server(
     }
     env.pop("REDIS_URL", None)  # one process: the in-memory channel layer
     log = workdir / "uvicorn.log"
-    proc = start_uvicorn(port, env, log)
+    proc = start_uvicorn(port, env, log, factory=factory)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc, log)
@@ -101,6 +102,14 @@ def live_server(
     finally:
         stop_process(proc)
         db_template.drop_database(database_url)
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    db_template: Template, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    with serving(db_template, tmp_path_factory.mktemp("live")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,7 @@ receive.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -42,13 +40,12 @@ from tests.browser.conftest import (
     LiveServer,
     Session,
     Watcher,
-    _load_demo,
     assert_no_reload,
     login_session,
+    serving,
 )
 from tests.browser.faulty import FAIL_ALWAYS, FAIL_ONCE, INJECTED
 from tests.dbs import Template
-from tests.servers import free_port, start_uvicorn, stop_process, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -69,29 +66,10 @@ def live_server(
     db_template: Template, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     """This module's server (overrides conftest's): the faulty app, demo data."""
-    workdir = tmp_path_factory.mktemp("faulty")
-    database_url = db_template.new_database(workdir)
-    asyncio.run(_load_demo(database_url, workdir / "files"))
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATA_DIR": str(workdir),
-        "SECRET_KEY": "f" * 48,
-        "COLLAB_ENV": "test",
-        "DATABASE_URL": database_url,
-        "DEFAULT_LOCALE": "it",
-        "BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    env.pop("REDIS_URL", None)  # one process: the in-memory channel layer
-    log = workdir / "uvicorn.log"
-    proc = start_uvicorn(port, env, log, factory="tests.browser.faulty:create_app")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc, log)
-        yield LiveServer(url=url, database_url=database_url, log=log, data_dir=workdir)
-    finally:
-        stop_process(proc)
-        db_template.drop_database(database_url)
+    with serving(
+        db_template, tmp_path_factory.mktemp("faulty"), factory="tests.browser.faulty:create_app"
+    ) as server:
+        yield server
 
 
 @dataclass

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -23,13 +22,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from collab.db import Database
 from collab.forums.models import Post
 from collab.migrate import upgrade
 from collab.models import EventLog, TopicSeq
-from tests.dbs import Template, is_postgres
+from tests.dbs import Template, is_postgres, sqlite_write_locked
 from tests.multiprocess.clients import MAYOR, TECH5, Listener, User
 from tests.multiprocess.conftest import Cluster, RedisServer, running_cluster
 from tests.servers import ROOT
@@ -74,20 +72,6 @@ class PgServer:
 
     def close(self) -> None:
         self._run("stop")
-
-
-@contextlib.contextmanager
-def sqlite_write_locked(url: str) -> Iterator[None]:
-    """Another process's write transaction on the database file."""
-    path = make_url(url).database
-    assert path
-    holder = sqlite3.connect(path, timeout=0, isolation_level=None)
-    try:
-        holder.execute("BEGIN EXCLUSIVE")
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
 
 @pytest.fixture(scope="module")
