@@ -232,6 +232,7 @@ class _Worker:
             "warm": self.warm_count,
             "unique": self.unique,
             "open": len(self.sockets) - sum(self.closes.values()),
+            "heartbeats": self.kinds["heartbeat"],
         }
 
     async def close_all(self) -> None:

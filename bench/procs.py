@@ -29,10 +29,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def collab_data(data_dir: Path, **extra: str) -> dict[str, str]:
+def collab_data(data_dir: Path, *, cwd: Path = ROOT, **extra: str) -> dict[str, str]:
     """A fresh ``data_dir`` with collab's schema and demo data; the environment to serve it.
 
     ``extra`` adds settings (``UPLOAD_MAX_BYTES="..."``) to that environment.
+    ``cwd`` is the checkout whose ``collab`` migrates and fills it (another
+    commit's worktree, for a before/after comparison).
     """
     data_dir.mkdir()
     env = {
@@ -47,7 +49,7 @@ def collab_data(data_dir: Path, **extra: str) -> dict[str, str]:
         subprocess.run(
             [sys.executable, "-m", "collab", command],
             env={**os.environ, **env},
-            cwd=ROOT,
+            cwd=cwd,
             check=True,
             stdout=subprocess.DEVNULL,
         )
