@@ -49,8 +49,8 @@ __all__ = [
     "require_user",
     "rome_to_utc",
     "safe_next",
+    "session_uid",
     "settings",
-    "signed_in",
     "translate",
     "unavailable_response",
     "upload_form",
@@ -122,9 +122,10 @@ def csrf_token(conn: HTTPConnection) -> str:
     return token
 
 
-def signed_in(conn: HTTPConnection) -> bool:
-    """Whether the session names a user (who may still turn out not to be valid)."""
-    return "session" in conn.scope and isinstance(conn.session.get("uid"), int)
+def session_uid(conn: HTTPConnection) -> int | None:
+    """The user the session names (who may still turn out not to be valid)."""
+    uid = conn.session.get("uid") if "session" in conn.scope else None
+    return uid if isinstance(uid, int) else None
 
 
 async def current_user(conn: HTTPConnection) -> User | None:

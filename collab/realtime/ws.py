@@ -168,7 +168,8 @@ async def live(ws: WebSocket) -> None:
     if token is not None and not app.public_limiter.allow(ws.client.host if ws.client else ""):
         await ws.close(code=4429)
         return
-    if token is None and not web.signed_in(ws):
+    uid = web.session_uid(ws)
+    if token is None and uid is None:
         await ws.close(code=4401)  # no session at all: nothing to wait for
         return
     hub = app.hub
@@ -184,18 +185,22 @@ async def live(ws: WebSocket) -> None:
         # restart hundreds rejoin within a second, and page requests must
         # still find the loop and the pool free between them.
         async with app.ws_setup:
-            user = None if token is not None else await web.current_user(ws)
-            if token is None and user is None:
-                raise Rejected(4401)
+            conn = Connection(ws, None, web.locale_of(ws), app.settings.ws_queue_size)
+            user = None
+            if token is None:
+                assert uid is not None
+                # What changes this user's rights arrives on their own topic:
+                # followed before the user is read, a change committed after
+                # the read arrives as an event, one committed before is in it.
+                await hub.subscribe(user_topic(uid), conn, None)
+                subscribed.append(user_topic(uid))
+                user = await web.current_user(ws)
+                if user is None:
+                    raise Rejected(4401)
+                conn.user = user
             await _authorize(ws, topics)
-            conn = Connection(ws, user, web.locale_of(ws), app.settings.ws_queue_size)
             writer = asyncio.create_task(conn.write(ws.scope.get("collab.send", ws.send)))
             tasks = [writer, asyncio.create_task(_reader(ws))]
-            if user is not None:
-                # What changes this user's rights arrives on their own topic;
-                # followed first, so that no change falls before the replays.
-                await hub.subscribe(user_topic(user.id), conn, None)
-                subscribed.append(user_topic(user.id))
             for topic, after in topics.items():
                 await hub.subscribe(topic, conn, after)
                 subscribed.append(topic)
