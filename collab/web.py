@@ -134,8 +134,8 @@ async def current_user(conn: HTTPConnection) -> User | None:
         cached: User | None = conn.state.user
         return cached
     user = None
-    uid = conn.session.get("uid") if "session" in conn.scope else None
-    if isinstance(uid, int):
+    uid = session_uid(conn)
+    if uid is not None:
         async with db(conn).session() as session:
             user = await session.scalar(select(User).where(User.id == uid))
         # A password change, role change or deactivation bumps the epoch and
