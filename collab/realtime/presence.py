@@ -9,6 +9,7 @@ Presence is not an event: it is not logged and has no sequence number.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -63,12 +64,21 @@ class MemoryPresence:
         self._topics.clear()
 
 
+# Redis commands a worker's presence has in flight at most. Every socket
+# touches its entry at setup and at each heartbeat: after a restart hundreds
+# do so within a second. They wait their turn here rather than fail, as
+# redis-py's pool does past 100 connections. (Not redis-py's blocking pool:
+# on Python 3.11 it can swallow the cancellation of the task waiting in it.)
+IN_FLIGHT = 16
+
+
 class RedisPresence:
     def __init__(self, url: str, ttl: float) -> None:
         from redis.asyncio import from_url
 
         self.ttl = ttl
         self.redis: Any = from_url(url)
+        self._turns = asyncio.Semaphore(IN_FLIGHT)
 
     @staticmethod
     def _key(topic: str) -> str:
@@ -80,17 +90,18 @@ class RedisPresence:
 
     async def touch(self, topic: str, key: str, user_id: int, name: str) -> None:
         rkey = self._key(topic)
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with self._turns, self.redis.pipeline(transaction=False) as pipe:
             pipe.zadd(rkey, {self._member(key, user_id, name): time.time() + self.ttl})
             pipe.expire(rkey, int(self.ttl * 2) + 1)
             await pipe.execute()
 
     async def leave(self, topic: str, key: str, user_id: int, name: str) -> None:
-        await self.redis.zrem(self._key(topic), self._member(key, user_id, name))
+        async with self._turns:
+            await self.redis.zrem(self._key(topic), self._member(key, user_id, name))
 
     async def who(self, topic: str) -> list[Present]:
         rkey = self._key(topic)
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with self._turns, self.redis.pipeline(transaction=False) as pipe:
             pipe.zremrangebyscore(rkey, "-inf", time.time())
             pipe.zrange(rkey, 0, -1)
             _, members = await pipe.execute()
