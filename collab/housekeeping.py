@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 import anyio.to_thread
 from sqlalchemy import delete, select
 
+from collab.cancelling import checkpoint
 from collab.db import Database
 from collab.documents.models import Blob
 from collab.documents.store import FileStore
@@ -69,6 +70,7 @@ async def sweep_forever(database: Database, settings: Settings, interval: float 
     The first pass waits too: a restart (or a test's app) writes nothing at once.
     """
     while True:
+        checkpoint()  # collab.cancelling
         await asyncio.sleep(interval * random.uniform(0.75, 1.25))  # noqa: S311 (jitter)
         try:
             swept = await sweep(database, settings)

@@ -37,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from collab.cancelling import checkpoint
 from collab.db import Database
 from collab.models import TopicSeq
 from collab.realtime import log as event_log
@@ -199,6 +200,7 @@ class Hub:
 
     async def _receive_loop(self) -> None:
         while True:
+            checkpoint()  # the layer may have swallowed the cancel (collab.cancelling)
             try:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
@@ -338,6 +340,7 @@ class Hub:
 
     async def _poll_loop(self) -> None:
         while True:
+            checkpoint()
             await asyncio.sleep(self.poll_interval)
             try:
                 await self.catch_up()
@@ -355,6 +358,7 @@ class Hub:
 
     async def _rejoin_loop(self, interval: float) -> None:
         while True:
+            checkpoint()
             await asyncio.sleep(interval)
             try:
                 await self.rejoin()

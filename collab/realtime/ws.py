@@ -41,6 +41,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from collab import web
+from collab.cancelling import checkpoint
 from collab.db import is_unavailable
 from collab.realtime.access import Rejected
 from collab.realtime.connection import Connection
@@ -132,6 +133,7 @@ async def _heartbeat(
     beat_at = loop.time() + interval * random.uniform(0.25, 1.0)  # noqa: S311 (jitter)
     beats = 1
     while True:
+        checkpoint()  # a library may have swallowed the cancel (collab.cancelling)
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can turn a
         # cancellation that meets its timeout into TimeoutError, and this loop
         # would then outlive the socket.
@@ -153,6 +155,7 @@ async def _heartbeat(
 async def _reader(ws: WebSocket) -> None:
     # The client says nothing after subscribing; this notices it leaving.
     while True:
+        checkpoint()
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             return

@@ -502,3 +502,28 @@ async def test_a_reconnect_storm_reads_and_renders_once_with_bounded_connections
         await eventually(lambda: all(s.seqs(topic)[-1] == 21 for s in socks))
     finally:
         await hub.stop()
+
+
+class SwallowingLayer(InMemoryChannelLayer):
+    """A layer whose receive, cancelled the first time, returns as if nothing
+    happened (as redis-py 8.2's commands can on Python 3.11)."""
+
+    swallowed = False
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        try:
+            return await super().receive(channel)
+        except asyncio.CancelledError:
+            if self.swallowed:
+                raise
+            self.swallowed = True
+            return {"type": "collab.nothing"}
+
+
+async def test_the_hub_stops_even_when_its_layer_swallows_the_cancel(db: Database) -> None:
+    hub = Hub(SwallowingLayer(), db, CountingRender(), poll_interval=3600)
+    await hub.start()
+    await asyncio.sleep(0.05)  # the receive loop waits in the layer
+    stopping = asyncio.create_task(hub.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)
+    assert stopping in done, "the hub did not stop: the worker would never exit"

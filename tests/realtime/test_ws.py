@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -432,3 +433,40 @@ def test_heartbeats_do_not_read_the_user_every_beat(
                 beats += 1
     assert checks == []  # the setup has just checked; beats do again only every 20th
     assert ws_module.FULL_CHECK_EVERY == 20
+
+
+async def test_a_heartbeat_ends_even_when_presence_swallows_the_cancel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """redis-py 8.2 can return from a command as if its task had not been
+    cancelled: the heartbeat must end all the same when its socket goes, or it
+    beats for ever and the worker's graceful shutdown waits for it for ever."""
+
+    class SwallowingHere:
+        refreshes = 0
+        waiting = asyncio.Event()
+
+        async def refresh(self) -> None:
+            self.refreshes += 1
+            self.waiting.set()
+            try:
+                await asyncio.sleep(3600)  # waiting on Redis...
+            except asyncio.CancelledError:
+                if self.refreshes > 1:
+                    raise
+                # ...which swallows the cancel
+
+    settings = SimpleNamespace(ws_heartbeat=0.01)
+    monkeypatch.setattr(ws_module, "services", lambda ws: SimpleNamespace(settings=settings))
+    ws = SimpleNamespace(query_params={})
+    conn = SimpleNamespace(recheck=asyncio.Event(), put=lambda frame: None)
+    here = SwallowingHere()
+    beating = asyncio.create_task(ws_module._heartbeat(ws, conn, {}, here))  # type: ignore[arg-type]
+    await asyncio.wait_for(here.waiting.wait(), timeout=5)
+    beating.cancel()  # the socket closed
+    done, _ = await asyncio.wait({beating}, timeout=2)
+    try:
+        assert beating in done and beating.cancelled()
+        assert here.refreshes == 1
+    finally:
+        beating.cancel()
