@@ -72,8 +72,11 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: fl
     )
 
 
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    """SIGTERM (a graceful shutdown), then SIGKILL if it does not exit in time."""
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10) -> bool:
+    """SIGTERM (a graceful shutdown), then SIGKILL if it does not exit in time.
+
+    True when it exited by itself (or had already), False when it was killed.
+    """
     if proc.poll() is None:
         proc.terminate()
     try:
@@ -81,3 +84,5 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+        return False
+    return True

@@ -132,7 +132,7 @@ class Listener:
     # Seconds the page waits before reconnecting: htmx's ws extension draws a
     # jitter; a fixed 0.2 s keeps the single-socket tests quick.
     backoff: Callable[[], float] = lambda: 0.2
-    max_closes: int = 50
+    max_closes: int = 600  # about two minutes of a server that is down, at 0.2 s
 
     async def run(self) -> None:
         try:

@@ -168,8 +168,10 @@ def running_cluster(database_url: str, redis: RedisServer, workdir: Path) -> Ite
             wait_healthy(worker.url, worker.proc, worker.log)
         yield Cluster(workers[0], workers[1], redis, database_url)
     finally:
-        for worker in workers:
-            stop_process(worker.proc)
+        stuck = [worker.name for worker in workers if not stop_process(worker.proc)]
+    # Whatever the test put them through, the workers still shut down when
+    # asked: a socket's task that outlived its cancel would keep one waiting.
+    assert not stuck, f"worker(s) {stuck} did not exit within 10 s of SIGTERM (killed)"
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from tests.multiprocess.clients import MAYOR, TECH5, Listener, User
 from tests.multiprocess.conftest import Cluster, RedisServer, running_cluster
 from tests.servers import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 PG_TMP = ROOT / "scripts" / "pg-tmp.sh"
 # Seconds the database stays away at least; on SQLite, as long as the refused

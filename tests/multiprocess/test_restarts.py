@@ -34,7 +34,7 @@ from tests.multiprocess.clients import MAYOR, TECH5, Listener, User
 from tests.multiprocess.conftest import Cluster, Worker
 from tests.servers import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 FOLLOWERS = 500  # of the thread, half on each worker
 ROOM_FOLLOWERS = 50  # of the meeting room, half on each worker

@@ -26,7 +26,7 @@ import pytest
 from tests.multiprocess.clients import Listener, User
 from tests.multiprocess.conftest import Cluster
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 # Live delivery must beat this; the hub's log poll (every 2 s) cannot, for
 # probes spaced further apart than the poll leaves between two of its runs.
