@@ -35,6 +35,8 @@ from collab.forums.routes import routes as forum_routes
 from collab.gctune import tune_gc
 from collab.housekeeping import sweep_forever
 from collab.legal.pages import routes as legal_routes
+from collab.mail.sender import MailSender
+from collab.mail.transport import make_transport
 from collab.meetings.routes import routes as meeting_routes
 from collab.realtime import sessions
 from collab.realtime.access import TopicAccess
@@ -108,6 +110,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     hub = Hub(layer, database, FragmentRenderer(registry, templates, database))
     # An entry outlives two missed heartbeats before it expires.
     presence = make_presence(settings.redis_url, ttl=settings.ws_heartbeat * 2 + 5)
+    mail = MailSender(
+        database,
+        make_transport(settings.smtp_url, settings.mail_from, settings.mail_dir),
+        max_attempts=settings.mail_max_attempts,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -115,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             templates.warm()
         tune_gc()
         await hub.start()
+        mail.start()
         sweeper = asyncio.create_task(sweep_forever(database, settings), name="housekeeping")
         try:
             yield
@@ -122,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await mail.stop()
             await hub.stop()
             await presence.close()
             await close_layer(layer)
@@ -168,6 +177,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.services = Services(
         settings=settings, db=database, templates=templates, layer=layer, registry=registry,
-        hub=hub, access=TopicAccess(registry, database), presence=presence,
+        hub=hub, access=TopicAccess(registry, database), presence=presence, mail=mail,
     )  # fmt: skip
     return app

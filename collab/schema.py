@@ -7,13 +7,15 @@ code imports only the models it uses.
 from __future__ import annotations
 
 from collab import models
+from collab.accounts import models as accounts
 from collab.consultations import models as consultations
 from collab.documents import models as documents
 from collab.forums import models as forums
 from collab.legal import models as legal
+from collab.mail import models as mail
 from collab.meetings import models as meetings
 
 __all__ = ["FEATURE_MODELS", "metadata"]
 
-FEATURE_MODELS = (consultations, documents, forums, legal, meetings)
+FEATURE_MODELS = (accounts, consultations, documents, forums, legal, mail, meetings)
 metadata = models.Base.metadata

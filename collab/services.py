@@ -19,6 +19,7 @@ from collab.ratelimit import SlidingWindow
 
 if TYPE_CHECKING:
     from collab.db import Database
+    from collab.mail.sender import MailSender
     from collab.realtime.access import TopicAccess
     from collab.realtime.hub import Hub
     from collab.realtime.layers import ChannelLayer
@@ -46,6 +47,7 @@ class Services:
     hub: Hub
     access: TopicAccess  # who may follow which topic, with the topics' zones cached
     presence: Presence
+    mail: MailSender  # the outbox's sender in this process; wake() it after queueing
     # Page loads and socket opens without an account, per client IP.
     public_limiter: SlidingWindow = field(default_factory=SlidingWindow)
     # The sockets being set up at once (WS_SETUP_SLOTS).

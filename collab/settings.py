@@ -60,11 +60,23 @@ class Settings:
     upload_max_bytes: int = field(
         default=DEFAULT_UPLOAD_MAX_BYTES, metadata={"env": "UPLOAD_MAX_BYTES"}
     )
+    #: SMTP server for e-mail (``smtp://``, ``smtp+starttls://``, ``smtps://``, with
+    #: ``user:password@``); unset: messages are written to ``DATA_DIR/mail``.
+    smtp_url: str = field(default="", repr=False, metadata={"env": "SMTP_URL"})
+    #: The From of every message.
+    mail_from: str = field(default="collab <noreply@localhost>", metadata={"env": "MAIL_FROM"})
+    #: Attempts to send a message through temporary failures before admins are shown it.
+    mail_max_attempts: int = field(default=8, metadata={"env": "MAIL_MAX_ATTEMPTS"})
 
     @property
     def files_dir(self) -> Path:
         """Where uploaded files live, by SHA-256 (``DATA_DIR/files``)."""
         return self.data_dir / "files"
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where messages go when no ``SMTP_URL`` is set (``DATA_DIR/mail``)."""
+        return self.data_dir / "mail"
 
     @property
     def production(self) -> bool:
@@ -154,4 +166,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ws_queue_size=_int(environ, "WS_QUEUE_SIZE", defaults.ws_queue_size),
         ws_heartbeat=_int(environ, "WS_HEARTBEAT", defaults.ws_heartbeat),
         upload_max_bytes=_int(environ, "UPLOAD_MAX_BYTES", defaults.upload_max_bytes),
+        smtp_url=_smtp_url(environ.get("SMTP_URL", "")),
+        mail_from=environ.get("MAIL_FROM") or defaults.mail_from,
+        mail_max_attempts=_int(environ, "MAIL_MAX_ATTEMPTS", defaults.mail_max_attempts),
     )
+
+
+def _smtp_url(url: str) -> str:
+    if url and not url.startswith(("smtp://", "smtp+starttls://", "smtps://")):
+        raise ConfigurationError("SMTP_URL must start with smtp://, smtp+starttls:// or smtps://")
+    return url

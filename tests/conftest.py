@@ -21,6 +21,7 @@ from collab.models import User
 from collab.settings import Settings, load_settings
 from tests.dbs import Template
 from tests.helpers import PASSWORD, Client
+from tests.smtp import SmtpServer
 
 
 @pytest.hookimpl(wrapper=True)
@@ -168,3 +169,12 @@ def login_as(world: World, new_client: Callable[[], Client]) -> Callable[[str], 
         return c
 
     return login
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free loopback port."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

@@ -62,6 +62,9 @@ def test_every_env_var_reaches_its_field(tmp_path: Path) -> None:
         "WS_HEARTBEAT": "10",
         "EVENT_LOG_DAYS": "3",
         "UPLOAD_MAX_BYTES": "1048576",
+        "SMTP_URL": "smtp+starttls://collab:segreto@mail.example.it:587",
+        "MAIL_FROM": "Collab CMTo <collab@example.it>",
+        "MAIL_MAX_ATTEMPTS": "5",
     }
     assert set(samples) == set(env_names()), "give the new setting a sample value here"
     settings = load_settings(samples)
@@ -130,6 +133,7 @@ def test_integer_settings_exist() -> None:
         "LOGIN_MAX_FAILURES_ACCOUNT",
         "LOGIN_MAX_FAILURES_IP",
         "LOGIN_THROTTLE_WINDOW",
+        "MAIL_MAX_ATTEMPTS",
         "SESSION_MAX_AGE",
         "UPLOAD_MAX_BYTES",
         "WS_HEARTBEAT",
@@ -155,3 +159,8 @@ def test_bad_choices_are_refused(tmp_path: Path, var: str, raw: str) -> None:
 def test_database_urls_are_rewritten_for_asyncpg(tmp_path: Path, given: str, expected: str) -> None:
     settings = load_settings({"DATA_DIR": str(tmp_path), "DATABASE_URL": given})
     assert settings.database_url == expected
+
+
+def test_an_smtp_url_of_another_kind_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="SMTP_URL"):
+        load_settings({"SMTP_URL": "http://mail.example.it", "SECRET_KEY": "k" * 40})
