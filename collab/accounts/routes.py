@@ -1,4 +1,4 @@
-"""Login, logout, password change and language choice."""
+"""Login, logout, password change and reset, and language choice."""
 
 from __future__ import annotations
 
@@ -8,15 +8,20 @@ from starlette.routing import BaseRoute, Route
 
 from collab import web
 from collab.accounts.actions import (
+    EMAIL_RE,
     authenticate,
     check_login_allowed,
     do_change_password,
     normalize_email,
 )
+from collab.accounts.reset import check_reset_token, do_request_reset, do_reset_password
 from collab.cookies import LANG_COOKIE, LANG_COOKIE_MAX_AGE
 from collab.errors import ActionError, Throttled
-from collab.i18n import LOCALES, N_
+from collab.i18n import LOCALES, N_, translations
+from collab.mail.compose import Draft
+from collab.mail.outbox import queue
 from collab.models import User
+from collab.services import services
 
 __all__ = ["routes"]
 
@@ -31,7 +36,12 @@ async def login_page(request: Request) -> Response:
     if await web.current_user(request) is not None:
         return RedirectResponse(web.safe_next(request.query_params.get("next")), status_code=303)
     return await web.render(
-        request, "accounts/login.html", {"next": web.safe_next(request.query_params.get("next"))}
+        request,
+        "accounts/login.html",
+        {
+            "next": web.safe_next(request.query_params.get("next")),
+            "reset": request.query_params.get("reset") == "1",
+        },
     )
 
 
@@ -114,6 +124,107 @@ async def change_password(request: Request) -> Response:
     return await web.render(request, "accounts/password.html", {"done": True})
 
 
+# The reset pages carry a secret in their URL: no Referer leaves them.
+NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+EMAIL_NEEDED = ActionError(N_("Enter the e-mail address of your account."), field="email")
+
+
+async def forgot_page(request: Request) -> Response:
+    return await web.render(request, "accounts/forgot.html")
+
+
+async def forgot(request: Request) -> Response:
+    data = await web.form(request)
+    email = normalize_email(web.field(data, "email"))
+    if not EMAIL_RE.match(email):
+        return await web.render(
+            request,
+            "accounts/forgot.html",
+            {"email": email, "error": web.translate(request, EMAIL_NEEDED), "error_field": "email"},
+            status_code=422,
+        )
+    app = services(request)
+    locale = web.locale_of(request)
+    try:
+        async with web.db(request).transaction() as uow:
+            asked = await do_request_reset(uow, email, client_ip(request))
+            if asked is not None:
+                queue(
+                    uow.session,
+                    _reset_mail(request, locale, asked.user, asked.token),
+                    sender=app.settings.mail_from,
+                    base_url=app.settings.base_url,
+                )
+    except Throttled as exc:
+        return await web.render(
+            request,
+            "accounts/forgot.html",
+            {"email": email, "error": web.translate(request, exc)},
+            status_code=429,
+        )
+    if asked is not None:
+        app.mail.wake()
+    # The same page whether or not the address has an account.
+    return await web.render(request, "accounts/forgot.html", {"email": email, "done": True})
+
+
+def _reset_mail(request: Request, locale: str, user: User, token: str) -> Draft:
+    app = services(request)
+    context = {
+        "name": user.name,
+        "email": user.email,
+        "link": f"{app.settings.base_url}/password/reset/{token}",
+        "subject": translations(locale).gettext("Choose a new password for collab"),
+    }
+    return Draft(
+        to=user.email,
+        subject=context["subject"],
+        text=app.templates.render("mail/password_reset.txt", locale, context),
+        html=app.templates.render("mail/password_reset.html", locale, context),
+        kind="password_reset",
+    )
+
+
+async def reset_page(request: Request) -> Response:
+    token = request.path_params["token"]
+    try:
+        async with web.db(request).session() as session:
+            await check_reset_token(session, token)
+    except ActionError as exc:
+        return await web.render(
+            request,
+            "accounts/reset.html",
+            {"invalid": True, "error": web.translate(request, exc)},
+            status_code=exc.status,
+            headers=NO_REFERRER,
+        )
+    return await web.render(request, "accounts/reset.html", {"token": token}, headers=NO_REFERRER)
+
+
+async def reset(request: Request) -> Response:
+    token = request.path_params["token"]
+    data = await web.form(request)
+    try:
+        async with web.db(request).transaction() as uow:
+            await do_reset_password(uow, token, web.field(data, "new"), web.field(data, "confirm"))
+    except ActionError as exc:
+        invalid = exc.field is None
+        return await web.render(
+            request,
+            "accounts/reset.html",
+            {
+                "token": token,
+                "invalid": invalid,
+                "error": web.translate(request, exc),
+                "error_field": exc.field,
+            },
+            status_code=exc.status,
+            headers=NO_REFERRER,
+        )
+    request.session.clear()  # whoever was logged in here, the new password logs in afresh
+    return web.redirect(request, "/login?reset=1")
+
+
 async def set_language(request: Request) -> Response:
     data = await web.form(request)
     lang = web.field(data, "lang")
@@ -133,5 +244,9 @@ def routes() -> list[BaseRoute]:
         Route("/logout", logout, methods=["POST"]),
         Route("/account/password", password_page, methods=["GET"]),
         Route("/account/password", change_password, methods=["POST"]),
+        Route("/password/forgot", forgot_page, methods=["GET"]),
+        Route("/password/forgot", forgot, methods=["POST"]),
+        Route("/password/reset/{token}", reset_page, methods=["GET"]),
+        Route("/password/reset/{token}", reset, methods=["POST"]),
         Route("/language", set_language, methods=["POST"]),
     ]

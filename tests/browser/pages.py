@@ -49,6 +49,20 @@ PAGES: list[PageSpec] = [
     # Accounts
     _page("login", "/login", roles=("anonymous",)),
     _page("password", "/account/password"),
+    _page("forgot-password", "/password/forgot", roles=("anonymous",)),
+    _page(
+        "reset-password",
+        "/password/reset/{token}",
+        "/password/reset/{reset_token}",
+        roles=("anonymous",),
+    ),
+    _page(
+        "reset-password-expired",
+        "/password/reset/{token}",
+        "/password/reset/scaduto",
+        roles=("anonymous",),
+        status=404,
+    ),
     # Boards and threads
     _page("home", "/", roles=ANYONE),
     _page("metro", "/metro"),
@@ -115,6 +129,9 @@ PAGES: list[PageSpec] = [
     _page("admin-user-new", "/admin/users/new", roles=("admin",)),
     _page("admin-user", "/admin/users/{id:id}", "/admin/users/{user}", roles=("admin",)),
     _page("admin-audit", "/admin/audit", roles=("admin",)),
+    _page("admin-mail", "/admin/mail", roles=("admin",)),
+    _page("admin-mail-failed", "/admin/mail", "/admin/mail?status=failed", roles=("admin",)),
+    _page("admin-mail-message", "/admin/mail/{id:id}", "/admin/mail/{mail}", roles=("admin",)),
     _page("admin-themes", "/admin/themes", roles=("admin",)),
     _page("admin-theme", "/admin/themes/{id:id}", "/admin/themes/{theme_id}", roles=("admin",)),
     _page("admin-comuni", "/admin/comuni", "/admin/comuni?zone={zone}", roles=("admin",)),

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
+from collab.accounts.reset import do_request_reset
 from collab.consultations import actions as consultations
 from collab.db import Database
 from collab.demo_library import one_page_pdf
@@ -29,6 +30,8 @@ from collab.documents.sniff import PDF
 from collab.documents.store import FileStore
 from collab.documents.upload import Upload
 from collab.forums import actions as forums
+from collab.mail.compose import Draft
+from collab.mail.outbox import queue
 from collab.meetings import actions as meetings
 from collab.meetings import attachments, attendance, floor, minutes, voting
 from collab.meetings.actions import AgendaLine, Convocation
@@ -88,6 +91,8 @@ class Scene:
     user: int
     theme_id: int
     comune: int
+    reset_token: str  # a password reset link, unused
+    mail: int  # a message in the outbox
 
     def values(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,6 +120,7 @@ async def _build(url: str, store: FileStore) -> Scene:
         thread, own_post, edited_post = await _thread(db, users, store)
         meeting_ids = await _meetings(db, users, store)
         consultation, consultation_open, contribution = await _consultations(db, users, store)
+        reset_token, mail = await _mail(db, users)
         async with db.session() as s:
             document = await s.scalar(select(Document).order_by(Document.id).limit(1))
             assert document is not None, "the demo library has documents"
@@ -134,10 +140,28 @@ async def _build(url: str, store: FileStore) -> Scene:
                 consultation=consultation, consultation_open=consultation_open,
                 contribution=contribution, document=document.id,
                 library_theme=library_theme.slug, user=users["sindaco"].id,
-                theme_id=theme.id, comune=comune,
+                theme_id=theme.id, comune=comune, reset_token=reset_token, mail=mail,
             )  # fmt: skip
     finally:
         await db.dispose()
+
+
+async def _mail(db: Database, users: dict[str, User]) -> tuple[str, int]:
+    """A password reset asked for the tecnico: its link, and its message in the outbox."""
+    async with db.transaction() as uow:
+        asked = await do_request_reset(uow, users["tecnico"].email, "192.0.2.10")
+        assert asked is not None
+        link = f"http://127.0.0.1/password/reset/{asked.token}"
+        draft = Draft(
+            to=users["tecnico"].email,
+            subject="Scegli una nuova password per collab",
+            text=f"Apri questo link entro un'ora: {link}",
+            html=f'<p><a href="{link}">{LONG_URL}</a></p>',
+            kind="password_reset",
+        )
+        mail = queue(uow.session, draft, sender="collab <noreply@localhost>", base_url=LONG_URL)
+        await uow.session.flush()
+        return asked.token, mail.id
 
 
 async def _users(db: Database) -> dict[str, User]:
