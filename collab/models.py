@@ -166,6 +166,8 @@ class User(Base):
     # carry an older value are no longer valid.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The secret of the user's calendar feed (/calendar/<token>.ics); None: no feed.
+    calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     comune: Mapped[Comune | None] = relationship(lazy="joined")
 

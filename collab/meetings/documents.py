@@ -14,18 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from collab import web
 from collab.db import UnitOfWork
-from collab.errors import NotFound, PermissionDenied
+from collab.errors import NotFound, PermissionDenied, Throttled
 from collab.i18n import N_, translations
-from collab.meetings import ics, minutes
+from collab.meetings import feeds, ics, minutes
 from collab.meetings.actions import get_readable_room
-from collab.meetings.models import AgendaItem, Meeting, MeetingZone, Verbale
+from collab.meetings.models import AgendaItem, Meeting, Verbale
 from collab.meetings.pdf import render_pdf_async
 from collab.meetings.room import Room, load_room
 from collab.meetings.room_public import REFERRER_POLICY
@@ -74,31 +73,54 @@ async def meeting_calendar(request: Request) -> Response:
     return Response(body, media_type=CALENDAR_TYPE, headers=_attachment(ics.filename(room.meeting)))
 
 
-async def _zone_meetings(
-    session: AsyncSession, zone: Zone
-) -> list[tuple[Meeting, list[AgendaItem], list[Zone]]]:
-    """Every meeting convening ``zone``, with its agenda and zones (three queries)."""
-    meetings = list(
-        await session.scalars(
-            select(Meeting)
-            .join(MeetingZone, MeetingZone.meeting_id == Meeting.id)
-            .where(MeetingZone.zone_id == zone.id)
-            .order_by(Meeting.starts_at, Meeting.id)
-        )
-    )
-    ids = [m.id for m in meetings]
-    items: dict[int, list[AgendaItem]] = {i: [] for i in ids}
-    for item in await session.scalars(select(AgendaItem).where(AgendaItem.meeting_id.in_(ids))):
-        items[item.meeting_id].append(item)
-    zones: dict[int, list[Zone]] = {i: [] for i in ids}
-    rows = await session.execute(
-        select(MeetingZone.meeting_id, Zone)
-        .join(Zone, Zone.id == MeetingZone.zone_id)
-        .where(MeetingZone.meeting_id.in_(ids))
-    )
-    for meeting_id, other in rows:
-        zones[meeting_id].append(other)
-    return [(m, items[m.id], zones[m.id]) for m in meetings]
+# -- the personal feed ------------------------------------------------------------------
+
+PERSONAL_CALENDAR = N_("collab: my meetings")
+
+
+async def personal_calendar(request: Request) -> Response:
+    """The feed a calendar app subscribes to: the secret in the URL, no cookie."""
+    app = services(request)
+    client = request.client.host if request.client else ""
+    if not app.public_limiter.allow(client):
+        raise Throttled(N_("Too many requests. Wait a minute and try again."))
+    async with web.db(request).session() as session:
+        owner = await feeds.feed_owner(session, request.path_params["token"])
+        if owner is None:
+            raise NotFound(N_("This calendar address is not valid (any more)."))
+        meetings = await feeds.user_meetings(session, owner)
+    locale = web.locale_of(request)
+    name = translations(locale).gettext(PERSONAL_CALENDAR)
+    body = ics.calendar((_event(request, *row) for row in meetings), name)
+    # Private: a shared cache must not keep one person's feed; no Referer leaves it.
+    headers = {"Cache-Control": "private, max-age=300", **REFERRER_POLICY}
+    return Response(body, media_type=CALENDAR_TYPE, headers=headers)
+
+
+async def calendar_page(request: Request) -> Response:
+    user = await web.require_user(request)
+    base = web.settings(request).base_url
+    address = f"{base}/calendar/{user.calendar_token}.ics" if user.calendar_token else None
+    context = {"address": address, "webcal": address and "webcal" + address[address.index(":") :]}
+    return await web.render(request, "accounts/calendar.html", context, headers=REFERRER_POLICY)
+
+
+async def new_calendar(request: Request) -> Response:
+    user = await web.require_user(request)
+    async with web.db(request).transaction() as uow:
+        account = await uow.session.get(User, user.id)
+        assert account is not None
+        await feeds.do_new_calendar_token(uow, account)
+    return web.redirect(request, "/account/calendar")
+
+
+async def revoke_calendar(request: Request) -> Response:
+    user = await web.require_user(request)
+    async with web.db(request).transaction() as uow:
+        account = await uow.session.get(User, user.id)
+        assert account is not None
+        await feeds.do_revoke_calendar_token(uow, account)
+    return web.redirect(request, "/account/calendar")
 
 
 async def zone_calendar(request: Request) -> Response:
@@ -110,7 +132,7 @@ async def zone_calendar(request: Request) -> Response:
             raise NotFound(N_("This zone does not exist."))
         if not can(user, Action.READ, zone.id):
             raise PermissionDenied(N_("You are not allowed to see this zone's boards."))
-        meetings = await _zone_meetings(session, zone)
+        meetings = await feeds.meetings_of_zones(session, [zone.id])
     locale = web.locale_of(request)
     name = translations(locale).gettext(ZONE_CALENDAR) % {
         "number": zone.number, "name": zone.label(locale),
@@ -230,6 +252,10 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/meetings/{id:id}/calendar.ics", meeting_calendar, methods=["GET"]),
         Route("/zones/{number:id}/meetings.ics", zone_calendar, methods=["GET"]),
+        Route("/calendar/{token}.ics", personal_calendar, methods=["GET"]),
+        Route("/account/calendar", calendar_page, methods=["GET"]),
+        Route("/account/calendar", new_calendar, methods=["POST"]),
+        Route("/account/calendar/revoke", revoke_calendar, methods=["POST"]),
         Route("/meetings/{id:id}/verbale", verbale_page, methods=["GET"]),
         Route("/meetings/{id:id}/verbale", edit_verbale, methods=["POST"]),
         Route("/meetings/{id:id}/verbale/publish", publish_verbale, methods=["POST"]),

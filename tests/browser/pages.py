@@ -49,6 +49,7 @@ PAGES: list[PageSpec] = [
     # Accounts
     _page("login", "/login", roles=("anonymous",)),
     _page("password", "/account/password"),
+    _page("calendar", "/account/calendar"),
     _page("forgot-password", "/password/forgot", roles=("anonymous",)),
     _page(
         "reset-password",
@@ -170,6 +171,7 @@ NOT_PAGES: dict[str, str] = {
     "/posts/{id:id}": "a post alone for htmx; a plain GET redirects to the thread",
     "/meetings/{id:id}/calendar.ics": "iCalendar file",
     "/zones/{number:id}/meetings.ics": "iCalendar file",
+    "/calendar/{token}.ics": "iCalendar file (a personal feed)",
     "/meetings/{id:id}/verbale.pdf": "PDF file",
     "/consultations/{id:id}/export.csv": "open data, CSV",
     "/consultations/{id:id}/export.json": "open data, JSON",
