@@ -199,7 +199,8 @@ async def test_anonymous_is_sent_to_login(world: World, db: Database, client: Cl
     [("/admin/themes", "/admin/themes"), ("/admin/themes/1", "/admin/themes"),
      ("/admin/comuni", "/admin/comuni"), ("/admin/comuni/1", "/admin/comuni"),
      (IMPORT, "/admin/comuni"), ("/admin/zones", "/admin/zones"),
-     ("/admin/legal", "/admin/legal"), ("/admin/legal/privacy", "/admin/legal")],
+     ("/admin/legal", "/admin/legal"), ("/admin/legal/privacy", "/admin/legal"),
+     ("/admin/mail", "/admin/mail")],
 )  # fmt: skip
 async def test_admin_pages_have_the_admin_tabs(
     world: World, login_as: LoginAs, url: str, tab: str
@@ -210,7 +211,7 @@ async def test_admin_pages_have_the_admin_tabs(
     tabs = parse(response).select("ul.nav-tabs a.nav-link")
     assert [str(a["href"]) for a in tabs] == [
         "/admin/users", "/admin/themes", "/admin/comuni", "/admin/zones", "/admin/legal",
-        "/admin/audit",
+        "/admin/mail", "/admin/audit",
     ]  # fmt: skip
     assert [str(a["href"]) for a in tabs if "active" in a["class"]] == [tab]
     assert words(tabs[1]) == italian("Themes")
