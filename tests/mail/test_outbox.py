@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from starlette.applications import Starlette
 
 from collab.db import Database
 from collab.mail.compose import Attachment, Draft
@@ -21,6 +22,15 @@ from tests.smtp import SmtpServer
 
 SENDER = "Collab <collab@example.it>"
 BASE = "https://collab.example.it"
+
+
+@pytest.fixture
+async def db(app: Starlette) -> Database:
+    """The app's database, its own sender stopped: these tests drive theirs."""
+    services = app.state.services
+    await services.mail.stop()
+    database: Database = services.db
+    return database
 
 
 def draft(n: int, to: str = "sindaco@comune.example.it", **extra: object) -> Draft:
