@@ -51,10 +51,13 @@ system-deps:
 # Tests marked `alone` put a machine under load on purpose (hundreds of
 # sockets, a worker killed) and time what users would see: they run after
 # the others, one at a time, so that no other test's browser competes with
-# them for the CPU. (Status 5: the arguments selected none of a phase's tests.)
+# them for the CPU. Both phases run even if the first fails; status 5 means
+# the arguments selected none of a phase's tests.
 test: install system-deps
-	$(BIN)/python -m pytest -m "not alone" $(XDIST) $(PYTEST_ARGS) || [ $$? -eq 5 ]
-	$(BIN)/python -m pytest -m alone -p no:xdist $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	@failed=0; \
+	$(BIN)/python -m pytest -m "not alone" $(XDIST) $(PYTEST_ARGS) || [ $$? -eq 5 ] || failed=1; \
+	$(BIN)/python -m pytest -m alone -p no:xdist $(PYTEST_ARGS) || [ $$? -eq 5 ] || failed=1; \
+	exit $$failed
 
 test-fast: install
 	scripts/system-deps.sh --no-browser

@@ -214,3 +214,12 @@ async def test_the_outbox_row_is_sent(
             break
         await asyncio.sleep(0.02)
     assert status is MailStatus.SENT
+
+
+@pytest.mark.parametrize("token", ["%00", "a%00b" * 5, "x" * 200, "%C3%A8" * 8, "short"])
+async def test_a_malformed_link_is_refused_in_the_page(client: Client, token: str) -> None:
+    page = await client.get(f"/password/reset/{token}")
+    assert page.status_code == 404
+    assert "/password/forgot" in page.text
+    posted = await client.post(f"/password/reset/{token}", {"new": NEW, "confirm": NEW})
+    assert posted.status_code == 404

@@ -11,6 +11,7 @@ Domain code: no Starlette here.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 VALID_FOR = timedelta(hours=1)
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 PER_ACCOUNT = 3  # messages per account per hour
 PER_IP = 10  # requests that found an account, per client per hour
 
@@ -97,8 +99,8 @@ async def do_request_reset(uow: UnitOfWork, email: str, ip: str) -> ResetRequest
 
 async def check_reset_token(session: AsyncSession, token: str) -> PasswordReset:
     """The unused, unexpired link of ``token``, or :data:`INVALID_LINK` (404)."""
-    if not token or len(token) > 100:
-        raise INVALID_LINK
+    if not TOKEN_RE.fullmatch(token):
+        raise INVALID_LINK  # ours are URL-safe base64 (and PostgreSQL refuses NUL)
     reset = await session.scalar(
         select(PasswordReset).where(PasswordReset.token_hash == _digest(token))
     )

@@ -7,6 +7,7 @@ Starlette here.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from sqlalchemy import select
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 MeetingRow = tuple[Meeting, list[AgendaItem], list[Zone]]
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 async def meetings_of_zones(session: AsyncSession, zone_ids: list[int] | None) -> list[MeetingRow]:
@@ -63,8 +65,8 @@ async def user_meetings(session: AsyncSession, user: User) -> list[MeetingRow]:
 
 async def feed_owner(session: AsyncSession, token: str) -> User | None:
     """The active user whose feed ``token`` opens, or None."""
-    if not token or len(token) > 64:
-        return None
+    if not TOKEN_RE.fullmatch(token):
+        return None  # what we hand out is URL-safe base64 (and PostgreSQL refuses NUL)
     user = await session.scalar(select(User).where(User.calendar_token == token))
     return user if user is not None and user.active else None
 

@@ -70,7 +70,9 @@ def test_user_menu_on_a_phone(open_session: Callable[..., Session]) -> None:
     expect(who).to_contain_text("Sindaco, Pinerolo")
     _inside_viewport(page, "#user-menu")
     _inside_viewport(
-        page, '#user-menu a[href="/account/password"], #user-menu [data-testid="logout"]'
+        page,
+        '#user-menu a[href="/account/password"], #user-menu a[href="/account/calendar"], '
+        '#user-menu [data-testid="logout"]',
     )
     assert _page_width(page) == PHONE["width"]
 
