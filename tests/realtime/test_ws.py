@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
+import anyio
 import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import select, update
@@ -85,11 +87,32 @@ def browser(settings: Settings, database_url: str) -> Iterator[Browser]:
         yield Browser(client)
 
 
-def frames(ws: Any, n: int) -> list[BeautifulSoup]:
-    """The next ``n`` event frames (heartbeats and presence skipped), parsed."""
-    got = []
+FRAMES_WITHIN = 30.0  # seconds: a missed event fails the test instead of hanging the run
+
+
+async def _receive_within(rx: Any, seconds: float) -> Any:
+    with anyio.fail_after(seconds):
+        return await rx.receive()
+
+
+def receive_text(ws: Any, within: float = FRAMES_WITHIN) -> str:
+    """The socket's next text message; TimeoutError after ``within`` seconds of silence."""
+    message = ws.portal.call(_receive_within, ws._send_rx, within)
+    ws._raise_on_close(message)
+    return str(message["text"])
+
+
+def frames(ws: Any, n: int, within: float = FRAMES_WITHIN) -> list[BeautifulSoup]:
+    """The next ``n`` event frames (heartbeats and presence skipped), parsed;
+    fails when they have not all arrived within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    got: list[BeautifulSoup] = []
     while len(got) < n:
-        soup = BeautifulSoup(ws.receive_text(), "html.parser")
+        try:
+            text = receive_text(ws, max(deadline - time.monotonic(), 0.0))
+        except TimeoutError:
+            pytest.fail(f"{len(got)} of {n} event frames arrived within {within:.0f}s")
+        soup = BeautifulSoup(text, "html.parser")
         if soup.select_one("template[data-topic]") is not None:
             got.append(soup)
     return got
