@@ -10,6 +10,7 @@ The page and the PDF come from one partial, ``meetings/_verbale.html``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,22 +106,23 @@ async def calendar_page(request: Request) -> Response:
     return await web.render(request, "accounts/calendar.html", context, headers=REFERRER_POLICY)
 
 
-async def new_calendar(request: Request) -> Response:
+async def _change_calendar(
+    request: Request, change: Callable[[UnitOfWork, User], Awaitable[object]]
+) -> Response:
     user = await web.require_user(request)
     async with web.db(request).transaction() as uow:
-        account = await uow.session.get(User, user.id)
+        account = await uow.session.get(User, user.id)  # this transaction's copy
         assert account is not None
-        await feeds.do_new_calendar_token(uow, account)
+        await change(uow, account)
     return web.redirect(request, "/account/calendar")
+
+
+async def new_calendar(request: Request) -> Response:
+    return await _change_calendar(request, feeds.do_new_calendar_token)
 
 
 async def revoke_calendar(request: Request) -> Response:
-    user = await web.require_user(request)
-    async with web.db(request).transaction() as uow:
-        account = await uow.session.get(User, user.id)
-        assert account is not None
-        await feeds.do_revoke_calendar_token(uow, account)
-    return web.redirect(request, "/account/calendar")
+    return await _change_calendar(request, feeds.do_revoke_calendar_token)
 
 
 async def zone_calendar(request: Request) -> Response:
