@@ -168,6 +168,11 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # The secret of the user's calendar feed (/calendar/<token>.ics); None: no feed.
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: The interface language chosen last ("it", "en"): what e-mail to them is written in.
+    locale: Mapped[str] = mapped_column(String(8), default="it", server_default="it")
+    #: When an SMTP server refused the address for good (5xx); None: deliverable.
+    #: No more notices are sent to it until the address changes.
+    email_bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     comune: Mapped[Comune | None] = relationship(lazy="joined")
 

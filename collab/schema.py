@@ -14,8 +14,18 @@ from collab.forums import models as forums
 from collab.legal import models as legal
 from collab.mail import models as mail
 from collab.meetings import models as meetings
+from collab.notifications import models as notifications
 
 __all__ = ["FEATURE_MODELS", "metadata"]
 
-FEATURE_MODELS = (accounts, consultations, documents, forums, legal, mail, meetings)
+FEATURE_MODELS = (
+    accounts,
+    consultations,
+    documents,
+    forums,
+    legal,
+    mail,
+    meetings,
+    notifications,
+)
 metadata = models.Base.metadata

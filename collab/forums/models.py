@@ -16,6 +16,7 @@ __all__ = [
     "Post",
     "PostRevision",
     "Thread",
+    "ThreadRead",
 ]
 
 
@@ -81,3 +82,20 @@ class PostRevision(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     edited_by: Mapped[User] = relationship(lazy="joined")
+
+
+class ThreadRead(Base):
+    """How far one person has read a thread: the last post seen (by id, posts
+    only grow). Without a row, nothing of the thread has been read."""
+
+    __tablename__ = "thread_read"
+    __table_args__ = (Index("ix_thread_read_thread_id", "thread_id"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("thread.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_read_post_id: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,2 @@
+"""Notifications: the bell, the notifications page, e-mail and digests,
+what each person follows and wants (docs/architecture.md, "Notifications")."""
