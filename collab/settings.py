@@ -67,6 +67,15 @@ class Settings:
     mail_from: str = field(default="collab <noreply@localhost>", metadata={"env": "MAIL_FROM"})
     #: Attempts to send a message through temporary failures before admins are shown it.
     mail_max_attempts: int = field(default=8, metadata={"env": "MAIL_MAX_ATTEMPTS"})
+    #: Seconds a sender holds the messages it took; a process killed before
+    #: sending them lets another take them after that.
+    mail_claim_seconds: int = field(default=120, metadata={"env": "MAIL_CLAIM_SECONDS"})
+    #: When the daily digest of notifications leaves, Europe/Rome time (``HH:MM``).
+    digest_time: str = field(default="07:00", metadata={"env": "DIGEST_TIME"})
+    #: Days a read notification is kept; unread ones stay until read.
+    notification_keep_days: int = field(default=90, metadata={"env": "NOTIFICATION_KEEP_DAYS"})
+    #: People one post may notify by mentioning them; the rest are linked only.
+    mention_limit: int = field(default=30, metadata={"env": "MENTION_LIMIT"})
 
     @property
     def files_dir(self) -> Path:
@@ -169,7 +178,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         smtp_url=_smtp_url(environ.get("SMTP_URL", "")),
         mail_from=environ.get("MAIL_FROM") or defaults.mail_from,
         mail_max_attempts=_int(environ, "MAIL_MAX_ATTEMPTS", defaults.mail_max_attempts),
+        mail_claim_seconds=_int(environ, "MAIL_CLAIM_SECONDS", defaults.mail_claim_seconds),
+        digest_time=_clock(environ, "DIGEST_TIME", defaults.digest_time),
+        notification_keep_days=_int(
+            environ, "NOTIFICATION_KEEP_DAYS", defaults.notification_keep_days
+        ),
+        mention_limit=_int(environ, "MENTION_LIMIT", defaults.mention_limit),
     )
+
+
+def _clock(environ: Mapping[str, str], name: str, default: str) -> str:
+    raw = environ.get(name) or default
+    hours, _, minutes = raw.partition(":")
+    if not (
+        len(hours) == 2 and len(minutes) == 2 and hours.isdigit() and minutes.isdigit()
+    ) or not (int(hours) < 24 and int(minutes) < 60):
+        raise ConfigurationError(f"{name} must be a time of day as HH:MM, e.g. 07:00")
+    return raw
 
 
 def _smtp_url(url: str) -> str:

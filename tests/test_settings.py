@@ -65,6 +65,10 @@ def test_every_env_var_reaches_its_field(tmp_path: Path) -> None:
         "SMTP_URL": "smtp+starttls://collab:segreto@mail.example.it:587",
         "MAIL_FROM": "Collab CMTo <collab@example.it>",
         "MAIL_MAX_ATTEMPTS": "5",
+        "MAIL_CLAIM_SECONDS": "60",
+        "DIGEST_TIME": "06:30",
+        "NOTIFICATION_KEEP_DAYS": "30",
+        "MENTION_LIMIT": "12",
     }
     assert set(samples) == set(env_names()), "give the new setting a sample value here"
     settings = load_settings(samples)
@@ -133,7 +137,10 @@ def test_integer_settings_exist() -> None:
         "LOGIN_MAX_FAILURES_ACCOUNT",
         "LOGIN_MAX_FAILURES_IP",
         "LOGIN_THROTTLE_WINDOW",
+        "MAIL_CLAIM_SECONDS",
         "MAIL_MAX_ATTEMPTS",
+        "MENTION_LIMIT",
+        "NOTIFICATION_KEEP_DAYS",
         "SESSION_MAX_AGE",
         "UPLOAD_MAX_BYTES",
         "WS_HEARTBEAT",
@@ -141,7 +148,17 @@ def test_integer_settings_exist() -> None:
     ]
 
 
-@pytest.mark.parametrize(("var", "raw"), [("COLLAB_ENV", "staging"), ("DEFAULT_LOCALE", "fr")])
+@pytest.mark.parametrize(
+    ("var", "raw"),
+    [
+        ("COLLAB_ENV", "staging"),
+        ("DEFAULT_LOCALE", "fr"),
+        ("DIGEST_TIME", "7"),
+        ("DIGEST_TIME", "24:00"),
+        ("DIGEST_TIME", "07:60"),
+        ("DIGEST_TIME", "ab:cd"),
+    ],
+)
 def test_bad_choices_are_refused(tmp_path: Path, var: str, raw: str) -> None:
     with pytest.raises(ConfigurationError, match=var):
         load_settings({"DATA_DIR": str(tmp_path), var: raw})
