@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         database,
         make_transport(settings.smtp_url, settings.mail_from, settings.mail_dir),
         max_attempts=settings.mail_max_attempts,
+        claim_seconds=settings.mail_claim_seconds,
     )
 
     @asynccontextmanager

@@ -1,7 +1,7 @@
 """A real SMTP server for the tests: aiosmtpd on a free loopback port, in a
 thread of its own, keeping every message it accepts. It can be stopped and
 started again on the same port (an outage), and told to refuse recipients
-with a temporary (4xx) or permanent (5xx) answer."""
+with a temporary (4xx) or permanent (5xx) answer, to RCPT or to DATA."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        for address in envelope.rcpt_tos:
+            if self.server.refuse_data.get(address):
+                return self.server.refuse_data[address]
         self.server.received.append((list(envelope.rcpt_tos), envelope.content))
         return "250 Message accepted for delivery"
 
@@ -41,6 +44,7 @@ class SmtpServer:
         self.port = free_port()
         self.received: list[tuple[list[str], bytes]] = []
         self.refuse: dict[str, str] = {}  # address -> "450 ..." or "550 ..."
+        self.refuse_data: dict[str, str] = {}  # the same, answered to DATA
         self.controller: Controller | None = None
 
     @property

@@ -1,5 +1,6 @@
 """Admin pages of the outbox: what was sent, what waits, what failed (with a
-button to send it again), and, with no ``SMTP_URL`` (the embedded default),
+button to send it again), the addresses refused for good (with a button to
+clear the mark), and, with no ``SMTP_URL`` (the embedded default),
 the messages themselves: the demo's inbox."""
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from collab.audit import audit
 from collab.errors import Conflict, NotFound
 from collab.forums.queries import paginate
 from collab.i18n import N_
+from collab.mail.bounces import do_clear_bounce
 from collab.mail.models import MailStatus, OutboxMail
 from collab.mail.outbox import resend
 from collab.models import User
 from collab.services import services
 
 __all__ = ["routes"]
+
+
+BOUNCED_SHOWN = 100  # the latest refused addresses listed on /admin/mail
 
 
 async def _admin(request: Request) -> User:
@@ -50,8 +55,15 @@ async def outbox_page(request: Request) -> Response:
         if status is not None:
             stmt = stmt.where(OutboxMail.status == status)
         page = await paginate(session, stmt, web.page_number(request), 50)
+        bounced = await session.scalars(
+            select(User)
+            .where(User.email_bounced_at.is_not(None))
+            .order_by(User.email_bounced_at.desc())
+            .limit(BOUNCED_SHOWN)
+        )
     context: dict[str, Any] = {
         "page": page,
+        "bounced": list(bounced),
         "status": status,
         "statuses": list(MailStatus),
         "counts": counts,
@@ -100,9 +112,19 @@ async def resend_message(request: Request) -> Response:
     return web.redirect(request, f"/admin/mail/{mail_id}")
 
 
+async def clear_bounce(request: Request) -> Response:
+    """The refused address works again (the person fixed their mailbox): notices resume."""
+    admin = await _admin(request)
+    user_id: int = request.path_params["id"]
+    async with web.db(request).transaction() as uow:
+        await do_clear_bounce(uow, admin, user_id)
+    return web.redirect(request, f"/admin/users/{user_id}")
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/admin/mail", outbox_page, methods=["GET"]),
         Route("/admin/mail/{id:id}", message_page, methods=["GET"]),
         Route("/admin/mail/{id:id}/resend", resend_message, methods=["POST"]),
+        Route("/admin/users/{id:id}/bounce/clear", clear_bounce, methods=["POST"]),
     ]

@@ -5,7 +5,8 @@ and a sender (:mod:`collab.mail.sender`) claims it: the claim is a row
 update that only one process can win (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL; SQLite serializes writers), valid for :data:`CLAIM_SECONDS`.
 A process killed between claim and send leaves a claim that expires, and
-the message is sent by whoever claims it next. Temporary failures wait
+the message is sent by whoever claims it next (``MAIL_CLAIM_SECONDS`` sets
+the duration). Temporary failures wait
 longer each time (:func:`backoff`) until ``max_attempts``; a permanent
 refusal (5xx) is not retried.
 """
@@ -19,6 +20,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.db import Database
+from collab.mail.bounces import mark_bounced
 from collab.mail.compose import Draft, compose
 from collab.mail.models import MailStatus, OutboxMail
 from collab.models import utcnow
@@ -72,8 +74,15 @@ class Claimed:
         self.token = token
 
 
-async def claim_due(database: Database, limit: int, now: datetime | None = None) -> list[Claimed]:
-    """Take up to ``limit`` messages that are due and held by no live claim."""
+async def claim_due(
+    database: Database,
+    limit: int,
+    now: datetime | None = None,
+    *,
+    claim_seconds: int = CLAIM_SECONDS,
+) -> list[Claimed]:
+    """Take up to ``limit`` messages that are due and held by no live claim,
+    for ``claim_seconds`` (``MAIL_CLAIM_SECONDS``)."""
     now = now or utcnow()
     token = secrets.token_hex(16)
     async with database.transaction() as uow:
@@ -98,7 +107,7 @@ async def claim_due(database: Database, limit: int, now: datetime | None = None)
         await session.execute(
             update(OutboxMail)
             .where(OutboxMail.id.in_(ids), *free)
-            .values(claim=token, claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+            .values(claim=token, claimed_until=now + timedelta(seconds=claim_seconds))
         )
         rows = await session.scalars(
             select(OutboxMail).where(OutboxMail.id.in_(ids), OutboxMail.claim == token)
@@ -123,9 +132,20 @@ async def mark_sent(database: Database, claimed: Claimed) -> None:
 
 
 async def mark_failed(
-    database: Database, claimed: Claimed, error: str, *, permanent: bool, max_attempts: int
+    database: Database,
+    claimed: Claimed,
+    error: str,
+    *,
+    permanent: bool,
+    max_attempts: int,
+    address_refused: bool = False,
 ) -> MailStatus:
-    """Record a failed attempt; the status the message is left in."""
+    """Record a failed attempt; the status the message is left in.
+
+    ``address_refused`` (with ``permanent``): the server refused the
+    recipient's address for good, and every account with it is marked
+    bounced in the same transaction (:mod:`collab.mail.bounces`).
+    """
     attempts = claimed.attempts + 1
     if permanent:
         status = MailStatus.BOUNCED
@@ -134,7 +154,7 @@ async def mark_failed(
     else:
         status = MailStatus.QUEUED
     async with database.transaction() as uow:
-        await uow.session.execute(
+        result = await uow.session.execute(
             update(OutboxMail)
             .where(OutboxMail.id == claimed.id, OutboxMail.claim == claimed.token)
             .values(
@@ -146,6 +166,9 @@ async def mark_failed(
                 last_error=error[:ERROR_CHARS],
             )
         )
+        # Only while the claim was still ours: a lost claim's outcome is the new holder's.
+        if permanent and address_refused and int(getattr(result, "rowcount", 0) or 0):
+            await mark_bounced(uow.session, claimed.recipient)
     return status
 
 

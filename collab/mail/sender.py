@@ -16,7 +16,7 @@ import logging
 from collab.cancelling import checkpoint
 from collab.db import Database
 from collab.mail.models import MailStatus
-from collab.mail.outbox import Claimed, claim_due, mark_failed, mark_sent
+from collab.mail.outbox import CLAIM_SECONDS, Claimed, claim_due, mark_failed, mark_sent
 from collab.mail.transport import PermanentFailure, Transport
 
 __all__ = ["MailSender"]
@@ -28,11 +28,18 @@ PARALLEL = 4
 
 class MailSender:
     def __init__(
-        self, database: Database, transport: Transport, *, max_attempts: int, poll: float = 5.0
+        self,
+        database: Database,
+        transport: Transport,
+        *,
+        max_attempts: int,
+        poll: float = 5.0,
+        claim_seconds: int = CLAIM_SECONDS,
     ) -> None:
         self.database = database
         self.transport = transport
         self.max_attempts = max_attempts
+        self.claim_seconds = claim_seconds
         self.poll = poll
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -70,7 +77,7 @@ class MailSender:
 
     async def send_due(self) -> int:
         """Send one batch of due messages; how many were claimed."""
-        batch = await claim_due(self.database, BATCH)
+        batch = await claim_due(self.database, BATCH, claim_seconds=self.claim_seconds)
         await asyncio.gather(*(self._send(claimed) for claimed in batch))
         return len(batch)
 
@@ -86,6 +93,7 @@ class MailSender:
                     str(exc),
                     permanent=permanent,
                     max_attempts=self.max_attempts,
+                    address_refused=isinstance(exc, PermanentFailure) and exc.address,
                 )
                 log = logger.warning if status is not MailStatus.QUEUED else logger.info
                 log("mail %s to %s: %s (%s)", claimed.message_id, claimed.recipient, exc, status)

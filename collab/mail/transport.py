@@ -33,7 +33,16 @@ class TemporaryFailure(Exception):
 
 
 class PermanentFailure(Exception):
-    """Do not try again: the server refused the message or its recipient (5xx)."""
+    """Do not try again: the server refused the message or its recipient (5xx).
+
+    ``address``: the refusal is about the recipient's address (5xx to RCPT or
+    after DATA), so no more notices should go there until it changes; False
+    when the server refused us (our sender address, say), not them.
+    """
+
+    def __init__(self, message: str, *, address: bool = True) -> None:
+        super().__init__(message)
+        self.address = address
 
 
 class Transport(Protocol):
@@ -96,7 +105,9 @@ class SmtpTransport:
         except aiosmtplib.SMTPResponseException as exc:
             if 500 <= exc.code < 600 and exc.code not in (530, 535):
                 # 530/535: our credentials, not the message; fix and it goes.
-                raise PermanentFailure(f"{exc.code} {exc.message}") from exc
+                # Refused after DATA: the recipient's mailbox said no for good.
+                address = isinstance(exc, aiosmtplib.SMTPDataError)
+                raise PermanentFailure(f"{exc.code} {exc.message}", address=address) from exc
             raise TemporaryFailure(f"{exc.code} {exc.message}") from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
