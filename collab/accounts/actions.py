@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from collab.accounts.passwords import (
 from collab.audit import audit
 from collab.db import UnitOfWork
 from collab.errors import ActionError, NotFound, PermissionDenied, Throttled
-from collab.i18n import N_
+from collab.i18n import LOCALES, N_
 from collab.models import Comune, LoginAttempt, Role, User, utcnow
 from collab.permissions import Action, can
 from collab.realtime.events import UserChanged
@@ -32,6 +32,7 @@ __all__ = [
     "check_login_allowed",
     "do_change_password",
     "do_create_user",
+    "do_set_locale",
     "do_update_user",
     "normalize_email",
 ]
@@ -198,3 +199,10 @@ async def do_update_user(
         uow.record(UserChanged(None, user.id))
         audit(uow.session, actor, "user.updated", user, before=before, after=after)
     return user
+
+
+async def do_set_locale(uow: UnitOfWork, user_id: int, locale: str) -> None:
+    """Remember the language ``user_id`` chose last: their e-mail is written in it."""
+    if locale not in LOCALES:
+        raise ActionError(N_("Choose a valid language."))
+    await uow.session.execute(update(User).where(User.id == user_id).values(locale=locale))

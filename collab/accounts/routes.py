@@ -1,4 +1,5 @@
-"""Login, logout, password change and reset, and language choice."""
+"""Login, logout, password change and reset, and language choice (the pages
+of an e-mail address change are in :mod:`collab.accounts.email_routes`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from collab import web
+from collab.accounts import email_routes
 from collab.accounts.actions import (
     EMAIL_RE,
     authenticate,
     check_login_allowed,
     do_change_password,
+    do_set_locale,
     normalize_email,
 )
 from collab.accounts.reset import check_reset_token, do_request_reset, do_reset_password
@@ -233,6 +236,11 @@ async def set_language(request: Request) -> Response:
         response.set_cookie(
             LANG_COOKIE, lang, max_age=LANG_COOKIE_MAX_AGE, samesite="lax", httponly=True
         )
+        user = await web.current_user(request)
+        if user is not None and user.locale != lang:
+            # Kept on the account too: the language its e-mail is written in.
+            async with web.db(request).transaction() as uow:
+                await do_set_locale(uow, user.id, lang)
     return response
 
 
@@ -249,4 +257,5 @@ def routes() -> list[BaseRoute]:
         Route("/password/reset/{token}", reset_page, methods=["GET"]),
         Route("/password/reset/{token}", reset, methods=["POST"]),
         Route("/language", set_language, methods=["POST"]),
+        *email_routes.routes(),
     ]
