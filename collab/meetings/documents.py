@@ -39,6 +39,7 @@ from collab.templating import local_time
 __all__ = [
     "edit_verbale",
     "meeting_calendar",
+    "public_calendar",
     "public_verbale",
     "publish_verbale",
     "routes",
@@ -98,11 +99,20 @@ async def personal_calendar(request: Request) -> Response:
     return Response(body, media_type=CALENDAR_TYPE, headers=headers)
 
 
+def _webcal(address: str) -> str:
+    """The same address for a calendar app to subscribe to (``webcal://``)."""
+    return "webcal" + address[address.index(":") :]
+
+
 async def calendar_page(request: Request) -> Response:
     user = await web.require_user(request)
     base = web.settings(request).base_url
     address = f"{base}/calendar/{user.calendar_token}.ics" if user.calendar_token else None
-    context = {"address": address, "webcal": address and "webcal" + address[address.index(":") :]}
+    async with web.db(request).session() as session:
+        zones = list(await session.scalars(select(Zone).order_by(Zone.number)))
+    public_feeds = [(zone, _webcal(f"{base}{_public_feed(zone)}")) for zone in zones]
+    context = {"address": address, "webcal": address and _webcal(address),
+               "public_feeds": public_feeds}  # fmt: skip
     return await web.render(request, "accounts/calendar.html", context, headers=REFERRER_POLICY)
 
 
@@ -143,6 +153,47 @@ async def zone_calendar(request: Request) -> Response:
     return Response(
         body, media_type=CALENDAR_TYPE, headers=_attachment(f"riunioni-zo-{zone.number}.ics")
     )
+
+
+# -- a zone's public feed -------------------------------------------------------------
+
+PUBLIC_CALENDAR = N_("Public meetings of ZO %(number)d %(name)s")
+
+
+def _public_feed(zone: Zone) -> str:
+    return f"/public/zones/{zone.number}/meetings.ics"
+
+
+async def public_calendar(request: Request) -> Response:
+    """A zone's public meetings for a calendar app: no cookie, no secret; each
+    event links the meeting's public page ``/m/<token>``."""
+    app = services(request)
+    client = request.client.host if request.client else ""
+    if not app.public_limiter.allow(client):
+        raise Throttled(N_("Too many requests. Wait a minute and try again."))
+    async with web.db(request).session() as session:
+        zone = await session.scalar(
+            select(Zone).where(Zone.number == request.path_params["number"])
+        )
+        if zone is None:
+            raise NotFound(N_("This zone does not exist."))
+        meetings = await feeds.meetings_of_zones(session, [zone.id], public_only=True)
+    locale = web.locale_of(request)
+    base = app.settings.base_url
+    events = (
+        ics.meeting_event(
+            meeting, items, zones, f"{base}/m/{meeting.public_token}",
+            sequence=meeting.revision, locale=locale, video=False,
+        )
+        for meeting, items, zones in meetings
+    )  # fmt: skip
+    name = translations(locale).gettext(PUBLIC_CALENDAR) % {
+        "number": zone.number, "name": zone.label(locale),
+    }  # fmt: skip
+    body = ics.calendar(events, name)
+    # The same for everyone (in a language): a shared cache may keep it a few minutes.
+    headers = {"Cache-Control": "public, max-age=300", "Vary": "Cookie"}
+    return Response(body, media_type=CALENDAR_TYPE, headers=headers)
 
 
 # -- the verbale ----------------------------------------------------------------------
@@ -254,6 +305,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/meetings/{id:id}/calendar.ics", meeting_calendar, methods=["GET"]),
         Route("/zones/{number:id}/meetings.ics", zone_calendar, methods=["GET"]),
+        Route("/public/zones/{number:id}/meetings.ics", public_calendar, methods=["GET"]),
         Route("/calendar/{token}.ics", personal_calendar, methods=["GET"]),
         Route("/account/calendar", calendar_page, methods=["GET"]),
         Route("/account/calendar", new_calendar, methods=["POST"]),

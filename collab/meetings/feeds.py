@@ -1,8 +1,9 @@
 """A person's calendar feed: every meeting of their zone (all meetings for
 CMTo staff and admins) at a secret address a calendar app can subscribe to,
 ``/calendar/<token>.ics``, with no cookie. A new address replaces the old
-one (which stops working at once); revoking removes it. Domain code: no
-Starlette here.
+one (which stops working at once); revoking removes it. Each zone has a
+feed of its public meetings too, at a public address
+(``/public/zones/<n>/meetings.ics``). Domain code: no Starlette here.
 """
 
 from __future__ import annotations
@@ -31,10 +32,15 @@ MeetingRow = tuple[Meeting, list[AgendaItem], list[Zone]]
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
-async def meetings_of_zones(session: AsyncSession, zone_ids: list[int] | None) -> list[MeetingRow]:
+async def meetings_of_zones(
+    session: AsyncSession, zone_ids: list[int] | None, *, public_only: bool = False
+) -> list[MeetingRow]:
     """Every meeting convening any of ``zone_ids`` (None: every meeting), with
-    its agenda and zones (three queries)."""
+    its agenda and zones (three queries). ``public_only``: only those with a
+    public link, the rule of :mod:`collab.meetings.public`."""
     stmt = select(Meeting).order_by(Meeting.starts_at, Meeting.id)
+    if public_only:
+        stmt = stmt.where(Meeting.public_token.is_not(None))
     if zone_ids is not None:
         convening = select(MeetingZone.meeting_id).where(MeetingZone.zone_id.in_(zone_ids))
         stmt = stmt.where(Meeting.id.in_(convening))

@@ -64,7 +64,7 @@ def _fold(line: str) -> str:
     return "\r\n ".join(chunk.decode() for chunk in chunks)
 
 
-def _description(meeting: Meeting, items: list[AgendaItem], locale: str) -> str:
+def _description(meeting: Meeting, items: list[AgendaItem], locale: str, video: bool) -> str:
     _ = translations(locale).gettext
     parts: list[str] = []
     if meeting.description.strip():
@@ -75,7 +75,7 @@ def _description(meeting: Meeting, items: list[AgendaItem], locale: str) -> str:
             length = _(MIN_ONLY) % {"min": item.minutes}
             agenda.append(f"{number}. {item.title} ({item.theme.label(locale)}, {length})")
         parts.append("\n".join(agenda))
-    if meeting.video_url:
+    if video and meeting.video_url:
         parts.append(f"{_(VIDEO_CALL)}: {meeting.video_url}")
     return "\n\n".join(parts)
 
@@ -89,6 +89,7 @@ def meeting_event(
     *,
     sequence: int = 0,
     locale: str = "it",
+    video: bool = True,
 ) -> list[str]:
     """The VEVENT of ``meeting``: its content lines, unfolded, TEXT values escaped.
 
@@ -98,7 +99,8 @@ def meeting_event(
     time the meeting changes in a way a calendar should show (time, place,
     cancellation); the caller keeps it. ``items`` are the agenda items and
     ``zones`` the convened zones; both are sorted here. ``now`` (default: the
-    current time) is the DTSTAMP.
+    current time) is the DTSTAMP. ``video=False`` leaves the video-call link
+    out (a public feed: only members see it, as on the meeting's page).
     """
     host = urlsplit(url).hostname
     if not host:
@@ -123,10 +125,10 @@ def meeting_event(
     ]
     if meeting.created_at is not None:  # set on insert: absent on an unsaved object
         lines.append(f"CREATED:{_utc(meeting.created_at)}")
-    location = meeting.place or meeting.video_url
+    location = meeting.place or (meeting.video_url if video else "")
     if location:
         lines.append(f"LOCATION:{_text(location)}")
-    description = _description(meeting, agenda, locale)
+    description = _description(meeting, agenda, locale, video)
     if description:
         lines.append(f"DESCRIPTION:{_text(description)}")
     # A URI value is not TEXT: commas and semicolons in it stay as they are.

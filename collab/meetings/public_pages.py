@@ -48,9 +48,11 @@ async def zone_public_page(request: Request) -> Response:
         past = await public_listing(session, page.items)
         verbali = await published_verbali(session, zone.id, VERBALI_SHOWN)
         comuni = await zone_comuni(session, zone.id)
+    feed = f"{web.settings(request).base_url}/public/zones/{zone.number}/meetings.ics"
     context = {
         "zone": zone, "upcoming": upcoming, "past": past, "page": page, "verbali": verbali,
         "comuni": comuni, "may_read_boards": can(user, Action.READ, zone.id),
+        "feed": feed, "feed_webcal": "webcal" + feed[feed.index(":") :],
     }  # fmt: skip
     return await web.render(request, "meetings/public_zone.html", context)
 
