@@ -6,9 +6,10 @@ update that only one process can win (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL; SQLite serializes writers), valid for :data:`CLAIM_SECONDS`.
 A process killed between claim and send leaves a claim that expires, and
 the message is sent by whoever claims it next (``MAIL_CLAIM_SECONDS`` sets
-the duration). Temporary failures wait
-longer each time (:func:`backoff`) until ``max_attempts``; a permanent
-refusal (5xx) is not retried.
+the duration). Temporary failures wait longer each time (:func:`backoff`)
+until ``max_attempts``; a permanent refusal (5xx) is not retried, and when
+it refused the recipient's address, the accounts with that address are
+marked in the same transaction (:mod:`collab.mail.bounces`).
 """
 
 from __future__ import annotations
