@@ -17,9 +17,9 @@ from collab.db import UnitOfWork
 from collab.documents.files import keep
 from collab.documents.upload import FILES_PER_FORM, Upload, check_count
 from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
+from collab.forums import mentions
 from collab.forums.models import Post, PostRevision, Thread
 from collab.i18n import N_
-from collab.markup import render_markdown
 from collab.models import Theme, User, utcnow
 from collab.permissions import Action, can
 from collab.realtime.events import (
@@ -129,12 +129,15 @@ async def do_start_thread(
     title: str,
     source: str,
     uploads: Sequence[Upload] = (),
+    *,
+    mention_limit: int = mentions.DEFAULT_LIMIT,
 ) -> Thread:
     _require(user, Action.POST, zone_id)
     title = check_title(title)
     source = check_body(source)
     if not theme.active:
         raise ActionError(N_("This theme is no longer in use."))
+    rendered = await mentions.render_post(uow.session, zone_id, source)
     now = utcnow()
     thread = Thread(
         zone_id=zone_id,
@@ -150,26 +153,34 @@ async def do_start_thread(
     uow.session.add(thread)
     await uow.session.flush()
     post = Post(
-        thread_id=thread.id, author_id=user.id, source=source, html=render_markdown(source),
+        thread_id=thread.id, author_id=user.id, source=source, html=rendered.html,
         created_at=now,
     )  # fmt: skip
     uow.session.add(post)
     await uow.session.flush()
     await _attach(uow, user, post, uploads)
+    await mentions.notify_mentions(uow, user, thread, post, rendered.linked, limit=mention_limit)
     uow.record(ThreadCreated(zone_id=zone_id, thread_id=thread.id, theme_id=theme.id))
     return thread
 
 
 async def do_reply(
-    uow: UnitOfWork, user: User, thread_id: int, source: str, uploads: Sequence[Upload] = ()
+    uow: UnitOfWork,
+    user: User,
+    thread_id: int,
+    source: str,
+    uploads: Sequence[Upload] = (),
+    *,
+    mention_limit: int = mentions.DEFAULT_LIMIT,
 ) -> Post:
     thread = await get_readable_thread(uow.session, user, thread_id)
     _require(user, Action.POST, thread.zone_id)
     _check_open(user, thread)
     source = check_body(source)
+    rendered = await mentions.render_post(uow.session, thread.zone_id, source)
     now = utcnow()
     post = Post(
-        thread_id=thread.id, author_id=user.id, source=source, html=render_markdown(source),
+        thread_id=thread.id, author_id=user.id, source=source, html=rendered.html,
         created_at=now,
     )  # fmt: skip
     uow.session.add(post)
@@ -177,6 +188,8 @@ async def do_reply(
     thread.last_activity_at = now
     await uow.session.flush()
     await _attach(uow, user, post, uploads)
+    # Mentions before replies: one notification per person and post (same ref).
+    await mentions.notify_mentions(uow, user, thread, post, rendered.linked, limit=mention_limit)
     uow.record(PostCreated(zone_id=thread.zone_id, thread_id=thread.id, post_id=post.id))
     return post
 
@@ -197,12 +210,22 @@ async def _own_live_post(uow: UnitOfWork, user: User, post_id: int) -> tuple[Pos
     return await get_own_post(uow.session, user, post_id)
 
 
-async def do_edit_post(uow: UnitOfWork, user: User, post_id: int, source: str) -> Post:
-    """Replace a post's text; the previous version goes into its history."""
+async def do_edit_post(
+    uow: UnitOfWork,
+    user: User,
+    post_id: int,
+    source: str,
+    *,
+    mention_limit: int = mentions.DEFAULT_LIMIT,
+) -> Post:
+    """Replace a post's text; the previous version goes into its history.
+    People it mentions for the first time are notified."""
     post, thread = await _own_live_post(uow, user, post_id)
     source = check_body(source)
     if source == post.source:
         return post
+    rendered = await mentions.render_post(uow.session, thread.zone_id, source)
+    before = mentions.linked_people(post.html)
     uow.session.add(
         PostRevision(
             post_id=post.id,
@@ -213,9 +236,12 @@ async def do_edit_post(uow: UnitOfWork, user: User, post_id: int, source: str) -
         )
     )
     post.source = source
-    post.html = render_markdown(source)
+    post.html = rendered.html
     post.edited_at = utcnow()
     audit(uow.session, user, "post.edited", post)
+    await mentions.notify_mentions(
+        uow, user, thread, post, rendered.linked, limit=mention_limit, already=before
+    )
     uow.record(PostEdited(zone_id=thread.zone_id, thread_id=thread.id, post_id=post.id))
     return post
 

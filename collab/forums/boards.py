@@ -13,7 +13,7 @@ from collab import web
 from collab.consultations.queries import ConsultationView, readable_consultations
 from collab.documents.download import file_store
 from collab.errors import ActionError, NotFound, PermissionDenied
-from collab.forums import actions, queries
+from collab.forums import actions, mention_routes, queries
 from collab.i18n import N_
 from collab.meetings.public import PublicMeeting, upcoming_counts, upcoming_public
 from collab.models import Theme, User, Zone, utcnow
@@ -181,8 +181,16 @@ async def new_thread(request: Request) -> Response:
         try:
             async with web.db(request).transaction() as uow:
                 thread = await actions.do_start_thread(
-                    uow, user, board.zone_id, theme, title, body, form.files_of("files")
+                    uow,
+                    user,
+                    board.zone_id,
+                    theme,
+                    title,
+                    body,
+                    form.files_of("files"),
+                    mention_limit=web.settings(request).mention_limit,
                 )
+                notice = await mention_routes.notice_after_thread(request, uow.session, thread)
         except ActionError as exc:
             if exc.status != 422:
                 raise
@@ -190,4 +198,5 @@ async def new_thread(request: Request) -> Response:
                 request, board, theme, 422,
                 title=title, body=body, error=web.translate(request, exc), error_field=exc.field,
             )  # fmt: skip
+    mention_routes.remember_notice(request, notice)
     return web.redirect(request, f"/threads/{thread.id}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from collab import web  # noqa: F401 - registers the {name:id} URL convertor
-from collab.forums import boards, threads
+from collab.forums import boards, mention_routes, people, threads
 
 __all__ = ["routes"]
 
@@ -20,12 +20,17 @@ def routes() -> list[BaseRoute]:
         Route("/metro/{theme:str}", boards.board_page, methods=GET),
         Route("/metro/{theme:str}/new", boards.new_thread_page, methods=GET),
         Route("/metro/{theme:str}/new", boards.new_thread, methods=POST),
+        Route("/metro/{theme:str}/mentions", mention_routes.board_suggestions, methods=GET),
         Route("/zones/{number:id}", boards.zone_page, methods=GET),
         Route("/zones/{number:id}/{theme:str}", boards.board_page, methods=GET),
         Route("/zones/{number:id}/{theme:str}/new", boards.new_thread_page, methods=GET),
         Route("/zones/{number:id}/{theme:str}/new", boards.new_thread, methods=POST),
+        Route(
+            "/zones/{number:id}/{theme:str}/mentions", mention_routes.board_suggestions, methods=GET
+        ),
         Route("/threads/{id:id}", threads.thread_page, methods=GET),
         Route("/threads/{id:id}/reply", threads.reply, methods=POST),
+        Route("/threads/{id:id}/mentions", mention_routes.thread_suggestions, methods=GET),
         Route("/threads/{id:id}/pin", threads.set_pinned, methods=POST),
         Route("/threads/{id:id}/close", threads.set_closed, methods=POST),
         Route("/posts/{id:id}", threads.post_fragment, methods=GET),
@@ -35,4 +40,5 @@ def routes() -> list[BaseRoute]:
         Route("/posts/{id:id}/hide", threads.hide_post, methods=POST),
         Route("/posts/{id:id}/restore", threads.restore_post, methods=POST),
         Route("/posts/{id:id}/history", threads.post_history, methods=GET),
+        Route("/people/{id:id}", people.person_page, methods=GET),
     ]

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from collab import web
 from collab.errors import ActionError
-from collab.forums import actions, queries
+from collab.forums import actions, mention_routes, queries
 from collab.forums.boards import Board, read_message_form
 from collab.forums.models import Post, PostRevision, Thread
 from collab.models import User
@@ -73,6 +73,7 @@ async def thread_page(request: Request) -> Response:
     context = await _thread_context(
         request, user, request.path_params["id"], web.page_number(request)
     )
+    context["mention_notice"] = mention_routes.pop_notice(request)  # after a redirect
     return await web.render(request, "forums/thread.html", context)
 
 
@@ -86,13 +87,21 @@ async def reply(request: Request) -> Response:
         body, shown_page = form.get("body"), form.get("page")
         try:
             async with web.db(request).transaction() as uow:
-                post = await actions.do_reply(uow, user, thread_id, body, form.files_of("files"))
+                post = await actions.do_reply(
+                    uow,
+                    user,
+                    thread_id,
+                    body,
+                    form.files_of("files"),
+                    mention_limit=web.settings(request).mention_limit,
+                )
                 # Its page, in the same transaction: one session less per reply.
                 url = _permalink(post, await queries.post_position(uow.session, post))
         except ActionError as exc:
             if exc.status != 422:
                 raise
             return await _reply_refused(request, user, thread_id, body, exc)
+    notice = mention_routes.notice_after_post(request, post.html, user.id)
     if (
         web.is_htmx(request)
         and shown_page.isdigit()
@@ -107,8 +116,9 @@ async def reply(request: Request) -> Response:
             request,
             "forums/_reply_created.html",
             {"post": post, "thread": thread, "page": {"number": int(shown_page)},
-             "post_files": post_files},
+             "post_files": post_files, "mention_notice": notice},
         )  # fmt: skip
+    mention_routes.remember_notice(request, notice)
     return web.redirect(request, url)
 
 
@@ -127,12 +137,16 @@ async def _reply_refused(
     return await web.render(request, "forums/thread.html", {**context, **error}, 422)
 
 
-async def _render_post(request: Request, user: User, post_id: int) -> Response:
+async def _render_post(
+    request: Request, user: User, post_id: int, notice: str | None = None
+) -> Response:
     async with web.db(request).session() as session:
         post, thread = await actions.get_post(session, user, post_id)
         post_files = await queries.post_files(session, [post])
     return await web.render(
-        request, "forums/_post.html", {"post": post, "thread": thread, "post_files": post_files}
+        request,
+        "forums/_post_noticed.html" if notice else "forums/_post.html",
+        {"post": post, "thread": thread, "post_files": post_files, "mention_notice": notice},
     )
 
 
@@ -164,7 +178,9 @@ async def edit_post(request: Request) -> Response:
     post_id = request.path_params["id"]
     try:
         async with web.db(request).transaction() as uow:
-            await actions.do_edit_post(uow, user, post_id, body)
+            post = await actions.do_edit_post(
+                uow, user, post_id, body, mention_limit=web.settings(request).mention_limit
+            )
     except ActionError as exc:
         if exc.status != 422:
             raise
@@ -175,6 +191,10 @@ async def edit_post(request: Request) -> Response:
         return await web.render(
             request, template, {**context, "error": web.translate(request, exc)}, 422
         )
+    notice = mention_routes.notice_after_post(request, post.html, user.id)
+    if notice and web.is_htmx(request):
+        return await _render_post(request, user, post_id, notice)
+    mention_routes.remember_notice(request, notice)
     return await _after_post_change(request, user, post_id)
 
 

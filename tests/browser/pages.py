@@ -75,6 +75,7 @@ PAGES: list[PageSpec] = [
     _page("thread", "/threads/{id:id}", "/threads/{thread}"),
     _page("post-edit", "/posts/{id:id}/edit", "/posts/{own_post}/edit", roles=("sindaco",)),
     _page("post-history", "/posts/{id:id}/history", "/posts/{edited_post}/history"),
+    _page("person", "/people/{id:id}", "/people/{user}"),
     # Meetings
     _page("meetings", "/meetings"),
     _page("convene", "/meetings/new", roles=CHAIRS),
@@ -169,6 +170,9 @@ NOT_PAGES: dict[str, str] = {
     "/healthz": "health check, plain text",
     "/readyz": "readiness check, plain text",
     "/posts/{id:id}": "a post alone for htmx; a plain GET redirects to the thread",
+    "/threads/{id:id}/mentions": "mention autocomplete: a listbox fragment for mentions.js",
+    "/zones/{number:id}/{theme:str}/mentions": "mention autocomplete of a new thread: a fragment",
+    "/metro/{theme:str}/mentions": "mention autocomplete of a new thread: a fragment",
     "/meetings/{id:id}/calendar.ics": "iCalendar file",
     "/zones/{number:id}/meetings.ics": "iCalendar file",
     "/calendar/{token}.ics": "iCalendar file (a personal feed)",
