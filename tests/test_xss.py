@@ -289,7 +289,7 @@ async def test_payloads_through_http_are_inert(login_as: Login) -> None:
         check_page(board, "board")
         for row in board.select('[data-testid="threads"] > li'):
             thread_id = int(str(row["id"]).removeprefix("thread-"))
-            title_text(row.select_one(f'a[href="/threads/{thread_id}"]'), threads[thread_id])
+            title_text(row.select_one(f'a[href="/threads/{thread_id}/unread"]'), threads[thread_id])
     home = await _html(mayor, "/")
     check_page(home, "home")
     latest = home.select_one('[data-zone="5"] a[href^="/threads/"]')

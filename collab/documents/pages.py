@@ -23,6 +23,8 @@ from collab.documents.models import Document
 from collab.documents.upload import FILES_PER_FORM
 from collab.errors import PermissionDenied
 from collab.forums.actions import get_theme
+from collab.forums.follows import follows_theme
+from collab.forums.tracking import follow_library_theme
 from collab.i18n import N_
 from collab.models import Theme, User
 from collab.realtime.events import library_topic
@@ -72,8 +74,11 @@ async def _theme_page(
         topic = library_topic(theme.id)
         live_topics = await last_seqs(session, [topic])  # before the content
         entries = await library.theme_documents(session, theme.id)
+        following = await follows_theme(session, user.id, theme.id, None)
     context = {"theme": theme, "entries": entries, "live_topics": live_topics, "topic": topic,
-               "may_add": library.may_add(user) and theme.active, **extra}  # fmt: skip
+               "may_add": library.may_add(user) and theme.active,
+               "theme_follow_url": f"/library/{theme.slug}/follow", "following_theme": following,
+               **extra}  # fmt: skip
     return await web.render(request, "documents/theme.html", context, status_code=status)
 
 
@@ -166,6 +171,7 @@ def routes() -> list[BaseRoute]:
         Route("/library", library_page, methods=["GET"]),
         Route("/library/{theme:str}", theme_page, methods=["GET"]),
         Route("/library/{theme:str}/new", add_document, methods=["POST"]),
+        Route("/library/{theme:str}/follow", follow_library_theme, methods=["POST"]),
         Route("/documents/{id:id}", document_page, methods=["GET"]),
         Route("/documents/{id:id}/versions", add_version, methods=["POST"]),
     ]

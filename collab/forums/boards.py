@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,7 +14,8 @@ from collab import web
 from collab.consultations.queries import ConsultationView, readable_consultations
 from collab.documents.download import file_store
 from collab.errors import ActionError, NotFound, PermissionDenied
-from collab.forums import actions, mention_routes, queries
+from collab.forums import actions, follows, mention_routes, queries, reads
+from collab.forums.models import Thread
 from collab.i18n import N_
 from collab.meetings.public import PublicMeeting, upcoming_counts, upcoming_public
 from collab.models import Theme, User, Zone, utcnow
@@ -99,6 +101,7 @@ async def home(request: Request) -> Response:
             live_topics = await last_seqs(session, boards + ([board_topic(None)] if metro else []))
         zones, summaries = await queries.zone_summaries(session)
         recent = await queries.recent_threads(session, None, METRO_RECENT) if metro else []
+        unread = await _home_unread(session, user, readable, metro, recent)
         # What a visitor without an account may see: the public meetings.
         public: list[PublicMeeting] = []
         public_counts: dict[int, int] = {}
@@ -110,8 +113,26 @@ async def home(request: Request) -> Response:
         "forums/home.html",
         {"zones": zones, "summaries": summaries, "readable": readable, "metro_recent": recent,
          "metro_limit": METRO_RECENT, "live_topics": live_topics, "public_upcoming": public,
-         "public_counts": public_counts},
+         "public_counts": public_counts, **unread},
     )  # fmt: skip
+
+
+async def _home_unread(
+    session: AsyncSession,
+    user: User | None,
+    readable: set[int],
+    metro: bool,
+    recent: Sequence[Thread],
+) -> dict[str, object]:
+    """The reader's unread counts on the home page: per zone card, and the rows."""
+    if user is None:
+        return {}
+    shown = Thread.zone_id.in_(readable)
+    where = or_(shown, Thread.zone_id.is_(None)) if metro else shown
+    return {
+        "unread_zones": await reads.unread_threads(session, user, Thread.zone_id, where),
+        "reads": await reads.thread_states(session, user, recent),
+    }
 
 
 async def zone_page(request: Request) -> Response:
@@ -122,6 +143,11 @@ async def zone_page(request: Request) -> Response:
         themes, summaries = await queries.board_summaries(session, board.zone_id)
         recent = await queries.recent_threads(session, board.zone_id)
         comuni = await queries.zone_comuni(session, board.zone_id)
+        on_board = (
+            Thread.zone_id.is_(None) if board.zone is None else Thread.zone_id == board.zone_id
+        )
+        unread_themes = await reads.unread_threads(session, user, Thread.theme_id, on_board)
+        states = await reads.thread_states(session, user, recent)
         consultations: list[ConsultationView] = []
         if board.zone_id is not None:  # consultations address zones, never the metro board
             consultations = await readable_consultations(session, user, board.zone_id, limit=20)
@@ -131,7 +157,8 @@ async def zone_page(request: Request) -> Response:
         "forums/zone.html",
         {"board": board, "themes": themes, "summaries": summaries, "recent": recent,
          "comuni": comuni, "live_topics": live_topics, "recent_limit": queries.RECENT_THREADS,
-         "consultations": [v for v in consultations if v.open_at(now)], "now": now},
+         "consultations": [v for v in consultations if v.open_at(now)], "now": now,
+         "unread_themes": unread_themes, "reads": states},
     )  # fmt: skip
 
 
@@ -145,11 +172,15 @@ async def board_page(request: Request) -> Response:
         page = await queries.board_threads(
             session, board.zone_id, theme.id, web.page_number(request)
         )
+        states = await reads.thread_states(session, user, page.items)
+        following = await follows.follows_theme(session, user.id, theme.id, board.zone_id)
     return await web.render(
         request,
         "forums/board.html",
         {"board": board, "theme": theme, "page": page, "live_topics": live_topics,
-         "list_key": theme_list_key(topic, theme.id), "live_limit": queries.THREADS_PER_PAGE},
+         "list_key": theme_list_key(topic, theme.id), "live_limit": queries.THREADS_PER_PAGE,
+         "reads": states, "theme_follow_url": f"{board.theme_url(theme)}/follow",
+         "following_theme": following},
     )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from collab import web
 from collab.errors import ActionError
-from collab.forums import actions, mention_routes, queries
+from collab.forums import actions, mention_routes, queries, tracking
 from collab.forums.boards import Board, read_message_form
 from collab.forums.models import Post, PostRevision, Thread
 from collab.models import User
@@ -51,14 +51,21 @@ async def _permalink_of(request: Request, post: Post) -> str:
 
 
 async def _thread_context(
-    request: Request, user: User, thread_id: int, number: int
+    request: Request, user: User, thread_id: int, number: int, record: bool = False
 ) -> dict[str, Any]:
+    """What the thread page shows; ``record``: the view counts as read (a page
+    shown again with a refused reply records nothing)."""
     async with web.db(request).session() as session:
         thread = await actions.get_readable_thread(session, user, thread_id)
         live_topics = await last_seqs(session, [thread_topic(thread.id)])  # before the content
         page = await queries.thread_posts(session, thread.id, number)
         post_files = await queries.post_files(session, page.items)
+        # Before the view is recorded: the separator marks what was unread on arrival.
+        reading = await tracking.thread_reading(session, user, thread, page)
+    if record:
+        await tracking.record_view(request, user, reading)
     return {
+        **reading.context(),
         "thread": thread,
         "board": _board(thread),
         "theme": thread.theme,
@@ -71,7 +78,7 @@ async def _thread_context(
 async def thread_page(request: Request) -> Response:
     user = await web.require_user(request)
     context = await _thread_context(
-        request, user, request.path_params["id"], web.page_number(request)
+        request, user, request.path_params["id"], web.page_number(request), record=True
     )
     context["mention_notice"] = mention_routes.pop_notice(request)  # after a redirect
     return await web.render(request, "forums/thread.html", context)

@@ -235,13 +235,13 @@ def test_zone_page_live(open_session: Callable[..., Session]) -> None:
     row = tech.page.locator(f"#thread-{thread_url.rsplit('/', 1)[1]}")
 
     # A new thread: on top of the recent threads, counted in its theme's row.
-    expect(_recent(tech.page, 0)).to_have_attribute("href", thread_url)
+    expect(_recent(tech.page, 0)).to_have_attribute("href", f"{thread_url}/unread")
     expect(_recent(tech.page, 0)).to_have_text(title)
     expect(count).to_have_text(str(threads_before + 1))
     expect(tech.page.locator("#live-announcer")).to_contain_text(title)
     other_url = _start_thread(mayor, "Bike sharing a Torre Pellice", "Chi aderisce?")
-    expect(_recent(tech.page, 0)).to_have_attribute("href", other_url)
-    expect(_recent(tech.page, 1)).to_have_attribute("href", thread_url)
+    expect(_recent(tech.page, 0)).to_have_attribute("href", f"{other_url}/unread")
+    expect(_recent(tech.page, 1)).to_have_attribute("href", f"{thread_url}/unread")
     expect(count).to_have_text(str(threads_before + 2))
 
     # Editing a post is no new activity: the thread's row stays where it is.
@@ -254,13 +254,13 @@ def test_zone_page_live(open_session: Callable[..., Session]) -> None:
     mayor.page.click(f'#post-{number} form[action="/posts/{number}/edit"] [type="submit"]')
     expect(mayor.page.locator(f'#post-{number} [data-testid="edited"]')).to_be_visible()
     _wait_seq(tech.page, "zone:5", seq + 1)
-    expect(_recent(tech.page, 0)).to_have_attribute("href", other_url)
-    expect(_recent(tech.page, 1)).to_have_attribute("href", thread_url)
+    expect(_recent(tech.page, 0)).to_have_attribute("href", f"{other_url}/unread")
+    expect(_recent(tech.page, 1)).to_have_attribute("href", f"{thread_url}/unread")
 
     # A reply is: the thread moves back to the top, with its new message count.
     expect(row.locator(".badge")).to_contain_text(re.compile(r"\b1\b"))
     _reply(mayor.page, "Il comune mette a disposizione l'area.")
-    expect(_recent(tech.page, 0)).to_have_attribute("href", thread_url)
+    expect(_recent(tech.page, 0)).to_have_attribute("href", f"{thread_url}/unread")
     expect(row.locator(".badge")).to_contain_text(re.compile(r"\b2\b"))
     rows = tech.page.locator("#recent-threads > li").evaluate_all("els => els.map(e => e.id)")
     assert len(rows) == len(set(rows)), rows
