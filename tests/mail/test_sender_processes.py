@@ -27,6 +27,7 @@ from collab.db import Database
 from collab.mail.compose import Draft
 from collab.mail.models import MailStatus, OutboxMail
 from collab.mail.outbox import queue
+from collab.mail.sender import PARALLEL
 from collab.models import utcnow
 from tests.servers import free_port, start_uvicorn, stop_process, wait_healthy
 from tests.smtp import SmtpServer, _Handler
@@ -34,7 +35,7 @@ from tests.smtp import SmtpServer, _Handler
 pytestmark = pytest.mark.slow
 
 CLAIM = 4  # MAIL_CLAIM_SECONDS of these workers
-COUNT = 6  # more than a sender sends at once (4): some wait claimed, unsent
+COUNT = PARALLEL + 2  # more than a sender sends at once: some wait claimed, unsent
 SENDER = "Collab <collab@example.it>"
 
 
@@ -160,7 +161,7 @@ async def test_a_worker_stopped_between_claim_and_send_leaves_each_message_sent_
 
     async def all_claimed() -> bool:
         rows = await _rows(db)
-        return all(r.claim is not None for r in rows) and len(smtp.stalled) == 4
+        return all(r.claim is not None for r in rows) and len(smtp.stalled) == PARALLEL
 
     await _until(all_claimed, "the worker claims every message and is stuck in DATA")
     os.kill(first.pid, sig)
