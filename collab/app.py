@@ -30,7 +30,7 @@ from collab.db import Database, is_unavailable
 from collab.documents.download import routes as file_routes
 from collab.documents.pages import routes as library_routes
 from collab.errors import ActionError
-from collab.features import LIVE_FEATURES, make_templates
+from collab.features import LIVE_FEATURES, MAIL_ATTACHMENTS, PAGE_HOOKS, make_templates
 from collab.forums.routes import routes as forum_routes
 from collab.gctune import tune_gc
 from collab.housekeeping import sweep_forever
@@ -38,6 +38,8 @@ from collab.legal.pages import routes as legal_routes
 from collab.mail.sender import MailSender
 from collab.mail.transport import make_transport
 from collab.meetings.routes import routes as meeting_routes
+from collab.notifications.mailer import NotificationMailer, wake_on_notifications
+from collab.notifications.pages import routes as notification_routes
 from collab.realtime import sessions
 from collab.realtime.access import TopicAccess
 from collab.realtime.connection import DirectSend
@@ -116,6 +118,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_attempts=settings.mail_max_attempts,
         claim_seconds=settings.mail_claim_seconds,
     )
+    notices = NotificationMailer(database, templates, settings, mail, MAIL_ATTACHMENTS)
+    database.after_commit = wake_on_notifications(notices)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -124,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         tune_gc()
         await hub.start()
         mail.start()
+        notices.start()
         sweeper = asyncio.create_task(sweep_forever(database, settings), name="housekeeping")
         try:
             yield
@@ -131,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await notices.stop()
             await mail.stop()
             await hub.stop()
             await presence.close()
@@ -152,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *consultation_routes(),
             *library_routes(),
             *legal_routes(),
+            *notification_routes(),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
@@ -179,5 +186,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.services = Services(
         settings=settings, db=database, templates=templates, layer=layer, registry=registry,
         hub=hub, access=TopicAccess(registry, database), presence=presence, mail=mail,
+        notices=notices, page_hooks=PAGE_HOOKS,
     )  # fmt: skip
     return app

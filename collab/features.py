@@ -14,11 +14,16 @@ from collab.documents.sniff import KINDS
 from collab.documents.upload import FILES_PER_FORM
 from collab.forums import live as forums_live
 from collab.meetings import live as meetings_live
+from collab.notifications import live as notifications_live
+from collab.notifications.kinds import Kind
+from collab.notifications.mailer import AttachmentMaker
+from collab.notifications.pages import bell_context
 from collab.realtime.registry import LiveFeature
+from collab.services import PageHook
 from collab.settings import DEFAULT_UPLOAD_MAX_BYTES
 from collab.templating import Templates
 
-__all__ = ["LIVE_FEATURES", "make_templates", "template_extras"]
+__all__ = ["LIVE_FEATURES", "MAIL_ATTACHMENTS", "PAGE_HOOKS", "make_templates", "template_extras"]
 
 # Each registers its topic kinds and event frames with the engine
 # (docs/architecture.md, "Adding a live feature").
@@ -27,7 +32,14 @@ LIVE_FEATURES: tuple[LiveFeature, ...] = (
     meetings_live.feature,
     consultations_live.feature,
     documents_live.feature,
+    notifications_live.feature,
 )
+
+# What a kind of notification attaches to its e-mail (a convocation's ICS).
+MAIL_ATTACHMENTS: dict[Kind, AttachmentMaker] = {}
+
+# What each adds to every page of a logged-in user (the bell).
+PAGE_HOOKS: tuple[PageHook, ...] = (bell_context,)
 
 _KIND_LABELS = {kind.mime: kind.label for kind in KINDS}
 

@@ -10,6 +10,7 @@ Handlers reach it with :func:`services` (or the shortcuts in
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ from collab.ratelimit import SlidingWindow
 if TYPE_CHECKING:
     from collab.db import Database
     from collab.mail.sender import MailSender
+    from collab.models import User
+    from collab.notifications.mailer import NotificationMailer
     from collab.realtime.access import TopicAccess
     from collab.realtime.hub import Hub
     from collab.realtime.layers import ChannelLayer
@@ -28,7 +31,11 @@ if TYPE_CHECKING:
     from collab.settings import Settings
     from collab.templating import Templates
 
-__all__ = ["WS_SETUP_SLOTS", "Services", "services"]
+__all__ = ["WS_SETUP_SLOTS", "PageHook", "Services", "services"]
+
+# What a feature adds to every full page of a logged-in user (the bell): the
+# context it returns is merged into the page's.
+PageHook = Callable[[HTTPConnection, "User"], Awaitable[dict[str, Any]]]
 
 # Sockets set up at once (session, authorization, subscription and replay):
 # see collab.realtime.ws.live.
@@ -48,6 +55,8 @@ class Services:
     access: TopicAccess  # who may follow which topic, with the topics' zones cached
     presence: Presence
     mail: MailSender  # the outbox's sender in this process; wake() it after queueing
+    notices: NotificationMailer  # writes the e-mail notifications owe to the outbox
+    page_hooks: Sequence[PageHook] = ()
     # Page loads and socket opens without an account, per client IP.
     public_limiter: SlidingWindow = field(default_factory=SlidingWindow)
     # The sockets being set up at once (WS_SETUP_SLOTS).

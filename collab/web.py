@@ -260,6 +260,10 @@ async def render(
         "path": request.url.path,
         **(context or {}),
     }
+    if user is not None and not template.rpartition("/")[2].startswith("_"):
+        # A whole page: the header's parts each feature adds (the bell).
+        for hook in services(request).page_hooks:
+            full.update(await hook(request, user))
     html = services(request).templates.render(template, locale_of(request), full)
     return HTMLResponse(html, status_code=status_code, headers=headers)
 

@@ -12,7 +12,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FEATURES = ("accounts", "admin", "api", "consultations", "documents", "forums", "legal", "meetings")
+FEATURES = (
+    "accounts",
+    "admin",
+    "api",
+    "consultations",
+    "documents",
+    "forums",
+    "legal",
+    "meetings",
+    "notifications",
+)
 
 
 def _loaded_after(modules: list[str]) -> list[str]:

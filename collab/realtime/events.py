@@ -27,6 +27,7 @@ __all__ = [
     "MeetingEvent",
     "MeetingUpdated",
     "NotesChanged",
+    "NotificationsChanged",
     "PostCreated",
     "PostDeleted",
     "PostEdited",
@@ -304,6 +305,21 @@ class UserChanged(Event):
         return (user_topic(self.user_id),)
 
 
+@dataclass(frozen=True)
+class NotificationsChanged(Event):
+    """A user's notifications changed: ``notification_id`` is a new one, or
+    None when some were read (on another tab or device). Their open pages
+    update the bell. ``zone_id`` is None."""
+
+    type: ClassVar[str] = "notification.changed"
+    user_id: int
+    notification_id: int | None = None
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (user_topic(self.user_id),)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -326,6 +342,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DocumentAdded,
         DocumentVersioned,
         UserChanged,
+        NotificationsChanged,
     )
 }
 

@@ -4,7 +4,9 @@ Protocol (text frames):
 
 - the client's first message is JSON ``{"type": "subscribe", "topics":
   {"thread:12": 45, "zone:5": null}}``: each topic with the last seq the page
-  has (null: only what happens from now on);
+  has (null: only what happens from now on). A logged-in socket always
+  follows its user's own topic ``user:N`` (the server subscribes it); the
+  page may list it too, with the seq its bell shows, to be sent what it missed;
 - the server answers with event frames (see :mod:`collab.realtime.frames`),
   replayed ones first, in order, then live ones; a heartbeat about every
   ``WS_HEARTBEAT`` seconds (jittered), when it also checks again that the
@@ -65,7 +67,9 @@ def _parse_subscribe(text: str) -> dict[str, int | None]:
     topics = message.get("topics") if isinstance(message, dict) else None
     if message.get("type") != "subscribe" or not isinstance(topics, dict):
         raise Rejected(4400)
-    if not topics or len(topics) > MAX_TOPICS:
+    # No topic at all is fine: a page without live regions still follows its
+    # user's own topic (the bell), which the server subscribes.
+    if len(topics) > MAX_TOPICS:
         raise Rejected(4400)
     parsed: dict[str, int | None] = {}
     for topic, seq in topics.items():
@@ -195,8 +199,11 @@ async def live(ws: WebSocket) -> None:
                 # What changes this user's rights arrives on their own topic:
                 # followed before the user is read, a change committed after
                 # the read arrives as an event, one committed before is in it.
-                await hub.subscribe(user_topic(uid), conn, None)
-                subscribed.append(user_topic(uid))
+                # The page may name it with the seq it shows (its bell), to
+                # get what it missed; another user's topic is refused below.
+                own = user_topic(uid)
+                await hub.subscribe(own, conn, topics.pop(own, None))
+                subscribed.append(own)
                 user = await web.current_user(ws)
                 if user is None:
                     raise Rejected(4401)

@@ -12,12 +12,23 @@
     return document.getElementById("live");
   }
 
-  function topics(el) {
+  function parse(el, name) {
     try {
-      return JSON.parse(el.getAttribute("data-topics") || "{}");
+      return JSON.parse(el.getAttribute(name) || "{}");
     } catch (e) {
       return {};
     }
+  }
+
+  // The page's topics, and the user's own one (data-own: the bell's), which
+  // is followed and caught up like the others.
+  function topics(el) {
+    var all = parse(el, "data-topics");
+    var own = parse(el, "data-own");
+    Object.keys(own).forEach(function (topic) {
+      if (!(topic in all)) { all[topic] = own[topic]; }
+    });
+    return all;
   }
 
   function announce(text) {
@@ -250,8 +261,13 @@
         var slot = document.createComment("live");
         freshLive.replaceWith(slot);
         el.setAttribute("data-topics", freshLive.getAttribute("data-topics") || "{}");
+        el.setAttribute("data-own", freshLive.getAttribute("data-own") || "{}");
         el.remove();
         body.replaceChildren.apply(body, Array.prototype.slice.call(freshBody.childNodes));
+        // The header's bell is outside the page body: take its fresh copy too.
+        var bell = document.getElementById("notif-bell");
+        var freshBell = fresh.getElementById("notif-bell");
+        if (bell && freshBell) { bell.replaceWith(freshBell); }
         if (window.htmx) { window.htmx.process(body); }
         slot.replaceWith(el);
         if (focused && document.contains(focused)) {

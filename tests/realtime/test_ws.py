@@ -230,7 +230,7 @@ def test_home_page_has_no_socket_without_login(browser: Browser) -> None:
         (TECH9, {"zone:5": None}, 4403),  # another zone's board
         (TECH9, {"thread:999999": None}, 4403),  # no such thread
         (TECH5, {"bogus": None}, 4403),
-        (TECH5, {}, 4400),
+        (TECH5, {"user:1": None}, 4403),  # another user's own topic
         (TECH5, {"zone:5": "x"}, 4400),
     ],
 )
