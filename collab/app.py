@@ -30,7 +30,13 @@ from collab.db import Database, is_unavailable
 from collab.documents.download import routes as file_routes
 from collab.documents.pages import routes as library_routes
 from collab.errors import ActionError
-from collab.features import LIVE_FEATURES, MAIL_ATTACHMENTS, PAGE_HOOKS, make_templates
+from collab.features import (
+    LIVE_FEATURES,
+    MAIL_ATTACHMENTS,
+    PAGE_HOOKS,
+    REMINDERS,
+    make_templates,
+)
 from collab.forums.routes import routes as forum_routes
 from collab.gctune import tune_gc
 from collab.housekeeping import sweep_forever
@@ -118,7 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_attempts=settings.mail_max_attempts,
         claim_seconds=settings.mail_claim_seconds,
     )
-    notices = NotificationMailer(database, templates, settings, mail, MAIL_ATTACHMENTS)
+    notices = NotificationMailer(database, templates, settings, mail, MAIL_ATTACHMENTS, REMINDERS)
     database.after_commit = wake_on_notifications(notices)
 
     @asynccontextmanager

@@ -16,14 +16,21 @@ from collab.forums import live as forums_live
 from collab.meetings import live as meetings_live
 from collab.notifications import live as notifications_live
 from collab.notifications.kinds import Kind
-from collab.notifications.mailer import AttachmentMaker
+from collab.notifications.mailer import AttachmentMaker, Reminder
 from collab.notifications.pages import bell_context
 from collab.realtime.registry import LiveFeature
 from collab.services import PageHook
 from collab.settings import DEFAULT_UPLOAD_MAX_BYTES
 from collab.templating import Templates
 
-__all__ = ["LIVE_FEATURES", "MAIL_ATTACHMENTS", "PAGE_HOOKS", "make_templates", "template_extras"]
+__all__ = [
+    "LIVE_FEATURES",
+    "MAIL_ATTACHMENTS",
+    "PAGE_HOOKS",
+    "REMINDERS",
+    "make_templates",
+    "template_extras",
+]
 
 # Each registers its topic kinds and event frames with the engine
 # (docs/architecture.md, "Adding a live feature").
@@ -37,6 +44,9 @@ LIVE_FEATURES: tuple[LiveFeature, ...] = (
 
 # What a kind of notification attaches to its e-mail (a convocation's ICS).
 MAIL_ATTACHMENTS: dict[Kind, AttachmentMaker] = {}
+
+# Notifications that come with time (a meeting within the hour, a deadline).
+REMINDERS: tuple[Reminder, ...] = ()
 
 # What each adds to every page of a logged-in user (the bell).
 PAGE_HOOKS: tuple[PageHook, ...] = (bell_context,)

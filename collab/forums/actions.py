@@ -17,7 +17,7 @@ from collab.db import UnitOfWork
 from collab.documents.files import keep
 from collab.documents.upload import FILES_PER_FORM, Upload, check_count
 from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
-from collab.forums import mentions
+from collab.forums import mentions, notices
 from collab.forums.models import Post, PostRevision, Thread
 from collab.i18n import N_
 from collab.models import Theme, User, utcnow
@@ -160,6 +160,7 @@ async def do_start_thread(
     await uow.session.flush()
     await _attach(uow, user, post, uploads)
     await mentions.notify_mentions(uow, user, thread, post, rendered.linked, limit=mention_limit)
+    await notices.notify_new_thread(uow, user, thread, post)
     uow.record(ThreadCreated(zone_id=zone_id, thread_id=thread.id, theme_id=theme.id))
     return thread
 
@@ -190,6 +191,7 @@ async def do_reply(
     await _attach(uow, user, post, uploads)
     # Mentions before replies: one notification per person and post (same ref).
     await mentions.notify_mentions(uow, user, thread, post, rendered.linked, limit=mention_limit)
+    await notices.notify_reply(uow, user, thread, post)
     uow.record(PostCreated(zone_id=thread.zone_id, thread_id=thread.id, post_id=post.id))
     return post
 

@@ -52,6 +52,7 @@ from collab.templating import ROME, Templates
 __all__ = [
     "AttachmentMaker",
     "NotificationMailer",
+    "Reminder",
     "digest_cutoff",
     "wake_on_notifications",
 ]
@@ -74,6 +75,13 @@ DIGEST_REASON = N_(
 # What a kind attaches to its message (a convocation's ICS): given the
 # session, the notification and the recipient, a file or None.
 AttachmentMaker = Callable[[AsyncSession, Notification, User], Awaitable[Attachment | None]]
+
+# A feature's notifications that come with time rather than with a write
+# (a meeting within the hour, a deadline in 3 days): run about every minute
+# in every process with the time; it notifies in its own transactions and
+# says how many. Refs make it idempotent: a second process, or the next
+# minute, finds the notifications already there (``notify`` skips them).
+Reminder = Callable[[Database, datetime], Awaitable[int]]
 
 
 def digest_cutoff(now: datetime, digest_time: str) -> datetime:
@@ -105,6 +113,7 @@ class NotificationMailer:
         settings: Settings,
         sender: MailSender,
         attachments: Mapping[Kind, AttachmentMaker] | None = None,
+        reminders: Sequence[Reminder] = (),
         *,
         poll: float = POLL,
     ) -> None:
@@ -113,6 +122,7 @@ class NotificationMailer:
         self.settings = settings
         self.sender = sender
         self.attachments = dict(attachments or {})
+        self.reminders = tuple(reminders)
         self.poll = poll
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -141,6 +151,7 @@ class NotificationMailer:
                     checkpoint()
                 if loop.time() - self._digest_checked >= DIGEST_CHECK:
                     self._digest_checked = loop.time()
+                    await self.remind()
                     await self.send_digests()
             except asyncio.CancelledError:
                 raise
@@ -150,6 +161,22 @@ class NotificationMailer:
                 async with asyncio.timeout(self.poll):
                     await self._wake.wait()
             self._wake.clear()
+
+    async def remind(self, now: datetime | None = None) -> int:
+        """Run every feature's reminders once; how many notifications they made."""
+        made = 0
+        for reminder in self.reminders:
+            try:
+                made += await reminder(self.database, now or utcnow())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Two processes may notify the same thing at once: one of
+                # them fails on the unique ref, and the next pass finds it done.
+                logger.warning("reminder %s failed; trying again later", reminder, exc_info=True)
+        if made:
+            self.wake()
+        return made
 
     # -- one message per notification -------------------------------------------
 
