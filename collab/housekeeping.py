@@ -6,6 +6,8 @@
   seqs are kept, so numbering never restarts;
 - failed login attempts older than the throttle window, which no longer
   count for anything;
+- read notifications older than ``NOTIFICATION_KEEP_DAYS`` (unread ones stay
+  until read);
 - stored file contents no ``Blob`` row names (their transaction failed after
   the bytes were kept) and stale partial uploads, once older than a day
   (:meth:`collab.documents.store.FileStore.sweep_orphans`).
@@ -31,6 +33,7 @@ from collab.db import Database
 from collab.documents.models import Blob
 from collab.documents.store import FileStore
 from collab.models import LoginAttempt, utcnow
+from collab.notifications.actions import do_prune
 from collab.realtime import log as event_log
 from collab.settings import Settings
 
@@ -45,6 +48,7 @@ class Swept:
     events: int
     login_attempts: int
     files: int = 0
+    notifications: int = 0
 
 
 async def sweep(database: Database, settings: Settings, now: datetime | None = None) -> Swept:
@@ -57,11 +61,12 @@ async def sweep(database: Database, settings: Settings, now: datetime | None = N
                 LoginAttempt.at < now - timedelta(seconds=settings.login_throttle_window)
             )
         )
+        notifications = await do_prune(uow, settings.notification_keep_days, now)
     async with database.session() as session:
         known = set(await session.scalars(select(Blob.sha256)))
     store = FileStore(settings.files_dir)
     files = await anyio.to_thread.run_sync(store.sweep_orphans, known, now.timestamp())
-    return Swept(events, int(getattr(result, "rowcount", 0) or 0), files)
+    return Swept(events, int(getattr(result, "rowcount", 0) or 0), files, notifications)
 
 
 async def sweep_forever(database: Database, settings: Settings, interval: float = INTERVAL) -> None:
@@ -74,10 +79,10 @@ async def sweep_forever(database: Database, settings: Settings, interval: float 
         await asyncio.sleep(interval * random.uniform(0.75, 1.25))  # noqa: S311 (jitter)
         try:
             swept = await sweep(database, settings)
-            if swept.events or swept.login_attempts or swept.files:
+            if swept.events or swept.login_attempts or swept.files or swept.notifications:
                 logger.info(
-                    "swept %d events, %d login attempts and %d files",
-                    swept.events, swept.login_attempts, swept.files,
+                    "swept %d events, %d login attempts, %d files and %d notifications",
+                    swept.events, swept.login_attempts, swept.files, swept.notifications,
                 )  # fmt: skip
         except asyncio.CancelledError:
             raise

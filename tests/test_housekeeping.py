@@ -52,11 +52,12 @@ async def test_sweep_drops_events_past_retention_and_keeps_the_numbering(
     await _age_events(db, settings.event_log_days + 1)
     async with db.transaction() as uow:
         await actions.do_reply(uow, world["tecnico5"], thread_id, "recente")
-    assert await _count(db, EventLog) == 5  # 3 old (zone, thread + zone), 2 recent
+    # 4 old (zone, thread + zone, the author's bell), 3 recent
+    assert await _count(db, EventLog) == 7
 
     swept = await housekeeping.sweep(db, settings)
 
-    assert swept.events == 3
+    assert swept.events == 4
     async with db.session() as session:
         # The recent reply stays for replay, and numbering goes on after it.
         assert await log.bounds(session, f"thread:{thread_id}") == (2, 2)

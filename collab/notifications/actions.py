@@ -11,7 +11,7 @@ answers as fast as one that notifies nobody.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -102,7 +102,7 @@ async def notify(
                 NotificationSetting.kind == kind.value, NotificationSetting.user_id.in_(chunk)
             )
         )
-        modes.update({uid: mode for uid, mode in rows.tuples()})
+        modes.update({uid: mode for uid, mode in rows})
         skip |= set(
             await session.scalars(
                 select(Notification.user_id).where(
@@ -230,10 +230,10 @@ async def do_unsubscribe(uow: UnitOfWork, user_id: int, kind: Kind) -> bool:
     return True
 
 
-async def do_prune(uow: UnitOfWork, keep_days: int) -> int:
+async def do_prune(uow: UnitOfWork, keep_days: int, now: datetime | None = None) -> int:
     """Delete read notifications older than ``keep_days``; how many went.
     Unread ones stay until read, whatever their age."""
-    cutoff = utcnow() - timedelta(days=keep_days)
+    cutoff = (now or utcnow()) - timedelta(days=keep_days)
     result = await uow.session.execute(
         delete(Notification).where(
             Notification.read_at.is_not(None), Notification.created_at < cutoff

@@ -172,7 +172,7 @@ async def _modes(request: Request, user: User) -> dict[str, str]:
                 NotificationSetting.user_id == user.id
             )
         )
-        chosen = {kind: mode.value for kind, mode in rows.tuples()}
+        chosen = {kind: mode.value for kind, mode in rows}
     return {kind.value: chosen.get(kind.value, KINDS[kind].default.value) for kind in Kind}
 
 
