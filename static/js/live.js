@@ -160,12 +160,14 @@
     }
     var topic = head.getAttribute("data-topic");
     var seq = parseInt(head.getAttribute("data-seq"), 10);
-    var known = topics(el);
+    // The user's own topic keeps its seq in data-own, the page's in data-topics.
+    var attribute = topic in parse(el, "data-own") ? "data-own" : "data-topics";
+    var known = parse(el, attribute);
     if (!topic || !(topic in known) || (known[topic] !== null && seq <= known[topic])) {
       return; // already applied (replayed after a reconnect, or in the page)
     }
     known[topic] = seq;
-    el.setAttribute("data-topics", JSON.stringify(known));
+    el.setAttribute(attribute, JSON.stringify(known));
     var shown = false;
     for (var i = 1; i < parts.length; i++) {
       shown = applyOp(parts[i]) || shown;

@@ -35,7 +35,7 @@ from playwright.sync_api import Response as PwResponse
 from collab.db import Database
 from collab.demo import DEMO_PASSWORD, load_demo
 from collab.documents.store import FileStore
-from tests.browser.scene import Scene, build_scene
+from tests.browser.scene import SECRET_KEY, Scene, build_scene
 from tests.dbs import Template
 from tests.servers import free_port, start_uvicorn, stop_process, wait_healthy
 
@@ -86,7 +86,7 @@ def serving(
     env = {
         **os.environ,
         "DATA_DIR": str(workdir),
-        "SECRET_KEY": "b" * 48,
+        "SECRET_KEY": SECRET_KEY,
         "COLLAB_ENV": "test",
         "DATABASE_URL": database_url,
         "DEFAULT_LOCALE": "it",

@@ -50,6 +50,18 @@ PAGES: list[PageSpec] = [
     _page("login", "/login", roles=("anonymous",)),
     _page("password", "/account/password"),
     _page("calendar", "/account/calendar"),
+    _page("email", "/account/email"),
+    _page(
+        "email-confirm",
+        "/account/email/confirm/{token}",
+        "/account/email/confirm/{email_token}",
+        roles=ANYONE,
+    ),
+    _page("notifications", "/notifications"),
+    _page("notification-settings", "/account/notifications"),
+    _page(
+        "unsubscribe", "/unsubscribe/{token:str}", "/unsubscribe/{unsubscribe_token}", roles=ANYONE
+    ),
     _page("forgot-password", "/password/forgot", roles=("anonymous",)),
     _page(
         "reset-password",
@@ -80,6 +92,9 @@ PAGES: list[PageSpec] = [
     _page("meetings", "/meetings"),
     _page("convene", "/meetings/new", roles=CHAIRS),
     _page("room-convened", "/meetings/{id:id}", "/meetings/{meeting_convened}"),
+    _page(
+        "meeting-edit", "/meetings/{id:id}/edit", "/meetings/{meeting_convened}/edit", roles=CHAIRS
+    ),
     _page("room-live", "/meetings/{id:id}", "/meetings/{meeting_live}"),
     _page("room-closed", "/meetings/{id:id}", "/meetings/{meeting_published}"),
     _page(
@@ -176,6 +191,9 @@ NOT_PAGES: dict[str, str] = {
     "/meetings/{id:id}/calendar.ics": "iCalendar file",
     "/zones/{number:id}/meetings.ics": "iCalendar file",
     "/calendar/{token}.ics": "iCalendar file (a personal feed)",
+    "/notifications/{id:id}": "marks a notification read and redirects to where it points",
+    "/threads/{id:id}/unread": "redirects to the page of a thread's first unread post",
+    "/public/zones/{number:id}/meetings.ics": "iCalendar file (a zone's public meetings)",
     "/meetings/{id:id}/verbale.pdf": "PDF file",
     "/consultations/{id:id}/export.csv": "open data, CSV",
     "/consultations/{id:id}/export.json": "open data, JSON",

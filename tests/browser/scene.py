@@ -21,9 +21,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
+from collab.accounts.email_change import do_request_email_change
 from collab.accounts.reset import do_request_reset
 from collab.consultations import actions as consultations
 from collab.db import Database
+from collab.demo import DEMO_PASSWORD
 from collab.demo_library import one_page_pdf
 from collab.documents.models import Document
 from collab.documents.sniff import PDF
@@ -38,6 +40,8 @@ from collab.meetings.actions import AgendaLine, Convocation
 from collab.meetings.models import Meeting
 from collab.meetings.room import load_room
 from collab.models import Comune, Theme, User, Zone, utcnow
+from collab.notifications.kinds import Kind
+from collab.notifications.unsubscribe import token_for
 
 __all__ = ["ROLES", "Scene", "build_scene", "run_async", "start_thread"]
 
@@ -46,6 +50,9 @@ T = TypeVar("T")
 # The roles the page tests visit as, and the demo account of each (None: no
 # account). All comune roles are in ZO 5 (Pinerolese), so each reads the
 # scene's zone pages, meetings and consultations.
+# The live server's secret (tests/browser/conftest.py): signed links are made with it.
+SECRET_KEY = "b" * 48
+
 ROLES: dict[str, str | None] = {
     "anonymous": None,
     "sindaco": "sindaco.pinerolo@demo.collab.it",
@@ -92,6 +99,8 @@ class Scene:
     theme_id: int
     comune: int
     reset_token: str  # a password reset link, unused
+    unsubscribe_token: str  # the sindaco's one-click unsubscribe from replies
+    email_token: str  # the tecnico's link confirming a new e-mail address
     mail: int  # a message in the outbox
 
     def values(self) -> dict[str, Any]:
@@ -141,6 +150,8 @@ async def _build(url: str, store: FileStore) -> Scene:
                 contribution=contribution, document=document.id,
                 library_theme=library_theme.slug, user=users["sindaco"].id,
                 theme_id=theme.id, comune=comune, reset_token=reset_token, mail=mail,
+                unsubscribe_token=token_for(SECRET_KEY, users["sindaco"].id, Kind.REPLY),
+                email_token=await _email_change(db, users),
             )  # fmt: skip
     finally:
         await db.dispose()
@@ -162,6 +173,17 @@ async def _mail(db: Database, users: dict[str, User]) -> tuple[str, int]:
         mail = queue(uow.session, draft, sender="collab <noreply@localhost>", base_url=LONG_URL)
         await uow.session.flush()
         return asked.token, mail.id
+
+
+async def _email_change(db: Database, users: dict[str, User]) -> str:
+    """The tecnico asked to change address: the confirmation link's token."""
+    async with db.transaction() as uow:
+        tecnico = await uow.session.get(User, users["tecnico"].id)
+        assert tecnico is not None
+        asked = await do_request_email_change(
+            uow, tecnico, "nuovo.indirizzo@comune.example.it", DEMO_PASSWORD
+        )
+        return asked.token
 
 
 async def _users(db: Database) -> dict[str, User]:

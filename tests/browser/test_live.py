@@ -427,8 +427,11 @@ def test_reconnect_catches_up(open_session: Callable[..., Session]) -> None:
     for post_id in [first_reply, *missed]:
         expect(_all_with_id(tech.page, post_id)).to_have_count(1)
     assert len(network.subscriptions) >= 2, network
-    assert network.subscriptions[0]["topics"] == initial
-    assert network.subscriptions[-1]["topics"] == {topic: seq_before}
+    # Each subscription also names the user's own topic (the bell's).
+    own = {t: s for t, s in network.subscriptions[0]["topics"].items() if t.startswith("user:")}
+    assert len(own) == 1
+    assert network.subscriptions[0]["topics"] == {**initial, **own}
+    assert network.subscriptions[-1]["topics"] == {topic: seq_before, **own}
     print(f"\nreconnection attempts: {network.attempts} ({network.refused} while offline)")
     expect(presence).to_have_attribute("title", re.compile(re.escape(tech_name)))
     assert_no_reload(tech.page)
