@@ -14,6 +14,8 @@ from collab.documents.sniff import KINDS
 from collab.documents.upload import FILES_PER_FORM
 from collab.forums import live as forums_live
 from collab.meetings import live as meetings_live
+from collab.meetings.invites import invitation
+from collab.meetings.notices import remind_soon
 from collab.notifications import live as notifications_live
 from collab.notifications.kinds import Kind
 from collab.notifications.mailer import AttachmentMaker, Reminder
@@ -43,10 +45,14 @@ LIVE_FEATURES: tuple[LiveFeature, ...] = (
 )
 
 # What a kind of notification attaches to its e-mail (a convocation's ICS).
-MAIL_ATTACHMENTS: dict[Kind, AttachmentMaker] = {}
+MAIL_ATTACHMENTS: dict[Kind, AttachmentMaker] = {
+    Kind.MEETING_CONVENED: invitation,
+    Kind.MEETING_CHANGED: invitation,
+    Kind.MEETING_CANCELLED: invitation,
+}
 
 # Notifications that come with time (a meeting within the hour, a deadline).
-REMINDERS: tuple[Reminder, ...] = ()
+REMINDERS: tuple[Reminder, ...] = (remind_soon,)
 
 # What each adds to every page of a logged-in user (the bell).
 PAGE_HOOKS: tuple[PageHook, ...] = (bell_context,)

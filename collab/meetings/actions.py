@@ -14,15 +14,17 @@ in :mod:`collab.meetings.floor`; all of them share :func:`lock_meeting`.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from collab.audit import audit
 from collab.db import UnitOfWork, bump_revision
 from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
 from collab.i18n import N_
+from collab.meetings import notices
 from collab.meetings.models import (
     AgendaItem,
     Meeting,
@@ -45,6 +47,7 @@ __all__ = [
     "check_convocation",
     "do_cancel",
     "do_convene",
+    "do_edit",
     "do_open",
     "do_set_item",
     "do_set_public",
@@ -56,6 +59,9 @@ __all__ = [
 
 MAX_ITEMS = 30
 MAX_MATERIALS = 30
+AGENDA_FILES = N_(
+    "An agenda item with documents cannot be taken off the agenda: remove them first."
+)
 
 
 @dataclass(frozen=True)
@@ -100,13 +106,19 @@ def _check_title(title: str, field_name: str = "title") -> str:
     return title
 
 
-async def check_convocation(uow: UnitOfWork, user: User, form: Convocation) -> Convocation:
-    """The convocation with clean values, or an ActionError naming the field."""
+async def check_convocation(
+    uow: UnitOfWork, user: User, form: Convocation, *, kept_zones: Collection[int] = ()
+) -> Convocation:
+    """The convocation with clean values, or an ActionError naming the field.
+
+    ``kept_zones``: zones an edited meeting convenes already, which its chair
+    may keep even when they are not theirs to convene (a joint meeting).
+    """
     title = _check_title(form.title)
     if not form.zone_ids:
         raise ActionError(N_("Choose at least one zone."), field="zones")
     for zone_id in form.zone_ids:
-        if not can(user, Action.CONVENE, zone_id):
+        if zone_id not in kept_zones and not can(user, Action.CONVENE, zone_id):
             raise PermissionDenied(N_("You may convene meetings of your own zone only."))
     if form.starts_at is None:
         raise ActionError(N_("Give the date and time of the meeting."), field="starts_at")
@@ -194,7 +206,81 @@ async def do_convene(uow: UnitOfWork, user: User, form: Convocation) -> Meeting:
         )
     await uow.session.flush()
     audit(uow.session, user, "meeting.convened", meeting, zones=clean.zone_ids)
+    await notices.convened(uow, user, meeting, clean.zone_ids)
     return meeting
+
+
+async def do_edit(uow: UnitOfWork, user: User, meeting_id: int, form: Convocation) -> Room:
+    """Change a convened meeting: details, date, zones and agenda (not once opened).
+
+    The lock bumps the revision once: the SEQUENCE calendars compare. The
+    quorum, the public link, the secretary and the materials stay as they are.
+    """
+    room = await lock_meeting(uow, meeting_id)
+    require_chair(user, room)
+    require_state(room, MeetingState.CONVOCATA)
+    meeting, before = room.meeting, room.zone_ids
+    wanted = replace(form, quorum=meeting.quorum, materials=[], secretary_email="")
+    clean = await check_convocation(uow, user, wanted, kept_zones=before)
+    assert clean.starts_at is not None
+    if any(not can(user, Action.CONVENE, z) for z in before - set(clean.zone_ids)):
+        raise PermissionDenied(N_("You may convene meetings of your own zone only."))
+    meeting.title, meeting.description = clean.title, clean.description
+    meeting.place, meeting.video_url = clean.place, clean.video_url
+    meeting.starts_at = clean.starts_at
+    await _set_zones(uow, meeting_id, before, set(clean.zone_ids))
+    await _set_agenda(uow, room, clean.items)
+    audit(uow.session, user, "meeting.edited", meeting, zones=clean.zone_ids)
+    fresh = await load_room(uow.session, meeting_id)
+    assert fresh is not None
+    notify_updated(uow, fresh)
+    # Zones taken away were told of the meeting before: they hear of the change.
+    await notices.changed(uow, user, meeting, before | set(clean.zone_ids))
+    return fresh
+
+
+async def _set_zones(uow: UnitOfWork, meeting_id: int, before: set[int], after: set[int]) -> None:
+    if before - after:
+        await uow.session.execute(
+            delete(MeetingZone).where(
+                MeetingZone.meeting_id == meeting_id, MeetingZone.zone_id.in_(before - after)
+            )
+        )
+    uow.session.add_all(MeetingZone(meeting_id=meeting_id, zone_id=z) for z in after - before)
+
+
+async def _set_agenda(uow: UnitOfWork, room: Room, lines: list[AgendaLine]) -> None:
+    """The agenda becomes ``lines``: an item keeps its row (its documents and
+    notes) when its title stays, otherwise rows are reused in order."""
+    unused = list(room.items)
+    rows: list[AgendaItem | None] = []
+    for line in lines:
+        same = next((item for item in unused if item.title == line.title), None)
+        if same is not None:
+            unused.remove(same)
+        rows.append(same)
+    for n, row in enumerate(rows):
+        if row is None and unused:
+            rows[n] = unused.pop(0)
+    for item in unused:
+        if room.item_files(item.id):
+            raise ActionError(AGENDA_FILES, field="items")
+    # Positions are unique per meeting: park the kept rows out of the way first.
+    for n, row in enumerate(r for r in rows if r is not None):
+        row.position = -1 - n
+    for material in room.materials:
+        if material.item_id in {item.id for item in unused}:
+            material.item_id = None  # still the meeting's
+    for item in unused:
+        await uow.session.delete(item)
+    await uow.session.flush()
+    for position, (line, row) in enumerate(zip(lines, rows, strict=True), start=1):
+        if row is None:
+            row = AgendaItem(meeting_id=room.meeting.id, notes="")
+            uow.session.add(row)
+        row.position, row.title = position, line.title
+        row.theme_id, row.minutes = line.theme_id, line.minutes
+    await uow.session.flush()
 
 
 async def lock_meeting(uow: UnitOfWork, meeting_id: int) -> Room:
@@ -273,6 +359,7 @@ async def do_cancel(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
     room.meeting.state = MeetingState.ANNULLATA
     audit(uow.session, user, "meeting.cancelled", room.meeting)
     notify_updated(uow, room)
+    await notices.cancelled(uow, user, room.meeting, room.zone_ids)
     return room
 
 

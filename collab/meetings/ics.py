@@ -6,6 +6,10 @@ lines of one meeting, unfolded and with every TEXT value already escaped, and
 75 octets and ending it with CRLF. Times are written in UTC, so no VTIMEZONE
 is needed. The words in the description (agenda, video call, minutes) are
 translatable, Italian by default.
+
+Feeds and downloads are ``METHOD:PUBLISH``. An invitation sent by e-mail
+(RFC 5546, iTIP) is ``METHOD:REQUEST`` (a cancellation ``METHOD:CANCEL``)
+and names its ORGANIZER and the ATTENDEE it is sent to.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from collab.meetings.models import AgendaItem, Meeting, MeetingState
 from collab.meetings.verbale import AGENDA, MIN_ONLY, VIDEO_CALL  # the same wording
 from collab.models import Zone
 
-__all__ = ["calendar", "filename", "meeting_event"]
+__all__ = ["METHODS", "calendar", "filename", "meeting_event"]
 
 PRODID = "-//collab//meetings//IT"
 LINE_OCTETS = 75  # RFC 5545 3.1: without the CRLF, and with a continuation's leading space
 DEFAULT_MINUTES = 60  # the length of a meeting whose agenda is empty
+METHODS = ("PUBLISH", "REQUEST", "CANCEL")
+STATUSES = ("CONFIRMED", "CANCELLED")
 
 # RFC 5545 3.3.11: TEXT may hold no control character but HTAB (newlines are
 # escaped as "\n" before this is applied).
@@ -36,6 +42,17 @@ def _text(value: str) -> str:
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
     return _CONTROL.sub("", value.replace("\n", "\\n"))
+
+
+def _address(prop: str, name: str, email: str, params: str = "") -> str:
+    """A CAL-ADDRESS property (ORGANIZER, ATTENDEE): ``mailto:`` with a quoted CN.
+
+    A parameter value may hold no DQUOTE nor control character (RFC 5545 3.1).
+    """
+    if not email or any(c in email for c in '\r\n"<>:; '):
+        raise ValueError(f"not an e-mail address: {email!r}")
+    cn = _CONTROL.sub("", name.replace("\r", "").replace("\n", " ")).replace('"', "'")
+    return f'{prop};CN="{cn}"{params}:mailto:{email}'
 
 
 def _utc(moment: datetime) -> str:
@@ -90,6 +107,9 @@ def meeting_event(
     sequence: int = 0,
     locale: str = "it",
     video: bool = True,
+    status: str | None = None,
+    organizer: tuple[str, str] | None = None,
+    attendee: tuple[str, str] | None = None,
 ) -> list[str]:
     """The VEVENT of ``meeting``: its content lines, unfolded, TEXT values escaped.
 
@@ -101,6 +121,8 @@ def meeting_event(
     ``zones`` the convened zones; both are sorted here. ``now`` (default: the
     current time) is the DTSTAMP. ``video=False`` leaves the video-call link
     out (a public feed: only members see it, as on the meeting's page).
+    ``status`` (CONFIRMED or CANCELLED) defaults to the meeting's state.
+    ``organizer`` and ``attendee`` are (name, e-mail) pairs, for an invitation.
     """
     host = urlsplit(url).hostname
     if not host:
@@ -110,7 +132,10 @@ def meeting_event(
     agenda = sorted(items, key=lambda item: item.position)
     # The schema does not forbid a negative length; DTEND must not precede DTSTART.
     minutes = sum(max(item.minutes, 0) for item in agenda) or DEFAULT_MINUTES
-    cancelled = meeting.state == MeetingState.ANNULLATA
+    if status is None:
+        status = "CANCELLED" if meeting.state == MeetingState.ANNULLATA else "CONFIRMED"
+    if status not in STATUSES:
+        raise ValueError(f"unknown status: {status!r}")
     if now is None:
         now = datetime.now(UTC)
     lines = [
@@ -120,9 +145,14 @@ def meeting_event(
         f"DTSTART:{_utc(meeting.starts_at)}",
         f"DTEND:{_utc(meeting.starts_at + timedelta(minutes=minutes))}",
         f"SEQUENCE:{sequence}",
-        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
+        f"STATUS:{status}",
         f"SUMMARY:{_text(meeting.title)}",
     ]
+    if organizer is not None:
+        lines.append(_address("ORGANIZER", *organizer))
+    if attendee is not None:
+        params = ";CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=FALSE"
+        lines.append(_address("ATTENDEE", *attendee, params))
     if meeting.created_at is not None:  # set on insert: absent on an unsaved object
         lines.append(f"CREATED:{_utc(meeting.created_at)}")
     location = meeting.place or (meeting.video_url if video else "")
@@ -142,18 +172,23 @@ def meeting_event(
     return lines
 
 
-def calendar(events: Iterable[list[str]], name: str) -> str:
+def calendar(events: Iterable[list[str]], name: str, *, method: str = "PUBLISH") -> str:
     """A VCALENDAR of ``events`` (from :func:`meeting_event`), ready to serve.
+
+    ``method``: PUBLISH for a feed or a download, REQUEST for an invitation or
+    its update, CANCEL for a cancellation (:data:`METHODS`).
 
     Each content line is folded at 75 octets and ends with CRLF. A line that
     still holds a line break was not escaped, and is refused.
     """
+    if method not in METHODS:
+        raise ValueError(f"unknown method: {method!r}")
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         f"PRODID:{PRODID}",
         "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
+        f"METHOD:{method}",
         f"X-WR-CALNAME:{_text(name)}",
     ]
     for event in events:

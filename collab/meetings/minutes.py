@@ -13,6 +13,7 @@ from collab.db import UnitOfWork
 from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.i18n import N_
 from collab.markup import render_markdown
+from collab.meetings import notices
 from collab.meetings.actions import lock_meeting, require_chair
 from collab.meetings.models import MeetingState, Verbale, VerbaleRevision
 from collab.meetings.room import Room
@@ -142,4 +143,5 @@ async def do_publish_verbale(uow: UnitOfWork, user: User, meeting_id: int) -> Ve
     verbale.published_by_id = user.id
     audit(uow.session, user, "verbale.published", verbale)
     uow.record(VerbaleChanged(zone_id=None, meeting_id=meeting_id, published=True))
+    await notices.verbale_published(uow, user, room.meeting, room.zone_ids)
     return verbale

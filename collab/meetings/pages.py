@@ -1,4 +1,5 @@
-"""Meeting pages: the list of meetings a user follows, and the convening form.
+"""Meeting pages: the list of meetings a user follows, the convening form, and
+the same form to edit a meeting that has not started.
 
 The form's raw values live in :class:`ConveneForm`, so a refused submission
 re-renders exactly what the user typed; :meth:`ConveneForm.convocation` turns
@@ -27,11 +28,13 @@ from collab.i18n import N_
 from collab.meetings import actions
 from collab.meetings.actions import AgendaLine, Convocation
 from collab.meetings.models import Meeting, MeetingState, MeetingZone
+from collab.meetings.room import Room
 from collab.meetings.rules import may_read
 from collab.models import Theme, User, Zone
 from collab.permissions import Action, can
+from collab.templating import ROME
 
-__all__ = ["ConveneForm", "convene", "convene_page", "meetings_list", "routes"]
+__all__ = ["ConveneForm", "convene", "convene_page", "edit", "edit_page", "meetings_list", "routes"]
 
 AGENDA_ROWS = 8  # rows offered by the form; blank ones are ignored
 MATERIAL_ROWS = 4
@@ -57,6 +60,18 @@ class ConveneForm:
     @classmethod
     def blank(cls) -> ConveneForm:
         return cls()._padded()
+
+    @classmethod
+    def of_room(cls, room: Room) -> ConveneForm:
+        """The form of a convened meeting as it stands (the fields an edit changes)."""
+        meeting = room.meeting
+        return cls(
+            title=meeting.title, description=meeting.description, zone_ids=room.zone_ids,
+            starts_at=meeting.starts_at.astimezone(ROME).strftime("%Y-%m-%dT%H:%M"),
+            place=meeting.place, video_url=meeting.video_url,
+            items=[{"title": i.title, "theme": str(i.theme_id), "minutes": str(i.minutes)}
+                   for i in room.items],
+        )._padded()  # fmt: skip
 
     @classmethod
     def from_data(cls, data: FormData) -> ConveneForm:
@@ -162,14 +177,17 @@ async def meetings_list(request: Request) -> Response:
     )  # fmt: skip
 
 
-async def _form_choices(request: Request, user: User) -> dict[str, Any]:
-    """The zones ``user`` may convene (403 if none) and the themes in use."""
+async def _form_choices(
+    request: Request, user: User, kept: set[int] | frozenset[int] = frozenset()
+) -> dict[str, Any]:
+    """The zones ``user`` may convene, or keep (``kept``: an edited meeting's),
+    403 if none, and the themes in use."""
     async with web.db(request).session() as session:
         zones = list(await session.scalars(select(Zone).order_by(Zone.number)))
         themes = list(
             await session.scalars(select(Theme).where(Theme.active).order_by(Theme.position))
         )
-    zones = [z for z in zones if can(user, Action.CONVENE, z.id)]
+    zones = [z for z in zones if z.id in kept or can(user, Action.CONVENE, z.id)]
     if not zones:
         raise PermissionDenied(N_("You are not allowed to convene meetings."))
     return {"zones": zones, "themes": themes}
@@ -207,10 +225,47 @@ async def _check_zones_exist(uow: UnitOfWork, zone_ids: list[int]) -> None:
         raise ActionError(N_("Choose at least one zone."), field="zones")
 
 
+async def _editable(request: Request, user: User) -> tuple[Room, dict[str, Any]]:
+    """The meeting ``user`` may edit now (403, 404, 409) and the form's choices."""
+    async with web.db(request).session() as session:
+        room = await actions.get_readable_room(session, user, request.path_params["id"])
+    actions.require_chair(user, room)
+    actions.require_state(room, MeetingState.CONVOCATA)
+    choices = await _form_choices(request, user, room.zone_ids)
+    return room, {**choices, "meeting": room.meeting}
+
+
+async def edit_page(request: Request) -> Response:
+    user = await web.require_user(request)
+    room, choices = await _editable(request, user)
+    form = ConveneForm.of_room(room)
+    return await web.render(request, "meetings/new.html", {**choices, "form": form})
+
+
+async def edit(request: Request) -> Response:
+    user = await web.require_user(request)
+    room, choices = await _editable(request, user)
+    values = ConveneForm.from_data(await web.form(request))
+
+    async def write(uow: UnitOfWork) -> None:
+        convocation = values.convocation()
+        await _check_zones_exist(uow, convocation.zone_ids)
+        await actions.do_edit(uow, user, room.meeting.id, convocation)
+
+    error = await web.attempt(request, write)
+    if error is not None:
+        return await web.render(
+            request, "meetings/new.html", {**choices, "form": values, **error}, status_code=422
+        )
+    return web.redirect(request, f"/meetings/{room.meeting.id}")
+
+
 def routes() -> list[BaseRoute]:
     """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
     return [
         Route("/meetings", meetings_list, methods=["GET"]),
         Route("/meetings/new", convene_page, methods=["GET"]),
         Route("/meetings/new", convene, methods=["POST"]),
+        Route("/meetings/{id:id}/edit", edit_page, methods=["GET"]),
+        Route("/meetings/{id:id}/edit", edit, methods=["POST"]),
     ]

@@ -19,6 +19,7 @@ from collab.audit import audit
 from collab.db import UnitOfWork
 from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.i18n import N_
+from collab.meetings import notices
 from collab.meetings.actions import lock_meeting, require_chair
 from collab.meetings.models import Ballot, Choice, MeetingState, Vote
 from collab.meetings.room import Room, VoteView
@@ -74,6 +75,7 @@ async def do_open_vote(
     await uow.session.flush()
     audit(uow.session, user, "vote.opened", vote, motion=motion, point=point, secret=secret)
     uow.record(VoteChanged(zone_id=None, meeting_id=meeting_id, vote_id=vote.id))
+    await notices.vote_opened(uow, user, room.meeting, room.zone_ids, vote)
     return vote
 
 
