@@ -206,6 +206,10 @@ async def shared(shared_settings: Settings) -> AsyncIterator[Shared]:
         patch.setattr(passwords, "_hasher", FAST_HASHER)
         async with application.router.lifespan_context(application):
             db: Database = application.state.services.db
+            # Writes notify people: the mailer would write rows while a
+            # test compares them (``snapshot``). Mail is not under test here.
+            await application.state.services.notices.stop()
+            await application.state.services.mail.stop()
             async with db.transaction() as uow:
                 assert (await import_comuni(uow, DEMO_CSV.read_bytes())).ok
             users = {}
