@@ -82,7 +82,7 @@ async def _to_invited(
         ref=ref,
         url=f"/meetings/{meeting.id}",
         title=meeting.title,
-        text=meeting.place,
+        text=" · ".join(p for p in (_params(meeting)["starts"], meeting.place) if p),
         actor_id=actor.id if actor else None,
         zone_id=zones[0] if zones else None,
         params=_params(meeting),

@@ -109,6 +109,7 @@ async def test_a_convocation_reaches_the_zones_users_only(
     assert row.zone_id == (await zone_ids(db, 5))[0]
     local = meeting.starts_at.astimezone(ROME).strftime("%d/%m/%Y %H:%M")
     assert row.params == {"meeting_id": meeting.id, "starts": local}
+    assert row.excerpt == f"{local} · {meeting.place}"  # when and where, at a glance
     # Told again (a retry, a second process): nobody hears twice.
     async with db.transaction() as uow:
         assert await notices.convened(uow, world["staff"], meeting, await zone_ids(db, 5)) == []
