@@ -220,6 +220,13 @@ def rome_to_utc(raw: str, field_name: str) -> datetime | None:
     return moment.replace(tzinfo=ROME).astimezone(UTC)
 
 
+# For a page whose URL holds a secret (a reset or confirmation link, a public
+# meeting link, an unsubscribe link): the token does not leave the site in a
+# Referer. Not "no-referrer": with it browsers send "Origin: null" on the
+# page's own form posts, which the CSRF check rightly refuses as cross-origin.
+SECRET_URL_HEADERS = {"Referrer-Policy": "same-origin"}
+
+
 def page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
     return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1

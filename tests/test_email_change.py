@@ -91,14 +91,14 @@ async def test_the_address_changes_when_the_link_to_it_is_followed(
     stranger = new_client()  # the link may be opened anywhere: a phone, logged out
     page = await stranger.get(f"/account/email/confirm/{token}")
     assert page.status_code == 200
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     assert (await _user(db, mayor.id)).email == email("sindaco5")  # GET changes nothing
     button = parse(page).select_one("[data-testid=confirm-email]")
     assert button is not None
     async with capture_events(db) as events:
         done = await stranger.post(f"/account/email/confirm/{token}")
     assert done.status_code == 200
-    assert done.headers["referrer-policy"] == "no-referrer"
+    assert done.headers["referrer-policy"] == "same-origin"
     assert NEW in text_of(done, "[data-testid=email-changed]")
     assert [(e.type, e.user_id) for e in events] == [("user.changed", mayor.id)]
 
@@ -209,7 +209,7 @@ async def test_an_expired_link_changes_nothing(
     page = await stranger.get(f"/account/email/confirm/{token}")
     assert page.status_code == 404
     assert parse(page).select_one('a[href="/account/email"]') is not None
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     assert (await stranger.post(f"/account/email/confirm/{token}")).status_code == 404
     assert await snapshot(db) == before
 

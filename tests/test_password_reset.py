@@ -73,7 +73,7 @@ async def test_a_forgotten_password_is_reset_from_the_mail(
 
     page = await client.get(f"/password/reset/{token}")
     assert page.status_code == 200
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     mismatch = await client.post(f"/password/reset/{token}", {"new": NEW, "confirm": NEW + "!"})
     assert mismatch.status_code == 422  # nothing changed, the link still works
     done = await client.post(f"/password/reset/{token}", {"new": NEW, "confirm": NEW})

@@ -26,7 +26,7 @@ from collab.services import services
 __all__ = ["routes"]
 
 # The confirmation page carries a secret in its URL: no Referer leaves it.
-NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+NO_REFERRER = web.SECRET_URL_HEADERS
 CONFIRM_SUBJECT = N_("Confirm your new address for collab")
 NOTICE_SUBJECT = N_("Your collab address is being changed")
 

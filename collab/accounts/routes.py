@@ -128,7 +128,7 @@ async def change_password(request: Request) -> Response:
 
 
 # The reset pages carry a secret in their URL: no Referer leaves them.
-NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+NO_REFERRER = web.SECRET_URL_HEADERS
 EMAIL_NEEDED = ActionError(N_("Enter the e-mail address of your account."), field="email")
 
 

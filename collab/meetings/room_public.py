@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 NO_SUCH_LINK = N_("This public link does not exist or is no longer valid.")
-REFERRER_POLICY = {"Referrer-Policy": "same-origin"}  # the token stays on this site
+REFERRER_POLICY = web.SECRET_URL_HEADERS  # the token stays on this site
 
 
 def allow_public(conn: HTTPConnection) -> bool:

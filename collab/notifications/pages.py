@@ -224,7 +224,7 @@ async def unsubscribe_page(request: Request) -> Response:
         request,
         "notifications/unsubscribe.html",
         context,
-        headers={"Referrer-Policy": "no-referrer"},
+        headers=web.SECRET_URL_HEADERS,
     )
 
 
@@ -243,7 +243,7 @@ async def unsubscribe(request: Request) -> Response:
         request,
         "notifications/unsubscribe.html",
         context,
-        headers={"Referrer-Policy": "no-referrer"},
+        headers=web.SECRET_URL_HEADERS,
     )
 
 

@@ -77,9 +77,13 @@ class LiveServer:
 
 @contextlib.contextmanager
 def serving(
-    db_template: Template, workdir: Path, factory: str = "collab.app:create_app"
+    db_template: Template,
+    workdir: Path,
+    factory: str = "collab.app:create_app",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[LiveServer]:
-    """A uvicorn of ``factory`` on a free port, on a new database with the demo data."""
+    """A uvicorn of ``factory`` on a free port, on a new database with the demo
+    data (``extra_env``: more settings, e.g. a test SMTP server's ``SMTP_URL``)."""
     database_url = db_template.new_database(workdir)
     asyncio.run(_load_demo(database_url, workdir / "files"))  # DATA_DIR/files, as the app
     port = free_port()
@@ -93,6 +97,7 @@ def serving(
         "BASE_URL": f"http://127.0.0.1:{port}",
     }
     env.pop("REDIS_URL", None)  # one process: the in-memory channel layer
+    env.update(extra_env or {})
     log = workdir / "uvicorn.log"
     proc = start_uvicorn(port, env, log, factory=factory)
     url = f"http://127.0.0.1:{port}"

@@ -174,7 +174,7 @@ async def test_one_click_unsubscribe_needs_no_login(
     # The page asks; a GET changes nothing (mail scanners follow links).
     page = await client.get(f"/unsubscribe/{token}")
     assert page.status_code == 200
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     async with db.session() as session:
         assert await session.get(NotificationSetting, (mayor.id, "reply")) is None
     # RFC 8058: a POST with List-Unsubscribe=One-Click, no cookie, no CSRF token.
