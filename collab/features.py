@@ -9,6 +9,7 @@ from typing import Any
 
 from collab.consultations import live as consultations_live
 from collab.consultations.models import STATUS_LABELS
+from collab.consultations.notices import remind_deadlines
 from collab.documents import live as documents_live
 from collab.documents.sniff import KINDS
 from collab.documents.upload import FILES_PER_FORM
@@ -52,7 +53,7 @@ MAIL_ATTACHMENTS: dict[Kind, AttachmentMaker] = {
 }
 
 # Notifications that come with time (a meeting within the hour, a deadline).
-REMINDERS: tuple[Reminder, ...] = (remind_soon,)
+REMINDERS: tuple[Reminder, ...] = (remind_deadlines, remind_soon)
 
 # What each adds to every page of a logged-in user (the bell).
 PAGE_HOOKS: tuple[PageHook, ...] = (bell_context,)

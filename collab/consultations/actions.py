@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from collab.audit import audit
-from collab.consultations import rules
+from collab.consultations import notices, rules
 from collab.consultations.models import (
     Consultation,
     ConsultationDelegate,
@@ -166,6 +166,7 @@ async def do_open(
         publish_names=form.publish_names,
     )  # fmt: skip
     uow.record(ConsultationOpened(None, consultation.id, tuple(zone_ids)))
+    await notices.notify_opened(uow, user, consultation, zone_ids)
     return consultation
 
 
@@ -400,6 +401,9 @@ async def do_set_status(
         ContributionAnswered(
             None, view.consultation.id, _zones(view), contribution.id, target.value
         )
+    )
+    await notices.notify_status(
+        uow, user, view.consultation, view.zone_ids, view.delegates, contribution
     )
     return contribution
 
