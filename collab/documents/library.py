@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.audit import audit
 from collab.db import UnitOfWork
+from collab.documents import notices
 from collab.documents.files import keep
 from collab.documents.models import Document, StoredFile
 from collab.documents.upload import Upload
@@ -135,10 +136,11 @@ async def do_add_document(
     uow.session.add(document)
     await uow.session.flush()
     # Validation is over: only now do the bytes move under their hash.
-    await keep(uow.session, upload, user, document_id=document.id, version=1)
+    stored = await keep(uow.session, upload, user, document_id=document.id, version=1)
     await uow.session.flush()
     audit(uow.session, user, "document.added", document, title=title, sha256=upload.sha256)
     uow.record(DocumentAdded(zone_id=None, theme_id=theme.id, document_id=document.id))
+    await notices.notify_version(uow, user, document, stored)
     return document
 
 
@@ -173,6 +175,7 @@ async def do_add_version(
             zone_id=None, theme_id=current.theme_id, document_id=current.id, version=version
         )
     )
+    await notices.notify_version(uow, user, current, stored)
     return stored
 
 
