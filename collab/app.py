@@ -112,7 +112,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     web.register_convertors()
     layer = make_layer(settings)
-    database = Database(settings.database_url, sink=Publisher(layer))
+    publisher = Publisher(layer)
+    database = Database(settings.database_url, sink=publisher)
     templates = make_templates(settings.upload_max_bytes)
     registry = Registry([sessions.feature, *LIVE_FEATURES])
     hub = Hub(layer, database, FragmentRenderer(registry, templates, database))
@@ -124,7 +125,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_attempts=settings.mail_max_attempts,
         claim_seconds=settings.mail_claim_seconds,
     )
-    notices = NotificationMailer(database, templates, settings, mail, MAIL_ATTACHMENTS, REMINDERS)
+    attachments = {kind: make(settings) for kind, make in MAIL_ATTACHMENTS.items()}
+    notices = NotificationMailer(database, templates, settings, mail, attachments, REMINDERS)
     database.after_commit = wake_on_notifications(notices)
 
     @asynccontextmanager
@@ -144,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await sweeper
             await notices.stop()
             await mail.stop()
+            await publisher.drain()
             await hub.stop()
             await presence.close()
             await close_layer(layer)

@@ -5,6 +5,7 @@ parts of the app) import this; the engine and the core modules never do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from collab.consultations import live as consultations_live
@@ -15,7 +16,7 @@ from collab.documents.sniff import KINDS
 from collab.documents.upload import FILES_PER_FORM
 from collab.forums import live as forums_live
 from collab.meetings import live as meetings_live
-from collab.meetings.invites import invitation
+from collab.meetings.invites import Invites
 from collab.meetings.notices import remind_soon
 from collab.notifications import live as notifications_live
 from collab.notifications.kinds import Kind
@@ -23,7 +24,7 @@ from collab.notifications.mailer import AttachmentMaker, Reminder
 from collab.notifications.pages import bell_context
 from collab.realtime.registry import LiveFeature
 from collab.services import PageHook
-from collab.settings import DEFAULT_UPLOAD_MAX_BYTES
+from collab.settings import DEFAULT_UPLOAD_MAX_BYTES, Settings
 from collab.templating import Templates
 
 __all__ = [
@@ -45,11 +46,12 @@ LIVE_FEATURES: tuple[LiveFeature, ...] = (
     notifications_live.feature,
 )
 
-# What a kind of notification attaches to its e-mail (a convocation's ICS).
-MAIL_ATTACHMENTS: dict[Kind, AttachmentMaker] = {
-    Kind.MEETING_CONVENED: invitation,
-    Kind.MEETING_CHANGED: invitation,
-    Kind.MEETING_CANCELLED: invitation,
+# What a kind of notification attaches to its e-mail (a convocation's ICS),
+# made from the settings by ``create_app``.
+MAIL_ATTACHMENTS: dict[Kind, Callable[[Settings], AttachmentMaker]] = {
+    Kind.MEETING_CONVENED: Invites.of,
+    Kind.MEETING_CHANGED: Invites.of,
+    Kind.MEETING_CANCELLED: Invites.of,
 }
 
 # Notifications that come with time (a meeting within the hour, a deadline).

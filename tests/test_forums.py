@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from collab.forums import actions
 from collab.forums.models import Post, Thread
 from collab.models import User, Zone
 from collab.realtime.events import (
+    NotificationsChanged,
     PostCreated,
     PostDeleted,
     PostEdited,
@@ -845,6 +847,12 @@ async def test_each_write_sends_exactly_its_events(
     assert events == [ThreadCreated(zone_id=None, thread_id=metro_id, theme_id=theme.id)]
     async with capture_events(db) as events:
         url = location(await mayor.post(f"/threads/{metro_id}/reply", {"body": "Presente"}))
+    # The thread's author (staff) is notified of the reply, on their own topic.
+    staff_id = world["staff"].id
+    assert [e for e in events if isinstance(e, NotificationsChanged)] == [
+        NotificationsChanged(zone_id=None, user_id=staff_id, notification_id=ANY)
+    ]
+    events = [e for e in events if not isinstance(e, NotificationsChanged)]
     assert events == [PostCreated(zone_id=None, thread_id=metro_id, post_id=permalink(url)[2])]
     # Events are plain data: a JSON-safe dict with their type.
     assert events[0].to_dict() == {
@@ -889,7 +897,10 @@ async def test_an_exception_inside_the_transaction_rolls_back_and_sends_nothing(
             async with db.transaction() as uow:
                 post = await actions.do_reply(uow, world["tecnico5"], thread.id, "Mai salvato")
                 assert uow.events == [
-                    PostCreated(zone_id=thread.zone_id, thread_id=thread.id, post_id=post.id)
+                    NotificationsChanged(
+                        zone_id=None, user_id=world["sindaco5"].id, notification_id=ANY
+                    ),
+                    PostCreated(zone_id=thread.zone_id, thread_id=thread.id, post_id=post.id),
                 ]
                 raise RuntimeError("the database went away")
         # A validation error half-way through a write is a rollback too.
@@ -909,6 +920,8 @@ async def test_events_leave_only_after_the_commit(world: World, db: Database) ->
     async def check(events: Any) -> None:
         async with db.session() as session:
             for event in events:
+                if not isinstance(event, PostCreated):
+                    continue  # the author's notification
                 post = await session.get(Post, event.post_id)
                 seen.append((event.post_id, post.source if post else None))
 

@@ -10,7 +10,6 @@ processes' messages wait at most one poll. A few messages go out at once
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from collab.cancelling import checkpoint
@@ -18,6 +17,7 @@ from collab.db import Database
 from collab.mail.models import MailStatus
 from collab.mail.outbox import CLAIM_SECONDS, Claimed, claim_due, mark_failed, mark_sent
 from collab.mail.transport import PermanentFailure, Transport
+from collab.worker import Worker
 
 __all__ = ["MailSender"]
 
@@ -26,7 +26,9 @@ BATCH = 50
 PARALLEL = 4
 
 
-class MailSender:
+class MailSender(Worker):
+    name = "mail-sender"
+
     def __init__(
         self,
         database: Database,
@@ -36,44 +38,17 @@ class MailSender:
         poll: float = 5.0,
         claim_seconds: int = CLAIM_SECONDS,
     ) -> None:
+        super().__init__(poll)
         self.database = database
         self.transport = transport
         self.max_attempts = max_attempts
         self.claim_seconds = claim_seconds
-        self.poll = poll
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(PARALLEL)
         self.sent = 0  # messages this process handed over (tests, benchmarks)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="mail-sender")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    def wake(self) -> None:
-        """This process queued mail: look now rather than at the next poll."""
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
+    async def run_pass(self) -> None:
+        while not self.stopping and await self.send_due():
             checkpoint()
-            try:
-                while await self.send_due():
-                    checkpoint()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("mail outbox pass failed; retrying", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll):
-                    await self._wake.wait()
-            self._wake.clear()
 
     async def send_due(self) -> int:
         """Send one batch of due messages; how many were claimed."""

@@ -13,7 +13,6 @@ calendar applications expect of an invitation (RFC 6047).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -27,7 +26,7 @@ from collab.models import User, Zone
 from collab.notifications.models import Notification
 from collab.settings import Settings
 
-__all__ = ["Invites", "invitation"]
+__all__ = ["Invites"]
 
 REQUEST_TYPE = "text/calendar; method=REQUEST; charset=UTF-8"
 CANCEL_TYPE = "text/calendar; method=CANCEL; charset=UTF-8"
@@ -75,18 +74,3 @@ class Invites:
         if cancelled:
             return Attachment("annullamento.ics", CANCEL_TYPE, body.encode())
         return Attachment("invito.ics", REQUEST_TYPE, body.encode())
-
-
-def _from_environment() -> Invites:
-    """``BASE_URL`` and ``MAIL_FROM`` read as :func:`collab.settings.load_settings`
-    reads them: an attachment maker is not handed the app's settings (yet)."""
-    defaults = Settings()
-    base_url = (os.environ.get("BASE_URL") or defaults.base_url).rstrip("/")
-    return Invites(base_url, os.environ.get("MAIL_FROM") or defaults.mail_from)
-
-
-async def invitation(
-    session: AsyncSession, notification: Notification, user: User
-) -> Attachment | None:
-    """The registered maker (``collab.features.MAIL_ATTACHMENTS``)."""
-    return await _from_environment()(session, notification, user)

@@ -22,7 +22,6 @@ The mail sender (:mod:`collab.mail.sender`) then delivers the outbox.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -48,6 +47,7 @@ from collab.notifications.unsubscribe import token_for
 from collab.realtime.events import NotificationsChanged
 from collab.settings import Settings
 from collab.templating import ROME, Templates
+from collab.worker import Worker
 
 __all__ = [
     "AttachmentMaker",
@@ -63,6 +63,7 @@ BATCH = 100  # notifications (or digest recipients) per transaction
 POLL = 5.0  # seconds between looks when nothing wakes us
 DIGEST_CHECK = 60.0  # seconds between looks for a digest that is due
 SUBJECT_CHARS = 150
+YIELD_EVERY = 5  # messages composed between two turns of the event loop
 
 DIGEST_SUBJECT = N_("collab: %(count)s new notifications")
 DIGEST_SUBJECT_ONE = N_("collab: 1 new notification")
@@ -103,8 +104,10 @@ class _Line:
     when: datetime
 
 
-class NotificationMailer:
+class NotificationMailer(Worker):
     """One per process: writes owed e-mail to the outbox and wakes the sender."""
+
+    name = "notification-mailer"
 
     def __init__(
         self,
@@ -117,50 +120,23 @@ class NotificationMailer:
         *,
         poll: float = POLL,
     ) -> None:
+        super().__init__(poll)
         self.database = database
         self.templates = templates
         self.settings = settings
         self.sender = sender
         self.attachments = dict(attachments or {})
         self.reminders = tuple(reminders)
-        self.poll = poll
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._digest_checked = 0.0
+        self._timed_at = -DIGEST_CHECK  # the first pass looks at once
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="notification-mailer")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    def wake(self) -> None:
-        """Notifications were committed in this process: look now."""
-        self._wake.set()
-
-    async def _run(self) -> None:
+    async def run_pass(self) -> None:
+        while not self.stopping and await self.send_pending():
+            checkpoint()
         loop = asyncio.get_running_loop()
-        while True:
-            checkpoint()  # collab.cancelling
-            try:
-                while await self.send_pending():
-                    checkpoint()
-                if loop.time() - self._digest_checked >= DIGEST_CHECK:
-                    self._digest_checked = loop.time()
-                    await self.remind()
-                    await self.send_digests()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("notification mail pass failed; retrying", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll):
-                    await self._wake.wait()
-            self._wake.clear()
+        if not self.stopping and loop.time() - self._timed_at >= DIGEST_CHECK:
+            self._timed_at = loop.time()
+            await self.remind()
+            await self.send_digests()
 
     async def remind(self, now: datetime | None = None) -> int:
         """Run every feature's reminders once; how many notifications they made."""
@@ -198,7 +174,11 @@ class NotificationMailer:
                 return 0
             users = await _users(session, {n.user_id for n in batch} | _actors(batch))
             queued = 0
-            for notification in batch:
+            for done, notification in enumerate(batch):
+                if done % YIELD_EVERY == 0:
+                    # Composing a message is pure Python (~1-2 ms): let the
+                    # loop serve pages and sockets between a few of them.
+                    await asyncio.sleep(0)
                 user = users.get(notification.user_id)
                 if user is None or not deliverable(user):
                     notification.mail_state = MailState.NONE
@@ -264,7 +244,7 @@ class NotificationMailer:
             sent += queued
             if queued:
                 self.sender.wake()
-            if not done:
+            if not done or self.stopping:
                 return sent
 
     async def _digest_batch(self, cutoff: datetime) -> tuple[int, int]:

@@ -460,7 +460,9 @@ def _calendar(message: EmailMessage) -> tuple[str, dict[str, str], list[str]]:
 async def _mail(app: Starlette, db: Database, smtp: SmtpServer) -> None:
     services = app.state.services
     sender = MailSender(db, SmtpTransport(smtp.url, SENDER), max_attempts=3)
-    mailer = NotificationMailer(db, services.templates, services.settings, sender, MAIL_ATTACHMENTS)
+    settings = services.settings
+    attachments = {kind: make(settings) for kind, make in MAIL_ATTACHMENTS.items()}
+    mailer = NotificationMailer(db, services.templates, settings, sender, attachments)
     while await mailer.send_pending():
         pass
     await sender.send_due()
