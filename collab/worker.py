@@ -28,8 +28,11 @@ class Worker:
 
     name = "worker"
 
-    def __init__(self, poll: float) -> None:
+    def __init__(self, poll: float, settle: float = 0.0) -> None:
         self.poll = poll
+        # Woken, wait this long first: work that came together is done in
+        # one pass, after what is more urgent (the mailer lets the bells go).
+        self.settle = settle
         self.stopping = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -73,4 +76,6 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll):
                     await self._wake.wait()
+                if self.settle and not self.stopping:
+                    await asyncio.sleep(self.settle)
             self._wake.clear()

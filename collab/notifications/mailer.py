@@ -61,6 +61,9 @@ logger = logging.getLogger(__name__)
 
 BATCH = 100  # notifications (or digest recipients) per transaction
 POLL = 5.0  # seconds between looks when nothing wakes us
+# Woken by a commit, wait this long: the bells of a notification to hundreds
+# are rendered first, and a burst of writes is mailed in one pass.
+SETTLE = 1.0
 DIGEST_CHECK = 60.0  # seconds between looks for a digest that is due
 SUBJECT_CHARS = 150
 YIELD_EVERY = 5  # messages composed between two turns of the event loop
@@ -120,7 +123,7 @@ class NotificationMailer(Worker):
         *,
         poll: float = POLL,
     ) -> None:
-        super().__init__(poll)
+        super().__init__(poll, settle=SETTLE)
         self.database = database
         self.templates = templates
         self.settings = settings

@@ -105,3 +105,40 @@ async def test_prune_drops_old_events_and_bounds_follow(db: Database, world: Wor
     async with db.session() as session:
         # Nothing left in the log, but the seq goes on from where it was.
         assert await log.bounds(session, f"zone:{mayor.zone_id}") == (2, 1)
+
+
+@pytest.mark.parametrize("users", [3, 450])
+async def test_a_write_with_many_topics_numbers_each_in_order(db: Database, users: int) -> None:
+    """A notification to hundreds (one topic each, several events on some)
+    takes multi-row upserts; each topic's seqs stay contiguous and ordered."""
+    from collab.realtime.events import NotificationsChanged
+
+    def batch(round_: int) -> list[NotificationsChanged]:
+        events = [
+            NotificationsChanged(zone_id=None, user_id=u, notification_id=round_ * 1000 + u)
+            for u in range(1, users + 1)
+        ]
+        # Two more for user 1 and one for user 2, interleaved with the rest.
+        events.insert(1, NotificationsChanged(zone_id=None, user_id=1, notification_id=None))
+        events.append(NotificationsChanged(zone_id=None, user_id=2, notification_id=None))
+        events.append(NotificationsChanged(zone_id=None, user_id=1, notification_id=-round_))
+        return events
+
+    for round_ in (1, 2):
+        async with db.transaction() as uow:
+            logged = await log.append(uow.session, batch(round_))
+        per_topic: dict[str, list[int]] = {}
+        for item in logged:
+            per_topic.setdefault(item.topic, []).append(item.seq)
+        start = 0 if round_ == 1 else 3
+        assert per_topic["user:1"] == [start + 1, start + 2, start + 3]
+        assert per_topic["user:2"] == [2 * round_ - 1, 2 * round_]
+        assert per_topic[f"user:{users}"] == [round_] if users > 2 else True
+        # The log holds them in the write's order, under the seqs returned.
+        ones = [i for i in logged if i.topic == "user:1"]
+        assert [i.event["notification_id"] for i in ones] == [
+            round_ * 1000 + 1, None, -round_,
+        ]  # fmt: skip
+    async with db.session() as session:
+        assert await log.bounds(session, "user:1") == (1, 6)
+        assert [i.seq for i in await log.since(session, "user:2", 0)] == [1, 2, 3, 4]
