@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import select
+from starlette.applications import Starlette
 
 from collab.db import Database
 from collab.i18n import translations
@@ -144,3 +146,18 @@ class Client:
     async def logout(self) -> None:
         await self.post("/logout")
         self.token = None
+
+
+@pytest.fixture(name="db")
+async def quiet_db(app: Starlette) -> Database:
+    """The app's database with its notification mailer and mail sender stopped.
+
+    Writes notify people, and those two tasks change notification and outbox
+    rows in the background: a module that compares ``snapshot`` s, or drives
+    a mailer of its own, imports this to override ``db``.
+    """
+    services = app.state.services
+    await services.notices.stop()
+    await services.mail.stop()
+    database: Database = services.db
+    return database

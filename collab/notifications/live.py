@@ -5,8 +5,9 @@ Every logged-in page follows its user's topic (``user:N``, see
 tab or device, updates the bell of every open page of that person, on every
 worker. ``prepare`` reads the unread count (and the new notification, for
 what a screen reader announces) once per event per process, when the frame
-is rendered: a frame always carries the count as it is then, so frames that
-arrive out of step, or twice after a reconnect, leave the right number.
+is rendered (one query): a frame always carries the count as it is then, so
+frames that arrive out of step, or twice after a reconnect, leave the right
+number.
 
     <template data-topic="user:5" data-seq="9" data-announce="..."></template>
     <template data-op="replace" data-target="#notif-bell" data-id="notif-bell">...</template>
@@ -18,13 +19,13 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from collab.db import Database
 from collab.i18n import N_, translations
+from collab.models import User
 from collab.notifications.kinds import describe
 from collab.notifications.models import Notification
-from collab.notifications.queries import unread_count
 from collab.realtime.frames import frame, op
 from collab.realtime.log import LoggedEvent
 from collab.realtime.registry import LiveFeature
@@ -39,7 +40,8 @@ NEW_NOTIFICATION = N_("New notification: %(text)s")
 class BellPrepared:
     item: LoggedEvent
     unread: int
-    notification: Notification | None
+    # The new notification's kind, title, params and actor's name (None: a read).
+    notification: tuple[str, str, dict[str, Any], str | None] | None
 
 
 class BellFrames:
@@ -48,18 +50,40 @@ class BellFrames:
         self.db = database
 
     async def prepare(self, item: LoggedEvent) -> BellPrepared:
+        """One query: the unread count and, for a new notification still
+        unread, what the announcement says of it (a notification to 600
+        people is 600 of these in a row)."""
         user_id = int(item.event["user_id"])
         notification_id = item.event.get("notification_id")
+        unread = (
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            .scalar_subquery()
+        )
         async with self.db.session() as session:
-            unread = await unread_count(session, user_id)
-            notification = None
-            if isinstance(notification_id, int):
-                notification = await session.scalar(
-                    select(Notification).where(
-                        Notification.id == notification_id, Notification.read_at.is_(None)
+            if not isinstance(notification_id, int):
+                return BellPrepared(item, int(await session.scalar(select(unread)) or 0), None)
+            row = (
+                await session.execute(
+                    select(
+                        unread,
+                        Notification.kind,
+                        Notification.title,
+                        Notification.params,
+                        User.name,
+                        Notification.read_at,
                     )
+                    .select_from(Notification)
+                    .outerjoin(User, User.id == Notification.actor_id)
+                    .where(Notification.id == notification_id)
                 )
-        return BellPrepared(item, unread, notification)
+            ).first()
+            if row is None:  # pruned meanwhile
+                return BellPrepared(item, int(await session.scalar(select(unread)) or 0), None)
+        count, kind, title, params, actor, read_at = row
+        about = None if read_at is not None else (kind, title, dict(params or {}), actor)
+        return BellPrepared(item, int(count or 0), about)
 
     def basis(self, prepared: BellPrepared) -> Hashable:
         return "bell"
@@ -73,12 +97,9 @@ class BellFrames:
         (locale,) = variant
         gettext = translations(locale).gettext
         announce = ""
-        notification = prepared.notification
-        if notification is not None:
-            actor = notification.actor.name if notification.actor is not None else None
-            text = describe(
-                notification.kind, notification.title, actor, notification.params, gettext
-            )
+        if prepared.notification is not None:
+            kind, title, params, actor = prepared.notification
+            text = describe(kind, title, actor, params, gettext)
             announce = gettext(NEW_NOTIFICATION) % {"text": text}
         bell = self.templates.render(
             "notifications/_bell.html", locale, {"unread": prepared.unread, "user": True}

@@ -18,7 +18,15 @@ from tests.conftest import World
 from tests.conftest import email as email_of
 from tests.consultations.scene import PDF, expire, open_consultation
 from tests.consultations.test_flow import in_days
-from tests.helpers import PASSWORD, Client, italian, parse, snapshot, text_of
+from tests.helpers import (
+    PASSWORD,
+    Client,
+    italian,
+    parse,
+    quiet_db,  # noqa: F401 (the db fixture: writes notify people)
+    snapshot,
+    text_of,
+)
 
 Login = Callable[[str], Awaitable[Client]]
 

@@ -15,7 +15,15 @@ from collab.templating import ROME
 from tests.conftest import World
 from tests.conftest import email as email_of
 from tests.consultations.scene import CSV, PDF, PNG, expire, open_consultation
-from tests.helpers import Client, capture_events, italian, parse, snapshot, text_of
+from tests.helpers import (
+    Client,
+    capture_events,
+    italian,
+    parse,
+    quiet_db,  # noqa: F401 (the db fixture: writes notify people)
+    snapshot,
+    text_of,
+)
 
 Login = Callable[[str], Awaitable[Client]]
 

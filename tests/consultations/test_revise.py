@@ -11,7 +11,15 @@ from collab.db import Database
 from collab.models import AuditLog, Theme
 from tests.conftest import World
 from tests.consultations.scene import expire, open_consultation
-from tests.helpers import Client, capture_events, italian, parse, snapshot, text_of
+from tests.helpers import (
+    Client,
+    capture_events,
+    italian,
+    parse,
+    quiet_db,  # noqa: F401 (the db fixture: writes notify people)
+    snapshot,
+    text_of,
+)
 
 Login = Callable[[str], Awaitable[Client]]
 NEW_TEXT = "La zona esprima il parere sul PSM 2027-2029, **allegato B** compreso."

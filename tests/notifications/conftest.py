@@ -1,18 +1,9 @@
 """These tests drive the notifications' mailer themselves (or check states it
-would change): the app's own mailer and sender tasks are stopped."""
+would change): the app's own mailer and sender tasks are stopped
+(``tests.helpers.quiet_db``)."""
 
 from __future__ import annotations
 
-import pytest
-from starlette.applications import Starlette
+from tests.helpers import quiet_db
 
-from collab.db import Database
-
-
-@pytest.fixture
-async def db(app: Starlette) -> Database:
-    services = app.state.services
-    await services.notices.stop()
-    await services.mail.stop()
-    database: Database = services.db
-    return database
+__all__ = ["quiet_db"]
