@@ -348,12 +348,16 @@ async def run(args: argparse.Namespace, path: Path) -> Report:
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     port = free_port()
+    # SQLite, the embedded default, whatever DATABASE_URL the caller has (CI
+    # runs the suite on PostgreSQL): the server, the migration and this
+    # process all use this file.
+    database_url = f"sqlite+aiosqlite:///{path / 'data' / 'collab.sqlite3'}"
     env = collab_data(
         path / "data",
+        DATABASE_URL=database_url,
         SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
         BASE_URL=f"http://127.0.0.1:{port}",
     )
-    database_url = f"sqlite+aiosqlite:///{path / 'data' / 'collab.sqlite3'}"
     users = await populate(database_url, args.comuni)
     zones, theme = await zones_and_theme(database_url)
     log(f"{len(users)} people in {args.comuni} comuni; starting collab")

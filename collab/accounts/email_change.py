@@ -11,9 +11,6 @@ Domain code: no Starlette here.
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +27,7 @@ from collab.errors import ActionError, Conflict, NotFound, Throttled
 from collab.i18n import N_
 from collab.models import User, utcnow
 from collab.realtime.events import UserChanged
+from collab.tokens import digest, new_token, well_formed
 
 __all__ = [
     "PER_ACCOUNT",
@@ -43,7 +41,6 @@ __all__ = [
 
 VALID_FOR = timedelta(hours=24)
 PER_ACCOUNT = 3  # requests per account per hour: each sends two messages
-TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 INVALID_LINK = NotFound(
     N_(
@@ -52,10 +49,6 @@ INVALID_LINK = NotFound(
     )
 )
 ADDRESS_TAKEN = N_("Another account uses this address.")
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -101,12 +94,12 @@ async def do_request_email_change(
     email = await check_email_change(session, user, new_email, password)
     now = utcnow()
     await _void_pending(session, user.id, now)
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     session.add(
         EmailChange(
             user_id=user.id,
             new_email=email,
-            token_hash=_digest(token),
+            token_hash=digest(token),
             created_at=now,
             expires_at=now + VALID_FOR,
         )
@@ -117,10 +110,10 @@ async def do_request_email_change(
 
 async def check_email_token(session: AsyncSession, token: str) -> EmailChange:
     """The unused, unexpired change of ``token``, or :data:`INVALID_LINK` (404)."""
-    if not TOKEN_RE.fullmatch(token):
+    if not well_formed(token):
         raise INVALID_LINK  # ours are URL-safe base64 (and PostgreSQL refuses NUL)
     change = await session.scalar(
-        select(EmailChange).where(EmailChange.token_hash == _digest(token))
+        select(EmailChange).where(EmailChange.token_hash == digest(token))
     )
     if change is None or change.used_at is not None or change.expires_at <= utcnow():
         raise INVALID_LINK

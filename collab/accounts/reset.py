@@ -10,9 +10,6 @@ Domain code: no Starlette here.
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,6 +24,7 @@ from collab.errors import ActionError, NotFound, Throttled
 from collab.i18n import N_
 from collab.models import User, utcnow
 from collab.realtime.events import UserChanged
+from collab.tokens import digest, new_token, well_formed
 
 __all__ = [
     "PER_ACCOUNT",
@@ -39,17 +37,12 @@ __all__ = [
 ]
 
 VALID_FOR = timedelta(hours=1)
-TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 PER_ACCOUNT = 3  # messages per account per hour
 PER_IP = 10  # requests that found an account, per client per hour
 
 INVALID_LINK = NotFound(
     N_("This link is not valid any more: it was used, or an hour has passed. Ask for a new one.")
 )
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -82,12 +75,12 @@ async def do_request_reset(uow: UnitOfWork, email: str, ip: str) -> ResetRequest
     )
     if (per_account or 0) >= PER_ACCOUNT:
         return None  # the mailbox has enough links already; the answer stays the same
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     now = utcnow()
     session.add(
         PasswordReset(
             user_id=user.id,
-            token_hash=_digest(token),
+            token_hash=digest(token),
             created_at=now,
             expires_at=now + VALID_FOR,
             ip=ip[:64],
@@ -99,10 +92,10 @@ async def do_request_reset(uow: UnitOfWork, email: str, ip: str) -> ResetRequest
 
 async def check_reset_token(session: AsyncSession, token: str) -> PasswordReset:
     """The unused, unexpired link of ``token``, or :data:`INVALID_LINK` (404)."""
-    if not TOKEN_RE.fullmatch(token):
+    if not well_formed(token):
         raise INVALID_LINK  # ours are URL-safe base64 (and PostgreSQL refuses NUL)
     reset = await session.scalar(
-        select(PasswordReset).where(PasswordReset.token_hash == _digest(token))
+        select(PasswordReset).where(PasswordReset.token_hash == digest(token))
     )
     if reset is None or reset.used_at is not None or reset.expires_at <= utcnow():
         raise INVALID_LINK

@@ -8,9 +8,6 @@ feed of its public meetings too, at a public address
 
 from __future__ import annotations
 
-import re
-import secrets
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +15,7 @@ from collab.audit import audit
 from collab.db import UnitOfWork
 from collab.meetings.models import AgendaItem, Meeting, MeetingZone
 from collab.models import User, Zone
+from collab.tokens import new_token, well_formed
 
 __all__ = [
     "MeetingRow",
@@ -29,7 +27,6 @@ __all__ = [
 ]
 
 MeetingRow = tuple[Meeting, list[AgendaItem], list[Zone]]
-TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 async def meetings_of_zones(
@@ -71,7 +68,7 @@ async def user_meetings(session: AsyncSession, user: User) -> list[MeetingRow]:
 
 async def feed_owner(session: AsyncSession, token: str) -> User | None:
     """The active user whose feed ``token`` opens, or None."""
-    if not TOKEN_RE.fullmatch(token):
+    if not well_formed(token):
         return None  # what we hand out is URL-safe base64 (and PostgreSQL refuses NUL)
     user = await session.scalar(select(User).where(User.calendar_token == token))
     return user if user is not None and user.active else None
@@ -79,7 +76,7 @@ async def feed_owner(session: AsyncSession, token: str) -> User | None:
 
 async def do_new_calendar_token(uow: UnitOfWork, user: User) -> str:
     """A new feed address for ``user``; the previous one stops working."""
-    user.calendar_token = secrets.token_urlsafe(32)
+    user.calendar_token = new_token()
     audit(uow.session, user, "user.calendar_feed_created", user)
     return user.calendar_token
 
