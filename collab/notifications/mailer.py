@@ -40,9 +40,10 @@ from collab.mail.bounces import deliverable
 from collab.mail.compose import Attachment, Draft
 from collab.mail.outbox import queue
 from collab.mail.sender import MailSender
-from collab.models import Theme, User, Zone, utcnow
+from collab.models import User, utcnow
 from collab.notifications.kinds import KINDS, Kind, describe
 from collab.notifications.models import MailState, Notification
+from collab.notifications.queries import Place, place_names
 from collab.notifications.unsubscribe import token_for
 from collab.realtime.events import NotificationsChanged
 from collab.settings import Settings
@@ -272,7 +273,8 @@ class NotificationMailer(Worker):
                 query = query.with_for_update(skip_locked=True)
             rows = (await session.scalars(query)).all()
             users = await _users(session, set(recipients) | _actors(rows))
-            places = await _places(session, rows)
+            # Canonical (Italian) names: a digest groups by them.
+            places = await place_names(session, rows, "it")
             by_user: dict[int, list[Notification]] = defaultdict(list)
             for notification in rows:
                 by_user[notification.user_id].append(notification)
@@ -295,7 +297,7 @@ class NotificationMailer(Worker):
         user: User,
         notifications: Sequence[Notification],
         users: dict[int, User],
-        places: dict[tuple[int | None, int | None], str],
+        places: dict[Place, str],
     ) -> Draft:
         locale = user.locale or "it"
         trans = translations(locale)
@@ -354,30 +356,3 @@ async def _users(session: AsyncSession, ids: set[int]) -> dict[int, User]:
         return {}
     users = await session.scalars(select(User).where(User.id.in_(ids)))
     return {user.id: user for user in users}
-
-
-async def _places(
-    session: AsyncSession, rows: Sequence[Notification]
-) -> dict[tuple[int | None, int | None], str]:
-    """ "Zone · Theme" of each (zone, theme) the rows name (Italian names:
-    a digest groups by the canonical ones)."""
-    zone_ids = {n.zone_id for n in rows if n.zone_id is not None}
-    theme_ids = {n.theme_id for n in rows if n.theme_id is not None}
-    zones = (
-        {z.id: z.name for z in await session.scalars(select(Zone).where(Zone.id.in_(zone_ids)))}
-        if zone_ids
-        else {}
-    )
-    themes = (
-        {t.id: t.name for t in await session.scalars(select(Theme).where(Theme.id.in_(theme_ids)))}
-        if theme_ids
-        else {}
-    )
-    places: dict[tuple[int | None, int | None], str] = {}
-    for n in rows:
-        parts = [
-            zones.get(n.zone_id, "") if n.zone_id else "",
-            themes.get(n.theme_id, "") if n.theme_id else "",
-        ]
-        places[(n.zone_id, n.theme_id)] = " · ".join(p for p in parts if p)
-    return places

@@ -16,11 +16,11 @@ from starlette.routing import BaseRoute, Route
 from collab import web
 from collab.errors import NotFound
 from collab.i18n import N_, translations
-from collab.models import Theme, User, Zone, utcnow
+from collab.models import User, utcnow
 from collab.notifications import actions
 from collab.notifications.kinds import KINDS, Kind, describe
 from collab.notifications.models import Mode, Notification, NotificationSetting
-from collab.notifications.queries import notifications_page, unread_count
+from collab.notifications.queries import notifications_page, place_names, unread_count
 from collab.notifications.unsubscribe import read_token
 from collab.realtime.events import user_topic
 from collab.realtime.log import last_seqs
@@ -61,31 +61,6 @@ class Day:
     items: list[Item]
 
 
-async def _places(
-    conn: HTTPConnection, notifications: Sequence[Notification], locale: str
-) -> dict[int, str]:
-    """ "Zone · Theme" of each notification, by id."""
-    zone_ids = {n.zone_id for n in notifications if n.zone_id is not None}
-    theme_ids = {n.theme_id for n in notifications if n.theme_id is not None}
-    async with web.db(conn).session() as session:
-        zones = {
-            z.id: z.label(locale)
-            for z in (await session.scalars(select(Zone).where(Zone.id.in_(zone_ids)))).all()
-        }
-        themes = {
-            t.id: t.label(locale)
-            for t in (await session.scalars(select(Theme).where(Theme.id.in_(theme_ids)))).all()
-        }
-    return {
-        n.id: " · ".join(
-            part
-            for part in (zones.get(n.zone_id or 0, ""), themes.get(n.theme_id or 0, ""))
-            if part
-        )
-        for n in notifications
-    }
-
-
 def _days(items: list[Item], locale: str, now: datetime) -> list[Day]:
     gettext = translations(locale).gettext
     today = now.astimezone(ROME).date()
@@ -108,12 +83,13 @@ async def _items(
     request: Request, notifications: Sequence[Notification], locale: str
 ) -> list[Item]:
     gettext = translations(locale).gettext
-    places = await _places(request, notifications, locale)
+    async with web.db(request).session() as session:
+        places = await place_names(session, notifications, locale)
     return [
         Item(
             n,
             describe(n.kind, n.title, n.actor.name if n.actor else None, n.params, gettext),
-            places[n.id],
+            places[(n.zone_id, n.theme_id)],
         )
         for n in notifications
     ]

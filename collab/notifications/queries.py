@@ -5,13 +5,16 @@ Domain code: no Starlette here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.forums.queries import Page, paginate
+from collab.models import Theme, Zone
 from collab.notifications.models import Notification
 
-__all__ = ["PAGE_SIZE", "notifications_page", "unread_count"]
+__all__ = ["PAGE_SIZE", "Place", "notifications_page", "place_names", "unread_count"]
 
 PAGE_SIZE = 30
 
@@ -35,3 +38,31 @@ async def notifications_page(
         query = query.where(Notification.read_at.is_(None))
     query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
     return await paginate(session, query, number, PAGE_SIZE)
+
+
+Place = tuple[int | None, int | None]  # (zone id, theme id)
+
+
+async def place_names(
+    session: AsyncSession, notifications: Sequence[Notification], locale: str
+) -> dict[Place, str]:
+    """ "Zone · Theme" of each (zone, theme) the notifications name, in ``locale``
+    ("" when neither); two queries whatever their number."""
+    zone_ids = {n.zone_id for n in notifications if n.zone_id is not None}
+    theme_ids = {n.theme_id for n in notifications if n.theme_id is not None}
+    zones = {
+        z.id: z.label(locale)
+        for z in (await session.scalars(select(Zone).where(Zone.id.in_(zone_ids)))).all()
+    }
+    themes = {
+        t.id: t.label(locale)
+        for t in (await session.scalars(select(Theme).where(Theme.id.in_(theme_ids)))).all()
+    }
+    return {
+        (n.zone_id, n.theme_id): " · ".join(
+            part
+            for part in (zones.get(n.zone_id or 0, ""), themes.get(n.theme_id or 0, ""))
+            if part
+        )
+        for n in notifications
+    }
