@@ -143,7 +143,7 @@ class Registry:
             return None
         if not kind.has_id:
             return (kind, 0) if not colon else None
-        if not ident.isdigit() or len(ident) > MAX_ID_DIGITS:
+        if not (ident.isascii() and ident.isdigit()) or len(ident) > MAX_ID_DIGITS:
             return None
         return kind, int(ident)
 

@@ -22,7 +22,8 @@ per-IP limit of public endpoints (4429 when over). Presence is kept for the
 topic kinds that ask for it (threads).
 
 Close codes: 4401 not logged in (or the session ended), 4403 a topic the user
-may not read, 4400 a malformed subscription, 4429 too many public opens from
+may not read, 4400 a malformed subscription (any shape but the object
+above, or a binary frame), 4429 too many public opens from
 one address, 1013 the client fell too far behind (its queue of
 ``WS_QUEUE_SIZE`` frames overflowed: the htmx extension reconnects and the
 page catches up from the log), 1011 something failed under us (the page
@@ -59,13 +60,25 @@ MAX_TOPICS = 20
 SUBSCRIBE_TIMEOUT = 10.0
 
 
+# Seqs are INTEGER columns: a larger number would fail in PostgreSQL's query.
+MAX_SEQ = 2**31 - 1
+
+
 def _parse_subscribe(text: str) -> dict[str, int | None]:
+    """The topics of a subscribe message; :class:`Rejected` (4400) for any other shape.
+
+    Whatever the client sends (an array, a string, a number, null, nesting
+    deep enough to exhaust the parser) is a 4400, never an exception that
+    would close the socket with 1011.
+    """
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise Rejected(4400) from None
-    topics = message.get("topics") if isinstance(message, dict) else None
-    if message.get("type") != "subscribe" or not isinstance(topics, dict):
+    if not isinstance(message, dict) or message.get("type") != "subscribe":
+        raise Rejected(4400)
+    topics = message.get("topics")
+    if not isinstance(topics, dict):
         raise Rejected(4400)
     # No topic at all is fine: a page without live regions still follows its
     # user's own topic (the bell), which the server subscribes.
@@ -75,7 +88,9 @@ def _parse_subscribe(text: str) -> dict[str, int | None]:
     for topic, seq in topics.items():
         if not isinstance(topic, str) or len(topic) > 64:
             raise Rejected(4400)
-        if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool) or seq < 0):
+        if seq is not None and (
+            not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ
+        ):
             raise Rejected(4400)
         parsed[topic] = seq
     return parsed
@@ -186,7 +201,12 @@ async def live(ws: WebSocket) -> None:
     here: Here | None = None
     code = 1000
     try:
-        text = await asyncio.wait_for(ws.receive_text(), SUBSCRIBE_TIMEOUT)
+        first = await asyncio.wait_for(ws.receive(), SUBSCRIBE_TIMEOUT)
+        if first["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(first.get("code", 1000))
+        text = first.get("text")
+        if not isinstance(text, str):  # a binary frame
+            raise Rejected(4400)
         topics = _parse_subscribe(text)
         # A bounded number of sockets is set up at once: after a worker
         # restart hundreds rejoin within a second, and page requests must

@@ -249,6 +249,52 @@ def test_subscriptions_are_authorized(
     assert closed.value.code == code
 
 
+MALFORMED = [
+    "[]",
+    '["subscribe", {"zone:5": null}]',
+    '"subscribe"',
+    "42",
+    "3.5",
+    "null",
+    "true",
+    "{}",
+    "not json",
+    '{"type": "subscribe"}',
+    '{"type": "subscribe", "topics": []}',
+    '{"type": "subscribe", "topics": "zone:5"}',
+    '{"type": ["subscribe"], "topics": {}}',
+    '{"type": "subscribe", "topics": {"zone:5": -1}}',
+    '{"type": "subscribe", "topics": {"zone:5": 1e400}}',
+    '{"type": "subscribe", "topics": {"zone:5": 99999999999999999999}}',
+    '{"type": "subscribe", "topics": {"zone:5": true}}',
+    '{"type": "subscribe", "topics": {"zone:5": NaN}}',
+    "[" * 100_000 + "]" * 100_000,  # deep enough to exhaust the parser
+]
+
+
+def test_every_malformed_subscription_closes_with_4400(browser: Browser) -> None:
+    """Regression (issue 14): an array, a string, a number or null closed the
+    socket with 1011 and a traceback instead of 4400."""
+    browser.login(TECH5)
+    for text in MALFORMED:
+        with browser.client.websocket_connect("/ws") as ws:
+            ws.send_text(text)
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+        assert closed.value.code == 4400, text[:60]
+    with browser.client.websocket_connect("/ws") as ws:
+        ws.send_bytes(b'{"type": "subscribe", "topics": {}}')  # a binary frame
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert closed.value.code == 4400
+    # A topic id of non-ASCII digits ("²" is a digit to str.isdigit) is no topic.
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {"thread:\u00b2": None})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert closed.value.code == 4403
+
+
 def test_a_cross_origin_handshake_is_refused(browser: Browser) -> None:
     browser.login(TECH5)
     with (
