@@ -19,6 +19,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Message
 
+from collab.bounds import check_date
 from collab.cookies import LANG_COOKIE
 from collab.db import Database, UnitOfWork
 from collab.errors import ActionError
@@ -217,6 +218,8 @@ def rome_to_utc(raw: str, field_name: str) -> datetime | None:
             N_("Give the date and time as day, month, year, hours and minutes."),
             field=field_name,
         )
+    # Before the conversion: a year-1 wall time has no UTC equivalent.
+    check_date(moment.date(), field_name)
     return moment.replace(tzinfo=ROME).astimezone(UTC)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from collab.accounts.actions import EMAIL_RE
 from collab.admin.actions import check_admin
 from collab.audit import audit
+from collab.bounds import check_date
 from collab.db import UnitOfWork
 from collab.errors import ActionError, Conflict, NotFound
 from collab.i18n import N_
@@ -106,6 +107,7 @@ def _check_date(raw: str, field: str, today: date) -> date | None:
         raise ActionError(N_("Give the date as day, month and year."), field=field)
     if value > today:
         raise ActionError(N_("The date cannot be in the future."), field=field)
+    check_date(value, field)
     return value
 
 
