@@ -3,14 +3,29 @@
 Raw HTML in the source is escaped by the renderer, and the sanitizer is the
 second wall: scripts, event handlers, ``style`` and ``javascript:`` URLs never
 survive, and every link gets ``rel="nofollow noopener"``.
+
+Images: only those collab serves itself (a path on this site) are shown. A
+remote image would make every reader's browser fetch it, and so tell its
+host who read the post and when; the renderer writes it as a plain link
+(its alt text, else its address) instead, so nothing is lost or silently
+hidden, and the sanitizer drops any remote ``src`` that reaches it another
+way. The Content-Security-Policy (``img-src 'self' data:``,
+:mod:`collab.security`) is the third wall.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 
-__all__ = ["markdown_parser", "render_markdown", "sanitize_html"]
+__all__ = ["is_local", "markdown_parser", "render_markdown", "sanitize_html"]
 
 
 def markdown_parser() -> MarkdownIt:
@@ -18,7 +33,36 @@ def markdown_parser() -> MarkdownIt:
     (the mentions of :mod:`collab.forums.mentions`)."""
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
+    md.add_render_rule("image", _image)
     return md
+
+
+def is_local(url: str) -> bool:
+    """Whether ``url`` points into this site (a path, no scheme nor host)."""
+    parts = urlsplit(url)
+    return not (parts.scheme or parts.netloc or url.startswith("//") or "\\" in url)
+
+
+def _image(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    """A local image as ``<img>``; a remote one as a link to it, named by its alt text."""
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    if is_local(src):
+        html: str = self.image(tokens, idx, options, env)
+        return html
+    alt = self.renderInlineAsText(token.children or [], options, env).strip()
+    if _in_link(tokens, idx):  # a link cannot hold another: the words alone
+        return escapeHtml(alt or src)
+    return f'<a href="{escapeHtml(src)}">{escapeHtml(alt or src)}</a>'
+
+
+def _in_link(tokens: Sequence[Token], idx: int) -> bool:
+    depth = 0
+    for token in tokens[:idx]:
+        depth += {"link_open": 1, "link_close": -1}.get(token.type, 0)
+    return depth > 0
 
 
 _md = markdown_parser()
@@ -39,9 +83,16 @@ ALLOWED_CLASSES = {"a": {"mention"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
+def _no_remote_images(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "img" and attribute == "src" and not is_local(value):
+        return None
+    return value
+
+
 def sanitize_html(html: str, extra_tags: frozenset[str] = frozenset()) -> str:
     """``html`` with only the allowed tags, attributes and URL schemes left
-    (``extra_tags``: a caller's own, e.g. the ``<mark>`` of the legal pages)."""
+    (``extra_tags``: a caller's own, e.g. the ``<mark>`` of the legal pages);
+    an image keeps its ``src`` only when it is on this site."""
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS | extra_tags,
@@ -50,6 +101,7 @@ def sanitize_html(html: str, extra_tags: frozenset[str] = frozenset()) -> str:
         url_schemes=URL_SCHEMES,
         link_rel="nofollow noopener",
         strip_comments=True,
+        attribute_filter=_no_remote_images,
     )
 
 

@@ -129,9 +129,11 @@ async def _noop_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
+# Images only from collab itself: a remote image in a post would tell its host
+# the IP address of every reader (collab.markup turns one into a link).
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: https: http:; font-src 'self' data:; connect-src 'self'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
 )
 
