@@ -44,7 +44,8 @@ from collab.legal.pages import routes as legal_routes
 from collab.mail.sender import MailSender
 from collab.mail.transport import make_transport
 from collab.meetings.routes import routes as meeting_routes
-from collab.notifications.mailer import NotificationMailer, wake_on_notifications
+from collab.notifications.fanout import NotificationFanout, wake_after_commit
+from collab.notifications.mailer import NotificationMailer
 from collab.notifications.pages import routes as notification_routes
 from collab.realtime import sessions
 from collab.realtime.access import TopicAccess
@@ -127,7 +128,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     attachments = {kind: make(settings) for kind, make in MAIL_ATTACHMENTS.items()}
     notices = NotificationMailer(database, templates, settings, mail, attachments, REMINDERS)
-    database.after_commit = wake_on_notifications(notices)
+    fanout = NotificationFanout(database)
+    database.after_commit = wake_after_commit(fanout, notices)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         tune_gc()
         await hub.start()
         mail.start()
+        fanout.start()
         notices.start()
         sweeper = asyncio.create_task(sweep_forever(database, settings), name="housekeeping")
         try:
@@ -144,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await fanout.stop()
             await notices.stop()
             await mail.stop()
             await publisher.drain()
@@ -195,6 +199,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.services = Services(
         settings=settings, db=database, templates=templates, layer=layer, registry=registry,
         hub=hub, access=TopicAccess(registry, database), presence=presence, mail=mail,
-        notices=notices, page_hooks=PAGE_HOOKS,
+        notices=notices, fanout=fanout, page_hooks=PAGE_HOOKS,
     )  # fmt: skip
     return app

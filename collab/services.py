@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collab.db import Database
     from collab.mail.sender import MailSender
     from collab.models import User
+    from collab.notifications.fanout import NotificationFanout
     from collab.notifications.mailer import NotificationMailer
     from collab.realtime.access import TopicAccess
     from collab.realtime.hub import Hub
@@ -56,6 +57,7 @@ class Services:
     presence: Presence
     mail: MailSender  # the outbox's sender in this process; wake() it after queueing
     notices: NotificationMailer  # writes the e-mail notifications owe to the outbox
+    fanout: NotificationFanout  # writes out notifications to many people after commit
     page_hooks: Sequence[PageHook] = ()
     # Page loads and socket opens without an account, per client IP.
     public_limiter: SlidingWindow = field(default_factory=SlidingWindow)

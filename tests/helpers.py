@@ -150,13 +150,15 @@ class Client:
 
 @pytest.fixture(name="db")
 async def quiet_db(app: Starlette) -> Database:
-    """The app's database with its notification mailer and mail sender stopped.
+    """The app's database with its notification fan-out, mailer and mail
+    sender stopped.
 
-    Writes notify people, and those two tasks change notification and outbox
-    rows in the background: a module that compares ``snapshot`` s, or drives
-    a mailer of its own, imports this to override ``db``.
+    Writes notify people, and those tasks change notification and outbox rows
+    in the background: a module that compares ``snapshot`` s, or drives a
+    mailer or fan-out of its own, imports this to override ``db``.
     """
     services = app.state.services
+    await services.fanout.stop()
     await services.notices.stop()
     await services.mail.stop()
     database: Database = services.db

@@ -4,15 +4,22 @@ Domain code: no Starlette here. :func:`notify` is what every feature calls,
 in the transaction of the change that causes the notifications: the rows
 and their ``notification.changed`` events commit with it or not at all, and
 the e-mail they owe is written to the outbox later by the mailer
-(:mod:`collab.notifications.mailer`), so a write that notifies 600 people
-answers as fast as one that notifies nobody.
+(:mod:`collab.notifications.mailer`).
+
+A notification to more than :data:`INLINE_RECIPIENTS` people (a consultation
+for 312 comuni: 600) is one :class:`~collab.notifications.models.NotificationBatch`
+row in the transaction instead: it commits with the change or not at all, and
+the fan-out (:mod:`collab.notifications.fanout`) writes the rows and events
+right after commit, so such a write answers as fast as one that notifies
+nobody.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import delete, insert, select, update
 
@@ -26,13 +33,16 @@ from collab.notifications.models import (
     MailState,
     Mode,
     Notification,
+    NotificationBatch,
     NotificationSetting,
     ThreadFollow,
 )
 from collab.realtime.events import NotificationsChanged
 
 __all__ = [
+    "INLINE_RECIPIENTS",
     "TITLE_CHARS",
+    "BatchQueued",
     "do_mark_all_read",
     "do_mark_read",
     "do_prune",
@@ -43,6 +53,19 @@ __all__ = [
 TITLE_CHARS = 300
 EXCERPT_CHARS = 400
 CHUNK = 500  # ids per IN (...): well under SQLite's and PostgreSQL's limits
+#: Up to this many people, the rows are written in the change's transaction;
+#: more, and one batch row is (see the module's docstring).
+INLINE_RECIPIENTS = 50
+
+
+@dataclass(frozen=True)
+class BatchQueued:
+    """Recorded on the unit of work with a batch: after commit, the database's
+    hook wakes this process's fan-out. It has no topic, so it is not logged
+    or published (only :class:`~collab.realtime.events.Event` s are)."""
+
+    topics: ClassVar[tuple[str, ...]] = ()
+
 
 _MAIL_STATE = {
     Mode.IMMEDIATELY: MailState.PENDING,
@@ -79,7 +102,8 @@ async def notify(
     thread_id: int | None = None,
     params: Mapping[str, Any] | None = None,
 ) -> list[int]:
-    """Notify ``recipients`` of one thing (``ref``, unique per person); the ids notified.
+    """Notify ``recipients`` of one thing (``ref``, unique per person); the
+    ids notified now (none when the notification went to a batch).
 
     Left out: the actor, inactive accounts, who turned ``kind`` off, who
     muted ``thread_id``, and who already has a notification for ``ref`` (a
@@ -91,6 +115,42 @@ async def notify(
         wanted.discard(actor_id)
     if not wanted:
         return []
+    title = title[:TITLE_CHARS]
+    # Once one notification of this write waits in a batch, the rest wait too:
+    # the fan-out writes batches in order, so "mentions first" still holds.
+    if len(wanted) > INLINE_RECIPIENTS or any(isinstance(e, BatchQueued) for e in uow.events):
+        uow.session.add(
+            NotificationBatch(
+                kind=kind.value, ref=ref[:80], url=url[:500], title=title, text=text,
+                params=dict(params or {}), recipients=sorted(wanted), actor_id=actor_id,
+                zone_id=zone_id, theme_id=theme_id, thread_id=thread_id, created_at=utcnow(),
+            )
+        )  # fmt: skip
+        uow.record(BatchQueued())
+        return []
+    return await write_notifications(
+        uow, wanted, kind, ref=ref, url=url, title=title, text=text, actor_id=actor_id,
+        zone_id=zone_id, theme_id=theme_id, thread_id=thread_id, params=params,
+    )  # fmt: skip
+
+
+async def write_notifications(
+    uow: UnitOfWork,
+    wanted: set[int],
+    kind: Kind,
+    *,
+    ref: str,
+    url: str,
+    title: str,
+    text: str,
+    actor_id: int | None,
+    zone_id: int | None,
+    theme_id: int | None,
+    thread_id: int | None,
+    params: Mapping[str, Any] | None,
+) -> list[int]:
+    """Write one notification per person of ``wanted`` who wants it, and its
+    event; the ids notified (what :func:`notify` and the fan-out share)."""
     session = uow.session
     modes: dict[int, Mode] = {}
     skip: set[int] = set()

@@ -45,7 +45,6 @@ from collab.notifications.kinds import KINDS, Kind, describe
 from collab.notifications.models import MailState, Notification
 from collab.notifications.queries import Place, place_names
 from collab.notifications.unsubscribe import token_for
-from collab.realtime.events import NotificationsChanged
 from collab.settings import Settings
 from collab.templating import ROME, Templates
 from collab.worker import Worker
@@ -55,7 +54,6 @@ __all__ = [
     "NotificationMailer",
     "Reminder",
     "digest_cutoff",
-    "wake_on_notifications",
 ]
 
 logger = logging.getLogger(__name__)
@@ -329,17 +327,6 @@ class NotificationMailer(Worker):
             html=self.templates.render("mail/digest.html", locale, context),
             kind="digest",
         )
-
-
-def wake_on_notifications(mailer: NotificationMailer) -> Callable[[Sequence[Any]], Awaitable[None]]:
-    """The database's after-commit hook: a commit that created notifications
-    wakes this process's mailer (others find them at their next poll)."""
-
-    async def after_commit(events: Sequence[Any]) -> None:
-        if any(isinstance(e, NotificationsChanged) and e.notification_id for e in events):
-            mailer.wake()
-
-    return after_commit
 
 
 def _subject(sentence: str) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "MailState",
     "Mode",
     "Notification",
+    "NotificationBatch",
     "NotificationSetting",
     "ThemeFollow",
     "ThreadFollow",
@@ -87,6 +88,36 @@ class Notification(Base):
     mail_state: Mapped[MailState] = mapped_column(_enum(MailState, 16), default=MailState.NONE)
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id], lazy="joined")
+
+
+class NotificationBatch(Base):
+    """One notification to many people, waiting to be written out.
+
+    A change that notifies more than a few dozen people (a consultation for
+    312 comuni) records this one row in its transaction instead of a row and
+    an event per person: it commits with the change or not at all, and the
+    fan-out (:mod:`collab.notifications.fanout`) writes the notifications
+    right after, so the change's request does not wait for them.
+    """
+
+    __tablename__ = "notification_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    ref: Mapped[str] = mapped_column(String(80))
+    url: Mapped[str] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text, default="")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Who to tell (user ids, the actor already left out).
+    recipients: Mapped[list[int]] = mapped_column(JSON)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id", ondelete="SET NULL"))
+    theme_id: Mapped[int | None] = mapped_column(ForeignKey("theme.id", ondelete="SET NULL"))
+    #: A thread whose muters are left out (no foreign key: a thread deleted
+    #: meanwhile leaves nobody muted).
+    thread_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class NotificationSetting(Base):
