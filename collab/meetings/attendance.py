@@ -1,7 +1,8 @@
 """Meeting writes: who is present (comuni checked in, guests) and delegates.
 
 Like every meeting write (see :mod:`collab.meetings.actions`), each ``do_*``
-first takes the meeting's lock, then checks permissions and state.
+first takes the meeting's lock, then checks permissions and only then state
+(who may not follow the meeting is refused as by the room page).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ __all__ = [
 
 
 def require_follower(user: User, room: Room) -> None:
+    """Refuse who may not follow the meeting, with the room page's own answer
+    (:func:`collab.meetings.actions.get_readable_room`): first, before any
+    check of state that would tell them something about it."""
     if not may_read(user, room.zone_ids):
         raise PermissionDenied(N_("You are not allowed to do this here."))
 
@@ -88,6 +92,7 @@ async def do_join_as_guest(uow: UnitOfWork, user: User, meeting_id: int) -> Room
 async def do_check_out(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
     """Leave: the comune (or guest) the user checked in is no longer present."""
     room = await lock_meeting(uow, meeting_id)
+    require_follower(user, room)
     require_state(room, MeetingState.CONVOCATA, MeetingState.IN_CORSO)
     comune_id = voting_comune(user, room.zone_ids, room.delegates)
     mine = [a for a in room.attendance if a.left_at is None]
@@ -106,6 +111,7 @@ async def do_name_delegate(
 ) -> MeetingDelegate:
     """The sindaco names who checks in and votes for the comune at this meeting."""
     room = await lock_meeting(uow, meeting_id)
+    require_follower(user, room)
     require_state(room, MeetingState.CONVOCATA, MeetingState.IN_CORSO)
     if (
         user.comune_id is None

@@ -1,7 +1,9 @@
 """Meeting writes: the floor (hands raised, given, ended) and the live notes.
 
 Like every meeting write (see :mod:`collab.meetings.actions`), each ``do_*``
-first takes the meeting's lock, then checks permissions and state.
+first takes the meeting's lock, then checks permissions and only then state:
+who may not follow the meeting learns nothing of it (not even that it is in
+progress) beyond what the room page would tell them.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ async def do_raise_hand(uow: UnitOfWork, user: User, meeting_id: int) -> FloorRe
 
 async def do_withdraw_hand(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
     room = await lock_meeting(uow, meeting_id)
+    require_follower(user, room)
     require_state(room, MeetingState.IN_CORSO)
     mine = next((r for r in room.queue if r.user_id == user.id), None)
     if mine is None:
@@ -79,6 +82,7 @@ async def do_grant_floor(uow: UnitOfWork, user: User, meeting_id: int, request_i
 async def do_end_floor(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
     """End the current speech: the chair, or the speaker themselves."""
     room = await lock_meeting(uow, meeting_id)
+    require_follower(user, room)
     require_state(room, MeetingState.IN_CORSO)
     speaker = room.speaker
     if speaker is None:

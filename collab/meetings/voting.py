@@ -21,6 +21,7 @@ from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.i18n import N_
 from collab.meetings import notices
 from collab.meetings.actions import lock_meeting, require_chair
+from collab.meetings.attendance import require_follower
 from collab.meetings.models import Ballot, Choice, MeetingState, Vote
 from collab.meetings.room import Room, VoteView
 from collab.meetings.rules import voting_comune
@@ -85,6 +86,7 @@ async def do_cast_ballot(
     """The comune's ballot, once, while the vote is open and the comune present."""
     chosen = parse_choice(choice)
     room = await lock_meeting(uow, meeting_id)
+    require_follower(user, room)  # before the vote's existence or state
     view = _vote_of(room, vote_id)
     comune_id = voting_comune(user, room.zone_ids, room.delegates)
     if comune_id is None:

@@ -386,12 +386,17 @@ async def test_name_delegate_refusals(db: Database, world: World) -> None:
         attendance.do_name_delegate, world["sindaco5"], meeting.id,
                                              "sindaco5@test.collab.it",
     )  # fmt: skip
-    for key in ("tecnico5", "staff", "sindaco9"):
+    for key in ("tecnico5", "staff"):
         await refused(
             db, PermissionDenied, "Only the sindaco of the comune or its delegate can do this.",
             attendance.do_name_delegate, world[key], meeting.id,
                                                                 "sindaco5@test.collab.it",
         )  # fmt: skip
+    # Who may not follow the meeting is refused as by the room page (issue 14).
+    await refused(
+        db, PermissionDenied, "You are not allowed to do this here.",
+        attendance.do_name_delegate, world["sindaco9"], meeting.id, "sindaco5@test.collab.it",
+    )  # fmt: skip
 
 
 async def test_leave_and_come_back(db: Database, world: World) -> None:
