@@ -1,4 +1,4 @@
-"""The ``collab`` command: migrate, import-comuni, createuser, demo."""
+"""The ``collab`` command: migrate, import-comuni, createuser, demo, sweep, backup, restore."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from collab import migrate
 from collab.accounts.actions import do_create_user
+from collab.backup import BackupError, make_backup, restore_backup
 from collab.db import Database
 from collab.demo import DEMO_PASSWORD, DEMO_USERS, load_demo, public_meetings
 from collab.documents.store import FileStore
@@ -108,6 +109,45 @@ async def _sweep(settings: Settings) -> int:
     return 0
 
 
+def _error(settings: Settings, exc: BackupError) -> int:
+    _ = translations(settings.default_locale).gettext
+    print(_(exc.message) % exc.params if exc.params else _(exc.message), file=sys.stderr)
+    return 1
+
+
+async def _backup(settings: Settings, to: Path) -> int:
+    _ = translations(settings.default_locale).gettext
+    try:
+        path, manifest = await make_backup(settings, to)
+    except BackupError as exc:
+        return _error(settings, exc)
+    size = sum(entry.size for entry in manifest.files)
+    print(
+        _("Backup written to %(path)s: %(count)d files, %(mb).1f MB, revision %(revision)s.")
+        % {"path": path, "count": len(manifest.files), "mb": size / 1e6,
+           "revision": manifest.revision}
+    )  # fmt: skip
+    return 0
+
+
+async def _restore(settings: Settings, archive: Path, force: bool) -> int:
+    _ = translations(settings.default_locale).gettext
+    try:
+        restored = await restore_backup(settings, archive, force=force)
+    except BackupError as exc:
+        return _error(settings, exc)
+    manifest = restored.manifest
+    print(
+        _("Restored the backup of %(created)s (%(count)d files, revision %(revision)s).")
+        % {"created": manifest.created_at, "count": len(manifest.files),
+           "revision": manifest.revision}
+    )  # fmt: skip
+    if restored.migrated_from:
+        print(_("The database was migrated from revision %(revision)s.")
+              % {"revision": restored.migrated_from})  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="collab", description="collab administration")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +169,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "sweep", help="delete events past EVENT_LOG_DAYS and stale login attempts (for cron)"
     )
+    b = sub.add_parser(
+        "backup",
+        help="write a consistent backup of the database and DATA_DIR's files to a .tar",
+        description="Dump the database as of one instant (SQLite online backup, pg_dump), "
+        "then copy the stored files, the mail directory and the generated secret key, with "
+        "a manifest of SHA-256 hashes. The app may keep running.",
+    )
+    b.add_argument(
+        "--to", type=Path, default=Path("."), metavar="DIR_OR_FILE",
+        help="directory for collab-backup-<UTC time>.tar, or a file name ending in .tar "
+        "(default: the current directory)",
+    )  # fmt: skip
+    r = sub.add_parser(
+        "restore",
+        help="restore a backup into DATABASE_URL and DATA_DIR (stop the app first)",
+        description="Check every file of the archive against its manifest, then load the "
+        "database and put the files in place; a backup of an older revision is migrated, "
+        "one of a newer collab is refused. The target must be empty unless --force.",
+    )
+    r.add_argument("archive", type=Path, help="a .tar written by collab backup")
+    r.add_argument(
+        "--force", action="store_true",
+        help="replace a database and files that are already there",
+    )  # fmt: skip
     return parser
 
 
@@ -151,6 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_createuser(settings, args))
     if args.command == "sweep":
         return asyncio.run(_sweep(settings))
+    if args.command == "backup":
+        return asyncio.run(_backup(settings, args.to))
+    if args.command == "restore":
+        return asyncio.run(_restore(settings, args.archive, args.force))
     if settings.production:
         print("collab: refusing to load demo data with COLLAB_ENV=production", file=sys.stderr)
         return 2
