@@ -21,6 +21,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from collab import health, web
+from collab.accounts import passwords
 from collab.accounts.routes import routes as account_routes
 from collab.admin.routes import routes as admin_routes
 from collab.api.routes import routes as api_routes
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI app. ``uvicorn --factory collab.app:create_app`` calls it bare."""
     settings = settings or load_settings()
     web.register_convertors()
+    passwords.configure(settings.password_hash_threads)
     layer = make_layer(settings)
     publisher = Publisher(layer)
     database = Database(settings.database_url, sink=publisher)

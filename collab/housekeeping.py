@@ -4,8 +4,8 @@
   ``EVENT_LOG_DAYS`` are deleted. A page that was away longer than that gets
   a reset frame on reconnect and reloads its live regions; the topics' last
   seqs are kept, so numbering never restarts;
-- failed login attempts older than the throttle window, which no longer
-  count for anything;
+- login attempts older than ``LOGIN_ATTEMPT_KEEP_DAYS`` (the admins' page
+  shows them; the throttle counts a shorter window, ``LOGIN_THROTTLE_WINDOW``);
 - read notifications older than ``NOTIFICATION_KEEP_DAYS`` (unread ones stay
   until read);
 - stored file contents no ``Blob`` row names (their transaction failed after
@@ -58,7 +58,12 @@ async def sweep(database: Database, settings: Settings, now: datetime | None = N
         events = await event_log.prune(uow.session, now - timedelta(days=settings.event_log_days))
         result = await uow.session.execute(
             delete(LoginAttempt).where(
-                LoginAttempt.at < now - timedelta(seconds=settings.login_throttle_window)
+                LoginAttempt.at
+                < now
+                - max(
+                    timedelta(days=settings.login_attempt_keep_days),
+                    timedelta(seconds=settings.login_throttle_window),
+                )
             )
         )
         notifications = await do_prune(uow, settings.notification_keep_days, now)

@@ -198,18 +198,28 @@ class AuditLog(Base):
 
 
 class LoginAttempt(Base):
-    """A failed login, kept for throttling per account and per IP across workers."""
+    """A login attempt: what the throttle counts, per account and client and
+    per client, across workers (:mod:`collab.accounts.throttle`), and what
+    admins read on /admin/logins.
+
+    ``outcome`` is one of ``pending`` (being checked now; counts as a
+    failure, so parallel guesses cannot outrun the throttle), ``ok``,
+    ``wrong`` (wrong password, unknown or inactive account) and ``refused``
+    (the client had to wait; the password was not checked).
+    """
 
     __tablename__ = "login_attempt"
     __table_args__ = (
         Index("ix_login_attempt_email_at", "email", "at"),
         Index("ix_login_attempt_ip_at", "ip", "at"),
+        Index("ix_login_attempt_at", "at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     ip: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16), default="wrong", server_default="wrong")
 
 
 class TopicSeq(Base):

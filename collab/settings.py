@@ -40,14 +40,23 @@ class Settings:
     base_url: str = field(default="http://127.0.0.1:8000", metadata={"env": "BASE_URL"})
     #: Seconds a login session lasts without activity.
     session_max_age: int = field(default=14 * 24 * 3600, metadata={"env": "SESSION_MAX_AGE"})
-    #: Failed logins per account in the throttle window before login is refused (429).
+    #: Failed logins for one account from one client IP before each further
+    #: attempt from that client must wait (1 s, doubling, up to ``LOGIN_MAX_DELAY``).
+    #: The account is never locked: other clients are not slowed down.
     login_max_failures_account: int = field(
-        default=5, metadata={"env": "LOGIN_MAX_FAILURES_ACCOUNT"}
+        default=3, metadata={"env": "LOGIN_MAX_FAILURES_ACCOUNT"}
     )
-    #: Failed logins per client IP in the throttle window before login is refused (429).
-    login_max_failures_ip: int = field(default=20, metadata={"env": "LOGIN_MAX_FAILURES_IP"})
-    #: Length of the login throttle window, in seconds.
-    login_throttle_window: int = field(default=900, metadata={"env": "LOGIN_THROTTLE_WINDOW"})
+    #: Failed logins from one client IP, any account, before its attempts must wait the same way.
+    login_max_failures_ip: int = field(default=30, metadata={"env": "LOGIN_MAX_FAILURES_IP"})
+    #: Seconds a failed login counts for the throttle.
+    login_throttle_window: int = field(default=86400, metadata={"env": "LOGIN_THROTTLE_WINDOW"})
+    #: Longest wait between two login attempts of a throttled client, in seconds.
+    login_max_delay: int = field(default=900, metadata={"env": "LOGIN_MAX_DELAY"})
+    #: Days login attempts are kept for the admins' page (/admin/logins).
+    login_attempt_keep_days: int = field(default=30, metadata={"env": "LOGIN_ATTEMPT_KEEP_DAYS"})
+    #: Passwords hashed or checked at once per process, in threads off the event
+    #: loop (argon2: ~150 ms of CPU and 64 MiB each); more logins wait their turn.
+    password_hash_threads: int = field(default=2, metadata={"env": "PASSWORD_HASH_THREADS"})
     #: Language of the UI when the user has not chosen one (``it`` or ``en``).
     default_locale: str = field(default="it", metadata={"env": "DEFAULT_LOCALE"})
     #: Frames a websocket may have waiting before it counts as too slow and is closed.
@@ -169,6 +178,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         login_throttle_window=_int(
             environ, "LOGIN_THROTTLE_WINDOW", defaults.login_throttle_window
+        ),
+        login_max_delay=_int(environ, "LOGIN_MAX_DELAY", defaults.login_max_delay),
+        login_attempt_keep_days=_int(
+            environ, "LOGIN_ATTEMPT_KEEP_DAYS", defaults.login_attempt_keep_days
+        ),
+        password_hash_threads=_int(
+            environ, "PASSWORD_HASH_THREADS", defaults.password_hash_threads
         ),
         default_locale=locale,
         event_log_days=_int(environ, "EVENT_LOG_DAYS", defaults.event_log_days),

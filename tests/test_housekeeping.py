@@ -75,21 +75,24 @@ async def test_sweep_keeps_events_within_retention(
     assert await _count(db, EventLog) == 1
 
 
-async def test_sweep_drops_login_attempts_the_throttle_no_longer_counts(
+async def test_sweep_drops_login_attempts_older_than_the_admins_see(
     db: Database, settings: Settings
 ) -> None:
     now = utcnow()
-    old = now - timedelta(seconds=settings.login_throttle_window + 60)
+    keep = timedelta(days=settings.login_attempt_keep_days)
+    assert keep > timedelta(seconds=settings.login_throttle_window)
     async with db.transaction() as uow:
         uow.session.add_all(
             [
-                LoginAttempt(email="a@x.it", ip="10.0.0.1", at=old),
-                LoginAttempt(email="a@x.it", ip="10.0.0.1", at=now),
+                LoginAttempt(email="a@x.it", ip="10.0.0.1", at=now - keep - timedelta(hours=1)),
+                # Past the throttle's window, still on the admins' page.
+                LoginAttempt(email="a@x.it", ip="10.0.0.1", at=now - keep + timedelta(hours=1)),
+                LoginAttempt(email="a@x.it", ip="10.0.0.1", at=now, outcome="ok"),
             ]
         )
     swept = await housekeeping.sweep(db, settings)
     assert swept.login_attempts == 1
-    assert await _count(db, LoginAttempt) == 1
+    assert await _count(db, LoginAttempt) == 2
 
 
 async def test_sweep_forever_survives_a_failed_pass(
@@ -121,6 +124,7 @@ def test_collab_sweep_runs_one_pass(
 ) -> None:
     database_url = cli
     monkeypatch.setenv("EVENT_LOG_DAYS", "1")
+    monkeypatch.setenv("LOGIN_ATTEMPT_KEEP_DAYS", "1")
 
     async def seed() -> None:
         database = Database(database_url)

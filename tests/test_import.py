@@ -284,7 +284,7 @@ def test_cli_createuser(
     assert set(found) == {"ada@comune.it", "sara@cmto.it"}
     assert found["ada@comune.it"][:2] == ("sindaco", "001191")
     assert found["sara@cmto.it"][:2] == ("staff", None)
-    assert verify_password(found["ada@comune.it"][2], "una-password-lunga")
+    assert asyncio.run(verify_password(found["ada@comune.it"][2], "una-password-lunga"))
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from collab.mail.models import MailStatus, OutboxMail
 from collab.models import AuditLog, User, utcnow
 from collab.settings import Settings
 from tests.conftest import World, email
-from tests.helpers import PASSWORD, Client, parse
+from tests.helpers import PASSWORD, Client, italian, parse, text_of
 from tests.smtp import SmtpServer
 
 NEW = "Vigneti di Pinerolo 2027"
@@ -187,6 +187,46 @@ async def test_a_weak_new_password_is_refused_and_changes_nothing(
     response = await client.post(f"/password/reset/{token}", {"new": "corta", "confirm": "corta"})
     assert response.status_code == 422
     assert parse(response).select_one(".is-invalid#new") is not None
+    await new_client().login(email("tecnico5"))
+
+
+COMMON = "This password is too easy to guess: it is, or looks like, a common password."
+REPEATS = (
+    "This password is too easy to guess: repeated characters or words, like “aaa”, "
+    "are easy to guess."
+)
+
+
+@pytest.mark.parametrize(
+    ("weak", "reason"),
+    [("aaaaaaaaaa", REPEATS), ("1234567890", COMMON), ("password12", COMMON),
+     ("juventus1!", COMMON)],
+)  # fmt: skip
+async def test_a_password_easy_to_guess_is_refused_with_the_reason(
+    world: World,
+    db: Database,
+    client: Client,
+    new_client: Callable[..., Client],
+    smtp_server: SmtpServer,
+    weak: str,
+    reason: str,
+) -> None:
+    await _ask(client, email("tecnico5"))
+    await smtp_server.wait_for(1, to=email("tecnico5"))
+    token = _token(smtp_server, email("tecnico5"))
+    async with db.session() as session:
+        before = await session.scalar(
+            select(User.password_hash).where(User.id == world["tecnico5"].id)
+        )
+    response = await client.post(f"/password/reset/{token}", {"new": weak, "confirm": weak})
+    assert response.status_code == 422
+    assert parse(response).select_one(".is-invalid#new") is not None
+    assert text_of(response, ".alert-danger") == italian(reason)
+    async with db.session() as session:
+        after = await session.scalar(
+            select(User.password_hash).where(User.id == world["tecnico5"].id)
+        )
+    assert after == before
     await new_client().login(email("tecnico5"))
 
 

@@ -57,6 +57,9 @@ def test_every_env_var_reaches_its_field(tmp_path: Path) -> None:
         "LOGIN_MAX_FAILURES_ACCOUNT": "7",
         "LOGIN_MAX_FAILURES_IP": "31",
         "LOGIN_THROTTLE_WINDOW": "601",
+        "LOGIN_MAX_DELAY": "301",
+        "LOGIN_ATTEMPT_KEEP_DAYS": "14",
+        "PASSWORD_HASH_THREADS": "3",
         "DEFAULT_LOCALE": "en",
         "WS_QUEUE_SIZE": "64",
         "WS_HEARTBEAT": "10",
@@ -134,6 +137,8 @@ def test_bad_integers_are_refused(tmp_path: Path, var: str, raw: str) -> None:
 def test_integer_settings_exist() -> None:
     assert INT_VARS == [
         "EVENT_LOG_DAYS",
+        "LOGIN_ATTEMPT_KEEP_DAYS",
+        "LOGIN_MAX_DELAY",
         "LOGIN_MAX_FAILURES_ACCOUNT",
         "LOGIN_MAX_FAILURES_IP",
         "LOGIN_THROTTLE_WINDOW",
@@ -141,6 +146,7 @@ def test_integer_settings_exist() -> None:
         "MAIL_MAX_ATTEMPTS",
         "MENTION_LIMIT",
         "NOTIFICATION_KEEP_DAYS",
+        "PASSWORD_HASH_THREADS",
         "SESSION_MAX_AGE",
         "UPLOAD_MAX_BYTES",
         "WS_HEARTBEAT",

@@ -1,4 +1,5 @@
-"""Account actions: authenticate, throttle, change password, manage users.
+"""Account actions: authenticate, change password, manage users (the login
+throttle is :mod:`collab.accounts.throttle`).
 
 ``check_*`` validates and raises :class:`collab.errors.ActionError`;
 ``do_*`` changes data inside the caller's unit of work.
@@ -7,9 +8,8 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,16 +20,15 @@ from collab.accounts.passwords import (
     verify_password,
 )
 from collab.audit import audit
-from collab.db import UnitOfWork
-from collab.errors import ActionError, NotFound, PermissionDenied, Throttled
+from collab.db import Database, UnitOfWork
+from collab.errors import ActionError, NotFound, PermissionDenied
 from collab.i18n import LOCALES, N_
-from collab.models import Comune, LoginAttempt, Role, User, utcnow
+from collab.models import Comune, Role, User
 from collab.permissions import Action, can
 from collab.realtime.events import UserChanged
 
 __all__ = [
     "authenticate",
-    "check_login_allowed",
     "do_change_password",
     "do_create_user",
     "do_set_locale",
@@ -44,57 +43,31 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-async def check_login_allowed(
-    session: AsyncSession,
-    email: str,
-    ip: str,
-    *,
-    window: int,
-    max_account: int,
-    max_ip: int,
-) -> None:
-    """Refuse (429) when the account or the IP failed too often in the window."""
-    since = utcnow() - timedelta(seconds=window)
-    per_account = await session.scalar(
-        select(func.count()).where(LoginAttempt.email == email, LoginAttempt.at >= since)
-    )
-    per_ip = await session.scalar(
-        select(func.count()).where(LoginAttempt.ip == ip, LoginAttempt.at >= since)
-    )
-    if (per_account or 0) >= max_account or (per_ip or 0) >= max_ip:
-        raise Throttled(
-            N_("Too many failed attempts. Wait %(minutes)d min and try again."),
-            minutes=max(1, window // 60),
-        )
-
-
-async def authenticate(uow: UnitOfWork, email: str, password: str, ip: str) -> User | None:
+async def authenticate(database: Database, email: str, password: str) -> User | None:
     """The active user with these credentials, or None.
 
-    Returns instead of raising on failure so that the caller commits the
-    recorded failure: throttling counts must survive the failed request.
+    The password is checked off the event loop, with no database connection
+    held meanwhile; an unknown address costs the same check as a wrong password.
     """
-    email = normalize_email(email)
-    user = await uow.session.scalar(select(User).where(User.email == email))
+    async with database.session() as session:
+        user = await session.scalar(select(User).where(User.email == normalize_email(email)))
     if user is None:
-        verify_password(DUMMY_HASH, password)
-    if user is None or not verify_password(user.password_hash, password) or not user.active:
-        uow.session.add(LoginAttempt(email=email[:254], ip=ip[:64]))
+        await verify_password(DUMMY_HASH, password)
         return None
-    await uow.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
-    audit(uow.session, user, "user.login", user, ip=ip)
+    if not await verify_password(user.password_hash, password) or not user.active:
+        return None
     return user
 
 
 async def do_change_password(
     uow: UnitOfWork, user: User, current: str, new: str, confirm: str
 ) -> None:
-    if not verify_password(user.password_hash, current):
+    if not await verify_password(user.password_hash, current):
         raise ActionError(N_("The current password is not correct."), field="current")
-    check_password_policy(new, email=user.email, field="new")
+    check_password_policy(new, email=user.email, name=user.name, field="new")
     if new != confirm:
         raise ActionError(N_("The two new passwords do not match."), field="confirm")
-    user.password_hash = hash_password(new)
+    user.password_hash = await hash_password(new)
     user.session_epoch += 1  # log out every other session of this user
     uow.record(UserChanged(None, user.id))
     audit(uow.session, user, "user.password_changed", user)
@@ -146,7 +119,7 @@ async def do_create_user(
         raise ActionError(N_("Enter the name (at most 120 characters)."), field="name")
     parsed = _check_role_and_comune(role, comune_istat)
     comune = await _comune_by_istat(uow.session, comune_istat) if comune_istat else None
-    check_password_policy(password, email=email)
+    check_password_policy(password, email=email, name=name)
     if await uow.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise ActionError(N_("A user with this email already exists."), field="email")
     user = User(
@@ -155,7 +128,7 @@ async def do_create_user(
         role=parsed,
         comune=comune,
         comune_id=comune.id if comune else None,
-        password_hash=hash_password(password),
+        password_hash=await hash_password(password),
         active=True,
         session_epoch=0,
     )

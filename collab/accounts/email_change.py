@@ -65,7 +65,7 @@ async def check_email_change(
     session: AsyncSession, user: User, new_email: str, password: str
 ) -> str:
     """The normalized new address, or an :class:`ActionError` saying what is wrong."""
-    if not verify_password(user.password_hash, password):
+    if not await verify_password(user.password_hash, password):
         raise ActionError(N_("The current password is not correct."), field="password")
     email = normalize_email(new_email)
     if not EMAIL_RE.match(email) or len(email) > 254:

@@ -1,40 +1,111 @@
-"""Password hashing with argon2id, and the password policy."""
+"""Password hashing with argon2id, off the event loop, and the password policy.
+
+An argon2 hash or check costs ~150 ms of CPU and 64 MiB of memory by design.
+Run on the event loop it stalls every request and socket of the worker for
+that long, so :func:`hash_password` and :func:`verify_password` run it in a
+small dedicated thread pool (argon2-cffi releases the GIL while it works).
+The pool's size bounds the CPU and memory that logins may take at once;
+logins beyond it queue in the pool, and the loop serves everyone else
+meanwhile. ``create_app`` sizes it from ``PASSWORD_HASH_THREADS`` with
+:func:`configure`; a process that never calls it (the command line) gets
+:data:`DEFAULT_THREADS`.
+
+The strength check (:func:`check_password_policy`) is zxcvbn's, with a list
+of common Italian passwords added (``collab/data/common_passwords_it.txt``)
+and its reasons translated.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from collab.accounts.strength import weakness
 from collab.errors import ActionError
 from collab.i18n import N_
 
-__all__ = ["MIN_LENGTH", "check_password_policy", "hash_password", "verify_password"]
+__all__ = [
+    "DEFAULT_THREADS",
+    "MIN_LENGTH",
+    "check_password_policy",
+    "configure",
+    "hash_password",
+    "verify_password",
+]
 
 MIN_LENGTH = 10
+MAX_LENGTH = 1024
+DEFAULT_THREADS = 2
 _hasher = PasswordHasher()
 # Verifying against this keeps the timing of "no such user" equal to a wrong password.
 DUMMY_HASH = _hasher.hash("collab-dummy-password")
 
+_lock = threading.Lock()
+_threads = DEFAULT_THREADS
+_pool: ThreadPoolExecutor | None = None
 
-def hash_password(password: str) -> str:
+
+def configure(threads: int) -> None:
+    """Hash and verify in at most ``threads`` threads at once (from now on)."""
+    global _threads, _pool
+    with _lock:
+        old, _pool, _threads = _pool, None, threads
+    if old is not None:
+        old.shutdown(wait=False)  # work already queued there still finishes
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_threads, thread_name_prefix="argon2")
+        return _pool
+
+
+def _hash(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
+def _verify(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
-def check_password_policy(password: str, *, email: str = "", field: str = "password") -> None:
+async def hash_password(password: str) -> str:
+    """The argon2id hash of ``password``, computed in the hashing pool."""
+    return await asyncio.get_running_loop().run_in_executor(_executor(), _hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash``, checked in the hashing pool."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor(), _verify, password_hash, password)
+
+
+def check_password_policy(
+    password: str, *, email: str = "", name: str = "", field: str = "password"
+) -> None:
+    """Refuse a password that is short, too long or easy to guess (a clear reason)."""
     if len(password) < MIN_LENGTH:
         raise ActionError(
             N_("The password must be at least %(min)d characters long."),
             field=field,
             min=MIN_LENGTH,
         )
-    if len(password) > 1024:
+    if len(password) > MAX_LENGTH:
         raise ActionError(N_("The password is too long."), field=field)
     if email and password.lower() == email.lower():
         raise ActionError(N_("The password must not be your email address."), field=field)
+    # The address, its local part and each word of both, the name and its words.
+    local = email.partition("@")[0]
+    words = re.split(r"[\s._+-]+", f"{local} {name}")
+    reason = weakness(password, [email, local, name, *words])
+    if reason is not None:
+        raise ActionError(reason, field=field)

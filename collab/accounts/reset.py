@@ -108,7 +108,7 @@ async def do_reset_password(uow: UnitOfWork, token: str, new: str, confirm: str)
     user = await session.get(User, reset.user_id)
     if user is None or not user.active:
         raise INVALID_LINK
-    check_password_policy(new, email=user.email, field="new")
+    check_password_policy(new, email=user.email, name=user.name, field="new")
     if new != confirm:
         raise ActionError(N_("The two new passwords do not match."), field="confirm")
     now = utcnow()
@@ -118,7 +118,7 @@ async def do_reset_password(uow: UnitOfWork, token: str, new: str, confirm: str)
         .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
         .values(used_at=now)
     )
-    user.password_hash = hash_password(new)
+    user.password_hash = await hash_password(new)
     user.session_epoch += 1  # every session of the account ends, sockets too
     uow.record(UserChanged(None, user.id))
     audit(session, user, "user.password_reset", user)

@@ -3,6 +3,8 @@ of an e-mail address change are in :mod:`collab.accounts.email_routes`)."""
 
 from __future__ import annotations
 
+import math
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -11,13 +13,12 @@ from collab import web
 from collab.accounts import email_routes
 from collab.accounts.actions import (
     EMAIL_RE,
-    authenticate,
-    check_login_allowed,
     do_change_password,
     do_set_locale,
     normalize_email,
 )
 from collab.accounts.reset import check_reset_token, do_request_reset, do_reset_password
+from collab.accounts.throttle import LoginPolicy, do_login, throttled
 from collab.cookies import LANG_COOKIE, LANG_COOKIE_MAX_AGE
 from collab.errors import ActionError, Throttled
 from collab.i18n import LOCALES, N_, translations
@@ -53,28 +54,18 @@ async def login(request: Request) -> Response:
     email = normalize_email(web.field(data, "email"))
     password = web.field(data, "password")
     next_url = web.safe_next(web.field(data, "next"))
-    settings = web.settings(request)
-    ip = client_ip(request)
+    policy = LoginPolicy.from_settings(web.settings(request))
     context = {"next": next_url, "email": email}
-    try:
-        async with web.db(request).session() as session:
-            await check_login_allowed(
-                session,
-                email,
-                ip,
-                window=settings.login_throttle_window,
-                max_account=settings.login_max_failures_account,
-                max_ip=settings.login_max_failures_ip,
-            )
-    except Throttled as exc:
+    result = await do_login(web.db(request), email, password, client_ip(request), policy)
+    if result.wait:
         return await web.render(
             request,
             "accounts/login.html",
-            {**context, "error": web.translate(request, exc)},
+            {**context, "error": web.translate(request, throttled(result.wait))},
             status_code=429,
+            headers={"Retry-After": str(math.ceil(result.wait))},
         )
-    async with web.db(request).transaction() as uow:
-        user = await authenticate(uow, email, password, ip)
+    user = result.user
     if user is None:
         return await web.render(
             request,

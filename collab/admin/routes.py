@@ -1,4 +1,5 @@
-"""Admin pages: list, create, edit (role, comune, active) users; read the audit log.
+"""Admin pages: list, create, edit (role, comune, active) users; read the audit
+log and the failed logins.
 
 The pages for themes, comuni and zones live in :mod:`collab.admin.data_routes`,
 those of the legal pages in :mod:`collab.admin.legal_routes`; ``routes`` here is
@@ -20,7 +21,7 @@ from collab.admin import data_routes, legal_routes, mail_routes
 from collab.errors import NotFound, PermissionDenied
 from collab.forums.queries import paginate
 from collab.i18n import N_
-from collab.models import AuditLog, Comune, Role, User
+from collab.models import AuditLog, Comune, LoginAttempt, Role, User
 from collab.permissions import Action, can
 
 __all__ = ["routes"]
@@ -121,6 +122,28 @@ async def update_user(request: Request) -> Response:
     return web.redirect(request, "/admin/users")
 
 
+# The outcomes /admin/logins shows (collab.accounts.throttle), as shown.
+LOGIN_OUTCOMES = {
+    "wrong": N_("Wrong password or unknown account"),
+    "refused": N_("Refused: the client had to wait"),
+    "pending": N_("Being checked"),
+}
+
+
+async def logins_page(request: Request) -> Response:
+    """Recent failed and refused logins: account, client IP, time, outcome."""
+    await _admin(request)
+    async with web.db(request).session() as session:
+        stmt = (
+            select(LoginAttempt)
+            .where(LoginAttempt.outcome != "ok")
+            .order_by(LoginAttempt.at.desc(), LoginAttempt.id.desc())
+        )
+        page = await paginate(session, stmt, web.page_number(request), 50)
+    context = {"page": page, "outcomes": LOGIN_OUTCOMES}
+    return await web.render(request, "admin/logins.html", context)
+
+
 async def audit_page(request: Request) -> Response:
     await _admin(request)
     async with web.db(request).session() as session:
@@ -138,6 +161,7 @@ def routes() -> list[BaseRoute]:
         Route("/admin/users/{id:id}", edit_user_page, methods=["GET"]),
         Route("/admin/users/{id:id}", update_user, methods=["POST"]),
         Route("/admin/audit", audit_page, methods=["GET"]),
+        Route("/admin/logins", logins_page, methods=["GET"]),
         *data_routes.routes(),
         *legal_routes.routes(),
         *mail_routes.routes(),

@@ -146,6 +146,7 @@ PAGES: list[PageSpec] = [
     _page("admin-user-new", "/admin/users/new", roles=("admin",)),
     _page("admin-user", "/admin/users/{id:id}", "/admin/users/{user}", roles=("admin",)),
     _page("admin-audit", "/admin/audit", roles=("admin",)),
+    _page("admin-logins", "/admin/logins", roles=("admin",)),
     _page("admin-mail", "/admin/mail", roles=("admin",)),
     _page("admin-mail-failed", "/admin/mail", "/admin/mail?status=failed", roles=("admin",)),
     _page("admin-mail-message", "/admin/mail/{id:id}", "/admin/mail/{mail}", roles=("admin",)),
