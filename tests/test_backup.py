@@ -365,6 +365,25 @@ async def _count_tables(url: str) -> int:
     return int(count or 0)
 
 
+def test_restore_refuses_a_cut_archive(
+    archive: Path,
+    target: tuple[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cut = archive.with_name("cut.tar")
+    cut.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    url, data_dir = target
+    _use(monkeypatch, url, data_dir)
+    assert main(["restore", str(cut)]) == 1
+    assert capsys.readouterr().err.strip() == italian(
+        "The archive %(path)s is damaged: %(problem)s",
+        path=str(cut),
+        problem="no readable manifest.json",
+    )
+    _untouched(url, data_dir)
+
+
 def test_restore_refuses_a_damaged_archive(
     archive: Path,
     target: tuple[str, Path],
@@ -441,3 +460,12 @@ def test_a_backup_of_an_older_revision_is_restored_and_migrated(
     )
     head = ScriptDirectory.from_config(migrate.alembic_config(url)).get_current_head()
     assert asyncio.run(_rows(url))["alembic_version"] == {(): (head,)}
+
+
+def test_backup_and_restore_load_no_web_framework() -> None:
+    """Domain code: the command runs without Starlette (docs/architecture.md)."""
+    code = "import sys, collab.backup; print(sorted(m for m in sys.modules if 'starlette' in m))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

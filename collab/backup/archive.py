@@ -124,13 +124,16 @@ class Writer:
 def read_manifest(tar: tarfile.TarFile, path: Path) -> Manifest:
     try:
         member = tar.extractfile(MANIFEST)
-        if member is None:
-            raise KeyError(MANIFEST)
-        return Manifest.from_json(member.read())
-    except KeyError as exc:
-        raise BackupError(DAMAGED, path=str(path), problem="no manifest.json") from exc
-    except (ValueError, TypeError) as exc:
-        raise BackupError(DAMAGED, path=str(path), problem=f"manifest.json: {exc}") from exc
+        raw = member.read() if member is not None else None
+    except (KeyError, tarfile.TarError, OSError, EOFError):
+        raw = None
+    if raw is None:
+        raise BackupError(DAMAGED, path=str(path), problem=f"no readable {MANIFEST}")
+    try:
+        return Manifest.from_json(raw)
+    except (KeyError, ValueError, TypeError) as exc:
+        problem = f"{MANIFEST}: {type(exc).__name__} {exc}"
+        raise BackupError(DAMAGED, path=str(path), problem=problem) from exc
 
 
 def safe_name(name: str) -> PurePosixPath:

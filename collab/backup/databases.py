@@ -110,7 +110,10 @@ def _contents(execute: Any) -> tuple[str, frozenset[str]]:
         raise BackupError(NOT_MIGRATED) from exc
     if revision is None:
         raise BackupError(NOT_MIGRATED)
-    blobs = frozenset(row[0] for row in execute("SELECT sha256 FROM blob").fetchall())
+    try:
+        blobs = frozenset(row[0] for row in execute("SELECT sha256 FROM blob").fetchall())
+    except sqlite3.OperationalError:  # a revision before the file store
+        blobs = frozenset()
     return str(revision[0]), blobs
 
 
@@ -129,7 +132,9 @@ async def _dump_postgres(url: URL, target: Path) -> Snapshot:
                 raise BackupError(NOT_MIGRATED) from exc
             if revision is None:
                 raise BackupError(NOT_MIGRATED)
-            blobs = frozenset(row[0] for row in await conn.fetch("SELECT sha256 FROM blob"))
+            exists = await conn.fetchval("SELECT to_regclass('blob') IS NOT NULL")
+            rows = await conn.fetch("SELECT sha256 FROM blob") if exists else []
+            blobs = frozenset(row[0] for row in rows)
             _run(
                 [pg_dump, "--format=custom", "--no-owner", "--no-privileges",
                  f"--snapshot={snapshot}", f"--file={target}"],
@@ -148,8 +153,11 @@ async def is_empty(url: str) -> bool:
         if not path.exists() or path.stat().st_size == 0:
             return True
         with _closing(sqlite3.connect(path)) as conn:
-            count = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
-            return int(count.fetchone()[0]) == 0
+            try:
+                count = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+                return int(count.fetchone()[0]) == 0
+            except sqlite3.DatabaseError:  # not a database: not empty either
+                return False
     conn = await _connect(make_url(url))
     try:
         count = await conn.fetchval(
