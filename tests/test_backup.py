@@ -32,6 +32,7 @@ from sqlalchemy import select, text
 
 from collab import migrate
 from collab.backup.archive import MANIFEST, Manifest
+from collab.backup.databases import BackupError, pg_tool
 from collab.cli import main
 from collab.db import Database
 from collab.demo import DEMO_PASSWORD, load_demo
@@ -469,3 +470,21 @@ def test_backup_and_restore_load_no_web_framework() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_postgresql_client_older_than_the_server_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pg_dump cannot dump a newer server: say which client to install, run nothing."""
+    fake = tmp_path / "pg_dump"
+    fake.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 98.1 (Debian 98.1-1)'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BackupError) as refused:
+        pg_tool("pg_dump", 99)  # no /usr/lib/postgresql/99 (nor 98) here
+    assert refused.value.params == {"tool": "pg_dump", "client": 98, "version": 99}
+    assert pg_tool("pg_dump", 98) == str(fake)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(BackupError) as missing:
+        pg_tool("pg_dump", 99)
+    assert missing.value.params == {"tool": "pg_dump", "version": 99}
