@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 
 from collab.db import UnitOfWork
 from collab.errors import ActionError, NotFound
@@ -72,6 +72,10 @@ _MAIL_STATE = {
     Mode.DIGEST: MailState.DIGEST,
     Mode.APP: MailState.NONE,
 }
+
+
+_TABLE = cast(Table, Notification.__table__)
+_INSERT_RETURNING = insert(_TABLE).returning(_TABLE.c.id, _TABLE.c.user_id)
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
@@ -202,11 +206,9 @@ async def write_notifications(
     ]
     if not values:
         return []
-    # One multi-row INSERT ... RETURNING (no ORM objects): a consultation for
-    # 312 comuni writes 600 rows in the time the ORM would take for 30.
-    result = await session.execute(
-        insert(Notification).returning(Notification.id, Notification.user_id), values
-    )
+    # One multi-row INSERT ... RETURNING on the table itself (no ORM objects,
+    # no ORM bulk bookkeeping per row): 600 rows in the time the ORM takes for 30.
+    result = await (await session.connection()).execute(_INSERT_RETURNING, values)
     notified = sorted(((int(nid), int(uid)) for nid, uid in result), key=lambda row: row[1])
     for notification_id, uid in notified:
         uow.record(NotificationsChanged(zone_id=None, user_id=uid, notification_id=notification_id))

@@ -39,6 +39,7 @@ from collab.templating import Templates
 __all__ = ["BellFrames", "feature"]
 
 NEW_NOTIFICATION = N_("New notification: %(text)s")
+BELLS_KEPT = 256  # rendered bells kept, per (language, count)
 
 
 _About = tuple[str, str, dict[str, Any], str | None]  # kind, title, params, actor's name
@@ -132,6 +133,7 @@ class BellFrames:
     def __init__(self, templates: Templates, database: Database) -> None:
         self.templates = templates
         self.reads = _Reads(database)
+        self._bells: dict[tuple[str, int], str] = {}
 
     async def prepare(self, item: LoggedEvent) -> BellPrepared:
         """The unread count and, for a new notification still unread, what
@@ -159,10 +161,24 @@ class BellFrames:
             kind, title, params, actor = prepared.notification
             text = describe(kind, title, actor, params, gettext)
             announce = gettext(NEW_NOTIFICATION) % {"text": text}
-        bell = self.templates.render(
-            "notifications/_bell.html", locale, {"unread": prepared.unread, "user": True}
+        return frame(
+            prepared.item,
+            announce,
+            [op("replace", "#notif-bell", "notif-bell", self.bell(locale, prepared.unread))],
         )
-        return frame(prepared.item, announce, [op("replace", "#notif-bell", "notif-bell", bell)])
+
+    def bell(self, locale: str, unread: int) -> str:
+        """The bell with ``unread`` in ``locale``: rendered once per count and
+        language (600 people told the same thing mostly share a count)."""
+        key = (locale, unread)
+        html = self._bells.get(key)
+        if html is None:
+            if len(self._bells) >= BELLS_KEPT:
+                self._bells.clear()
+            html = self._bells[key] = self.templates.render(
+                "notifications/_bell.html", locale, {"unread": unread, "user": True}
+            )
+        return html
 
 
 feature = LiveFeature(name="notifications", frames={"notification": BellFrames})

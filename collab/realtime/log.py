@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,24 +45,30 @@ def _upsert(dialect: str) -> Any:
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
-def _build_upsert(dialect: str) -> Any:
+def _build_upsert(dialect: str, *, named: bool = False) -> Any:
     insert_ = _upsert(dialect)(TopicSeq)
-    return (
-        insert_.values(topic=bindparam("topic"), last_seq=bindparam("n"))
-        .on_conflict_do_update(
-            index_elements=[TopicSeq.topic],
-            set_={"last_seq": TopicSeq.last_seq + insert_.excluded.last_seq},
-        )
-        .returning(TopicSeq.last_seq)
+    statement = insert_.values(
+        topic=bindparam("topic"), last_seq=bindparam("n")
+    ).on_conflict_do_update(
+        index_elements=[TopicSeq.topic],
+        set_={"last_seq": TopicSeq.last_seq + insert_.excluded.last_seq},
     )
+    if named:
+        return statement.returning(TopicSeq.topic, TopicSeq.last_seq)
+    return statement.returning(TopicSeq.last_seq)
 
 
-# Most writes touch one or two topics and run these: built once per dialect,
-# not per call (building a statement costs more than executing it on SQLite).
+# Built once per dialect, not per call (building a statement costs more than
+# executing it on SQLite). Most writes touch one or two topics and run the
+# first; a write with many runs the second with every topic's parameters at
+# once, which SQLAlchemy sends as a few multi-row statements ("insertmanyvalues")
+# without building a statement per row or per call.
 _UPSERTS = {dialect: _build_upsert(dialect) for dialect in ("postgresql", "sqlite")}
-_INSERT_EVENTS = insert(EventLog)
-UPSERT_ROWS = 400  # topics per multi-row upsert (2 parameters each)
-FEW = 4  # up to this many topics, one prebuilt upsert each
+_UPSERTS_MANY = {
+    dialect: _build_upsert(dialect, named=True) for dialect in ("postgresql", "sqlite")
+}
+_INSERT_EVENTS = insert(cast(Table, EventLog.__table__))  # Core: no ORM bookkeeping per row
+FEW = 4  # up to this many topics, one upsert each
 
 
 async def _advance(session: AsyncSession, counts: dict[str, int]) -> dict[str, int]:
@@ -70,8 +76,8 @@ async def _advance(session: AsyncSession, counts: dict[str, int]) -> dict[str, i
 
     Topics go in name order, so two writes that share topics take their row
     locks (PostgreSQL) in the same order and cannot deadlock. A write with
-    many topics (a notification to 600 people: 600 ``user:N``) takes one
-    multi-row upsert per :data:`UPSERT_ROWS`, not one round trip each.
+    many topics (a notification to 600 people: 600 ``user:N``) takes a few
+    multi-row upserts, not one round trip each.
     """
     dialect = session.get_bind().dialect.name
     topics = sorted(counts)
@@ -81,19 +87,12 @@ async def _advance(session: AsyncSession, counts: dict[str, int]) -> dict[str, i
             result = await session.execute(_UPSERTS[dialect], {"topic": topic, "n": counts[topic]})
             last[topic] = int(result.scalar_one())
         return last
-    for start in range(0, len(topics), UPSERT_ROWS):
-        chunk = topics[start : start + UPSERT_ROWS]
-        insert_ = _upsert(dialect)(TopicSeq)
-        statement = (
-            insert_.values([{"topic": t, "last_seq": counts[t]} for t in chunk])
-            .on_conflict_do_update(
-                index_elements=[TopicSeq.topic],
-                set_={"last_seq": TopicSeq.last_seq + insert_.excluded.last_seq},
-            )
-            .returning(TopicSeq.topic, TopicSeq.last_seq)
-        )
-        for topic, seq in await session.execute(statement):
-            last[str(topic)] = int(seq)
+    connection = await session.connection()
+    result = await connection.execute(
+        _UPSERTS_MANY[dialect], [{"topic": topic, "n": counts[topic]} for topic in topics]
+    )
+    for topic, seq in result:
+        last[str(topic)] = int(seq)
     return last
 
 
@@ -116,7 +115,7 @@ async def append(session: AsyncSession, events: Sequence[Event]) -> list[LoggedE
         next_seq[topic] = seq + 1
         rows.append({"topic": topic, "seq": seq, "payload": payload, "created_at": now})
         logged.append(LoggedEvent(topic, seq, payload))
-    await session.execute(_INSERT_EVENTS, rows)
+    await (await session.connection()).execute(_INSERT_EVENTS, rows)
     return logged
 
 
