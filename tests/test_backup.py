@@ -413,6 +413,39 @@ def test_restore_refuses_a_damaged_archive(
     _untouched(url, data_dir)
 
 
+def test_a_damaged_archive_changes_nothing_even_with_force(
+    cli: str, archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every hash is checked before the database or any file is replaced."""
+    with tarfile.open(archive) as tar:
+        last = [m.name for m in tar if m.name.startswith("data/files/")][-1]
+
+    def flip_last_file(name: str, data: bytes) -> bytes:
+        return data[:-1] + bytes([data[-1] ^ 1]) if name == last else data
+
+    damaged = _rewrite(archive, flip_last_file)
+    asyncio.run(_rename_first_user(cli, "Cambiato dopo il backup"))
+    before = asyncio.run(_rows(cli))
+    files = {p: _sha256(p) for p in (tmp_path / "files").rglob("*") if p.is_file()}
+    assert main(["restore", "--force", str(damaged)]) == 1
+    assert last in capsys.readouterr().err
+    assert asyncio.run(_rows(cli)) == before
+    assert {p: _sha256(p) for p in (tmp_path / "files").rglob("*") if p.is_file()} == files
+
+
+async def _rename_first_user(url: str, name: str) -> None:
+    database = Database(url)
+    try:
+        async with database.transaction() as uow:
+            await uow.session.execute(
+                text("UPDATE user_account SET name = :name"
+                     " WHERE id = (SELECT min(id) FROM user_account)"),
+                {"name": name},
+            )  # fmt: skip
+    finally:
+        await database.dispose()
+
+
 def test_restore_refuses_a_backup_of_a_newer_collab(
     archive: Path,
     target: tuple[str, Path],
