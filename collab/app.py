@@ -14,7 +14,6 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount
@@ -60,6 +59,7 @@ from collab.realtime.render import FragmentRenderer
 from collab.realtime.ws import routes as ws_routes
 from collab.security import CSRFMiddleware, SecurityHeadersMiddleware
 from collab.services import Services
+from collab.session_cookie import SessionMiddleware
 from collab.settings import Settings, load_settings
 from collab.templating import STATIC_DIR
 
@@ -181,10 +181,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
             Middleware(
                 SessionMiddleware,
-                secret_key=settings.secret_key,
                 session_cookie=SESSION_COOKIE,
                 max_age=settings.session_max_age,
-                same_site="lax",
                 https_only=settings.secure_cookies,
             ),
             Middleware(CSRFMiddleware),

@@ -6,6 +6,8 @@
   seqs are kept, so numbering never restarts;
 - login attempts older than ``LOGIN_ATTEMPT_KEEP_DAYS`` (the admins' page
   shows them; the throttle counts a shorter window, ``LOGIN_THROTTLE_WINDOW``);
+- sessions past their sliding expiry (:func:`collab.sessions.do_prune`):
+  they let nobody in any more, the row only takes room;
 - read notifications older than ``NOTIFICATION_KEEP_DAYS`` (unread ones stay
   until read);
 - stored file contents no ``Blob`` row names (their transaction failed after
@@ -20,6 +22,7 @@ workers need no coordination. ``collab sweep`` runs one pass, for a cron job.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from datetime import datetime, timedelta
 import anyio.to_thread
 from sqlalchemy import delete, select
 
+from collab import sessions
 from collab.cancelling import checkpoint
 from collab.db import Database
 from collab.documents.models import Blob
@@ -49,6 +53,7 @@ class Swept:
     login_attempts: int
     files: int = 0
     notifications: int = 0
+    sessions: int = 0
 
 
 async def sweep(database: Database, settings: Settings, now: datetime | None = None) -> Swept:
@@ -67,11 +72,12 @@ async def sweep(database: Database, settings: Settings, now: datetime | None = N
             )
         )
         notifications = await do_prune(uow, settings.notification_keep_days, now)
+        ended = await sessions.do_prune(uow, settings.session_max_age, now)
     async with database.session() as session:
         known = set(await session.scalars(select(Blob.sha256)))
     store = FileStore(settings.files_dir)
     files = await anyio.to_thread.run_sync(store.sweep_orphans, known, now.timestamp())
-    return Swept(events, int(getattr(result, "rowcount", 0) or 0), files, notifications)
+    return Swept(events, int(getattr(result, "rowcount", 0) or 0), files, notifications, ended)
 
 
 async def sweep_forever(database: Database, settings: Settings, interval: float = INTERVAL) -> None:
@@ -84,10 +90,12 @@ async def sweep_forever(database: Database, settings: Settings, interval: float 
         await asyncio.sleep(interval * random.uniform(0.75, 1.25))  # noqa: S311 (jitter)
         try:
             swept = await sweep(database, settings)
-            if swept.events or swept.login_attempts or swept.files or swept.notifications:
+            if any(dataclasses.astuple(swept)):
                 logger.info(
-                    "swept %d events, %d login attempts, %d files and %d notifications",
+                    "swept %d events, %d login attempts, %d files, %d notifications "
+                    "and %d sessions",
                     swept.events, swept.login_attempts, swept.files, swept.notifications,
+                    swept.sessions,
                 )  # fmt: skip
         except asyncio.CancelledError:
             raise

@@ -41,6 +41,7 @@ __all__ = [
     "Theme",
     "TopicSeq",
     "User",
+    "WebSession",
     "Zone",
     "utcnow",
 ]
@@ -162,8 +163,8 @@ class User(Base):
     )
     comune_id: Mapped[int | None] = mapped_column(ForeignKey("comune.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Bumped on password change, deactivation and role change: sessions that
-    # carry an older value are no longer valid.
+    # Read by nothing since sessions live in ``web_session`` (revision 0012):
+    # ending a session deletes its row. Kept so old code and data still load.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # The secret of the user's calendar feed (/calendar/<token>.ics); None: no feed.
@@ -179,6 +180,33 @@ class User(Base):
     @property
     def zone_id(self) -> int | None:
         return self.comune.zone_id if self.comune is not None else None
+
+
+class WebSession(Base):
+    """A browser's session (:mod:`collab.sessions`): one row per login, and
+    one per anonymous visitor who was given a CSRF token.
+
+    The cookie carries a random token; ``id`` is its SHA-256, so a copy of
+    the database resumes no session. Deleting the row ends the session, on
+    every worker at once.
+    """
+
+    __tablename__ = "web_session"
+    __table_args__ = (
+        Index("ix_web_session_user_id", "user_id"),
+        Index("ix_web_session_last_seen", "last_seen"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: None: an anonymous visitor's session (its CSRF token, a notice).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Updated at most every ``collab.sessions.TOUCH_EVERY``: expiry slides from it.
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    #: What ``request.session`` holds: the CSRF token, a notice for the next page.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class AuditLog(Base):

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from sqlalchemy import select
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -19,6 +18,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Message
 
+from collab import sessions
 from collab.bounds import check_date
 from collab.cookies import LANG_COOKIE
 from collab.db import Database, UnitOfWork
@@ -125,25 +125,30 @@ def csrf_token(conn: HTTPConnection) -> str:
 
 def session_uid(conn: HTTPConnection) -> int | None:
     """The user the session names (who may still turn out not to be valid)."""
-    uid = conn.session.get("uid") if "session" in conn.scope else None
-    return uid if isinstance(uid, int) else None
+    found = conn.scope.get(sessions.SCOPE_KEY)
+    return found.user_id if isinstance(found, sessions.Current) else None
 
 
 async def current_user(conn: HTTPConnection) -> User | None:
-    """The logged-in, active user, or None. Loaded once per request."""
+    """The logged-in, active user, or None. Loaded once per request.
+
+    A request's comes with its session (:mod:`collab.session_cookie` read
+    both in one query); a socket reads its session again at each check,
+    since logout, a password change or a deactivation may end it while the
+    socket stays open.
+    """
     if hasattr(conn.state, "user"):
         cached: User | None = conn.state.user
         return cached
+    found = conn.scope.get(sessions.SCOPE_KEY)
     user = None
-    uid = session_uid(conn)
-    if uid is not None:
-        async with db(conn).session() as session:
-            user = await session.scalar(select(User).where(User.id == uid))
-        # A password change, role change or deactivation bumps the epoch and
-        # so ends every session issued before it.
-        if user is None or not user.active or conn.session.get("epoch") != user.session_epoch:
-            conn.session.clear()
-            user = None
+    if isinstance(found, sessions.Current) and found.key is not None:
+        if conn.scope["type"] == "websocket":
+            async with db(conn).session() as session:
+                again = await sessions.reload(session, found.key, settings(conn).session_max_age)
+            user = again.user if again is not None else None
+        else:
+            user = found.user
     conn.state.user = user
     return user
 

@@ -67,11 +67,19 @@ def text_of(response: httpx.Response, selector: str) -> str:
     return " ".join(node.get_text(" ").split())
 
 
+# Written by reading too (a visitor's first CSRF token, ``last_seen``): not
+# what a refused write may have changed. tests/test_sessions.py checks it.
+UNSNAPSHOTTED = frozenset({"web_session"})
+
+
 async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, in key order: compare two to prove nothing changed."""
+    """Every row of every table (but :data:`UNSNAPSHOTTED`), in key order:
+    compare two to prove nothing changed."""
     tables: dict[str, list[tuple[Any, ...]]] = {}
     async with db.session() as session:
         for table in Base.metadata.sorted_tables:
+            if table.name in UNSNAPSHOTTED:
+                continue
             order = list(table.primary_key.columns) or list(table.columns)
             rows = await session.execute(select(table).order_by(*order))
             tables[table.name] = [tuple(row) for row in rows]

@@ -26,6 +26,7 @@ from collab.i18n import LOCALES, N_
 from collab.models import Comune, Role, User
 from collab.permissions import Action, can
 from collab.realtime.events import UserChanged
+from collab.sessions import do_end_sessions
 
 __all__ = [
     "authenticate",
@@ -60,7 +61,7 @@ async def authenticate(database: Database, email: str, password: str) -> User | 
 
 
 async def do_change_password(
-    uow: UnitOfWork, user: User, current: str, new: str, confirm: str
+    uow: UnitOfWork, user: User, current: str, new: str, confirm: str, keep: str | None = None
 ) -> None:
     if not await verify_password(user.password_hash, current):
         raise ActionError(N_("The current password is not correct."), field="current")
@@ -68,8 +69,9 @@ async def do_change_password(
     if new != confirm:
         raise ActionError(N_("The two new passwords do not match."), field="confirm")
     user.password_hash = await hash_password(new)
-    user.session_epoch += 1  # log out every other session of this user
     uow.record(UserChanged(None, user.id))
+    # Every other session of this user ends (``keep``: the one changing it).
+    await do_end_sessions(uow, user.id, keep=keep)
     audit(uow.session, user, "user.password_changed", user)
 
 
@@ -168,8 +170,8 @@ async def do_update_user(
     user.active = active
     after = {"role": parsed.value, "comune": user.comune_id, "active": active}
     if before != after:
-        user.session_epoch += 1
         uow.record(UserChanged(None, user.id))
+        await do_end_sessions(uow, user.id)
         audit(uow.session, actor, "user.updated", user, before=before, after=after)
     return user
 

@@ -24,6 +24,7 @@ from collab.errors import ActionError, NotFound, Throttled
 from collab.i18n import N_
 from collab.models import User, utcnow
 from collab.realtime.events import UserChanged
+from collab.sessions import do_end_sessions
 from collab.tokens import digest, new_token, well_formed
 
 __all__ = [
@@ -119,7 +120,7 @@ async def do_reset_password(uow: UnitOfWork, token: str, new: str, confirm: str)
         .values(used_at=now)
     )
     user.password_hash = await hash_password(new)
-    user.session_epoch += 1  # every session of the account ends, sockets too
     uow.record(UserChanged(None, user.id))
+    await do_end_sessions(uow, user.id)  # every session of the account ends, sockets too
     audit(session, user, "user.password_reset", user)
     return user

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from collab import web
-from collab.accounts import email_routes
+from collab import session_cookie, web
+from collab.accounts import email_routes, session_routes
 from collab.accounts.actions import (
     EMAIL_RE,
     do_change_password,
@@ -74,14 +74,12 @@ async def login(request: Request) -> Response:
             status_code=422,
         )
     # A fresh session on login: no fixation, and a new CSRF token.
-    request.session.clear()
-    request.session.update({"uid": user.id, "epoch": user.session_epoch})
-    request.state.user = user
+    await session_cookie.start(request, user)
     return web.redirect(request, next_url)
 
 
 async def logout(request: Request) -> Response:
-    request.session.clear()
+    await session_cookie.end(request)  # the row goes: a copy of the cookie is worth nothing
     return web.redirect(request, "/")
 
 
@@ -105,6 +103,7 @@ async def change_password(request: Request) -> Response:
                 web.field(data, "current"),
                 web.field(data, "new"),
                 web.field(data, "confirm"),
+                keep=session_cookie.current(request).key,
             )
     except ActionError as exc:
         return await web.render(
@@ -113,8 +112,7 @@ async def change_password(request: Request) -> Response:
             {"error": web.translate(request, exc), "error_field": exc.field},
             status_code=exc.status,
         )
-    # This session stays valid; the others end with the old epoch.
-    request.session["epoch"] = account.session_epoch
+    # This session stays valid; the others ended with the change.
     return await web.render(request, "accounts/password.html", {"done": True})
 
 
@@ -215,7 +213,7 @@ async def reset(request: Request) -> Response:
             status_code=exc.status,
             headers=NO_REFERRER,
         )
-    request.session.clear()  # whoever was logged in here, the new password logs in afresh
+    await session_cookie.end(request)  # whoever was logged in here logs in afresh
     return web.redirect(request, "/login?reset=1")
 
 
@@ -249,4 +247,5 @@ def routes() -> list[BaseRoute]:
         Route("/password/reset/{token}", reset, methods=["POST"]),
         Route("/language", set_language, methods=["POST"]),
         *email_routes.routes(),
+        *session_routes.routes(),
     ]

@@ -54,9 +54,10 @@ def cookies(settings: Settings) -> list[Cookie]:
         Cookie(
             SESSION_COOKIE,
             N_(
-                "The session: keeps you logged in and holds the token that protects forms "
-                "from requests forged by other sites (CSRF). Signed by the server; HttpOnly, "
-                "SameSite=Lax, and Secure when the site is served over HTTPS."
+                "The session: a random identifier that keeps you logged in. What it stands "
+                "for (who you are, the token that protects forms from requests forged by "
+                "other sites, CSRF) is kept on the server, and a logout ends it at once. "
+                "HttpOnly, SameSite=Lax, and Secure when the site is served over HTTPS."
             ),
             N_("Every visitor, from the first page"),
             settings.session_max_age,
@@ -75,7 +76,10 @@ def cookies(settings: Settings) -> list[Cookie]:
 def retention(settings: Settings) -> list[Retention]:
     return [
         Retention(
-            N_("Login session (who is logged in, the CSRF token)"),
+            N_(
+                "Login session (who is logged in, the CSRF token, the browser and the IP "
+                "address it came from)"
+            ),
             settings.session_max_age,
             N_("after the last request; ends at once on logout, password change or deactivation"),
         ),

@@ -51,6 +51,7 @@ PAGES: list[PageSpec] = [
     _page("password", "/account/password"),
     _page("calendar", "/account/calendar"),
     _page("email", "/account/email"),
+    _page("sessions", "/account/sessions"),
     _page(
         "email-confirm",
         "/account/email/confirm/{token}",
