@@ -315,6 +315,23 @@ def _use(monkeypatch: pytest.MonkeyPatch, url: str, data_dir: Path) -> None:
     monkeypatch.setenv("DATA_DIR", str(data_dir))
 
 
+def test_a_backup_missing_a_file_the_database_names_is_not_written(
+    cli: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_load_demo(cli, tmp_path))
+    stored = sorted(p for p in (tmp_path / "files").glob("*/*") if p.parent.name != "tmp")
+    stored[0].unlink()
+    out = tmp_path / "out"
+    assert main(["backup", "--to", str(out)]) == 1
+    assert capsys.readouterr().err.strip() == italian(
+        "%(count)d stored files named by the database are missing from %(path)s: "
+        "the file store is incomplete, the backup was not written.",
+        count=1,
+        path=str(tmp_path / "files"),
+    )
+    assert list(out.iterdir()) == []  # no archive, no .partial, no dump left behind
+
+
 def test_restore_refuses_a_target_that_is_not_empty(
     cli: str, archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

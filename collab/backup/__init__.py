@@ -91,22 +91,24 @@ async def make_backup(settings: Settings, to: Path) -> tuple[Path, Manifest]:
         # 0600: the archive holds password hashes and the secret key.
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w") as tar:
-                writer = Writer(tar)
-                writer.add_file(snapshot.path.name, snapshot.path)
-                copied = _add_files(writer, settings)
-                missing = snapshot.blobs - copied
-                if missing:
-                    raise BackupError(
-                        MISSING_FILES, count=len(missing), path=str(settings.files_dir)
-                    )
-                manifest = Manifest(
-                    format=FORMAT, collab_version=__version__, revision=snapshot.revision,
-                    created_at=now.isoformat(timespec="seconds").replace("+00:00", "Z"),
-                    database=database_kind(settings.database_url), dump=snapshot.path.name,
-                    server_version=snapshot.server_version, files=list(writer.entries),
-                )  # fmt: skip
-                writer.add_manifest(manifest)
+            with os.fdopen(fd, "wb") as out:
+                with tarfile.open(fileobj=out, mode="w") as tar:
+                    writer = Writer(tar)
+                    writer.add_file(snapshot.path.name, snapshot.path)
+                    copied = _add_files(writer, settings)
+                    missing = snapshot.blobs - copied
+                    if missing:
+                        raise BackupError(
+                            MISSING_FILES, count=len(missing), path=str(settings.files_dir)
+                        )
+                    manifest = Manifest(
+                        format=FORMAT, collab_version=__version__, revision=snapshot.revision,
+                        created_at=now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                        database=database_kind(settings.database_url), dump=snapshot.path.name,
+                        server_version=snapshot.server_version, files=list(writer.entries),
+                    )  # fmt: skip
+                    writer.add_manifest(manifest)
+                # The end-of-archive blocks too: synced before the name says "complete".
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(partial, target)
