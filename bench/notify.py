@@ -7,8 +7,9 @@ demo data, ``SMTP_URL`` pointing at an aiosmtpd server run by this process)
 and fills the database to the size of the metropolitan city: 312 comuni
 across the 11 zones (the demo's, plus generated ones) with a mayor and a
 technician each, about 600 people. Each person's page socket is opened
-(their own session cookie, signed with the server's secret, so no 600
-password checks), following their own topic, as the bell does.
+(with a session of their own written straight into the database, as a
+login would, so no 600 password checks), following their own topic, as the
+bell does.
 
 Then, in interleaved rounds, the demo staff user opens a consultation for
 all 11 zones through the page's form (``POST /consultations/new``):
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import re
@@ -50,7 +50,6 @@ from typing import Any
 
 import httpx
 from aiosmtpd.controller import Controller
-from itsdangerous import TimestampSigner
 from sqlalchemy import delete, insert, select
 
 from bench.procs import Server, collab_data, free_port, raise_fd_limit, uvicorn_argv
@@ -189,10 +188,20 @@ async def zones_and_theme(database_url: str) -> tuple[list[int], int]:
         await db.dispose()
 
 
-def session_cookie(secret: str, uid: int) -> str:
-    """What Starlette's SessionMiddleware would set after a login of ``uid``."""
-    data = base64.b64encode(json.dumps({"uid": uid, "epoch": 0}).encode())
-    return TimestampSigner(secret).sign(data).decode()
+async def start_sessions(database_url: str, users: list[int]) -> dict[int, str]:
+    """A logged-in session for each of ``users`` (what a login writes); their cookies."""
+    from collab.db import Database
+    from collab.sessions import do_start
+
+    db = Database(database_url)
+    try:
+        async with db.transaction() as uow:
+            return {
+                uid: await do_start(uow, uid, user_agent="bench.notify", ip="127.0.0.1", data={})
+                for uid in users
+            }
+    finally:
+        await db.dispose()
 
 
 # --- one round -------------------------------------------------------------------------
@@ -365,6 +374,7 @@ async def run(args: argparse.Namespace, path: Path) -> Report:
         BASE_URL=f"http://127.0.0.1:{port}",
     )
     users = await populate(database_url, args.comuni)
+    cookies = await start_sessions(database_url, users)
     zones, theme = await zones_and_theme(database_url)
     log(f"{len(users)} people in {args.comuni} comuni; starting collab")
     argv = uvicorn_argv("collab.app:create_app", port, factory=True)
@@ -375,12 +385,11 @@ async def run(args: argparse.Namespace, path: Path) -> Report:
         bells = Bells()
         url = f"ws://127.0.0.1:{port}/ws"
         for uid in users:
-            cookie = session_cookie(env["SECRET_KEY"], uid)
             ws = await connect(
                 url,
                 bells.on_message(uid),
                 time.perf_counter_ns,
-                headers=[("Cookie", f"collab_session={cookie}")],
+                headers=[("Cookie", f"collab_session={cookies[uid]}")],
             )
             ws.send_text(json.dumps({"type": "subscribe", "topics": {f"user:{uid}": None}}))
             sockets.append(ws)
