@@ -8,10 +8,12 @@ from typing import Any
 __all__ = [
     "ActionError",
     "Conflict",
+    "InsufficientStorage",
     "NotFound",
     "PermissionDenied",
     "Throttled",
     "TooLarge",
+    "Unavailable",
     "UnsupportedType",
 ]
 
@@ -54,3 +56,15 @@ class UnsupportedType(ActionError):
     """An upload whose content is not one of the accepted types."""
 
     status = 415
+
+
+class Unavailable(ActionError):
+    """The server cannot take this now (every upload slot busy): try again shortly."""
+
+    status = 503
+
+
+class InsufficientStorage(ActionError):
+    """Too little disk space left to accept a file."""
+
+    status = 507

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import HTTPConnection
 
 from collab.ratelimit import SlidingWindow
+from collab.slots import UploadSlots
 
 if TYPE_CHECKING:
     from collab.db import Database
@@ -61,6 +62,8 @@ class Services:
     page_hooks: Sequence[PageHook] = ()
     # Page loads and socket opens without an account, per client IP.
     public_limiter: SlidingWindow = field(default_factory=SlidingWindow)
+    # The uploads streaming in at once, per user and in all (collab.uploads.upload_gate).
+    uploads: UploadSlots = field(default_factory=UploadSlots)
     # The sockets being set up at once (WS_SETUP_SLOTS).
     ws_setup: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(WS_SETUP_SLOTS))
     # Presence broadcasts waiting to go out, per topic (coalesced per process).

@@ -69,6 +69,14 @@ class Settings:
     upload_max_bytes: int = field(
         default=DEFAULT_UPLOAD_MAX_BYTES, metadata={"env": "UPLOAD_MAX_BYTES"}
     )
+    #: Uploads one user may be sending at once; one more is refused (429).
+    upload_concurrent_per_user: int = field(
+        default=2, metadata={"env": "UPLOAD_CONCURRENT_PER_USER"}
+    )
+    #: Uploads one process accepts at once, from everyone; one more is refused (503).
+    upload_concurrent: int = field(default=16, metadata={"env": "UPLOAD_CONCURRENT"})
+    #: Free disk space (MB) under DATA_DIR below which uploads are refused (507).
+    upload_min_free_mb: int = field(default=512, metadata={"env": "UPLOAD_MIN_FREE_MB"})
     #: SMTP server for e-mail (``smtp://``, ``smtp+starttls://``, ``smtps://``, with
     #: ``user:password@``); unset: messages are written to ``DATA_DIR/mail``.
     smtp_url: str = field(default="", repr=False, metadata={"env": "SMTP_URL"})
@@ -191,6 +199,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ws_queue_size=_int(environ, "WS_QUEUE_SIZE", defaults.ws_queue_size),
         ws_heartbeat=_int(environ, "WS_HEARTBEAT", defaults.ws_heartbeat),
         upload_max_bytes=_int(environ, "UPLOAD_MAX_BYTES", defaults.upload_max_bytes),
+        upload_concurrent_per_user=_int(
+            environ, "UPLOAD_CONCURRENT_PER_USER", defaults.upload_concurrent_per_user
+        ),
+        upload_concurrent=_int(environ, "UPLOAD_CONCURRENT", defaults.upload_concurrent),
+        upload_min_free_mb=_int(environ, "UPLOAD_MIN_FREE_MB", defaults.upload_min_free_mb),
         smtp_url=_smtp_url(environ.get("SMTP_URL", "")),
         mail_from=environ.get("MAIL_FROM") or defaults.mail_from,
         mail_max_attempts=_int(environ, "MAIL_MAX_ATTEMPTS", defaults.mail_max_attempts),

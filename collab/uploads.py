@@ -11,13 +11,23 @@ arrived. Either way nothing is left behind and the caller writes nothing.
 
 The form is an async context manager: files not kept by the action (see
 :func:`collab.documents.files.keep`) are deleted on exit, whatever happened.
-The CSRF middleware does not read multipart bodies: the form's action URL
-carries ``?csrf_token=`` (or htmx sends the header).
+
+Nothing is read before it is allowed: each route checks who may write there
+(and the state of the place: a closed consultation, a cancelled meeting)
+before it calls :func:`read_upload`, so a user who may not write never costs
+a body's worth of disk or bandwidth. :func:`upload_gate` then bounds what is
+streaming at once (:class:`collab.slots.UploadSlots`: per user, 429, and per process,
+503) and refuses every upload while the disk under ``DATA_DIR`` has less
+than ``UPLOAD_MIN_FREE_MB`` free (507).
 """
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self, cast
 
@@ -31,13 +41,14 @@ from collab.documents.names import clean_name
 from collab.documents.sniff import KINDS, detect
 from collab.documents.store import TOO_LARGE, FileStore, Incoming, _megabytes
 from collab.documents.upload import TOO_MANY_FILES, Upload
-from collab.errors import ActionError, TooLarge, UnsupportedType
+from collab.errors import ActionError, InsufficientStorage, TooLarge, UnsupportedType
 from collab.i18n import N_
+from collab.services import services
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
-__all__ = ["UploadForm", "read_upload"]
+__all__ = ["UploadForm", "parse_upload", "read_upload", "upload_gate"]
 
 CALLBACKS = (
     "on_part_begin",
@@ -60,6 +71,32 @@ UNSUPPORTED = N_(
     "The file %(name)s is not one of the accepted types (%(kinds)s): "
     "its content was checked, not its name."
 )
+NO_SPACE = N_(
+    "The server is running out of disk space and cannot accept files now. "
+    "Nothing was saved; please tell the administrators."
+)
+
+
+def _free_bytes(directory: Path) -> int:
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent  # DATA_DIR/files may not exist yet
+    return shutil.disk_usage(directory).free
+
+
+@asynccontextmanager
+async def upload_gate(request: Request) -> AsyncIterator[None]:
+    """Hold an upload slot while the body streams in; refuse when the disk is nearly full.
+
+    Call it after the permission checks and before the first byte is read.
+    """
+    app = services(request)
+    settings = app.settings
+    if _free_bytes(settings.data_dir) < settings.upload_min_free_mb * 1024 * 1024:
+        raise InsufficientStorage(NO_SPACE)
+    user = getattr(request.state, "user", None)
+    who: int | str = user.id if user is not None else (request.client or ("", 0))[0]
+    with app.uploads.take(who, settings.upload_concurrent_per_user, settings.upload_concurrent):
+        yield
 
 
 @dataclass
@@ -177,7 +214,17 @@ class _Parser:
 async def read_upload(
     request: Request, store: FileStore, limit: int, max_files: int = 10
 ) -> UploadForm:
-    """Parse ``request``'s multipart body into an :class:`UploadForm` (use it with ``async with``).
+    """Parse ``request``'s multipart body into an :class:`UploadForm` (use it with ``async with``),
+    through :func:`upload_gate`: what every route that takes files calls, after
+    its permission checks."""
+    async with upload_gate(request):
+        return await parse_upload(request, store, limit, max_files)
+
+
+async def parse_upload(
+    request: Request, store: FileStore, limit: int, max_files: int = 10
+) -> UploadForm:
+    """The streaming parser alone, without the gate (see :func:`read_upload`).
 
     ``limit`` bounds each file; a part with an empty file name and no bytes
     (a file input left empty) is ignored.

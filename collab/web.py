@@ -319,6 +319,7 @@ ERROR_TITLES = {
     429: N_("Too many requests"),
     500: N_("Internal error"),
     503: N_("Service unavailable"),
+    507: N_("Not enough disk space"),
 }
 ERROR_MESSAGES = {
     400: N_("The request could not be understood."),

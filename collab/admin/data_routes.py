@@ -19,6 +19,7 @@ from collab.errors import NotFound
 from collab.forums.models import Thread
 from collab.i18n import N_, translations
 from collab.models import Comune, Theme, User, Zone
+from collab.uploads import upload_gate
 
 __all__ = ["routes"]
 
@@ -206,7 +207,8 @@ def _max_mb() -> int:
 
 async def _read_csv(request: Request) -> bytes | None:
     """The uploaded file's bytes (413 over the limit), or None when no file came."""
-    data = await web.upload_form(request, importer.MAX_BYTES + UPLOAD_OVERHEAD)
+    async with upload_gate(request):  # a slot, and room on the disk
+        data = await web.upload_form(request, importer.MAX_BYTES + UPLOAD_OVERHEAD)
     try:
         upload = data.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:

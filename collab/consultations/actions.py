@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.audit import audit
 from collab.consultations import notices, rules
@@ -47,6 +48,9 @@ from collab.realtime.events import (
 __all__ = [
     "NEXT",
     "Opening",
+    "check_add_drafts",
+    "check_edit",
+    "check_submit",
     "do_add_drafts",
     "do_edit",
     "do_extend",
@@ -61,6 +65,10 @@ __all__ = [
 MAX_BODY = 50_000
 MAX_FILES = FILES_PER_FORM["consultation"]  # drafts at a time, files of one version
 CLOSED = N_("The deadline of this consultation has passed: contributions are closed.")
+ALREADY_SENT = N_("Your comune has already sent its contribution: edit it instead.")
+ANSWERED = N_("This contribution has been answered: it can no longer be changed.")
+NO_CONSULTATION = N_("This consultation does not exist.")
+NO_CONTRIBUTION = N_("This contribution does not exist.")
 NOT_CONTRIBUTOR = N_(
     "Only the sindaco of a comune of the consulted zones, or the delegate they named, "
     "can send the comune's contribution."
@@ -256,6 +264,48 @@ async def do_revise(
     return view
 
 
+# -- before an upload is read -----------------------------------------------------------
+# The upload routes call these before the first byte of the body: who may not
+# write there, or may not now, uploads nothing. Read without the lock; the
+# ``do_*`` check all of it again under the lock, which is what counts.
+
+
+async def _read(session: AsyncSession, user: User, consultation_id: int) -> ConsultationView:
+    view = await load_consultation(session, consultation_id)
+    if view is None or not rules.may_read(user, view.zone_ids):
+        raise NotFound(NO_CONSULTATION)
+    return view
+
+
+async def check_add_drafts(session: AsyncSession, user: User, consultation_id: int) -> None:
+    """Staff of the consultation's zones only (see :func:`do_add_drafts`)."""
+    view = await _read(session, user, consultation_id)
+    if not rules.may_manage(user, view.zone_ids):
+        raise PermissionDenied(NOT_STAFF)
+
+
+async def check_submit(session: AsyncSession, user: User, consultation_id: int) -> None:
+    """Who may send the comune's first contribution, while open (see :func:`do_submit`)."""
+    view = await _read(session, user, consultation_id)
+    comune_id = _comune_of(user, view)
+    _require_open(view)
+    if any(c.contribution.comune_id == comune_id for c in view.contributions):
+        raise Conflict(ALREADY_SENT)
+
+
+async def check_edit(session: AsyncSession, user: User, contribution_id: int) -> None:
+    """Who may send a new version, while open and unanswered (see :func:`do_edit`)."""
+    found = await session.get(Contribution, contribution_id)
+    if found is None:
+        raise NotFound(NO_CONTRIBUTION)
+    view = await _read(session, user, found.consultation_id)
+    if _comune_of(user, view) != found.comune_id:
+        raise PermissionDenied(NOT_CONTRIBUTOR)
+    _require_open(view)
+    if found.status.answered:
+        raise Conflict(ANSWERED)
+
+
 async def do_add_drafts(
     uow: UnitOfWork, user: User, consultation_id: int, drafts: Sequence[Upload]
 ) -> ConsultationView:
@@ -314,7 +364,7 @@ async def do_submit(
     text = _body(body)
     check_count(len(uploads), MAX_FILES)
     if any(c.contribution.comune_id == comune_id for c in view.contributions):
-        raise Conflict(N_("Your comune has already sent its contribution: edit it instead."))
+        raise Conflict(ALREADY_SENT)
     consultation = view.consultation
     consultation.last_number += 1
     now = utcnow()
@@ -349,7 +399,7 @@ async def do_edit(
         raise PermissionDenied(NOT_CONTRIBUTOR)
     _require_open(view)
     if contribution.status.answered:
-        raise Conflict(N_("This contribution has been answered: it can no longer be changed."))
+        raise Conflict(ANSWERED)
     text = _body(body)
     kept = [f for f in current.files if f.id in set(keep_file_ids)]
     check_count(len(kept) + len(uploads), MAX_FILES)

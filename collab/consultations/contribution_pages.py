@@ -98,6 +98,8 @@ async def contribution_page(request: Request) -> Response:
 async def submit(request: Request) -> Response:
     user = await web.require_user(request)
     consultation_id = request.path_params["id"]
+    async with web.db(request).session() as session:
+        await actions.check_submit(session, user, consultation_id)
     created: list[Contribution] = []
     async with await upload(request) as data:
 
@@ -126,6 +128,8 @@ async def submit(request: Request) -> Response:
 async def edit(request: Request) -> Response:
     user = await web.require_user(request)
     contribution_id = request.path_params["id"]
+    async with web.db(request).session() as session:
+        await actions.check_edit(session, user, contribution_id)
     async with await upload(request) as data:
         keep = [int(v) for v in data.getlist("keep") if v.isdigit() and len(v) < 10]
 

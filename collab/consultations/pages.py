@@ -1,9 +1,10 @@
 """Consultation pages: the list, opening one (staff), one consultation and its staff forms.
 
-Upload forms are multipart and stream through :func:`collab.uploads.read_upload`;
-for htmx requests (the progress bar) bad input answers with the alert fragment
-and leaves the form as it was, chosen files included; plain posts get the page
-again with the error next to the field.
+Upload forms are multipart and stream through :func:`collab.uploads.read_upload`,
+only after the route has checked who may write there and the consultation's
+state (``actions.check_*``); for htmx requests (the progress bar) bad input
+answers with the alert fragment and leaves the form as it was, chosen files
+included; plain posts get the page again with the error next to the field.
 """
 
 from __future__ import annotations
@@ -272,7 +273,9 @@ async def name_delegate(request: Request) -> Response:
 
 
 async def add_drafts(request: Request) -> Response:
-    await web.require_user(request)
+    user = await web.require_user(request)
+    async with web.db(request).session() as session:
+        await actions.check_add_drafts(session, user, request.path_params["id"])
     async with await upload(request) as data:
 
         async def write(uow: UnitOfWork, user: User) -> None:

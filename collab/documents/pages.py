@@ -21,7 +21,7 @@ from collab.documents import library
 from collab.documents.download import file_store
 from collab.documents.models import Document
 from collab.documents.upload import FILES_PER_FORM
-from collab.errors import PermissionDenied
+from collab.errors import ActionError, PermissionDenied
 from collab.forums.actions import get_theme
 from collab.forums.follows import follows_theme
 from collab.forums.tracking import follow_library_theme
@@ -43,6 +43,7 @@ __all__ = [
 NO_LIBRARY = N_("You are not allowed to read the library.")
 NO_ADD = N_("You are not allowed to add documents to the library.")
 NO_VERSION = N_("Only the author of the document or CMTo staff may upload a new version.")
+THEME_RETIRED = N_("This theme is no longer in use.")
 
 
 async def _reader(request: Request) -> User:
@@ -102,6 +103,8 @@ async def add_document(request: Request) -> Response:
         theme = await get_theme(session, request.path_params["theme"])
     if not library.may_add(user):
         raise PermissionDenied(NO_ADD)
+    if not theme.active:  # what do_add_document says, before any byte arrives
+        raise ActionError(THEME_RETIRED)
     created: list[Document] = []
     limit = web.settings(request).upload_max_bytes
     async with await read_upload(

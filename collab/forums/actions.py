@@ -32,6 +32,8 @@ from collab.realtime.events import (
 
 __all__ = [
     "check_body",
+    "check_reply",
+    "check_start",
     "check_title",
     "do_delete_own_post",
     "do_edit_post",
@@ -49,6 +51,7 @@ __all__ = [
 MAX_BODY = 20_000
 MAX_REASON = 500
 MAX_FILES = FILES_PER_FORM["post"]  # attachments of one post
+THEME_RETIRED = N_("This theme is no longer in use.")
 
 
 def check_title(title: str) -> str:
@@ -121,6 +124,23 @@ async def _attach(uow: UnitOfWork, user: User, post: Post, uploads: Sequence[Upl
         await keep(uow.session, upload, user, post_id=post.id)
 
 
+def check_start(user: User, zone_id: int | None, theme: Theme) -> None:
+    """Whether ``user`` may start a thread there now; the route asks before
+    the body (and its files) is read, :func:`do_start_thread` again."""
+    _require(user, Action.POST, zone_id)
+    if not theme.active:
+        raise ActionError(THEME_RETIRED)
+
+
+async def check_reply(session: AsyncSession, user: User, thread_id: int) -> Thread:
+    """Whether ``user`` may reply to the thread now (read, post, not closed);
+    asked before the body is read, and by :func:`do_reply` again."""
+    thread = await get_readable_thread(session, user, thread_id)
+    _require(user, Action.POST, thread.zone_id)
+    _check_open(user, thread)
+    return thread
+
+
 async def do_start_thread(
     uow: UnitOfWork,
     user: User,
@@ -136,7 +156,7 @@ async def do_start_thread(
     title = check_title(title)
     source = check_body(source)
     if not theme.active:
-        raise ActionError(N_("This theme is no longer in use."))
+        raise ActionError(THEME_RETIRED)
     rendered = await mentions.render_post(uow.session, zone_id, source)
     now = utcnow()
     thread = Thread(
@@ -174,9 +194,7 @@ async def do_reply(
     *,
     mention_limit: int = mentions.DEFAULT_LIMIT,
 ) -> Post:
-    thread = await get_readable_thread(uow.session, user, thread_id)
-    _require(user, Action.POST, thread.zone_id)
-    _check_open(user, thread)
+    thread = await check_reply(uow.session, user, thread_id)
     source = check_body(source)
     rendered = await mentions.render_post(uow.session, thread.zone_id, source)
     now = utcnow()

@@ -207,6 +207,7 @@ async def new_thread(request: Request) -> Response:
         # Before the body is read: who may not post here uploads nothing.
         board = await _board(session, request, user, Action.POST)
         theme = await actions.get_theme(session, request.path_params["theme"])
+    actions.check_start(user, board.zone_id, theme)
     async with await read_message_form(request) as form:
         title, body = form.get("title"), form.get("body")
         try:

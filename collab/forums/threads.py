@@ -88,8 +88,8 @@ async def reply(request: Request) -> Response:
     user = await web.require_user(request)
     thread_id = request.path_params["id"]
     async with web.db(request).session() as session:
-        # Before the body is read: who may not reply here uploads nothing.
-        await actions.get_readable_thread(session, user, thread_id)
+        # Before the body is read: who may not reply here, or not now, uploads nothing.
+        await actions.check_reply(session, user, thread_id)
     async with await read_message_form(request) as form:
         body, shown_page = form.get("body"), form.get("page")
         try:

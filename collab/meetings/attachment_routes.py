@@ -16,8 +16,8 @@ from starlette.routing import BaseRoute, Route
 from collab import web
 from collab.documents.download import file_store
 from collab.i18n import translations
-from collab.meetings.actions import get_readable_room, require_chair
-from collab.meetings.attachments import MAX_FILES, do_attach
+from collab.meetings.actions import get_readable_room
+from collab.meetings.attachments import MAX_FILES, check_attach, do_attach
 from collab.meetings.room_views import region_context, view_for
 from collab.uploads import read_upload
 
@@ -29,8 +29,8 @@ async def attach_files(request: Request) -> Response:
     meeting_id: int = request.path_params["id"]
     item_id: int = request.path_params["item"]
     async with web.db(request).session() as session:
-        # Before the body is read: who may not chair uploads nothing.
-        require_chair(user, await get_readable_room(session, user, meeting_id))
+        # Before the body is read: who may not attach here, or not now, uploads nothing.
+        check_attach(user, await get_readable_room(session, user, meeting_id), item_id)
     limit = web.settings(request).upload_max_bytes
     async with await read_upload(request, file_store(request), limit, MAX_FILES) as form:
         error = await web.attempt(

@@ -18,11 +18,11 @@ from collab.documents.upload import FILES_PER_FORM, Upload
 from collab.errors import ActionError, Conflict, NotFound
 from collab.i18n import N_
 from collab.meetings.actions import lock_meeting, notify_updated, require_chair
-from collab.meetings.models import MeetingState
+from collab.meetings.models import AgendaItem, MeetingState
 from collab.meetings.room import Room
 from collab.models import User
 
-__all__ = ["MAX_FILES", "do_attach"]
+__all__ = ["MAX_FILES", "check_attach", "do_attach"]
 
 MAX_FILES = FILES_PER_FORM["agenda"]  # at a time, per agenda item
 NO_FILES = N_("Choose at least one file.")
@@ -30,17 +30,27 @@ NO_MORE = N_("Documents can no longer be added: the meeting is closed or cancell
 NOT_ON_AGENDA = N_("This item is not on the agenda of this meeting.")
 
 
-async def do_attach(
-    uow: UnitOfWork, user: User, meeting_id: int, item_id: int, uploads: Sequence[Upload]
-) -> Room:
-    """Keep ``uploads`` as documents of agenda item ``item_id``, for whoever may chair."""
-    room = await lock_meeting(uow, meeting_id)
+def check_attach(user: User, room: Room, item_id: int) -> AgendaItem:
+    """The agenda item files may go to now: the chair, a meeting not over.
+
+    The route calls it before the upload is read (nothing arrives from who
+    may not attach), :func:`do_attach` again under the meeting's lock.
+    """
     require_chair(user, room)
     if room.meeting.state in (MeetingState.CHIUSA, MeetingState.ANNULLATA):
         raise Conflict(NO_MORE)
     item = next((i for i in room.items if i.id == item_id), None)
     if item is None:
         raise NotFound(NOT_ON_AGENDA)
+    return item
+
+
+async def do_attach(
+    uow: UnitOfWork, user: User, meeting_id: int, item_id: int, uploads: Sequence[Upload]
+) -> Room:
+    """Keep ``uploads`` as documents of agenda item ``item_id``, for whoever may chair."""
+    room = await lock_meeting(uow, meeting_id)
+    item = check_attach(user, room, item_id)
     if not uploads:
         raise ActionError(NO_FILES, field="files")
     stored = [await keep(uow.session, upload, user, agenda_item_id=item.id) for upload in uploads]

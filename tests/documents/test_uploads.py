@@ -1,4 +1,4 @@
-"""The streaming multipart parser in isolation: a tiny app calls ``read_upload``.
+"""The streaming multipart parser in isolation: a tiny app calls ``parse_upload``.
 
 The app answers JSON (the fields, and for every file its name, SHA-256, size
 and type) or the status of the :class:`collab.errors.ActionError` raised. It
@@ -25,7 +25,7 @@ from starlette.types import Message
 
 from collab.documents.store import FileStore
 from collab.errors import ActionError
-from collab.uploads import MAX_FIELD_BYTES, read_upload
+from collab.uploads import MAX_FIELD_BYTES, parse_upload
 
 BOUNDARY = "----collab-test-boundary-7MA4YWxkTrZu0gW"
 CHUNK = 64 * 1024
@@ -40,7 +40,7 @@ def make_app(root: Path, limit: int = LIMIT, max_files: int = 3) -> Starlette:
 
     async def upload(request: Request) -> JSONResponse:
         try:
-            async with await read_upload(request, store, limit, max_files) as form:
+            async with await parse_upload(request, store, limit, max_files) as form:
                 if request.query_params.get("keep"):
                     for item in form.files:
                         item.incoming.keep()
