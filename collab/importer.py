@@ -108,7 +108,7 @@ def parse_comuni(data: bytes, zone_numbers: set[int]) -> tuple[list[Row], list[L
             )
             continue
         code, name, zone = cells
-        if not code.isdigit() or len(code) > 6:
+        if not (code.isascii() and code.isdigit()) or len(code) > 6:
             errors.append(
                 LineError(
                     line,
@@ -122,7 +122,7 @@ def parse_comuni(data: bytes, zone_numbers: set[int]) -> tuple[list[Row], list[L
         if not name or len(name) > 120:
             errors.append(LineError(line, N_("the name is empty or longer than 120 characters")))
             continue
-        if not zone.isdigit() or int(zone) not in zone_numbers:
+        if not (zone.isascii() and zone.isdigit()) or int(zone) not in zone_numbers:
             errors.append(LineError(line, N_("zone %(zone)r does not exist"), {"zone": zone}))
             continue
         if code in seen:

@@ -237,7 +237,8 @@ SECRET_URL_HEADERS = {"Referrer-Policy": "same-origin"}
 
 def page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
+    # isascii(): str.isdigit() also says yes to "²", which int() refuses.
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 else 1
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

@@ -218,7 +218,7 @@ async def do_set_theme_active(
 async def _zone_by_number(uow: UnitOfWork, number: int | str) -> Zone:
     text = str(number).strip()
     zone = None
-    if text.isdigit() and len(text) < 4:
+    if text.isascii() and text.isdigit() and len(text) < 4:
         zone = await uow.session.scalar(select(Zone).where(Zone.number == int(text)))
     if zone is None:
         raise ActionError(N_("Choose a valid zone."), field="zone")

@@ -129,7 +129,9 @@ async def comuni_page(request: Request) -> Response:
     # PostgreSQL refuses NUL in a text parameter (a 500): drop it, as web.field does.
     query = request.query_params.get("q", "").replace("\x00", "").strip()[:120]
     raw_zone = request.query_params.get("zone", "")
-    zone = int(raw_zone) if raw_zone.isdigit() and len(raw_zone) < 4 else None
+    zone = (
+        int(raw_zone) if raw_zone.isascii() and raw_zone.isdigit() and len(raw_zone) < 4 else None
+    )
     users = select(User.comune_id, func.count().label("n")).group_by(User.comune_id).subquery()
     stmt = (
         select(Comune, func.coalesce(users.c.n, 0))

@@ -54,7 +54,7 @@ async def _load(request: Request, user: User) -> tuple[ConsultationView, Contrib
 def _asked_version(request: Request) -> int | None:
     """``?version=N``, or None when absent or not a plausible number."""
     raw = request.query_params.get("version", "")
-    return int(raw) if raw.isdigit() and len(raw) < 6 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else None
 
 
 async def _context(request: Request, user: User) -> dict[str, Any]:
@@ -131,7 +131,7 @@ async def edit(request: Request) -> Response:
     async with web.db(request).session() as session:
         await actions.check_edit(session, user, contribution_id)
     async with await upload(request) as data:
-        keep = [int(v) for v in data.getlist("keep") if v.isdigit() and len(v) < 10]
+        keep = [int(v) for v in data.getlist("keep") if v.isascii() and v.isdigit() and len(v) < 10]
 
         async def write(uow: UnitOfWork) -> None:
             await actions.do_edit(

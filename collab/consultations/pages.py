@@ -106,7 +106,7 @@ async def _choices(request: Request, user: User) -> dict[str, Any]:
 
 def _opening(data: UploadForm) -> actions.Opening:
     def ids(name: str) -> list[int]:
-        return [int(v) for v in data.getlist(name) if v.isdigit() and len(v) < 10]
+        return [int(v) for v in data.getlist(name) if v.isascii() and v.isdigit() and len(v) < 10]
 
     return actions.Opening(
         title=data.get("title"), body=data.get("body"),
@@ -174,7 +174,7 @@ async def revise(request: Request) -> Response:
               "themes": [v for v in data.getlist("themes") if isinstance(v, str)]}  # fmt: skip
     form = actions.Opening(
         title=values["title"][0], body=values["body"][0],
-        theme_ids=[int(v) for v in values["themes"] if v.isdigit() and len(v) < 10],
+        theme_ids=[int(v) for v in values["themes"] if v.isascii() and v.isdigit() and len(v) < 10],
     )  # fmt: skip
 
     async def write(uow: UnitOfWork) -> None:
