@@ -101,7 +101,9 @@ class Client:
     def _remember_token(self, response: httpx.Response) -> None:
         if "text/html" in response.headers.get("content-type", ""):
             node = parse(response).select_one('input[name="csrf_token"]')
-            if node is not None:
+            # An empty one: a page rendered without the session (the database
+            # was out of reach), which says nothing about the token.
+            if node is not None and node["value"]:
                 self.token = str(node["value"])
 
     async def csrf(self) -> str:
