@@ -8,7 +8,7 @@ PORT ?= 8000
 export BASE_URL ?= http://127.0.0.1:$(PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast system-deps lint install migrate demo messages clean
+.PHONY: run test test-fast fuzz system-deps lint install migrate demo messages clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed: install it or set PYTHON=/path/to/python3.11"; exit 1; }
@@ -58,6 +58,12 @@ test: install system-deps
 	$(BIN)/python -m pytest -m "not alone" $(XDIST) $(PYTEST_ARGS) || [ $$? -eq 5 ] || failed=1; \
 	$(BIN)/python -m pytest -m alone -p no:xdist $(PYTEST_ARGS) || [ $$? -eq 5 ] || failed=1; \
 	exit $$failed
+
+# The fuzz suite (tests/fuzz) runs in `make test` with a few hundred examples;
+# `make fuzz` runs it long: FUZZ_EXAMPLES requests spread over every route.
+FUZZ_EXAMPLES ?= 10000
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz -p no:xdist $(PYTEST_ARGS)
 
 test-fast: install
 	scripts/system-deps.sh --no-browser
