@@ -30,7 +30,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from argon2 import PasswordHasher
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -297,6 +297,7 @@ async def _check(scene: Scene, method: str, path: str, data: st.DataObject) -> N
     probe = data.draw(probes(method, path, scene.world, SPECS.get(path)), label="probe")
     before = _last.pop("fingerprint", None) or await fingerprint(scene)
     response = await send(scene, probe)
+    event(f"status {response.status_code}")  # pytest --hypothesis-show-statistics
     assert response.status_code < 500, f"{response.status_code} for {probe!r}"
     if 400 <= response.status_code < 500:
         after = await fingerprint(scene)
