@@ -22,7 +22,7 @@ from sqlalchemy import select
 from collab.db import Database
 from collab.demo import load_demo
 from collab.legal.content import MAX_TEXT, template_text
-from collab.legal.facts import LANG_COOKIE, SESSION_COOKIE, cookies
+from collab.legal.facts import LANG_COOKIE, SESSION_COOKIE, cookies, login_attempt_seconds
 from collab.legal.models import LegalKind, LegalPage, LegalPageRevision
 from collab.models import AuditLog
 from collab.settings import Settings
@@ -149,7 +149,7 @@ async def test_privacy_notice_gives_the_configured_retention_periods(
     table = one(page, '[data-testid="legal-retention"] table')
     periods = [words(row.select("td")[0]) for row in table.select("tbody tr")]
     assert span(settings.session_max_age) in periods
-    assert span(settings.login_throttle_window) in periods
+    assert span(login_attempt_seconds(settings)) in periods
     assert span(settings.event_log_days * 24 * 3600) in periods
     text = words(one(page, '[data-testid="legal-text"]'))
     for needed in ("Titolare del trattamento", "Responsabile della protezione dei dati",

@@ -6,9 +6,9 @@ that long, so :func:`hash_password` and :func:`verify_password` run it in a
 small dedicated thread pool (argon2-cffi releases the GIL while it works).
 The pool's size bounds the CPU and memory that logins may take at once;
 logins beyond it queue in the pool, and the loop serves everyone else
-meanwhile. ``create_app`` sizes it from ``PASSWORD_HASH_THREADS`` with
-:func:`configure`; a process that never calls it (the command line) gets
-:data:`DEFAULT_THREADS`.
+meanwhile. Its threads run at a lower CPU priority than the loop.
+``create_app`` sizes it from ``PASSWORD_HASH_THREADS`` with :func:`configure`;
+a process that never calls it (the command line) gets :data:`DEFAULT_THREADS`.
 
 The strength check (:func:`check_password_policy`) is zxcvbn's, with a list
 of common Italian passwords added (``collab/data/common_passwords_it.txt``)
@@ -18,6 +18,8 @@ and its reasons translated.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +43,7 @@ __all__ = [
 MIN_LENGTH = 10
 MAX_LENGTH = 1024
 DEFAULT_THREADS = 2
+NICE = 10  # how much lower the hashing threads' CPU priority is
 _hasher = PasswordHasher()
 # Verifying against this keeps the timing of "no such user" equal to a wrong password.
 DUMMY_HASH = _hasher.hash("collab-dummy-password")
@@ -59,11 +62,25 @@ def configure(threads: int) -> None:
         old.shutdown(wait=False)  # work already queued there still finishes
 
 
+def _lower_priority() -> None:
+    """Run this pool thread at a lower CPU priority than the event loop's.
+
+    On Linux a thread has its own nice value (and the threads argon2 starts
+    inherit it): when the cores are busy, the scheduler gives them to the
+    loop first, and a queue of logins slows down logins, not everyone else.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + NICE)
+
+
 def _executor() -> ThreadPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(_threads, thread_name_prefix="argon2")
+            _pool = ThreadPoolExecutor(
+                _threads, thread_name_prefix="argon2", initializer=_lower_priority
+            )
         return _pool
 
 

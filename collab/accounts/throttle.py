@@ -13,8 +13,11 @@ a vote. Instead, failures slow down *the client that makes them*:
 The right password from another client always works. Failures count for
 ``LOGIN_THROTTLE_WINDOW`` seconds. Every attempt is a ``login_attempt`` row,
 so the counts hold across workers, and admins read them on /admin/logins.
-The attempt is written (``pending``) and committed *before* the password is
-checked: parallel guesses see each other and cannot outrun the delays.
+The attempt is written (``pending``) and committed *before* it is judged,
+on the attempts recorded before it, and before the password is checked:
+parallel guesses at one account see each other and cannot outrun the
+delays (the per-client count takes only finished failures, so that people
+behind one NAT who log in at the same moment do not slow each other).
 
 Domain code: no Starlette here.
 """
@@ -88,12 +91,15 @@ def delay_after(failures: int, free: int, max_delay: float) -> float:
 
 
 async def _failures(
-    session: AsyncSession, since: datetime, *conditions: ColumnElement[bool]
+    session: AsyncSession,
+    since: datetime,
+    outcomes: tuple[str, ...],
+    *conditions: ColumnElement[bool],
 ) -> tuple[int, datetime | None]:
     row = (
         await session.execute(
             select(func.count(), func.max(LoginAttempt.at)).where(
-                LoginAttempt.outcome.in_(FAILED), LoginAttempt.at >= since, *conditions
+                LoginAttempt.outcome.in_(outcomes), LoginAttempt.at >= since, *conditions
             )
         )
     ).one()
@@ -101,20 +107,35 @@ async def _failures(
 
 
 async def check_login_wait(
-    session: AsyncSession, email: str, ip: str, policy: LoginPolicy, now: datetime
+    session: AsyncSession,
+    email: str,
+    ip: str,
+    policy: LoginPolicy,
+    now: datetime,
+    before: int | None = None,
 ) -> float:
-    """Seconds this client must wait before trying ``email`` again (0: go ahead)."""
+    """Seconds this client must wait before trying ``email`` again (0: go ahead).
+
+    ``before``: the id of the attempt being decided; only earlier ones count.
+    """
     since = now - policy.window
+    earlier = [LoginAttempt.id < before] if before is not None else []
     last_ok = await session.scalar(
         select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.email == email, LoginAttempt.ip == ip, LoginAttempt.outcome == OK
+            LoginAttempt.email == email,
+            LoginAttempt.ip == ip,
+            LoginAttempt.outcome == OK,
+            *earlier,
         )
     )
     pair_since = max(since, last_ok) if last_ok is not None else since
+    # An attempt still being checked counts against its account: guesses sent
+    # in parallel cannot outrun the delays. Per client only finished ones
+    # count: people behind one NAT logging in at once are not slowed down.
     pair, pair_last = await _failures(
-        session, pair_since, LoginAttempt.email == email, LoginAttempt.ip == ip
+        session, pair_since, FAILED, LoginAttempt.email == email, LoginAttempt.ip == ip, *earlier
     )
-    client, client_last = await _failures(session, since, LoginAttempt.ip == ip)
+    client, client_last = await _failures(session, since, (WRONG,), LoginAttempt.ip == ip, *earlier)
     wait = 0.0
     for count, last, free in (
         (pair, pair_last, policy.free_failures),
@@ -144,12 +165,18 @@ async def do_login(
 ) -> LoginResult:
     """Check the throttle, then the password (off the event loop); record the attempt."""
     email, ip = normalize_email(email)[:254], ip[:64]
+    # Recorded first, then judged on the attempts recorded before it: of a
+    # burst sent in parallel, each one sees those ahead of it.
     async with database.transaction() as uow:
-        now = utcnow()
-        wait = await check_login_wait(uow.session, email, ip, policy, now)
-        attempt = LoginAttempt(email=email, ip=ip, at=now, outcome=REFUSED if wait else PENDING)
+        attempt = LoginAttempt(email=email, ip=ip, at=utcnow(), outcome=PENDING)
         uow.session.add(attempt)
+    async with database.session() as session:
+        wait = await check_login_wait(session, email, ip, policy, utcnow(), before=attempt.id)
     if wait > 0:
+        async with database.transaction() as uow:
+            await uow.session.execute(
+                update(LoginAttempt).where(LoginAttempt.id == attempt.id).values(outcome=REFUSED)
+            )
         return LoginResult(None, wait)
     # No connection is held while the password is checked (it may queue for the pool).
     user = await authenticate(database, email, password)

@@ -25,6 +25,7 @@ __all__ = [
     "Cookie",
     "Retention",
     "cookies",
+    "login_attempt_seconds",
     "retention",
 ]
 
@@ -73,6 +74,11 @@ def cookies(settings: Settings) -> list[Cookie]:
     ]
 
 
+def login_attempt_seconds(settings: Settings) -> int:
+    """How long a login attempt is kept (``collab.housekeeping.sweep``)."""
+    return max(settings.login_attempt_keep_days * 24 * 3600, settings.login_throttle_window)
+
+
 def retention(settings: Settings) -> list[Retention]:
     return [
         Retention(
@@ -85,10 +91,10 @@ def retention(settings: Settings) -> list[Retention]:
         ),
         Retention(
             N_(
-                "Failed login attempts (the e-mail address typed, the client's IP address, "
-                "the time)"
+                "Login attempts (the e-mail address typed, the client's IP address, "
+                "the time, the outcome)"
             ),
-            settings.login_throttle_window,
+            login_attempt_seconds(settings),
             N_("then deleted by the hourly housekeeping"),
         ),
         Retention(
