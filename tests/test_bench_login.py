@@ -1,0 +1,38 @@
+"""The login benchmark end to end, in its quick mode (three short runs of a real server)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.servers import ROOT
+
+
+@pytest.mark.slow
+def test_the_login_bench_measures_health_and_delivery_with_and_without_logins() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.login", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert "command: python -m bench.login --quick" in lines
+    figures = json.loads(lines[-1])
+    assert figures["ok"] is True
+    runs = figures["runs"]
+    assert list(runs) == ["idle", "pool", "inline"]
+    for mode, run in runs.items():
+        assert run["healthz"]["n"] > 20, (mode, run)
+        assert run["ws_delivery"]["n"] > 3, (mode, run)
+        assert run["login_errors"] == run["posts_lost"] == 0, (mode, run)
+        assert run["healthz"]["p99_ms"] > 0 and run["ws_delivery"]["p99_ms"] > 0
+    assert runs["idle"]["logins"]["n"] == 0
+    # Valid credentials, every one of them logged in (the quick mode: 2 a second).
+    assert runs["pool"]["logins"]["n"] >= 4 and runs["inline"]["logins"]["n"] >= 4
