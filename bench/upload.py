@@ -320,8 +320,9 @@ def run(args: argparse.Namespace, workdir: Path) -> Report:
             httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout) as client,
             httpx.Client(base_url=f"http://127.0.0.1:{bare_port}", timeout=timeout) as plain,
         ):
-            token = login(client)
-            url = f"{endpoint}?csrf_token={token}"
+            # The token in the header, as htmx sends it (never in the URL).
+            client.headers["X-CSRF-Token"] = login(client)
+            url = endpoint
             log("warm-up: 1 MB to each")
             warm = upload(client, url, MB, "warm-up")
             if warm.status != 303:

@@ -3,9 +3,13 @@
 CSRF: a per-session token (``collab.web.csrf_token``) must come back with
 every POST/PUT/PATCH/DELETE, either in the ``X-CSRF-Token`` header (htmx sends
 it on every request, see ``templates/base.html``) or in the ``csrf_token``
-form field of a plain url-encoded form post. Multipart bodies are never
-buffered here (uploads stream), so they carry the token in the header or in
-the query string. A cross-origin ``Origin`` header is refused outright.
+form field of the body. Never in the URL: a query string ends up in access
+logs and proxies' histories, so one there is ignored. Multipart bodies are
+never buffered (uploads stream): for them the middleware reads only the
+leading text parts, at most :data:`MULTIPART_PREFIX` bytes and never into a
+file, looking for the token (upload forms send it as their first field), and
+hands what it read on to the app untouched. A cross-origin ``Origin`` header
+is refused outright.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
+from python_multipart.multipart import parse_options_header
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,6 +56,61 @@ async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
     return b"".join(chunks), messages
 
 
+# How far into a multipart body the token is looked for: ample for the text
+# fields an upload form puts before it, far from a file's worth.
+MULTIPART_PREFIX = 16 * 1024
+_MORE = ""  # the prefix read so far ends before the answer (no token is empty)
+
+
+def _multipart_token(prefix: bytes, boundary: bytes) -> str | None:
+    """The ``csrf_token`` field among the leading text parts of ``prefix``:
+    the token, None (absent before a file part, or not multipart as announced),
+    or ``_MORE`` when more of the body is needed to tell."""
+    delimiter = b"--" + boundary
+    if not prefix.startswith(delimiter):
+        return _MORE if len(prefix) < len(delimiter) and delimiter.startswith(prefix) else None
+    at = len(delimiter)
+    while True:
+        if prefix[at : at + 2] != b"\r\n":
+            return _MORE if len(prefix) < at + 2 else None  # "--": the body's end
+        head_end = prefix.find(b"\r\n\r\n", at + 2)
+        if head_end < 0:
+            return _MORE
+        name, is_file = None, False
+        for line in prefix[at + 2 : head_end].split(b"\r\n"):
+            key, _, value = line.partition(b":")
+            if key.strip().lower() == b"content-disposition":
+                _, options = parse_options_header(value.strip())
+                name, is_file = options.get(b"name"), b"filename" in options
+        if is_file:
+            return None  # the token comes before any file, or not at all
+        end = prefix.find(b"\r\n" + delimiter, head_end + 4)
+        if end < 0:
+            return _MORE
+        if name == b"csrf_token":
+            return prefix[head_end + 4 : end].decode("latin-1")
+        at = end + 2 + len(delimiter)
+
+
+async def _read_multipart_token(
+    receive: Receive, boundary: bytes
+) -> tuple[str | None, list[Message]]:
+    """Receive just enough of the body to find its token; the messages, for replay."""
+    prefix = b""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return None, messages
+        prefix += message.get("body", b"")[: MULTIPART_PREFIX + 1 - len(prefix)]
+        found = _multipart_token(prefix[:MULTIPART_PREFIX], boundary)
+        if found != _MORE:
+            return found, messages
+        if len(prefix) >= MULTIPART_PREFIX or not message.get("more_body", False):
+            return None, messages
+
+
 def _same_origin(headers: Headers, scope: Scope) -> bool:
     origin = headers.get("origin")
     if not origin or origin == "null":
@@ -81,7 +141,8 @@ class CSRFMiddleware:
         expected = scope.get("session", {}).get(CSRF_SESSION_KEY)
         token = headers.get("x-csrf-token")
         replay: list[Message] = []
-        if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        content_type = headers.get("content-type", "")
+        if content_type.startswith("application/x-www-form-urlencoded"):
             # Url-encoded forms are small: buffer them whichever way the token
             # comes, so an oversized one is refused (413) even when chunked.
             try:
@@ -92,9 +153,10 @@ class CSRFMiddleware:
             if token is None:
                 values = parse_qs(body.decode("latin-1")).get("csrf_token")
                 token = values[0] if values else None
-        elif token is None:
-            values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("csrf_token")
-            token = values[0] if values else None
+        elif token is None and content_type.lower().startswith("multipart/form-data"):
+            boundary = parse_options_header(content_type)[1].get(b"boundary")
+            if boundary:
+                token, replay = await _read_multipart_token(receive, boundary)
         valid = (
             isinstance(expected, str)
             and isinstance(token, str)

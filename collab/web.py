@@ -173,8 +173,8 @@ async def upload_form(request: Request, max_bytes: int) -> FormData:
 
     The body is read with that bound before it is parsed, so neither a lying
     ``Content-Length`` nor a chunked upload can make the server spool more.
-    The CSRF middleware does not read multipart bodies: the form carries its
-    token in the query string of its action URL. The caller closes the form
+    The CSRF middleware has found the token in the header or in the body's
+    first field (never in the URL). The caller closes the form
     (``await data.close()``) to drop the spooled file.
     """
     length = request.headers.get("content-length")

@@ -134,15 +134,14 @@ class Client:
         files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
         htmx: bool = False,
     ) -> httpx.Response:
-        """A multipart post, the CSRF token in the query (the middleware never reads the body)."""
+        """A multipart post as upload forms send it: the CSRF token the first field
+        (with htmx, the header), never in the URL."""
         token = await self.csrf()
         headers = {"HX-Request": "true", "X-CSRF-Token": token} if htmx else {}
-        target = url if htmx else f"{url}?csrf_token={token}"
+        fields = dict(data or {}) if htmx else {"csrf_token": token, **(data or {})}
         # No file at all still goes as multipart: an empty file input, as browsers send it.
         empty = [("none", ("", b"", "application/octet-stream"))]
-        response = await self.http.post(
-            target, data=data or {}, files=files or empty, headers=headers
-        )
+        response = await self.http.post(url, data=fields, files=files or empty, headers=headers)
         self._remember_token(response)
         return response
 

@@ -44,12 +44,12 @@ async def start(db: Database, world: World, key: str = "sindaco5") -> Thread:
 async def send(
     client: Client, url: str, data: dict[str, str], files: list[FilePart], htmx: bool = False
 ) -> httpx.Response:
-    """A multipart post as the upload form sends it: the CSRF token in the query (or header)."""
+    """A multipart post as the upload form sends it: the CSRF token its first field (or header)."""
     token = await client.csrf()
     if htmx:
         headers = {"HX-Request": "true", "X-CSRF-Token": token}
         return await client.http.post(url, data=data, files=files, headers=headers)
-    return await client.http.post(f"{url}?csrf_token={token}", data=data, files=files)
+    return await client.http.post(url, data={"csrf_token": token, **data}, files=files)
 
 
 def links(node: Tag | BeautifulSoup) -> dict[str, str]:
@@ -205,8 +205,8 @@ def test_the_pushed_reply_carries_its_file_links(browser: Browser) -> None:
         node = page.select_one('input[name="csrf_token"]')
         assert node is not None
         response = browser.client.post(
-            f"/threads/{thread}/reply?csrf_token={node['value']}",
-            data={"body": "Con allegato"},
+            f"/threads/{thread}/reply",
+            data={"csrf_token": str(node["value"]), "body": "Con allegato"},
             files=TWO_FILES,
             follow_redirects=False,
         )

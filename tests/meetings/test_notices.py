@@ -422,7 +422,8 @@ async def test_an_item_with_documents_stays_on_the_agenda(
     chair = await login_as("portavoce5")
     token = await chair.csrf()
     attached = await chair.http.post(
-        f"/meetings/{meeting.id}/items/{room.items[1].id}/files?csrf_token={token}",
+        f"/meetings/{meeting.id}/items/{room.items[1].id}/files",
+        data={"csrf_token": token},
         files=[("files", ("parere.pdf", PDF, "application/pdf"))],
     )
     assert attached.status_code == 303

@@ -62,10 +62,10 @@ class Browser:
         return self.client.post(url, data={**data, "csrf_token": token}, follow_redirects=False)
 
     def upload(self, url: str, data: dict[str, str], files: list[tuple[str, Any]]) -> Any:
-        """A multipart post, the CSRF token in the query (as upload forms send it)."""
+        """A multipart post, the CSRF token its first field (as upload forms send it)."""
         token = _token(self.client.get("/").text)
         return self.client.post(
-            f"{url}?csrf_token={token}", data=data, files=files, follow_redirects=False
+            url, data={"csrf_token": token, **data}, files=files, follow_redirects=False
         )
 
     def new_thread(self, title: str = "Navetta", body: str = "Proposta") -> int:
