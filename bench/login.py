@@ -28,6 +28,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import multiprocessing
 import os
 import secrets
 import shlex
@@ -38,6 +39,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -143,18 +145,21 @@ async def _health_loop(base: str, until: float, out: list[float]) -> None:
             await asyncio.sleep(HEALTH_EVERY)
 
 
-async def _one_login(base: str, email: str, result: RunResult) -> None:
+async def _one_login(
+    clients: asyncio.Queue[httpx.AsyncClient], email: str, result: RunResult
+) -> None:
     started = time.perf_counter()
+    client = await clients.get()
+    client.cookies.clear()  # a fresh visitor each time
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=120) as client:
-            page = await client.get("/login")
-            match = CSRF_RE.search(page.text)
-            if match is None:
-                raise RuntimeError(f"no csrf_token on /login (HTTP {page.status_code})")
-            response = await client.post(
-                "/login",
-                data={"email": email, "password": DEMO_PASSWORD, "csrf_token": match.group(1)},
-            )
+        page = await client.get("/login")
+        match = CSRF_RE.search(page.text)
+        if match is None:
+            raise RuntimeError(f"no csrf_token on /login (HTTP {page.status_code})")
+        response = await client.post(
+            "/login",
+            data={"email": email, "password": DEMO_PASSWORD, "csrf_token": match.group(1)},
+        )
         if response.status_code != 303:
             raise RuntimeError(f"HTTP {response.status_code}")
         result.logins.append(time.perf_counter() - started)
@@ -162,20 +167,38 @@ async def _one_login(base: str, email: str, result: RunResult) -> None:
         result.login_errors += 1
         if result.login_errors == 1:
             log(f"  a login failed: {exc!r}")
+    finally:
+        clients.put_nowait(client)
 
 
-async def _login_loop(base: str, rate: float, until: float, result: RunResult) -> None:
+async def _login_loop(base: str, rate: float, seconds: float, conn: Connection) -> None:
+    """``rate`` logins a second for ``seconds``, after telling ``conn`` it is ready."""
+    # Clients made beforehand: making one (its SSL context) costs milliseconds
+    # of this loop, which must keep its pace.
+    clients: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+    for _ in range(int(rate * 30) + 10):
+        clients.put_nowait(httpx.AsyncClient(base_url=base, timeout=120))
+    result = RunResult("logins", seconds=seconds)
+    conn.send("ready")
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "go"
     pending: set[asyncio.Task[None]] = set()
-    n = 0
     start = time.monotonic()
-    while time.monotonic() < until:
-        task = asyncio.create_task(_one_login(base, LOGINS[n % len(LOGINS)], result))
+    n = 0
+    while time.monotonic() < start + seconds:
+        task = asyncio.create_task(_one_login(clients, LOGINS[n % len(LOGINS)], result))
         pending.add(task)
         task.add_done_callback(pending.discard)
         n += 1
         await asyncio.sleep(max(0.0, start + n / rate - time.monotonic()))
     if pending:
         await asyncio.wait(pending, timeout=120)
+    conn.send((result.logins, result.login_errors))
+    while not clients.empty():
+        await clients.get_nowait().aclose()
+
+
+def _login_process(base: str, rate: float, seconds: float, conn: Connection) -> None:
+    asyncio.run(_login_loop(base, rate, seconds, conn))
 
 
 @dataclass
@@ -240,15 +263,39 @@ async def _delivery_loop(sub: Subscriber, until: float, result: RunResult) -> No
 
 
 async def measure(base: str, port: int, mode: str, rate: float, seconds: float) -> RunResult:
+    """The probes run here; the logins in a process of their own, so that their
+    client-side work does not delay the probes' own event loop."""
     result = RunResult(mode, seconds=seconds)
-    # Warm-up: templates compiled, the pool's threads started.
-    await asyncio.gather(*(_one_login(base, LOGINS[0], RunResult("warm")) for _ in range(2)))
-    async with subscriber(base, port) as sub:
-        until = time.monotonic() + seconds
-        jobs = [_health_loop(base, until, result.health), _delivery_loop(sub, until, result)]
-        if mode != "idle":
-            jobs.append(_login_loop(base, rate, until, result))
-        await asyncio.gather(*jobs)
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(base_url=base, timeout=60) as warm:
+        # Warm-up: templates compiled, the hashing pool's threads started.
+        clients: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        clients.put_nowait(warm)
+        for _ in range(2):
+            await _one_login(clients, LOGINS[0], RunResult("warm"))
+    ours, theirs = multiprocessing.get_context("spawn").Pipe()
+    logins = None
+    if mode != "idle":
+        logins = multiprocessing.get_context("spawn").Process(
+            target=_login_process, args=(base, rate, seconds, theirs), daemon=True
+        )
+        logins.start()
+        await loop.run_in_executor(None, ours.recv)  # "ready"
+    try:
+        async with subscriber(base, port) as sub:
+            if logins is not None:
+                ours.send("go")
+            until = time.monotonic() + seconds
+            await asyncio.gather(
+                _health_loop(base, until, result.health), _delivery_loop(sub, until, result)
+            )
+        if logins is not None:
+            result.logins, result.login_errors = await loop.run_in_executor(None, ours.recv)
+    finally:
+        if logins is not None:
+            logins.join(5)
+            if logins.is_alive():
+                logins.kill()
     return result
 
 
@@ -332,7 +379,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.rate:g} logins/s with valid credentials, {args.seconds:g} s a run")
     print()
     print(table(results))
-    ok = all(r.login_errors == 0 and r.posts_lost == 0 and r.delivery for r in results)
+    # The "before" may fail logins (a stalled loop times out the database): shown, not fatal.
+    ok = all(
+        r.posts_lost == 0 and r.delivery and (r.login_errors == 0 or r.mode == "inline")
+        for r in results
+    )
     print(
         json.dumps(
             {

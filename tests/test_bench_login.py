@@ -31,7 +31,9 @@ def test_the_login_bench_measures_health_and_delivery_with_and_without_logins() 
     for mode, run in runs.items():
         assert run["healthz"]["n"] > 20, (mode, run)
         assert run["ws_delivery"]["n"] > 3, (mode, run)
-        assert run["login_errors"] == run["posts_lost"] == 0, (mode, run)
+        assert run["posts_lost"] == 0, (mode, run)
+        # The "before" (checks on the event loop) may time out a login; the fix may not.
+        assert run["login_errors"] == 0 or mode == "inline", (mode, run)
         assert run["healthz"]["p99_ms"] > 0 and run["ws_delivery"]["p99_ms"] > 0
     assert runs["idle"]["logins"]["n"] == 0
     # Valid credentials, every one of them logged in (the quick mode: 2 a second).
