@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tests.fuzz import values as v
 
-__all__ = ["SPECS", "Probe", "Spec", "World", "probes"]
+__all__ = ["CSRF_PLACEHOLDER", "SPECS", "Probe", "Spec", "World", "probes"]
 
 ROLE_WORDS = ("sindaco", "tecnico", "portavoce", "staff", "admin")
 STATUS_WORDS = ("received", "under_review", "accepted", "partly_accepted", "rejected")
@@ -208,7 +208,9 @@ class Probe:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     content: bytes | None = None
-    csrf: str = "header"  # "header", "field", "query" or "none"
+    # Where the CSRF token goes: "header", "field" (url-encoded, first),
+    # "part" (multipart: CSRF_PLACEHOLDER in the body), "query" or "none".
+    csrf: str = "header"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))  # hypothesis prints a failing example so, shortened
@@ -220,6 +222,8 @@ class Probe:
         url = self.url if len(self.url) < 300 else f"{self.url[:300]}...({len(self.url)} chars)"
         return f"Probe({self.who}, {self.method} {url}, {self.headers}, {body!r}, {self.csrf})"
 
+
+CSRF_PLACEHOLDER = b"csrf-token-goes-here"
 
 _PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
@@ -333,12 +337,15 @@ def _body(draw: st.DrawFn, spec: Spec) -> tuple[dict[str, str], bytes | None, st
         where = draw(st.sampled_from(["header", "field"]))
         return ({"Content-Type": "application/x-www-form-urlencoded"}, _urlencoded(pairs), where)
     if shape == "multipart":
-        content = _multipart(pairs, draw(_file_parts(spec.files)))
-        if draw(st.integers(min_value=0, max_value=3)) == 0 and len(content) > 10:
+        # Upload forms send the token as their first text part, as browsers do.
+        where = draw(st.sampled_from(["part", "part", "header", "query"]))
+        leading = [(b"csrf_token", CSRF_PLACEHOLDER)] if where == "part" else []
+        content = _multipart(leading + pairs, draw(_file_parts(spec.files)))
+        if draw(st.integers(min_value=0, max_value=5)) == 0 and len(content) > 10:
             content = content[: draw(st.integers(min_value=1, max_value=len(content) - 1))]
-        boundary = draw(st.sampled_from([_BOUNDARY, _BOUNDARY, "", "other"]))
+        boundary = draw(st.sampled_from([_BOUNDARY, _BOUNDARY, _BOUNDARY, _BOUNDARY, "", "other"]))
         kind = "multipart/form-data" + (f"; boundary={boundary}" if boundary else "")
-        return {"Content-Type": kind}, content, draw(st.sampled_from(["header", "query"]))
+        return {"Content-Type": kind}, content, where
     if shape == "json":
         doc = {k.decode("utf-8", "surrogateescape"): x.decode("utf-8", "surrogateescape")
                for k, x in pairs}  # fmt: skip

@@ -55,7 +55,7 @@ from collab.models import Base, Comune, Theme, User, Zone
 from collab.notifications.models import Notification
 from collab.settings import Settings, load_settings
 from tests.dbs import Template
-from tests.fuzz.requests import SPECS, Probe, World, probes
+from tests.fuzz.requests import CSRF_PLACEHOLDER, SPECS, Probe, World, probes
 from tests.helpers import Client
 
 pytestmark = pytest.mark.fuzz
@@ -270,6 +270,8 @@ async def send(scene: Scene, probe: Probe) -> httpx.Response:
         headers["X-CSRF-Token"] = token
     elif probe.csrf == "field":
         content = f"csrf_token={token}&".encode() + (content or b"")
+    elif probe.csrf == "part":
+        content = (content or b"").replace(CSRF_PLACEHOLDER, token.encode(), 1)
     elif probe.csrf == "query":
         url += ("&" if "?" in url else "?") + f"csrf_token={token}"
     response = await client.http.request(probe.method, url, content=content, headers=headers)
