@@ -202,7 +202,7 @@ async def test_anonymous_is_sent_to_login(world: World, db: Database, client: Cl
      ("/admin/comuni", "/admin/comuni"), ("/admin/comuni/1", "/admin/comuni"),
      (IMPORT, "/admin/comuni"), ("/admin/zones", "/admin/zones"),
      ("/admin/legal", "/admin/legal"), ("/admin/legal/privacy", "/admin/legal"),
-     ("/admin/mail", "/admin/mail")],
+     ("/admin/mail", "/admin/mail"), ("/admin/logins", "/admin/logins")],
 )  # fmt: skip
 async def test_admin_pages_have_the_admin_tabs(
     world: World, login_as: LoginAs, url: str, tab: str
@@ -213,7 +213,7 @@ async def test_admin_pages_have_the_admin_tabs(
     tabs = parse(response).select("ul.nav-tabs a.nav-link")
     assert [str(a["href"]) for a in tabs] == [
         "/admin/users", "/admin/themes", "/admin/comuni", "/admin/zones", "/admin/legal",
-        "/admin/mail", "/admin/audit",
+        "/admin/mail", "/admin/audit", "/admin/logins",
     ]  # fmt: skip
     assert [str(a["href"]) for a in tabs if "active" in a["class"]] == [tab]
     assert words(tabs[1]) == italian("Themes")
