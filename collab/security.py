@@ -20,10 +20,20 @@ from urllib.parse import parse_qs, urlsplit
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from collab.cookies import SESSION_COOKIE
 from collab.i18n import N_, translations
-from collab.web import CSRF_SESSION_KEY, MAX_FORM_BYTES, error_response, locale_of
+from collab.sessions import SCOPE_KEY
+from collab.web import (
+    CSRF_SESSION_KEY,
+    MAX_FORM_BYTES,
+    error_response,
+    is_htmx,
+    locale_of,
+    login_url,
+)
 
 __all__ = ["CSRFMiddleware", "SecurityHeadersMiddleware"]
 
@@ -111,6 +121,13 @@ async def _read_multipart_token(
             return None, messages
 
 
+def _session_ended(scope: Scope) -> bool:
+    """The request's cookie names a session that is no more (ended, expired)."""
+    current = scope.get(SCOPE_KEY)
+    named = bool(Request(scope).cookies.get(SESSION_COOKIE))
+    return named and current is not None and current.key is None
+
+
 def _same_origin(headers: Headers, scope: Scope) -> bool:
     origin = headers.get("origin")
     if not origin or origin == "null":
@@ -164,6 +181,12 @@ class CSRFMiddleware:
             and _same_origin(headers, scope)
         )
         if not valid:
+            if _session_ended(scope) and _same_origin(headers, scope):
+                # The form was sent from a page whose session has ended since
+                # (logout elsewhere, a password change, deactivation): its
+                # token ended with it. Log in again, as for any page.
+                await self._to_login(scope, receive, send)
+                return
             await self._reject(scope, send, 403)
             return
         if replay:
@@ -177,6 +200,15 @@ class CSRFMiddleware:
             await self.app(scope, replay_receive, send)
         else:
             await self.app(scope, receive, send)
+
+    async def _to_login(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response: Response
+        if is_htmx(request):
+            response = Response(status_code=401, headers={"HX-Redirect": login_url(request)})
+        else:
+            response = RedirectResponse(login_url(request), status_code=303)
+        await response(scope, receive, send)
 
     async def _reject(self, scope: Scope, send: Send, status: int) -> None:
         request = Request(scope)
