@@ -350,7 +350,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=10.0, help="logins a second (default 10)")
     parser.add_argument("--seconds", type=float, default=20.0, help="each run's length")
     parser.add_argument(
-        "--threads", type=int, default=2, help="PASSWORD_HASH_THREADS of the server (default 2)"
+        "--threads", type=int, default=1, help="PASSWORD_HASH_THREADS of the server (default 1)"
     )
     parser.add_argument("--modes", default=",".join(MODES), help="runs, in order")
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")

@@ -56,7 +56,7 @@ class Settings:
     login_attempt_keep_days: int = field(default=30, metadata={"env": "LOGIN_ATTEMPT_KEEP_DAYS"})
     #: Passwords hashed or checked at once per process, in threads off the event
     #: loop (argon2: ~150 ms of CPU and 64 MiB each); more logins wait their turn.
-    password_hash_threads: int = field(default=2, metadata={"env": "PASSWORD_HASH_THREADS"})
+    password_hash_threads: int = field(default=1, metadata={"env": "PASSWORD_HASH_THREADS"})
     #: Language of the UI when the user has not chosen one (``it`` or ``en``).
     default_locale: str = field(default="it", metadata={"env": "DEFAULT_LOCALE"})
     #: Frames a websocket may have waiting before it counts as too slow and is closed.

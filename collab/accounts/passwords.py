@@ -42,7 +42,7 @@ __all__ = [
 
 MIN_LENGTH = 10
 MAX_LENGTH = 1024
-DEFAULT_THREADS = 2
+DEFAULT_THREADS = 1
 NICE = 10  # how much lower the hashing threads' CPU priority is
 _hasher = PasswordHasher()
 # Verifying against this keeps the timing of "no such user" equal to a wrong password.
