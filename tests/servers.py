@@ -8,6 +8,7 @@ root with the environment it is given, its output in a log file.
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -16,12 +17,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-__all__ = ["ROOT", "free_port", "start_uvicorn", "stop_process", "wait_healthy"]
+__all__ = ["ROOT", "free_port", "quick_bench", "start_uvicorn", "stop_process", "wait_healthy"]
 
 
 def free_port() -> int:
@@ -86,3 +88,20 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10) -> bool:
         proc.wait()
         return False
     return True
+
+
+def quick_bench(module: str, timeout: float = 600) -> dict[str, Any]:
+    """Run ``python -m <module> --quick``; the figures of its last line (it must succeed)."""
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert f"command: python -m {module} --quick" in lines
+    figures: dict[str, Any] = json.loads(lines[-1])
+    return figures

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
-from tests.servers import ROOT
+from tests.servers import quick_bench
 
 
 @pytest.mark.slow
 def test_the_login_bench_measures_health_and_delivery_with_and_without_logins() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.login", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.strip().splitlines()
-    assert "command: python -m bench.login --quick" in lines
-    figures = json.loads(lines[-1])
+    figures = quick_bench("bench.login", timeout=300)
     assert figures["ok"] is True
     runs = figures["runs"]
     assert list(runs) == ["idle", "pool", "inline"]

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
-from tests.servers import ROOT
+from tests.servers import quick_bench
 
 
 @pytest.mark.slow
 def test_the_upload_bench_streams_with_flat_memory() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.upload", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.strip().splitlines()
-    assert "command: python -m bench.upload --quick" in lines
-    figures = json.loads(lines[-1])
+    figures = quick_bench("bench.upload", timeout=300)
     assert figures["ok"] is True
     assert figures["stored_ok"] is True
     assert figures["size_mb"] == 20
