@@ -68,8 +68,10 @@ class Services:
     ws_setup: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(WS_SETUP_SLOTS))
     # Presence broadcasts waiting to go out, per topic (coalesced per process).
     presence_pending: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    # The last list of who is on a topic, per topic: (monotonic time, users).
-    presence_recent: dict[str, tuple[float, list[list[Any]]]] = field(default_factory=dict)
+    # The last reading of who is on a topic, per topic: (monotonic time, users).
+    presence_recent: dict[str, tuple[float, asyncio.Future[list[list[Any]]]]] = field(
+        default_factory=dict
+    )
 
 
 def services(conn: HTTPConnection) -> Services:

@@ -10,8 +10,15 @@ the response starts it writes back only what changed, and moves
 ``last_seen`` (and the cookie's Max-Age) forward at most every
 :data:`collab.sessions.TOUCH_EVERY`. A visitor without a session gets a row
 only when something must be kept for them (a form's CSRF token). Static
-files skip all this. A socket's session is read again at each of its checks
-(:func:`collab.web.current_user`): it may end while the socket is open.
+files skip all this.
+
+A socket's session is not read here: the middleware only names the row
+(``Current.key``), and the socket reads it in its setup slot and again at
+each of its checks (:func:`collab.web.session_uid`,
+:func:`collab.web.current_user`), since it may end while the socket is
+open. After a worker restart hundreds of sockets rejoin within a second;
+read here, their sessions would take the pool ahead of the page requests
+arriving meanwhile.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from collab import sessions, web
 from collab.db import is_unavailable
 from collab.models import User, utcnow
 from collab.sessions import SCOPE_KEY, Current
-from collab.tokens import digest, new_token
+from collab.tokens import digest, new_token, well_formed
 
 __all__ = ["SCOPE_KEY", "SessionMiddleware", "current", "end", "start"]
 
@@ -96,7 +103,10 @@ class SessionMiddleware:
         conn = HTTPConnection(scope)
         token = conn.cookies.get(self.cookie)
         state = Current()
-        if token:
+        if token and scope["type"] == "websocket":
+            if well_formed(token):
+                state = Current(key=digest(token))
+        elif token:
             try:
                 async with web.db(conn).session() as session:
                     state = await sessions.load(session, token, self.max_age) or Current()

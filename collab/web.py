@@ -50,6 +50,7 @@ __all__ = [
     "require_user",
     "rome_to_utc",
     "safe_next",
+    "session_key",
     "session_uid",
     "settings",
     "translate",
@@ -123,10 +124,26 @@ def csrf_token(conn: HTTPConnection) -> str:
     return token
 
 
-def session_uid(conn: HTTPConnection) -> int | None:
-    """The user the session names (who may still turn out not to be valid)."""
+async def session_uid(conn: HTTPConnection) -> int | None:
+    """The user the session names (who may still turn out not to be valid).
+
+    A request's session was read with it; a socket's is read here (see
+    :mod:`collab.session_cookie`).
+    """
     found = conn.scope.get(sessions.SCOPE_KEY)
-    return found.user_id if isinstance(found, sessions.Current) else None
+    if not isinstance(found, sessions.Current):
+        return None
+    if conn.scope["type"] == "websocket" and found.key is not None:
+        async with db(conn).session() as session:
+            again = await sessions.reload(session, found.key, settings(conn).session_max_age)
+        return again.user_id if again is not None else None
+    return found.user_id
+
+
+def session_key(conn: HTTPConnection) -> str | None:
+    """The id of the session row the cookie names (not yet checked), or None."""
+    found = conn.scope.get(sessions.SCOPE_KEY)
+    return found.key if isinstance(found, sessions.Current) else None
 
 
 async def current_user(conn: HTTPConnection) -> User | None:

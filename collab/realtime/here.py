@@ -90,16 +90,28 @@ class Here:
 
     async def _who(self, topic: str) -> list[list[Any]]:
         # Every socket of the topic refreshes once per heartbeat: they share
-        # one reading per second instead of each listing every viewer.
+        # one reading per second instead of each listing every viewer. The
+        # reading itself is shared too: after a restart hundreds of sockets
+        # beat within the same instant, before the first reading is back.
         now = time.monotonic()
         cached = self.recent.get(topic)
-        if cached is not None and now - cached[0] < PRESENCE_COALESCE * 2:
-            return cached[1]
-        users = [[p.user_id, p.name] for p in await self.presence.who(topic)]
-        for stale in [t for t, (at, _) in self.recent.items() if now - at > 60]:
-            del self.recent[stale]  # threads nobody here follows any more
-        self.recent[topic] = (now, users)
-        return users
+        if cached is None or now - cached[0] >= PRESENCE_COALESCE * 2:
+            for stale in [t for t, (at, _) in self.recent.items() if now - at > 60]:
+                del self.recent[stale]  # threads nobody here follows any more
+            cached = (now, asyncio.ensure_future(self._read(topic)))
+            self.recent[topic] = cached
+        # Shielded: a socket closing while it waits must not cancel the
+        # reading the others wait for.
+        return await asyncio.shield(cached[1])
+
+    async def _read(self, topic: str) -> list[list[Any]]:
+        try:
+            return [[p.user_id, p.name] for p in await self.presence.who(topic)]
+        except BaseException:
+            cached = self.recent.get(topic)
+            if cached is not None and cached[1] is asyncio.current_task():
+                del self.recent[topic]  # the next beat tries again
+            raise
 
     async def leave(self) -> None:
         user = self.conn.user

@@ -190,8 +190,7 @@ async def live(ws: WebSocket) -> None:
     if token is not None and not app.public_limiter.allow(ws.client.host if ws.client else ""):
         await ws.close(code=4429)
         return
-    uid = web.session_uid(ws)
-    if token is None and uid is None:
+    if token is None and web.session_key(ws) is None:
         await ws.close(code=4401)  # no session at all: nothing to wait for
         return
     hub = app.hub
@@ -215,7 +214,9 @@ async def live(ws: WebSocket) -> None:
             conn = Connection(ws, None, web.locale_of(ws), app.settings.ws_queue_size)
             user = None
             if token is None:
-                assert uid is not None
+                uid = await web.session_uid(ws)  # read here, in the slot
+                if uid is None:
+                    raise Rejected(4401)
                 # What changes this user's rights arrives on their own topic:
                 # followed before the user is read, a change committed after
                 # the read arrives as an event, one committed before is in it.
