@@ -11,7 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from argon2 import PasswordHasher
+from sqlalchemy import select, update
 
 from collab.accounts import passwords
 from collab.accounts.strength import weakness
@@ -19,7 +20,7 @@ from collab.cli import main
 from collab.db import Database
 from collab.demo import DEMO_PASSWORD
 from collab.errors import ActionError
-from collab.models import LoginAttempt, utcnow
+from collab.models import LoginAttempt, User, utcnow
 from tests.conftest import World, email
 from tests.helpers import PASSWORD, Client, italian, parse, snapshot, text_of
 
@@ -69,6 +70,9 @@ class SlowHasher:
         self._slow()
         return bool(self.real.verify(password_hash, password))
 
+    def check_needs_rehash(self, password_hash: str) -> bool:
+        return bool(self.real.check_needs_rehash(password_hash))
+
 
 @pytest.fixture
 def slow(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowHasher]:
@@ -114,6 +118,27 @@ async def test_a_login_does_not_stall_the_event_loop(
     assert slow.most == 1
     # The check took 300 ms of its thread; the loop kept serving meanwhile.
     assert stall < 0.15, f"the event loop stalled {stall * 1000:.0f} ms during a login"
+
+
+async def test_a_hash_with_older_parameters_is_made_again_at_login(
+    world: World, db: Database, client: Client
+) -> None:
+    # argon2-cffi's default (64 MiB, 3 passes, 4 lanes), as earlier versions stored.
+    old = PasswordHasher().hash(PASSWORD)
+    async with db.transaction() as uow:
+        await uow.session.execute(
+            update(User).where(User.email == email("tecnico5")).values(password_hash=old)
+        )
+    await client.login(email("tecnico5"))
+    async with db.session() as session:
+        stored = await session.scalar(
+            select(User.password_hash).where(User.email == email("tecnico5"))
+        )
+    assert stored is not None and stored != old
+    ours = passwords._hasher  # the suite's cheap one: the point is "the current ones"
+    assert f"$m={ours.memory_cost},t={ours.time_cost},p={ours.parallelism}$" in stored
+    assert not passwords.needs_rehash(stored)
+    assert await passwords.verify_password(stored, PASSWORD)
 
 
 async def test_hashing_a_new_password_does_not_stall_the_event_loop(slow: SlowHasher) -> None:

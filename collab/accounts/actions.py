@@ -17,6 +17,7 @@ from collab.accounts.passwords import (
     DUMMY_HASH,
     check_password_policy,
     hash_password,
+    needs_rehash,
     verify_password,
 )
 from collab.audit import audit
@@ -57,7 +58,23 @@ async def authenticate(database: Database, email: str, password: str) -> User | 
         return None
     if not await verify_password(user.password_hash, password) or not user.active:
         return None
+    if needs_rehash(user.password_hash):
+        await _rehash(database, user, password)
     return user
+
+
+async def _rehash(database: Database, user: User, password: str) -> None:
+    """Store the password again with the current parameters (its check just passed)."""
+    old = user.password_hash
+    new = await hash_password(password)
+    async with database.transaction() as uow:
+        # Only if it did not change meanwhile (a password change, a reset).
+        await uow.session.execute(
+            update(User)
+            .where(User.id == user.id, User.password_hash == old)
+            .values(password_hash=new)
+        )
+    user.password_hash = new
 
 
 async def do_change_password(
