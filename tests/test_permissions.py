@@ -22,8 +22,9 @@ relation id ``any``. Meeting actions (CONVENE, VOTE) and consultation actions
 (CONSULT, CONTRIBUTE) have no metropolitan cell (meetings and consultations are
 always addressed to zones: ``test_meeting_rows_have_no_metro``); their "own
 zone" is a meeting or consultation of zone 5, "other zone" one of zone 9. A
-consultation the user may not even read (a comune user's of another zone)
-answers 404, not 403: its denied cells expect that (existence is not revealed).
+consultation or meeting the user may not even read (a comune user's of
+another zone) answers 404, not 403: its denied cells expect that (existence
+is not revealed).
 """
 
 from __future__ import annotations
@@ -613,7 +614,7 @@ async def check_convene(s: Scene, c: Client, allowed: bool) -> None:
         else:
             assert_denied(form)
         assert_denied(created)
-        assert_denied(opened)
+        assert_denied(opened, await _meeting_refusal(s))
         assert await snapshot(s.db) == before
         return
     assert assert_ok(form).select_one(offered) is not None
@@ -632,6 +633,14 @@ async def check_convene(s: Scene, c: Client, allowed: bool) -> None:
     assert_redirect(opened, f"/meetings/{meeting.id}")
     after = await s.get(Meeting, meeting.id)
     assert (after.state, after.chair_id) == (MeetingState.IN_CORSO, s.user.id)
+
+
+async def _meeting_refusal(s: Scene) -> int:
+    """The status a refused meeting action gets: 404 when the actor may not
+    even read the scene's zone (the meeting is not revealed), else 403."""
+    zone_id = await s.zone_id()
+    assert zone_id is not None
+    return 403 if can_in_zones(s.user, Action.READ, {zone_id}) else 404
 
 
 async def check_vote(s: Scene, c: Client, allowed: bool) -> None:
@@ -653,8 +662,9 @@ async def check_vote(s: Scene, c: Client, allowed: bool) -> None:
     checked = await c.post(f"{room}/checkin", {"comune_id": str(comune)})
     cast = await c.post(f"{room}/votes/{vote.id}/ballot", {"choice": "favorevole"})
     if not allowed:
-        assert_denied(checked)
-        assert_denied(cast)
+        refusal = await _meeting_refusal(s)
+        assert_denied(checked, refusal)
+        assert_denied(cast, refusal)
         assert await snapshot(s.db) == before
         return
     assert_redirect(checked, room)

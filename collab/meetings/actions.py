@@ -55,6 +55,7 @@ __all__ = [
     "lock_meeting",
     "notify_updated",
     "require_chair",
+    "require_reader",
 ]
 
 MAX_ITEMS = 30
@@ -293,17 +294,27 @@ async def lock_meeting(uow: UnitOfWork, meeting_id: int) -> Room:
 
 
 async def get_readable_room(uow_or_session: object, user: User | None, meeting_id: int) -> Room:
-    """The room of a meeting ``user`` may follow (403 otherwise, 404 if none)."""
+    """The room of a meeting ``user`` may follow; 404 otherwise, as if there
+    were none: its existence, title and state are not revealed (as for
+    consultations)."""
     session = getattr(uow_or_session, "session", uow_or_session)
     room = await load_room(session, meeting_id)  # type: ignore[arg-type]
     if room is None:
         raise NotFound(N_("This meeting does not exist."))
-    if not may_read(user, room.zone_ids):
-        raise PermissionDenied(N_("You are not allowed to do this here."))
+    require_reader(user, room)
     return room
 
 
+def require_reader(user: User | None, room: Room) -> None:
+    """Refuse who may not follow the meeting as if it did not exist (404),
+    before any other check: nothing about it (its state, who chairs it) may
+    tell them more than a meeting id that was never used."""
+    if not may_read(user, room.zone_ids):
+        raise NotFound(N_("This meeting does not exist."))
+
+
 def require_chair(user: User, room: Room) -> None:
+    require_reader(user, room)
     if not may_chair(user, room.meeting, room.zone_ids):
         raise PermissionDenied(N_("Only the chair of the meeting can do this."))
 

@@ -13,10 +13,10 @@ from collab.audit import audit
 from collab.db import UnitOfWork
 from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.i18n import N_
-from collab.meetings.actions import lock_meeting, require_state
+from collab.meetings.actions import lock_meeting, require_reader, require_state
 from collab.meetings.models import Attendance, MeetingDelegate, MeetingState
 from collab.meetings.room import Room
-from collab.meetings.rules import may_read, voting_comune
+from collab.meetings.rules import voting_comune
 from collab.models import Comune, User, utcnow
 from collab.permissions import Action, can
 from collab.realtime.events import AttendanceChanged
@@ -32,10 +32,9 @@ __all__ = [
 
 def require_follower(user: User, room: Room) -> None:
     """Refuse who may not follow the meeting, with the room page's own answer
-    (:func:`collab.meetings.actions.get_readable_room`): first, before any
+    (404, :func:`collab.meetings.actions.require_reader`): first, before any
     check of state that would tell them something about it."""
-    if not may_read(user, room.zone_ids):
-        raise PermissionDenied(N_("You are not allowed to do this here."))
+    require_reader(user, room)
 
 
 async def do_check_in(uow: UnitOfWork, user: User, meeting_id: int, comune_id: int) -> Room:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collab.db import UnitOfWork
 from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.i18n import N_
-from collab.meetings.actions import lock_meeting, require_chair, require_state
+from collab.meetings.actions import lock_meeting, require_chair, require_reader, require_state
 from collab.meetings.attendance import require_follower
 from collab.meetings.models import AgendaItem, FloorRequest, MeetingState
 from collab.meetings.room import Room
@@ -102,6 +102,7 @@ async def do_save_notes(
 ) -> AgendaItem:
     """The secretary's live notes of an agenda item (Markdown)."""
     room = await lock_meeting(uow, meeting_id)
+    require_reader(user, room)
     if not may_take_notes(user, room.meeting, room.zone_ids):
         raise PermissionDenied(N_("Only the chair or the secretary can do this."))
     require_state(room, MeetingState.IN_CORSO)

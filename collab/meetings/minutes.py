@@ -14,7 +14,7 @@ from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.i18n import N_
 from collab.markup import render_markdown
 from collab.meetings import notices
-from collab.meetings.actions import lock_meeting, require_chair
+from collab.meetings.actions import lock_meeting, require_chair, require_reader
 from collab.meetings.models import MeetingState, Verbale, VerbaleRevision
 from collab.meetings.room import Room
 from collab.meetings.rules import may_take_notes
@@ -107,6 +107,7 @@ async def do_close(uow: UnitOfWork, user: User, meeting_id: int, locale: str = "
 
 
 def _editable(user: User, room: Room) -> Verbale:
+    require_reader(user, room)
     if not may_take_notes(user, room.meeting, room.zone_ids):
         raise PermissionDenied(N_("Only the chair or the secretary can do this."))
     if room.verbale is None:

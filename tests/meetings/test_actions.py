@@ -39,6 +39,8 @@ IVREA = "001125"  # ZO 9
 
 Write = Callable[..., Awaitable[Any]]  # called as write(uow, *args)
 
+NO_MEETING = "This meeting does not exist."  # who may not follow a meeting
+
 
 # --- helpers shared by the meeting test modules ----------------------------------------
 
@@ -216,11 +218,13 @@ async def test_open_fixes_the_quorum_at_the_majority_of_the_comuni(
 async def test_open_refusals(db: Database, world: World) -> None:
     meeting = await convene(db, world["staff"], (5,))
     chair_only = "Only the chair of the meeting can do this."
-    for key in ("sindaco5", "tecnico5", "portavoce9", "admin"):
+    for key in ("sindaco5", "tecnico5", "admin"):
         await refused(
             db, PermissionDenied, chair_only,
             actions.do_open, world[key], meeting.id,
         )  # fmt: skip
+    # Another zone's portavoce may not even follow it: as if it did not exist.
+    await refused(db, NotFound, NO_MEETING, actions.do_open, world["portavoce9"], meeting.id)
     await refused(
         db, NotFound, "This meeting does not exist.",
         actions.do_open, world["staff"], meeting.id + 1000,
@@ -339,7 +343,7 @@ async def test_check_in_refusals(db: Database, world: World) -> None:
     )  # fmt: skip
     assert error.field == "comune"
     await refused(
-        db, PermissionDenied, "You are not allowed to do this here.",
+        db, NotFound, NO_MEETING,
         attendance.do_check_in, world["sindaco9"], meeting.id, ivrea,
     )  # fmt: skip
     await check_in(db, world["sindaco5"], meeting.id, PINEROLO)
@@ -394,7 +398,7 @@ async def test_name_delegate_refusals(db: Database, world: World) -> None:
         )  # fmt: skip
     # Who may not follow the meeting is refused as by the room page (issue 14).
     await refused(
-        db, PermissionDenied, "You are not allowed to do this here.",
+        db, NotFound, NO_MEETING,
         attendance.do_name_delegate, world["sindaco9"], meeting.id, "sindaco5@test.collab.it",
     )  # fmt: skip
 
@@ -446,7 +450,7 @@ async def test_guests_are_present_without_a_vote(db: Database, world: World) -> 
         attendance.do_join_as_guest, world["staff"], meeting.id,
     )  # fmt: skip
     await refused(
-        db, PermissionDenied, "You are not allowed to do this here.",
+        db, NotFound, NO_MEETING,
         attendance.do_join_as_guest, world["sindaco9"], meeting.id,
     )  # fmt: skip
     vote, _ = await act(db, voting.do_open_vote, world["portavoce5"], meeting.id,
@@ -486,7 +490,7 @@ async def test_raise_and_withdraw(db: Database, world: World) -> None:
         floor.do_grant_floor, world["portavoce5"], meeting.id, request.id,
     )  # fmt: skip
     await refused(
-        db, PermissionDenied, "You are not allowed to do this here.",
+        db, NotFound, NO_MEETING,
         floor.do_raise_hand, world["sindaco9"], meeting.id,
     )  # fmt: skip
 
@@ -547,11 +551,15 @@ async def test_notes_by_the_chair_or_the_secretary(db: Database, world: World) -
     other = await opened(db, world)
     item = (await room_of(db, meeting.id)).items[0]
     only = "Only the chair or the secretary can do this."
-    for key in ("sindaco5", "tecnico5", "portavoce9"):
+    for key in ("sindaco5", "tecnico5"):
         await refused(
             db, PermissionDenied, only,
             floor.do_save_notes, world[key], meeting.id, item.id, "x",
         )  # fmt: skip
+    await refused(
+        db, NotFound, NO_MEETING,
+        floor.do_save_notes, world["portavoce9"], meeting.id, item.id, "x",
+    )  # fmt: skip
     saved, events = await act(db, floor.do_save_notes, chair, meeting.id, item.id, "Apertura.\r\n")
     assert saved.notes == "Apertura."
     assert events == [NotesChanged(None, meeting.id, item_id=item.id)]

@@ -322,7 +322,7 @@ async def test_the_chair_edits_from_the_room(login_as: Login, db: Database, worl
 
 
 @pytest.mark.parametrize(("key", "status"), [("sindaco5", 403), ("tecnico5", 403),
-                                             ("portavoce9", 403), ("admin", 403)])  # fmt: skip
+                                             ("portavoce9", 404), ("admin", 403)])  # fmt: skip
 async def test_who_may_not_chair_may_not_edit(
     login_as: Login, db: Database, world: World, key: str, status: int
 ) -> None:

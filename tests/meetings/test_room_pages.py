@@ -74,7 +74,7 @@ async def test_other_zones_and_anonymous_cannot_enter(
     login_as: Login, new_client: Callable[[], Client], meeting: Meeting
 ) -> None:
     other = await login_as("tecnico9")
-    assert (await other.get(f"/meetings/{meeting.id}")).status_code == 403
+    assert (await other.get(f"/meetings/{meeting.id}")).status_code == 404  # not revealed
     anonymous = await new_client().get(f"/meetings/{meeting.id}", follow_redirects=False)
     assert anonymous.status_code == 303
     assert anonymous.headers["location"].startswith("/login")
@@ -271,7 +271,7 @@ async def test_permissions_refused_over_http(
     response = await tech.post(f"/meetings/{opened.id}/floor/end", htmx=True)
     assert response.status_code == 409
     assert response.headers["HX-Retarget"] == "#alerts"
-    assert (await other.post(f"/meetings/{opened.id}/hand")).status_code == 403
+    assert (await other.post(f"/meetings/{opened.id}/hand")).status_code == 404
     assert await snapshot(db) == before
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from collab.db import Database
-from collab.errors import ActionError, Conflict, PermissionDenied
+from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
 from collab.i18n import translations
 from collab.meetings import attendance, minutes, voting
 from collab.meetings.models import Ballot, Meeting, Vote
@@ -307,9 +307,9 @@ async def test_ballots_refused(council: Council, world: World) -> None:
     await act(c.db, attendance.do_check_out, c.torre, mid)
     await refused(c.db, Conflict, not_here,
                   voting.do_cast_ballot, c.torre, mid, vote.id, "favorevole")  # fmt: skip
-    # Who may not follow the meeting is refused as by the room page (issue 14).
+    # Who may not follow the meeting is refused as by the room page: 404 (issue 14).
     await refused(
-        c.db, PermissionDenied, "You are not allowed to do this here.",
+        c.db, NotFound, "This meeting does not exist.",
         voting.do_cast_ballot, world["sindaco9"], mid, vote.id, "favorevole",
     )  # fmt: skip
     other = await opened(c.db, world)
