@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import asyncpg
@@ -18,7 +19,14 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["Database", "EventSink", "UnitOfWork", "bump_revision", "is_unavailable"]
+__all__ = [
+    "Database",
+    "EventSink",
+    "UnitOfWork",
+    "WriterQueue",
+    "bump_revision",
+    "is_unavailable",
+]
 
 AfterCommit = Callable[[Sequence[Any]], Awaitable[None]]
 log = logging.getLogger(__name__)
@@ -39,6 +47,11 @@ class EventSink(Protocol):
 # How long a SQLite writer waits for another's write lock before giving up
 # (then the request answers 503): a write lock held longer is an outage.
 SQLITE_BUSY_MS = 10_000
+# How long a SQLite writer waits for its turn among this process's writers
+# (WriterQueue) before giving up the same way. Apart from SQLITE_BUSY_MS: the
+# turn is held from the transaction's first statement, reads included, and
+# a turn ahead may itself spend the busy timeout on another process's lock.
+WRITE_TURN_S = 10.0
 
 
 def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -103,6 +116,63 @@ def is_unavailable(error: BaseException) -> bool:
     return False
 
 
+class WriterQueue:
+    """One write transaction at a time in this process, in the order they asked.
+
+    SQLite has one write lock per database file. Left to itself, each writer
+    that finds it taken sleeps in SQLite's busy handler, in growing steps (up
+    to 100 ms), and tries again, in no particular order: under ten writers a
+    few wait for seconds while the lock sits free between their naps. Queued
+    here instead, the next writer starts the moment the last one commits,
+    first come first served (``asyncio.Lock`` wakes its waiters in order).
+    Other processes on the same file still meet at SQLite's busy timeout.
+
+    Re-entrant per task: a transaction opened while the same task holds the
+    turn runs within it rather than waiting for itself (what it meets at
+    SQLite is unchanged). A task that waits longer than ``timeout`` seconds
+    gets ``TimeoutError`` (a 503, as SQLite's own busy timeout would give);
+    one cancelled while waiting leaves the queue as it was.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._owner: asyncio.Task[Any] | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._lock is not None and self._lock.locked()
+
+    def _current_lock(self) -> asyncio.Lock:
+        # A lock belongs to one event loop; a Database may outlive one
+        # (tests, the CLI's asyncio.run calls): each loop gets its own.
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:
+            self._lock, self._loop, self._owner = asyncio.Lock(), loop, None
+        return self._lock
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        lock = self._current_lock()
+        if task is not None and self._owner is task:
+            yield  # nested in this task's own turn
+            return
+        try:
+            async with asyncio.timeout(self.timeout):
+                await lock.acquire()
+        except TimeoutError as exc:
+            holder = self._owner.get_name() if self._owner is not None else "?"
+            raise TimeoutError(f"no write turn in {self.timeout:g} s (held by {holder})") from exc
+        self._owner = task
+        try:
+            yield
+        finally:
+            self._owner = None
+            lock.release()
+
+
 class UnitOfWork:
     """One transaction. Actions record events on it; they leave only after commit.
 
@@ -130,28 +200,38 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.after_commit = after_commit
         self.sink = sink
+        # SQLite only: PostgreSQL locks rows, and its writers run side by side.
+        self.writers = WriterQueue(WRITE_TURN_S) if url.startswith("sqlite") else None
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A read session (no commit)."""
         async with self.sessions() as session:
             yield session
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
-        """A unit of work: commits on success, rolls back on any exception."""
+        """A unit of work: commits on success, rolls back on any exception.
+
+        On SQLite it waits for its turn in :class:`WriterQueue` first and
+        holds it until the commit or rollback (not through the after-commit
+        hook and the publishing, which write nothing here).
+        """
         logged: Sequence[Any] = ()
-        async with self.sessions() as session:
-            uow = UnitOfWork(session)
-            try:
-                yield uow
-                if uow.events and self.sink is not None:
-                    # In the transaction: the log commits with the write, or neither does.
-                    logged = await self.sink.append(session, uow.events)
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        async with contextlib.AsyncExitStack() as turn:
+            if self.writers is not None:
+                await turn.enter_async_context(self.writers.turn())
+            async with self.sessions() as session:
+                uow = UnitOfWork(session)
+                try:
+                    yield uow
+                    if uow.events and self.sink is not None:
+                        # In the transaction: the log commits with the write, or neither does.
+                        logged = await self.sink.append(session, uow.events)
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
         if uow.events and self.after_commit is not None:
             await self.after_commit(uow.events)
         if logged and self.sink is not None:
