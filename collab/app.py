@@ -117,7 +117,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     layer = make_layer(settings)
     publisher = Publisher(layer)
     database = Database(settings.database_url, sink=publisher)
-    templates = make_templates(settings.upload_max_bytes)
+    # Edited templates show on the next page in development (`make run`) only.
+    templates = make_templates(settings.upload_max_bytes, reload=settings.env == "development")
     registry = Registry([sessions.feature, *LIVE_FEATURES])
     hub = Hub(layer, database, FragmentRenderer(registry, templates, database))
     # An entry outlives two missed heartbeats before it expires.

@@ -76,6 +76,8 @@ def template_extras() -> dict[str, Any]:
     }
 
 
-def make_templates(upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES) -> Templates:
-    """The app's templates, with every feature's extras."""
-    return Templates(upload_max_bytes=upload_max_bytes, extras=template_extras())
+def make_templates(
+    upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES, *, reload: bool = False
+) -> Templates:
+    """The app's templates, with every feature's extras; ``reload``: see :class:`Templates`."""
+    return Templates(upload_max_bytes=upload_max_bytes, extras=template_extras(), reload=reload)

@@ -42,6 +42,10 @@ class Templates:
 
     ``extras`` are what the features add for their templates (globals, and
     filters under ``filters``): :func:`collab.features.template_extras`.
+    ``reload``: look at each template's file on every use and recompile it
+    when it changed (development); off, a template is read once per process,
+    and every ``get_template`` and ``{% import %}`` is a dictionary look-up
+    instead of a ``stat`` of the file.
     """
 
     def __init__(
@@ -49,8 +53,10 @@ class Templates:
         directory: Path = TEMPLATE_DIR,
         upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES,
         extras: Mapping[str, Any] | None = None,
+        *,
+        reload: bool = False,
     ) -> None:
-        self.envs = {locale: self._make_env(directory, locale) for locale in LOCALES}
+        self.envs = {locale: self._make_env(directory, locale, reload) for locale in LOCALES}
         extras = dict(extras or {})
         filters = extras.pop("filters", {})
         for env in self.envs.values():
@@ -60,9 +66,10 @@ class Templates:
             env.filters.update(filters)
 
     @staticmethod
-    def _make_env(directory: Path, locale: str) -> Environment:
+    def _make_env(directory: Path, locale: str, reload: bool) -> Environment:
         env = Environment(
             loader=FileSystemLoader(directory),
+            auto_reload=reload,
             autoescape=select_autoescape(["html", "xml"]),
             extensions=["jinja2.ext.i18n"],
             trim_blocks=True,
