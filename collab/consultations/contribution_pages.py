@@ -26,6 +26,7 @@ from collab.consultations.queries import (
     ConsultationView,
     ContributionView,
     contribution_history,
+    contribution_list_url,
     contribution_view,
 )
 from collab.db import UnitOfWork
@@ -47,7 +48,9 @@ async def _load(request: Request, user: User) -> tuple[ConsultationView, Contrib
         current = await contribution_view(session, request.path_params["id"])
     if current is None:
         raise NotFound(NO_CONTRIBUTION)
-    view = await get_readable(request, user, current.contribution.consultation_id)
+    view = await get_readable(
+        request, user, current.contribution.consultation_id, contributions=False
+    )
     return view, current
 
 
@@ -68,6 +71,7 @@ async def _context(request: Request, user: User) -> dict[str, Any]:
     async with web.db(request).session() as session:
         versions, trail = await contribution_history(session, current.contribution)
         version_files = await files_of(session, "contribution_version_id", [v.id for v in versions])
+        list_url = await contribution_list_url(session, current.contribution)
     contribution = current.contribution
     mine = rules.contributing_comune(user, view.zone_ids, view.delegates) == contribution.comune_id
     is_open = view.open_at(utcnow())
@@ -85,6 +89,7 @@ async def _context(request: Request, user: User) -> dict[str, Any]:
         "next_states": sorted(actions.NEXT[contribution.status], key=list(Status).index),
         "is_open": is_open,
         "live_topics": live,
+        "list_url": list_url,
     }
 
 

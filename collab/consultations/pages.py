@@ -21,9 +21,12 @@ from collab.consultations import actions, rules
 from collab.consultations.models import Consultation, Status
 from collab.consultations.queries import (
     ConsultationView,
+    comune_contribution,
+    contributions_page,
     load_consultation,
     own_contributions,
     readable_consultations,
+    status_counts,
 )
 from collab.db import UnitOfWork
 from collab.documents.download import file_store
@@ -68,9 +71,12 @@ async def form_error(
     return await page(error)
 
 
-async def get_readable(request: Request, user: User, consultation_id: int) -> ConsultationView:
+async def get_readable(
+    request: Request, user: User, consultation_id: int, *, contributions: bool = True
+) -> ConsultationView:
+    """The consultation if ``user`` may read it (``contributions``: as in ``load_consultation``)."""
     async with web.db(request).session() as session:
-        view = await load_consultation(session, consultation_id)
+        view = await load_consultation(session, consultation_id, contributions=contributions)
     if view is None or not rules.may_read(user, view.zone_ids):
         raise NotFound(NO_CONSULTATION)
     return view
@@ -146,7 +152,7 @@ async def open_consultation(request: Request) -> Response:
 
 
 async def _edit_context(request: Request, user: User) -> dict[str, Any]:
-    view = await get_readable(request, user, request.path_params["id"])
+    view = await get_readable(request, user, request.path_params["id"], contributions=False)
     if not rules.may_manage(user, view.zone_ids):
         raise PermissionDenied(actions.NOT_STAFF)
     async with web.db(request).session() as session:
@@ -195,14 +201,19 @@ async def consultation_page_context(
     async with web.db(request).session() as session:
         # The log's position first: whatever happens after it reaches the page live.
         live = await last_seqs(session, [consultation_topic(consultation_id)])
-    view = await get_readable(request, user, consultation_id)
+    view = await get_readable(request, user, consultation_id, contributions=False)
     now = utcnow()
     comune_id = rules.contributing_comune(user, view.zone_ids, view.delegates)
-    own = next((c for c in view.contributions if c.contribution.comune_id == comune_id), None)
     # ``?status=under_review``: the contributions in one state (an unknown value: all).
     raw = request.query_params.get("status", "")
     shown = next((s for s in Status if s.value == raw), None)
-    by_status = {s: [c for c in view.contributions if c.contribution.status is s] for s in Status}
+    async with web.db(request).session() as session:
+        counts = await status_counts(session, consultation_id)
+        page = await contributions_page(session, consultation_id, shown, web.page_number(request))
+        own = None if comune_id is None else await comune_contribution(
+            session, consultation_id, comune_id
+        )  # fmt: skip
+    list_url = f"/consultations/{consultation_id}" + (f"?status={shown.value}" if shown else "")
     return {
         "view": view,
         "c": view.consultation,
@@ -216,8 +227,11 @@ async def consultation_page_context(
         "live_topics": live,
         "statuses": list(Status),
         "status_filter": shown,
-        "status_counts": {s: len(items) for s, items in by_status.items()},
-        "listed": view.contributions if shown is None else by_status[shown],
+        "status_counts": counts,
+        "received": sum(counts.values()),
+        "listed": page.items,
+        "page": page,
+        "list_url": list_url,
         "now": now,
     }
 

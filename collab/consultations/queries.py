@@ -21,27 +21,38 @@ from collab.consultations.models import (
     ConsultationZone,
     Contribution,
     ContributionVersion,
+    Status,
 )
 from collab.documents.files import files_of
 from collab.documents.models import StoredFile
+from collab.forums.queries import Page, paginate
 from collab.models import AuditLog, Comune, Theme, User, Zone
 
 __all__ = [
+    "CONTRIBUTIONS_PER_PAGE",
     "ConsultationView",
     "ContributionView",
     "awaited_comuni",
+    "comune_contribution",
     "consultation_zone_ids",
     "contribution_counts",
     "contribution_history",
+    "contribution_list_url",
     "contribution_view",
     "contribution_views",
+    "contributions_page",
     "load_consultation",
     "own_contributions",
     "readable_consultations",
+    "status_counts",
     "themes_of",
     "views_of",
     "zones_of",
 ]
+
+# Rows of the consultation page's list, in receipt order (a big consultation
+# has 300 comuni: the whole list was 150 KB of HTML, rendered on every view).
+CONTRIBUTIONS_PER_PAGE = 50
 
 
 @dataclass
@@ -241,9 +252,13 @@ async def awaited_comuni(session: AsyncSession, view: ConsultationView) -> None:
     )
 
 
-async def load_consultation(session: AsyncSession, consultation_id: int) -> ConsultationView | None:
+async def load_consultation(
+    session: AsyncSession, consultation_id: int, *, contributions: bool = True
+) -> ConsultationView | None:
     """One consultation with its zones, themes, drafts, delegates, contributions
-    and the comuni it still awaits."""
+    and the comuni it still awaits; ``contributions=False`` leaves
+    ``view.contributions`` empty (pages read one page of them instead:
+    :func:`contributions_page`)."""
     consultation = await session.get(Consultation, consultation_id)
     if consultation is None:
         return None
@@ -257,13 +272,71 @@ async def load_consultation(session: AsyncSession, consultation_id: int) -> Cons
             )
         )
     )
-    found = await session.scalars(
+    if contributions:
+        found = await session.scalars(
+            select(Contribution)
+            .where(Contribution.consultation_id == consultation.id)
+            .order_by(Contribution.number)
+        )
+        view.contributions = await contribution_views(session, list(found))
+    await awaited_comuni(session, view)
+    return view
+
+
+async def status_counts(session: AsyncSession, consultation_id: int) -> dict[Status, int]:
+    """How many contributions of the consultation are in each state (every state a key)."""
+    counts = dict.fromkeys(Status, 0)
+    rows = await session.execute(
+        select(Contribution.status, func.count())
+        .where(Contribution.consultation_id == consultation_id)
+        .group_by(Contribution.status)
+    )
+    counts.update({status: count for status, count in rows})
+    return counts
+
+
+async def contributions_page(
+    session: AsyncSession, consultation_id: int, status: Status | None, number: int
+) -> Page[ContributionView]:
+    """One page of the consultation's contributions in receipt order, those in
+    ``status`` only when given; a number past the end gives the last page."""
+    stmt = (
         select(Contribution)
-        .where(Contribution.consultation_id == consultation.id)
+        .where(Contribution.consultation_id == consultation_id)
         .order_by(Contribution.number)
     )
-    view.contributions = await contribution_views(session, list(found))
-    await awaited_comuni(session, view)
+    if status is not None:
+        stmt = stmt.where(Contribution.status == status)
+    found = await paginate(session, stmt, number, CONTRIBUTIONS_PER_PAGE)
+    items = await contribution_views(session, found.items)
+    return Page(items=items, number=found.number, pages=found.pages, total=found.total)
+
+
+async def contribution_list_url(session: AsyncSession, contribution: Contribution) -> str:
+    """The row of ``contribution`` in its consultation's (unfiltered) list, on its page."""
+    before = await session.scalar(
+        select(func.count()).where(
+            Contribution.consultation_id == contribution.consultation_id,
+            Contribution.number < contribution.number,
+        )
+    )
+    number = (before or 0) // CONTRIBUTIONS_PER_PAGE + 1
+    query = f"?page={number}" if number > 1 else ""
+    return f"/consultations/{contribution.consultation_id}{query}#contribution-{contribution.id}"
+
+
+async def comune_contribution(
+    session: AsyncSession, consultation_id: int, comune_id: int
+) -> ContributionView | None:
+    """The contribution ``comune_id`` sent to the consultation, if any."""
+    found = await session.scalar(
+        select(Contribution).where(
+            Contribution.consultation_id == consultation_id, Contribution.comune_id == comune_id
+        )
+    )
+    if found is None:
+        return None
+    (view,) = await contribution_views(session, [found])
     return view
 
 
