@@ -161,8 +161,10 @@ def fast_app(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @cache
-def _shared_templates(upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES) -> Templates:
-    return make_templates(upload_max_bytes)
+def _shared_templates(
+    upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES, *, reload: bool = False
+) -> Templates:
+    return make_templates(upload_max_bytes, reload=reload)
 
 
 @dataclass
