@@ -49,6 +49,7 @@ from collab.notifications.mailer import NotificationMailer
 from collab.notifications.pages import routes as notification_routes
 from collab.realtime import sessions
 from collab.realtime.access import TopicAccess
+from collab.realtime.beats import Beats
 from collab.realtime.connection import DirectSend
 from collab.realtime.hub import Hub
 from collab.realtime.layers import close_layer, make_layer
@@ -200,6 +201,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.services = Services(
         settings=settings, db=database, templates=templates, layer=layer, registry=registry,
         hub=hub, access=TopicAccess(registry, database), presence=presence, mail=mail,
-        notices=notices, fanout=fanout, page_hooks=PAGE_HOOKS,
+        notices=notices, fanout=fanout, beats=Beats(presence, settings.ws_heartbeat),
+        page_hooks=PAGE_HOOKS,
     )  # fmt: skip
     return app

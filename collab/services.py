@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from collab.notifications.fanout import NotificationFanout
     from collab.notifications.mailer import NotificationMailer
     from collab.realtime.access import TopicAccess
+    from collab.realtime.beats import Beats
     from collab.realtime.hub import Hub
     from collab.realtime.layers import ChannelLayer
     from collab.realtime.presence import Presence
@@ -59,6 +60,7 @@ class Services:
     mail: MailSender  # the outbox's sender in this process; wake() it after queueing
     notices: NotificationMailer  # writes the e-mail notifications owe to the outbox
     fanout: NotificationFanout  # writes out notifications to many people after commit
+    beats: Beats  # every socket's heartbeat, from one task (collab.realtime.beats)
     page_hooks: Sequence[PageHook] = ()
     # Page loads and socket opens without an account, per client IP.
     public_limiter: SlidingWindow = field(default_factory=SlidingWindow)

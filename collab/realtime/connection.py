@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from markupsafe import escape
@@ -41,12 +42,16 @@ class Connection:
         self.limit = queue_size
         self.frames: deque[str] = deque()
         self.waiter: asyncio.Future[None] | None = None
-        self.overflowed = asyncio.Event()
-        self.recheck = asyncio.Event()
+        # Resolved when the socket must close: with the close code (1013 when
+        # the outbox overflows, a check's Rejected code), or with the failure
+        # the handler turns into one. One future, not a task waiting per cause.
+        self.ended: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        # What a user.changed event calls: the socket checks at once (ws.live).
+        self.on_recheck: Callable[[], None] | None = None
         # The hot path asks this for every event: answer from the table once
         # per zone. A role change ends the session and a move to another zone
-        # takes away the old zone's topics; either way the next heartbeat
-        # closes this socket, so an answer outlives its truth by one interval.
+        # takes away the old zone's topics; either way the user.changed event
+        # has this socket checked and closed at once.
         self._moderates: dict[int | None, bool] = {}
         self._shown_presence: dict[str, list[list[Any]]] = {}
 
@@ -57,7 +62,9 @@ class Connection:
 
     def deliver(self, topic: str, seq: int, payload: Any) -> None:
         if payload is RECHECK:
-            self.recheck.set()  # the user's rights changed: the heartbeat task checks now
+            # The user's rights changed: check the session and the topics now.
+            if self.on_recheck is not None:
+                self.on_recheck()
             return
         self.put(payload)
 
@@ -84,7 +91,7 @@ class Connection:
             # Never wait for a slow client: drop it, it resumes from the log.
             self.limit = -1  # and take nothing more
             frames.clear()
-            self.overflowed.set()
+            self.close(1013)
             return
         frames.append(frame)
         waiter = self.waiter
@@ -92,6 +99,20 @@ class Connection:
             self.waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+
+    @property
+    def overflowed(self) -> bool:
+        return self.limit < 0
+
+    def close(self, code: int) -> None:
+        """Have the socket closed with ``code`` (the first reason given wins)."""
+        if not self.ended.done():
+            self.ended.set_result(code)
+
+    def fail(self, exc: BaseException) -> None:
+        """Have the socket closed for ``exc``: the handler picks the code."""
+        if not self.ended.done():
+            self.ended.set_exception(exc)
 
     async def write(self, send: Send) -> None:
         """Send what the outbox holds, in order, until the socket goes."""

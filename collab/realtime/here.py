@@ -1,7 +1,8 @@
 """A socket's presence on the thread topics it follows (best effort).
 
 Presence is not an event: each socket keeps an expiring entry per thread
-(:mod:`collab.realtime.presence`), refreshed by its heartbeat; joins and
+(:mod:`collab.realtime.presence`), refreshed by its heartbeat
+(:mod:`collab.realtime.beats`, in batches); joins and
 leaves are sent on the topic's group as ``collab.presence`` messages,
 coalesced per topic and process.
 """
@@ -22,14 +23,14 @@ from collab.realtime.presence import Presence
 from collab.realtime.publisher import group_name
 from collab.services import services
 
-__all__ = ["PRESENCE_COALESCE", "Here"]
+__all__ = ["PRESENCE_COALESCE", "Here", "best_effort"]
 
 logger = logging.getLogger(__name__)
 PRESENCE_COALESCE = 0.5  # seconds a presence change waits for others to join it
 
 
 @contextlib.contextmanager
-def _best_effort(what: str, topic: str) -> Iterator[None]:
+def best_effort(what: str, topic: str) -> Iterator[None]:
     """Presence is a courtesy: Redis failing (restarting) must not close the socket."""
     try:
         yield
@@ -39,6 +40,8 @@ def _best_effort(what: str, topic: str) -> Iterator[None]:
 
 class Here:
     """This socket's presence on the thread topics it follows (best effort)."""
+
+    __slots__ = ("conn", "key", "layer", "pending", "presence", "recent", "topics")
 
     def __init__(self, ws: WebSocket, conn: Connection, topics: list[str]) -> None:
         app = services(ws)
@@ -63,7 +66,7 @@ class Here:
         await asyncio.sleep(PRESENCE_COALESCE)
         self.pending.pop(topic, None)
         self.recent.pop(topic, None)  # the list changed: read it afresh
-        with _best_effort("broadcast", topic):
+        with best_effort("broadcast", topic):
             users = [[p.user_id, p.name] for p in await self.presence.who(topic)]
             message = {"type": "collab.presence", "topic": topic, "users": users}
             await self.layer.group_send(group_name(topic), message)
@@ -73,22 +76,15 @@ class Here:
         if user is None:
             return  # a public follower: no presence
         for topic in self.topics:
-            with _best_effort("join", topic):
+            with best_effort("join", topic):
                 await self.presence.touch(topic, self.key, user.id, user.name)
                 await self._broadcast(topic)
 
-    async def refresh(self) -> None:
-        # Keeps our entry alive, and shows this socket the current list (users
-        # of a worker that died disappear when their entries expire).
-        user = self.conn.user
-        if user is None:
-            return  # a public follower: no presence
-        for topic in self.topics:
-            with _best_effort("refresh", topic):
-                await self.presence.touch(topic, self.key, user.id, user.name)
-                self.conn.presence(topic, await self._who(topic))
+    async def who(self, topic: str) -> list[list[Any]]:
+        """Who is on ``topic``, as ``[[user_id, name], ...]``.
 
-    async def _who(self, topic: str) -> list[list[Any]]:
+        Refreshed at every heartbeat (:mod:`collab.realtime.beats`, which
+        touches the entries of all the sockets due together)."""
         # Every socket of the topic refreshes once per heartbeat: they share
         # one reading per second instead of each listing every viewer. The
         # reading itself is shared too: after a restart hundreds of sockets
@@ -118,6 +114,6 @@ class Here:
         if user is None:
             return  # a public follower: no presence
         for topic in self.topics:
-            with _best_effort("leave", topic):
+            with best_effort("leave", topic):
                 await self.presence.leave(topic, self.key, user.id, user.name)
                 await self._broadcast(topic)

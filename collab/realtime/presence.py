@@ -1,6 +1,7 @@
 """Who is looking at a topic right now, across worker processes.
 
-Entries expire: each socket refreshes its own at every heartbeat, so the
+Entries expire: each socket refreshes its own at every heartbeat (those of
+the sockets due together in one round, :meth:`Presence.touch_many`), so the
 users of a worker that died vanish after ``ttl`` seconds without anyone
 cleaning up. In memory for the embedded default (one process); in Redis, one
 sorted set per topic scored by expiry time, when ``REDIS_URL`` is set.
@@ -15,7 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["MemoryPresence", "Presence", "Present", "RedisPresence", "make_presence"]
+__all__ = ["Entry", "MemoryPresence", "Presence", "Present", "RedisPresence", "make_presence"]
+
+
+Entry = tuple[str, str, int, str]  # topic, socket key, user id, name
 
 
 @dataclass(frozen=True, order=True)
@@ -26,6 +30,10 @@ class Present:
 
 class Presence(Protocol):
     async def touch(self, topic: str, key: str, user_id: int, name: str) -> None: ...
+
+    async def touch_many(self, entries: list[Entry]) -> None:
+        """:meth:`touch` each ``(topic, key, user_id, name)``, in one round."""
+        ...
 
     async def leave(self, topic: str, key: str, user_id: int, name: str) -> None: ...
 
@@ -46,6 +54,12 @@ class MemoryPresence:
 
     async def touch(self, topic: str, key: str, user_id: int, name: str) -> None:
         self._topics.setdefault(topic, {})[key] = (time.monotonic() + self.ttl, user_id, name)
+
+    async def touch_many(self, entries: list[Entry]) -> None:
+        expires = time.monotonic() + self.ttl
+        topics = self._topics
+        for topic, key, user_id, name in entries:
+            topics.setdefault(topic, {})[key] = (expires, user_id, name)
 
     async def leave(self, topic: str, key: str, user_id: int, name: str) -> None:
         entries = self._topics.get(topic, {})
@@ -93,6 +107,20 @@ class RedisPresence:
         async with self._turns, self.redis.pipeline(transaction=False) as pipe:
             pipe.zadd(rkey, {self._member(key, user_id, name): time.time() + self.ttl})
             pipe.expire(rkey, int(self.ttl * 2) + 1)
+            await pipe.execute()
+
+    async def touch_many(self, entries: list[Entry]) -> None:
+        # The heartbeats due together: one pipeline, one ZADD and one EXPIRE
+        # per topic, instead of a round trip per socket.
+        expires = time.time() + self.ttl
+        by_topic: dict[str, dict[str, float]] = {}
+        for topic, key, user_id, name in entries:
+            by_topic.setdefault(topic, {})[self._member(key, user_id, name)] = expires
+        async with self._turns, self.redis.pipeline(transaction=False) as pipe:
+            for topic, members in by_topic.items():
+                rkey = self._key(topic)
+                pipe.zadd(rkey, members)
+                pipe.expire(rkey, int(self.ttl * 2) + 1)
             await pipe.execute()
 
     async def leave(self, topic: str, key: str, user_id: int, name: str) -> None:

@@ -9,8 +9,9 @@ Protocol (text frames):
   page may list it too, with the seq its bell shows, to be sent what it missed;
 - the server answers with event frames (see :mod:`collab.realtime.frames`),
   replayed ones first, in order, then live ones; a heartbeat about every
-  ``WS_HEARTBEAT`` seconds (jittered), when it also checks again that the
-  session is valid and the user may still read every topic.
+  ``WS_HEARTBEAT`` seconds (jittered), sent by the process's schedule
+  (:mod:`collab.realtime.beats`), which also has the session and the topics
+  checked again now and then; a ``user.changed`` event has them checked at once.
 
 Which topics exist and who may follow them is the features' say, through the
 registry (:mod:`collab.realtime.registry`, applied by
@@ -36,7 +37,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,9 +48,9 @@ from collab import web
 from collab.cancelling import checkpoint
 from collab.db import is_unavailable
 from collab.realtime.access import Rejected
+from collab.realtime.beats import Beating
 from collab.realtime.connection import Connection
 from collab.realtime.events import user_topic
-from collab.realtime.frames import heartbeat_frame
 from collab.realtime.here import Here
 from collab.services import services
 
@@ -125,50 +126,16 @@ async def _still_allowed(ws: WebSocket, topics: dict[str, int | None]) -> None:
         await _authorize(ws, topics)
 
 
+def _checker(ws: WebSocket, topics: dict[str, int | None]) -> Callable[[], Awaitable[None]]:
+    async def check() -> None:
+        await _still_allowed(ws, topics)
+
+    return check
+
+
 def _shows_presence(ws: WebSocket, topic: str) -> bool:
     parsed = services(ws).registry.parse(topic)
     return parsed is not None and parsed[0].presence
-
-
-# A full check (session and every topic) at least this often, even with no
-# user.changed event: a safety net, not the way rights changes arrive.
-FULL_CHECK_EVERY = 20  # heartbeats
-
-
-async def _heartbeat(
-    ws: WebSocket, conn: Connection, topics: dict[str, int | None], here: Here
-) -> None:
-    """Beat about every ``WS_HEARTBEAT`` seconds; check the session and the
-    topics again when the user's rights change (``user.changed``) and every
-    :data:`FULL_CHECK_EVERY` beats (the setup has just checked them); a
-    public socket's link at every beat (its answer is shared per process,
-    see ``access``)."""
-    interval = services(ws).settings.ws_heartbeat
-    public = ws.query_params.get("public") is not None
-    loop = asyncio.get_running_loop()
-    # Sockets opened together (a zone's meeting starting) must not all check
-    # their session and presence in the same instant: spread the first beat
-    # over the interval, and keep later ones from lining up again.
-    beat_at = loop.time() + interval * random.uniform(0.25, 1.0)  # noqa: S311 (jitter)
-    beats = 1
-    while True:
-        checkpoint()  # a library may have swallowed the cancel (collab.cancelling)
-        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can turn a
-        # cancellation that meets its timeout into TimeoutError, and this loop
-        # would then outlive the socket.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout_at(beat_at):
-                await conn.recheck.wait()
-        if conn.recheck.is_set():
-            conn.recheck.clear()
-            await _still_allowed(ws, topics)
-            continue  # the beat itself comes when its time is up
-        beat_at = loop.time() + interval * random.uniform(0.85, 1.15)  # noqa: S311 (jitter)
-        if public or beats % FULL_CHECK_EVERY == 0:
-            await _still_allowed(ws, topics)
-        beats += 1
-        conn.put(heartbeat_frame())
-        await here.refresh()
 
 
 async def _reader(ws: WebSocket) -> None:
@@ -198,6 +165,7 @@ async def live(ws: WebSocket) -> None:
     subscribed: list[str] = []
     tasks: list[asyncio.Task[Any]] = []
     here: Here | None = None
+    beating: Beating | None = None
     code = 1000
     try:
         first = await asyncio.wait_for(ws.receive(), SUBSCRIBE_TIMEOUT)
@@ -232,25 +200,25 @@ async def live(ws: WebSocket) -> None:
             await _authorize(ws, topics)
             writer = asyncio.create_task(conn.write(ws.scope.get("collab.send", ws.send)))
             tasks = [writer, asyncio.create_task(_reader(ws))]
+            # From here a user.changed event has the socket checked at once.
+            beating = Beating(conn, Here(ws, conn, []), _checker(ws, topics), public=bool(token))
+            conn.on_recheck = beating.check_soon
             for topic, after in topics.items():
                 await hub.subscribe(topic, conn, after)
                 subscribed.append(topic)
-            shown = [t for t in subscribed if _shows_presence(ws, t)]
-            here = Here(ws, conn, shown)
+            here = beating.here
+            here.topics = [t for t in subscribed if _shows_presence(ws, t)]
             await here.join()
-        tasks += [
-            asyncio.create_task(_heartbeat(ws, conn, topics, here)),
-            asyncio.create_task(conn.overflowed.wait()),
-        ]
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            failure = task.exception()
-            if isinstance(failure, Rejected):
-                code = failure.code
-            elif failure is not None and not isinstance(failure, WebSocketDisconnect):
-                raise failure
-        if conn.overflowed.is_set():
-            code = 1013
+        # No task of its own for the heartbeat: the process's schedule beats it.
+        app.beats.add(beating)
+        await asyncio.wait([*tasks, conn.ended], return_when=asyncio.FIRST_COMPLETED)
+        if conn.ended.done():
+            code = conn.ended.result()  # raises the failure of a check
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                failure = task.exception()
+                if failure is not None and not isinstance(failure, WebSocketDisconnect):
+                    raise failure
     except Rejected as exc:
         code = exc.code
     except (WebSocketDisconnect, TimeoutError):
@@ -266,6 +234,8 @@ async def live(ws: WebSocket) -> None:
             code = 1011
             raise
     finally:
+        if beating is not None:
+            app.beats.remove(beating)
         for task in tasks:
             task.cancel()
         for task in tasks:

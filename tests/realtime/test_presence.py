@@ -65,3 +65,19 @@ async def test_a_burst_of_sockets_all_get_their_entry(lasting: Presence) -> None
     )
     counts = [len(await lasting.who(f"thread:{t}")) for t in range(3)]
     assert counts == [134, 133, 133]
+
+
+async def test_touching_many_entries_at_once_refreshes_each(presence: Presence) -> None:
+    await presence.touch("thread:1", "dead#a", 7, "Ada")
+    await asyncio.sleep(TTL / 2)
+    # The heartbeats of one tick: two topics, one user with two tabs.
+    await presence.touch_many(
+        [
+            ("thread:1", "w#b", 9, "Bruno"),
+            ("thread:1", "w#c", 9, "Bruno"),
+            ("thread:2", "w#d", 11, "Carla"),
+        ]
+    )
+    await asyncio.sleep(TTL / 2 + 0.1)  # "dead#a" was not touched again
+    assert await presence.who("thread:1") == [Present("Bruno", 9)]
+    assert await presence.who("thread:2") == [Present("Carla", 11)]

@@ -5,11 +5,11 @@ same client, as another user, so they travel the real event path."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
-from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -26,6 +26,7 @@ from collab.app import create_app
 from collab.db import Database, UnitOfWork
 from collab.demo import DEMO_PASSWORD, load_demo
 from collab.models import Role, User
+from collab.realtime import beats as beats_module
 from collab.realtime import ws as ws_module
 from collab.realtime.connection import Connection
 from collab.settings import Settings
@@ -310,7 +311,7 @@ def test_a_session_that_ends_closes_the_socket(
 ) -> None:
     # A write that bypasses the actions sends no user.changed: the periodic
     # full check (every other beat here, every 20th for real) still ends it.
-    monkeypatch.setattr(ws_module, "FULL_CHECK_EVERY", 2)
+    monkeypatch.setattr(beats_module, "FULL_CHECK_EVERY", 2)
     browser.login(TECH5)
     with browser.client.websocket_connect("/ws") as ws:
         subscribe(ws, {"zone:5": None})
@@ -376,9 +377,9 @@ async def test_a_socket_that_falls_behind_is_dropped_not_waited_for() -> None:
     conn = Connection(None, User(id=1, name="A"), "it", queue_size=3)  # type: ignore[arg-type]
     for n in range(3):
         conn.deliver("thread:1", n + 1, f"frame {n}")
-    assert not conn.overflowed.is_set()
+    assert not conn.overflowed and not conn.ended.done()
     conn.deliver("thread:1", 4, "frame 3")  # one too many: the socket is dropped
-    assert conn.overflowed.is_set()
+    assert conn.overflowed and conn.ended.result() == 1013
     assert not conn.frames  # what it held is freed at once
     conn.deliver("thread:1", 5, "frame 4")
     assert not conn.frames  # and it takes nothing more
@@ -501,41 +502,29 @@ def test_heartbeats_do_not_read_the_user_every_beat(
             if "data-heartbeat" in ws.receive_text():
                 beats += 1
     assert checks == []  # the setup has just checked; beats do again only every 20th
-    assert ws_module.FULL_CHECK_EVERY == 20
+    assert beats_module.FULL_CHECK_EVERY == 20
 
 
-async def test_a_heartbeat_ends_even_when_presence_swallows_the_cancel(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """redis-py 8.2 can return from a command as if its task had not been
-    cancelled: the heartbeat must end all the same when its socket goes, or it
-    beats for ever and the worker's graceful shutdown waits for it for ever."""
+def test_an_open_socket_runs_no_heartbeat_task(quiet_browser: Browser) -> None:
+    """Per socket: its handler, a reader and a writer. The heartbeat is the
+    process's schedule (one task for all), an overflow a future, not a task."""
+    client = quiet_browser.client
+    portal = client.portal
+    assert portal is not None and isinstance(client.app, Starlette)
+    beats = client.app.state.services.beats
+    quiet_browser.login(TECH5)
 
-    class SwallowingHere:
-        refreshes = 0
-        waiting = asyncio.Event()
+    async def tasks() -> int:
+        return len(asyncio.all_tasks())
 
-        async def refresh(self) -> None:
-            self.refreshes += 1
-            self.waiting.set()
-            try:
-                await asyncio.sleep(3600)  # waiting on Redis...
-            except asyncio.CancelledError:
-                if self.refreshes > 1:
-                    raise
-                # ...which swallows the cancel
-
-    settings = SimpleNamespace(ws_heartbeat=0.01)
-    monkeypatch.setattr(ws_module, "services", lambda ws: SimpleNamespace(settings=settings))
-    ws = SimpleNamespace(query_params={})
-    conn = SimpleNamespace(recheck=asyncio.Event(), put=lambda frame: None)
-    here = SwallowingHere()
-    beating = asyncio.create_task(ws_module._heartbeat(ws, conn, {}, here))  # type: ignore[arg-type]
-    await asyncio.wait_for(here.waiting.wait(), timeout=5)
-    beating.cancel()  # the socket closed
-    done, _ = await asyncio.wait({beating}, timeout=2)
-    try:
-        assert beating in done and beating.cancelled()
-        assert here.refreshes == 1
-    finally:
-        beating.cancel()
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(client.websocket_connect("/ws"))
+        subscribe(first, {"zone:5": None})
+        while portal.call(lambda: asyncio.sleep(0.01, beats._live)) < 1:
+            pass
+        one = portal.call(tasks)
+        for _ in range(4):
+            subscribe(stack.enter_context(client.websocket_connect("/ws")), {"zone:5": None})
+        while portal.call(lambda: asyncio.sleep(0.01, beats._live)) < 5:
+            pass
+        assert portal.call(tasks) - one == 4 * 3  # the client's side runs the handler here
