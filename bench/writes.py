@@ -15,7 +15,9 @@ For each poster count (``--posters 1,10``) every poster replies in a closed
 loop (``POST /threads/{id}/reply``, the CSRF token in ``X-CSRF-Token``: the
 next reply leaves when the last one is answered) for ``--seconds``. Reported
 per count: replies accepted per second, the answer time (p50, p99, max) and
-the answers that were not a redirect to the new post. A warm-up before the
+the answers that were not a redirect to the new post, and the server's CPU
+time per accepted reply (its background work included: the notification
+fan-out, the mailer). A warm-up before the
 first count, not measured, compiles the server's statements and templates.
 
 Then the database is read back: every accepted reply (a token in its body)
@@ -46,7 +48,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from bench.procs import Server, collab_data, free_port, uvicorn_argv
+from bench.procs import Server, collab_data, cpu_seconds, free_port, uvicorn_argv
 
 BODY = "Risposta di prova {token}: va bene per noi."
 TOKEN = re.compile(r"zw[0-9a-f]{12}w")
@@ -143,6 +145,7 @@ class Run:
     seconds: float
     latencies_ms: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
+    cpu_s: float = 0.0  # the server process's, over the run
 
     def summary(self) -> dict[str, Any]:
         values = sorted(self.latencies_ms)
@@ -157,6 +160,7 @@ class Run:
             "p50_ms": pct(0.50),
             "p99_ms": pct(0.99),
             "max_ms": round(values[-1], 1) if values else 0.0,
+            "cpu_ms_per_post": round(self.cpu_s * 1000 / len(values), 2) if values else 0.0,
             "errors": sum(self.errors.values()),
             "error_kinds": dict(self.errors),
         }
@@ -200,7 +204,7 @@ async def poster_loop(
 
 
 async def measure(
-    base: str, posters: list[Poster], counts: list[int], seconds: float
+    base: str, pid: int, posters: list[Poster], counts: list[int], seconds: float
 ) -> tuple[list[Run], Ledger]:
     ledger = Ledger()
     clients = [
@@ -221,11 +225,12 @@ async def measure(
         for count in counts:
             run = Run(count, seconds)
             until = time.perf_counter() + seconds
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), cpu_seconds(pid)
             await asyncio.gather(
                 *(poster_loop(clients[i], posters[i], until, run, ledger) for i in range(count))
             )
             run.seconds = time.perf_counter() - started  # the last answers came after `until`
+            run.cpu_s = cpu_seconds(pid) - cpu
             log(f"{count} posters: {run.summary()}")
             runs.append(run)
         return runs, ledger
@@ -270,7 +275,7 @@ def run(args: argparse.Namespace, path: Path) -> Report:
     try:
         server.wait_http("/healthz")
         runs, ledger = asyncio.run(
-            measure(f"http://127.0.0.1:{port}", posters, counts, args.seconds)
+            measure(f"http://127.0.0.1:{port}", server.pid, posters, counts, args.seconds)
         )
     except Exception:
         log(server.log_tail())
@@ -291,13 +296,13 @@ def run(args: argparse.Namespace, path: Path) -> Report:
 def table(report: Report) -> str:
     lines = [
         f"{'posters':>7} {'posts':>6} {'posts/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'max ms':>7} {'errors':>6}"
+        f"{'max ms':>7} {'errors':>6} {'CPU ms/post':>11}"
     ]
     for r in report.runs:
         s = r.summary()
         lines.append(
             f"{s['posters']:>7} {s['posts']:>6} {s['posts_per_s']:>8} {s['p50_ms']:>7} "
-            f"{s['p99_ms']:>7} {s['max_ms']:>7} {s['errors']:>6}"
+            f"{s['p99_ms']:>7} {s['max_ms']:>7} {s['errors']:>6} {s['cpu_ms_per_post']:>11}"
         )
     lines.append(
         f"database {report.database}: {report.accepted} accepted replies, "

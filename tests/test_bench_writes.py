@@ -17,6 +17,7 @@ def test_the_writes_bench_measures_posters_and_finds_every_reply_once() -> None:
         # Replies went through, all of them accepted. How fast is the figures' business.
         assert run["posts"] >= 1 and run["errors"] == 0, run
         assert 0 < run["p50_ms"] <= run["p99_ms"] <= run["max_ms"]
+        assert run["cpu_ms_per_post"] > 0  # the server's CPU was read
     # Every accepted reply is in the database exactly once, nothing refused is.
     assert figures["accepted"] >= sum(r["posts"] for r in figures["runs"].values())
     assert figures["missing"] == 0 and figures["twice"] == 0 and figures["refused_stored"] == 0
