@@ -1,16 +1,28 @@
-"""Garbage collector settings for a server process holding thousands of sockets.
+"""Garbage collector settings for a server process: short pauses, no full collections.
 
-Each websocket keeps a few hundred long-lived objects (the server's protocol,
-its parser, our connection, tasks), so a process with 1,000 sockets has some
-hundreds of thousands of them. CPython's default thresholds (700, 10, 10)
-run a young collection every 700 allocations; during a fan-out the frames in
-flight survive it and are promoted, and every so often a full collection
-walks the whole heap: 200-250 ms with the event loop stopped, measured with
-``bench/fanout.py`` at 1,000 sockets, which was the p99 latency.
+A collection stops the event loop, so its pause lands on whatever request or
+frame is in flight: pick the thresholds by the p99 they leave, not by the
+throughput. Two benchmarks pull opposite ways:
 
-So: young collections every 50,000 allocations (fewer promotions; each takes
-about 20 ms at that size), and the objects alive at startup (modules,
-templates, mappers) frozen out of every later collection (``gc.freeze``).
+- ``bench/fanout.py`` (1,000 sockets: some hundreds of thousands of
+  long-lived objects). CPython's defaults (700, 10, 10) promote the frames in
+  flight and run full collections of that heap: 6 in a 200-post run, 60-210
+  ms of CPU each, which set the p99. Fewer young collections (a first
+  threshold of 10,000 or more) make none.
+- ``bench/pages.py`` (every page of the big dataset, one worker). A young
+  collection walks every container allocated since the last one and still
+  alive, so its pause grows with the first threshold: at 50,000, 24
+  collections in 1,240 requests at 90 ms of CPU each (busy machine; 20-30 ms
+  on a quiet one), so 2% of the requests paid one, p99 = p50 + one pause;
+  at 10,000, 130 of 10 ms and 6 gen-1 of 24 ms; at 700, young ones cost
+  nothing but 17 full collections of 63 ms came back.
+
+So: a young collection every 10,000 allocations, a gen-1 every 20 of them
+(the heap of newly opened sockets is walked once on its way to the old
+generation, not every tenth time), and the objects alive at startup
+(modules, templates, mappers) frozen out of every later collection
+(``gc.freeze``). The figures and the commands are in docs/performance.md,
+"Pages" and "The garbage collector".
 """
 
 from __future__ import annotations
@@ -19,7 +31,7 @@ import gc
 
 __all__ = ["THRESHOLDS", "tune_gc"]
 
-THRESHOLDS = (50_000, 20, 10)
+THRESHOLDS = (10_000, 20, 10)
 _tuned = False
 
 
