@@ -141,10 +141,15 @@ class Beats:
             now = loop.time()
             while due and due[0][0] <= now:
                 when, _, beating = heapq.heappop(due)
-                if not beating.gone:
+                if beating.gone:
+                    continue
+                try:
                     # The next one counts from when this one was due, not from
                     # the tick: beats keep their interval, on average exact.
                     self._beat(beating, max(when, now - self.interval / 2))
+                except Exception:
+                    # One socket's failure must not stop every socket's beats.
+                    logger.exception("a heartbeat failed")
             if self._touch and (self._touching is None or self._touching.done()):
                 batch, self._touch = self._touch, []
                 self._touching = asyncio.create_task(self._refresh(batch))

@@ -201,7 +201,8 @@ async def live(ws: WebSocket) -> None:
             writer = asyncio.create_task(conn.write(ws.scope.get("collab.send", ws.send)))
             tasks = [writer, asyncio.create_task(_reader(ws))]
             # From here a user.changed event has the socket checked at once.
-            beating = Beating(conn, Here(ws, conn, []), _checker(ws, topics), public=bool(token))
+            check = _checker(ws, topics)
+            beating = Beating(conn, Here(ws, conn, []), check, public=token is not None)
             conn.on_recheck = beating.check_soon
             for topic, after in topics.items():
                 await hub.subscribe(topic, conn, after)

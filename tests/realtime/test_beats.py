@@ -168,3 +168,16 @@ async def test_heartbeats_go_on_while_a_presence_round_hangs() -> None:
     beats.remove(beating)
     await asyncio.sleep(0)
     assert len(asyncio.all_tasks()) == before
+
+
+async def test_one_socket_failing_its_beat_stops_no_other(caplog: pytest.LogCaptureFixture) -> None:
+    beats = Beats(CountingPresence(ttl=5), INTERVAL)
+    broken, _ = _socket(beats, 1)
+    healthy, _ = _socket(beats, 2)
+
+    def put(frame: str) -> None:
+        raise RuntimeError("broken socket")
+
+    broken.put = put  # type: ignore[method-assign]
+    await _until(lambda: _beaten(healthy) >= 3)
+    assert "a heartbeat failed" in caplog.text
