@@ -23,6 +23,7 @@ __all__ = [
     "Database",
     "EventSink",
     "UnitOfWork",
+    "WriteTurnTimeout",
     "WriterQueue",
     "bump_revision",
     "is_unavailable",
@@ -116,6 +117,12 @@ def is_unavailable(error: BaseException) -> bool:
     return False
 
 
+class WriteTurnTimeout(exc.TimeoutError):
+    """No write turn came in time: the database is as good as unavailable
+    (a 503, like SQLite's own busy timeout; the app's database-error handler
+    and :func:`is_unavailable` take it as SQLAlchemy's pool timeout)."""
+
+
 class WriterQueue:
     """One write transaction at a time in this process, in the order they asked.
 
@@ -164,7 +171,9 @@ class WriterQueue:
                 await lock.acquire()
         except TimeoutError as exc:
             holder = self._owner.get_name() if self._owner is not None else "?"
-            raise TimeoutError(f"no write turn in {self.timeout:g} s (held by {holder})") from exc
+            raise WriteTurnTimeout(
+                f"no write turn in {self.timeout:g} s (held by {holder})"
+            ) from exc
         self._owner = task
         try:
             yield

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, insert, select
 
-from collab.db import Database, is_unavailable
+from collab.app import DATABASE_ERRORS
+from collab.db import Database, WriteTurnTimeout, is_unavailable
 from collab.forums.models import Post
 from collab.housekeeping import sweep
 from collab.models import LoginAttempt, utcnow
@@ -149,9 +150,11 @@ async def test_a_writer_waiting_too_long_gets_an_unavailable_error(database: Dat
     hold = asyncio.Event()
     first = asyncio.create_task(write(database, "first", [], hold))
     await settle()
-    with pytest.raises(TimeoutError) as raised:
+    with pytest.raises(WriteTurnTimeout) as raised:
         await write(database, "late", [])
     assert is_unavailable(raised.value)  # a 503, as SQLite's busy timeout would give
+    # ... and the app's database-error handler takes it (a 500 otherwise).
+    assert isinstance(raised.value, DATABASE_ERRORS)
     hold.set()
     await first
     assert await attempts(database) == 1
