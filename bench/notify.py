@@ -36,11 +36,8 @@ import asyncio
 import json
 import os
 import re
-import shlex
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -52,7 +49,16 @@ import httpx
 from aiosmtpd.controller import Controller
 from sqlalchemy import delete, insert, select
 
-from bench.procs import Server, collab_data, free_port, raise_fd_limit, uvicorn_argv
+from bench.procs import (
+    Server,
+    collab_data,
+    command_line,
+    free_port,
+    print_report,
+    raise_fd_limit,
+    uvicorn_argv,
+    work_dir,
+)
 from bench.wsclient import LeanClient, connect
 
 STAFF = "staff@demo.collab.it"
@@ -467,22 +473,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    command = "python -m bench.notify " + shlex.join(sys.argv[1:] if argv is None else argv)
-    path = Path(tempfile.mkdtemp(prefix="collab-bench-notify-"))
-    try:
+    command = command_line("bench.notify", argv)
+    with work_dir("notify", keep=args.keep) as path:
         report = asyncio.run(run(args, path))
-    finally:
-        if args.keep:
-            log(f"logs and data kept in {path}")
-        else:
-            shutil.rmtree(path, ignore_errors=True)
-    print()
-    print(f"command: {command.strip()}")
-    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    print()
-    print(table(report))
-    print(json.dumps(report.summary()))
-    return 0 if report.summary()["ok"] else 1
+    return print_report(command, table(report), report.summary())
 
 
 if __name__ == "__main__":

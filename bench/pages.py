@@ -27,16 +27,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import re
-import shlex
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +43,7 @@ from sqlalchemy import select
 
 from bench import dataset
 from bench.gcprobe import FACTORY, read_log, summarize
-from bench.procs import Server, free_port, uvicorn_argv
+from bench.procs import Server, command_line, free_port, print_report, uvicorn_argv, work_dir
 
 SLACK_MS = 10.0  # the goal: p99 within p50 + 10 ms
 PAGE_LINK = re.compile(r"[?&]page=(\d+)")
@@ -304,23 +300,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    command = "python -m bench.pages " + shlex.join(sys.argv[1:] if argv is None else argv)
-    work = Path(tempfile.mkdtemp(prefix="collab-bench-pages-"))
-    try:
-        report = run(args, work)
-    finally:
-        if args.keep:
-            log(f"logs and data kept in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    print()
-    print(f"command: {command.strip()}")
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"machine: {os.cpu_count()} CPUs, load {load}, Python {sys.version.split()[0]}")
-    print()
-    print(table(report))
-    print(json.dumps(report))
-    return 0 if report["ok"] else 1
+    command = command_line("bench.pages", argv)
+    with work_dir("pages", keep=args.keep) as path:
+        report = run(args, path)
+    return print_report(command, table(report), report)
 
 
 if __name__ == "__main__":

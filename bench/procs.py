@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import secrets
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "Server",
@@ -201,3 +206,35 @@ def start_redis(log_dir: Path) -> Server:
     server = Server("redis", argv, port, log_dir)
     server.wait_tcp()
     return server
+
+
+@contextlib.contextmanager
+def work_dir(name: str, *, keep: bool = False) -> Iterator[Path]:
+    """A fresh directory for one benchmark run (its servers' data and logs),
+    removed at the end unless ``keep``."""
+    path = Path(tempfile.mkdtemp(prefix=f"collab-bench-{name}-"))
+    try:
+        yield path
+    finally:
+        if keep:
+            print(f"logs and data kept in {path}", file=sys.stderr, flush=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def command_line(module: str, argv: Sequence[str] | None) -> str:
+    """How the run was asked for, to print beside its figures."""
+    return f"python -m {module} " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+
+def print_report(command: str, table: str, summary: Mapping[str, Any]) -> int:
+    """A benchmark's ending: the command, the machine (its load now), the
+    table, and one JSON object as the last line for scripts; the exit status."""
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print()
+    print(f"command: {command.strip()}")
+    print(f"machine: {os.cpu_count()} CPUs, load {load}, Python {sys.version.split()[0]}")
+    print()
+    print(table)
+    print(json.dumps(summary))
+    return 0 if summary.get("ok") else 1

@@ -21,14 +21,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import os
 import re
 import secrets
-import shlex
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,7 +37,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench.procs import Server, collab_data, free_port, rss_bytes, uvicorn_argv
+from bench.procs import (
+    Server,
+    collab_data,
+    command_line,
+    free_port,
+    print_report,
+    rss_bytes,
+    uvicorn_argv,
+    work_dir,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 STAFF = "staff@demo.collab.it"
@@ -395,22 +399,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    command = "python -m bench.upload " + shlex.join(sys.argv[1:] if argv is None else argv)
-    path = Path(tempfile.mkdtemp(prefix="collab-bench-upload-"))
-    try:
+    command = command_line("bench.upload", argv)
+    with work_dir("upload", keep=args.keep) as path:
         report = run(args, path)
-    finally:
-        if args.keep:
-            log(f"logs and data kept in {path}")
-        else:
-            shutil.rmtree(path, ignore_errors=True)
-    print()
-    print(f"command: {command.strip()}")
-    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    print()
-    print(table(report))
-    print(json.dumps(report.summary()))
-    return 0 if report.ok else 1
+    return print_report(command, table(report), report.summary())
 
 
 if __name__ == "__main__":

@@ -31,14 +31,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import re
 import secrets
-import shlex
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -48,7 +43,16 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from bench.procs import Server, collab_data, cpu_seconds, free_port, uvicorn_argv
+from bench.procs import (
+    Server,
+    collab_data,
+    command_line,
+    cpu_seconds,
+    free_port,
+    print_report,
+    uvicorn_argv,
+    work_dir,
+)
 
 BODY = "Risposta di prova {token}: va bene per noi."
 TOKEN = re.compile(r"zw[0-9a-f]{12}w")
@@ -331,23 +335,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    command = "python -m bench.writes " + shlex.join(sys.argv[1:] if argv is None else argv)
-    path = Path(tempfile.mkdtemp(prefix="collab-bench-writes-"))
-    try:
+    command = command_line("bench.writes", argv)
+    with work_dir("writes", keep=args.keep) as path:
         report = run(args, path)
-    finally:
-        if args.keep:
-            log(f"logs and data kept in {path}")
-        else:
-            shutil.rmtree(path, ignore_errors=True)
-    print()
-    print(f"command: {command.strip()}")
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"machine: {os.cpu_count()} CPUs, load {load}, Python {sys.version.split()[0]}")
-    print()
-    print(table(report))
-    print(json.dumps(report.summary()))
-    return 0 if report.summary()["ok"] else 1
+    return print_report(command, table(report), report.summary())
 
 
 if __name__ == "__main__":
