@@ -443,11 +443,10 @@ def _zone_of_thread_owner(builder: Builder) -> int:
 def make(data_dir: Path, database_url: str | None, scale: float) -> dict[str, Any]:
     """Build the dataset in ``data_dir`` (new); its manifest, also written there."""
     started = time.perf_counter()
-    env = (
-        collab_data(data_dir, DATABASE_URL=database_url) if database_url else collab_data(data_dir)
-    )
+    # Named even for the default: a DATABASE_URL in the caller's environment
+    # (a test run on PostgreSQL) must not receive the schema meant for this one.
     url = database_url or f"sqlite+aiosqlite:///{data_dir / 'collab.sqlite3'}"
-    env["DATABASE_URL"] = url
+    env = collab_data(data_dir, DATABASE_URL=url)
     log(f"schema and demo data: {time.perf_counter() - started:.1f} s")
     ids, timings = asyncio.run(build(url, scale))
     manifest = {
