@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -13,13 +14,13 @@ from collab.app import DATABASE_ERRORS
 from collab.db import Database, WriteTurnTimeout, is_unavailable
 from collab.forums.models import Post
 from collab.housekeeping import sweep
+from collab.migrate import upgrade
 from collab.models import LoginAttempt, utcnow
 from collab.settings import Settings
 from tests.conftest import World
 from tests.dbs import is_postgres
 from tests.forums.support import Login, start
 
-sqlite_only = pytest.mark.skipif(is_postgres(), reason="the queue is SQLite's")
 # A guard against a hang, not a timing: each of these finishes in milliseconds.
 HANG = 20.0
 
@@ -27,6 +28,26 @@ HANG = 20.0
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
     db = Database(database_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def sqlite_url(database_url: str, tmp_path: Path) -> str:
+    """A migrated SQLite database: the suite's own, or (when the suite runs on
+    PostgreSQL) one of this test's, since the queue is SQLite's."""
+    if not is_postgres():
+        return database_url
+    url = f"sqlite+aiosqlite:///{tmp_path / 'queue.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+async def queued(sqlite_url: str) -> AsyncIterator[Database]:
+    """A Database on SQLite, whose writers take turns."""
+    db = Database(sqlite_url)
+    assert db.writers is not None
     yield db
     await db.dispose()
 
@@ -56,15 +77,14 @@ async def attempts(db: Database) -> int:
         return int(await session.scalar(select(func.count()).select_from(LoginAttempt)) or 0)
 
 
-@sqlite_only
-async def test_sqlite_writers_take_turns_in_the_order_they_came(database: Database) -> None:
+async def test_sqlite_writers_take_turns_in_the_order_they_came(queued: Database) -> None:
     log: list[str] = []
     hold = asyncio.Event()
-    first = asyncio.create_task(write(database, "first", log, hold))
+    first = asyncio.create_task(write(queued, "first", log, hold))
     await settle()
     rest = []
     for n in range(5):
-        rest.append(asyncio.create_task(write(database, f"w{n}", log, None)))
+        rest.append(asyncio.create_task(write(queued, f"w{n}", log, None)))
         await settle()
     # Nobody else started while the first held the turn.
     assert log == ["first"]
@@ -75,16 +95,15 @@ async def test_sqlite_writers_take_turns_in_the_order_they_came(database: Databa
     for n in range(5):
         expected += [f"w{n}", f"w{n} done"]
     assert log == expected
-    assert await attempts(database) == 6
-    assert not database.writers.busy  # type: ignore[union-attr]
+    assert await attempts(queued) == 6
+    assert not queued.writers.busy  # type: ignore[union-attr]
 
 
-@sqlite_only
-async def test_reads_do_not_wait_for_the_writer(database: Database) -> None:
+async def test_reads_do_not_wait_for_the_writer(queued: Database) -> None:
     hold = asyncio.Event()
-    writer = asyncio.create_task(write(database, "writer", [], hold))
+    writer = asyncio.create_task(write(queued, "writer", [], hold))
     await settle()
-    async with asyncio.timeout(HANG), database.session() as session:
+    async with asyncio.timeout(HANG), queued.session() as session:
         assert await session.scalar(select(func.count()).select_from(LoginAttempt)) == 0
     hold.set()
     await writer
@@ -108,15 +127,14 @@ async def test_a_transaction_inside_another_of_the_same_task_does_not_wait_for_i
         await asyncio.create_task(write(database, "after", log))
 
 
-@sqlite_only
-async def test_a_waiter_cancelled_in_the_queue_leaves_it_working(database: Database) -> None:
+async def test_a_waiter_cancelled_in_the_queue_leaves_it_working(queued: Database) -> None:
     log: list[str] = []
     hold = asyncio.Event()
-    first = asyncio.create_task(write(database, "first", log, hold))
+    first = asyncio.create_task(write(queued, "first", log, hold))
     await settle()
-    cancelled = asyncio.create_task(write(database, "cancelled", log))
+    cancelled = asyncio.create_task(write(queued, "cancelled", log))
     await settle()
-    last = asyncio.create_task(write(database, "last", log))
+    last = asyncio.create_task(write(queued, "last", log))
     await settle()
     cancelled.cancel()
     await settle()
@@ -126,7 +144,7 @@ async def test_a_waiter_cancelled_in_the_queue_leaves_it_working(database: Datab
     with pytest.raises(asyncio.CancelledError):
         await cancelled
     assert log == ["first", "first done", "last", "last done"]
-    assert not database.writers.busy  # type: ignore[union-attr]
+    assert not queued.writers.busy  # type: ignore[union-attr]
 
 
 async def test_a_failed_transaction_hands_the_turn_on(database: Database) -> None:
@@ -143,29 +161,27 @@ async def test_a_failed_transaction_hands_the_turn_on(database: Database) -> Non
     assert await attempts(database) == 1  # the failed one rolled back
 
 
-@sqlite_only
-async def test_a_writer_waiting_too_long_gets_an_unavailable_error(database: Database) -> None:
-    assert database.writers is not None
-    database.writers.timeout = 0.05
+async def test_a_writer_waiting_too_long_gets_an_unavailable_error(queued: Database) -> None:
+    assert queued.writers is not None
+    queued.writers.timeout = 0.05
     hold = asyncio.Event()
-    first = asyncio.create_task(write(database, "first", [], hold))
+    first = asyncio.create_task(write(queued, "first", [], hold))
     await settle()
     with pytest.raises(WriteTurnTimeout) as raised:
-        await write(database, "late", [])
+        await write(queued, "late", [])
     assert is_unavailable(raised.value)  # a 503, as SQLite's busy timeout would give
     # ... and the app's database-error handler takes it (a 500 otherwise).
     assert isinstance(raised.value, DATABASE_ERRORS)
     hold.set()
     await first
-    assert await attempts(database) == 1
+    assert await attempts(queued) == 1
 
 
-@sqlite_only
 async def test_two_processes_on_one_file_still_meet_at_sqlites_busy_timeout(
-    database_url: str,
+    sqlite_url: str,
 ) -> None:
     # Two Database objects: two queues, as in two workers.
-    one, two = Database(database_url), Database(database_url)
+    one, two = Database(sqlite_url), Database(sqlite_url)
     try:
         log: list[str] = []
         async with asyncio.timeout(HANG):
