@@ -23,15 +23,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
-import shlex
-import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -39,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.procs import command_line, print_report, work_dir
 
 PASSWORD = "password-del-banco"  # noqa: S105 (the throwaway users of a temporary database)
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -281,23 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.contributions, args.posts, args.requests = 60, 500, 5
-    command = "python -m bench.consultation_page " + shlex.join(
-        sys.argv[1:] if argv is None else argv
-    )
+    command = command_line("bench.consultation_page", argv)
     load = os.getloadavg()[0]
-    path = Path(tempfile.mkdtemp(prefix="collab-bench-pages-"))
-    try:
+    with work_dir("consultation-page") as path:
         summary = asyncio.run(run(args, path))
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-    print()
-    print(f"command: {command.strip()}")
-    python = sys.version.split()[0]
-    print(f"machine: {os.cpu_count()} CPUs, load {load:.2f} before the run, Python {python}")
-    print()
-    print(table(summary))
-    print(json.dumps(summary))
-    return 0 if summary["ok"] else 1
+    return print_report(command, table(summary), summary, load_before=load)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import shlex
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import replace
@@ -34,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from bench.procs import rss_bytes
+from bench.procs import command_line, print_report, rss_bytes, work_dir
 
 
 def log(message: str) -> None:
@@ -189,19 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.people, args.per_person = 100, 10
-    command = "python -m bench.digest " + shlex.join(sys.argv[1:] if argv is None else argv)
-    path = Path(tempfile.mkdtemp(prefix="collab-bench-digest-"))
-    try:
+    command = command_line("bench.digest", argv)
+    with work_dir("digest") as path:
         summary = asyncio.run(run(args, path))
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-    print()
-    print(f"command: {command.strip()}")
-    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    print()
-    print(table(summary))
-    print(json.dumps(summary))
-    return 0 if summary["ok"] else 1
+    return print_report(command, table(summary), summary)
 
 
 if __name__ == "__main__":

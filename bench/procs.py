@@ -227,10 +227,16 @@ def command_line(module: str, argv: Sequence[str] | None) -> str:
     return f"python -m {module} " + shlex.join(sys.argv[1:] if argv is None else argv)
 
 
-def print_report(command: str, table: str, summary: Mapping[str, Any]) -> int:
-    """A benchmark's ending: the command, the machine (its load now), the
-    table, and one JSON object as the last line for scripts; the exit status."""
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+def print_report(
+    command: str, table: str, summary: Mapping[str, Any], *, load_before: float | None = None
+) -> int:
+    """A benchmark's ending: the command, the machine (its load now, or
+    ``load_before`` the run when given), the table, and one JSON object as
+    the last line for scripts; the exit status."""
+    if load_before is None:
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    else:
+        load = f"{load_before:.2f} before the run"
     print()
     print(f"command: {command.strip()}")
     print(f"machine: {os.cpu_count()} CPUs, load {load}, Python {sys.version.split()[0]}")
