@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from collab import sqlite_trips
+
 __all__ = [
     "Database",
     "EventSink",
@@ -68,7 +70,13 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
 
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+        # One trip to aiosqlite's thread per statement (collab/sqlite_trips.py).
+        module = sqlite_trips.dbapi()
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_MS / 1000},
+            **({"module": module} if module is not None else {}),
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # A server that does not answer fails a request in seconds (then 503),

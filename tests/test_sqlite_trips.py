@@ -1,0 +1,101 @@
+"""SQLite statements in one trip to aiosqlite's thread (collab/sqlite_trips.py).
+
+Whatever SQLAlchemy reads from a cursor must be what the standard adapter
+gives; only the number of trips changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, exc, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from collab import sqlite_trips
+from collab.db import make_engine
+
+metadata = MetaData()
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(20), unique=True, nullable=False),
+)
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.sqlite3'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every function sent to an aiosqlite thread from now on."""
+    sent: list[Any] = []
+    original: Any = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(fn)
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return sent
+
+
+def test_the_engine_uses_one_trip_cursors(engine: AsyncEngine) -> None:
+    assert sqlite_trips.AVAILABLE, "aiosqlite changed: see collab/sqlite_trips.py"
+    assert isinstance(engine.dialect.dbapi, sqlite_trips.OneTripDBAPI)
+
+
+async def test_a_statement_is_one_trip(engine: AsyncEngine, trips: list[Any]) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))  # the pool's own first trips
+        trips.clear()
+        for _ in range(5):
+            assert (await conn.execute(select(items.c.id))).all() == []
+        # The standard adapter: 4 each (cursor, execute, fetch, close).
+        assert trips == [sqlite_trips._run] * 5
+
+
+async def test_what_a_cursor_tells_is_unchanged(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        first = await conn.execute(insert(items).values(name="uno"))
+        assert first.inserted_primary_key == (1,)  # lastrowid
+        many = await conn.execute(insert(items), [{"name": "due"}, {"name": "tre"}])
+        assert many.rowcount == 2  # executemany
+        returned = await conn.execute(
+            insert(items).returning(items.c.id, items.c.name), [{"name": "quattro"}]
+        )
+        assert returned.all() == [(4, "quattro")]
+        changed = await conn.execute(
+            update(items).where(items.c.id > 2).values(name=items.c.name + "!")
+        )
+        assert changed.rowcount == 2
+        result = await conn.execute(select(items.c.name).order_by(items.c.id))
+        assert result.keys() == ["name"]  # description
+        assert result.fetchmany(2) == [("uno",), ("due",)]
+        assert result.fetchone() == ("tre!",)
+        assert result.fetchall() == [("quattro!",)]
+        assert result.fetchone() is None
+        streamed = await conn.stream(select(items.c.id).order_by(items.c.id))  # server-side
+        assert [row.id async for row in streamed] == [1, 2, 3, 4]
+
+
+async def test_errors_are_the_drivers_and_roll_back(engine: AsyncEngine) -> None:
+    with pytest.raises(exc.IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(insert(items).values(name="uno"))
+            await conn.execute(insert(items).values(name="uno"))
+    with pytest.raises(exc.OperationalError):
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT nothing FROM nowhere"))
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(items.c.id))).all() == []
