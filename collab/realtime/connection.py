@@ -22,6 +22,7 @@ from collab.models import User
 from collab.permissions import Action, can
 from collab.realtime.frames import reset_frame
 from collab.realtime.sessions import RECHECK
+from collab.realtime.wire import Wire
 
 __all__ = ["Connection", "DirectSend"]
 
@@ -118,10 +119,13 @@ class Connection:
         """Send what the outbox holds, in order, until the socket goes."""
         frames = self.frames
         loop = asyncio.get_running_loop()
+        wire = Wire(send)  # the same bytes to every socket, framed once (wire.py)
         try:
             while True:
                 while frames:
-                    await send({"type": "websocket.send", "text": frames.popleft()})
+                    text = frames.popleft()
+                    if not wire.write_now(text):
+                        await send({"type": "websocket.send", "text": text})
                 self.waiter = loop.create_future()
                 await self.waiter
         except OSError:
