@@ -33,7 +33,14 @@ from typing import Any
 
 import httpx
 
-from bench.loadgen import LoadSpec, Result, machine_busy_seconds, measure, probe_token
+from bench.loadgen import (
+    FOREIGN_CPU,
+    LoadSpec,
+    Result,
+    machine_busy_seconds,
+    measure,
+    probe_token,
+)
 from bench.procs import Server, collab_data, free_port, raise_fd_limit, start_redis, uvicorn_argv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -394,8 +401,20 @@ def round_ratios(results: list[Result], name: str, baseline: str) -> list[float]
     return out
 
 
-def table(results: list[Result], paced: bool = False) -> str:
-    """The results table; ratios only when the posts were not paced (--rate)."""
+def noisy(result: Result) -> bool:
+    """Whether other processes took CPU during the run (the OTHER PROCESSES warning)."""
+    return result.foreign_cpu > FOREIGN_CPU
+
+
+def ratio_summary(ratios: list[float]) -> tuple[float, float]:
+    """The median (the lower middle one) and the worst of the round-by-round ratios."""
+    return sorted(ratios)[(len(ratios) - 1) // 2], min(ratios)
+
+
+def table(results: list[Result], paced: bool = False, refused: bool = False) -> str:
+    """The results table; ratios only when the posts were not paced (--rate) and
+    not ``refused`` (a noisy run without --allow-noise)."""
+    paced = paced or refused
     by = {(r.name, r.compression): r for r in results}
     header = (
         "| target | deflate | deliveries/s | p50 ms | p99 ms | p99 to last ms | RSS/socket KiB "
@@ -462,6 +481,9 @@ def summary(all_runs: list[Result], args: argparse.Namespace) -> dict[str, objec
         ratios = round_ratios(all_runs, "collab_1w", "bare")
         if ratios:
             out["collab_1w_vs_bare_rounds"] = [round(x, 3) for x in ratios]
+            middle, worst = ratio_summary(ratios)
+            out["collab_1w_vs_bare_median"] = round(middle, 3)
+            out["collab_1w_vs_bare_worst"] = round(worst, 3)
     out["subscribers"] = args.subscribers
     out["messages"] = args.messages
     out["rate"] = args.rate
@@ -642,6 +664,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run every target this many times, in turn (the table shows each target's "
         "median run; the ratios are also given round by round): this machine's noise",
     )
+    parser.add_argument(
+        "--allow-noise",
+        action="store_true",
+        help="print ratios even from runs with the OTHER PROCESSES warning (by default a "
+        "busy machine's ratios are refused: it slows the baseline more than collab)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
     parser.add_argument(
         "--profile",
@@ -680,8 +708,21 @@ def main(argv: list[str] | None = None) -> int:
         f"took {time.monotonic() - started:.0f} s"
     )
     print()
-    print(table(medians(results), paced=args.rate is not None))
+    noisy_runs = [r for r in results if noisy(r)]
+    refused = bool(noisy_runs) and not args.allow_noise
+    print(table(medians(results), paced=args.rate is not None, refused=refused))
     print()
+    if noisy_runs:
+        names = ", ".join(
+            f"{r.name} (round {r.round}, {r.foreign_cpu:.2f} cores)" for r in noisy_runs
+        )
+        print(f"OTHER PROCESSES took CPU during: {names}.")
+        print(
+            "  Ratios are not printed from such a run (give --allow-noise to see them)."
+            if refused
+            else "  --allow-noise: the ratios below come from a busy machine; do not quote them."
+        )
+        print()
     if args.rounds > 1:
         print(f"the median run of {args.rounds} rounds per target; each round, deflate off:")
         for round_ in sorted({r.round for r in results}):
@@ -692,12 +733,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"  round {round_}: {line}")
         ratios = round_ratios(results, "collab_1w", "bare")
-        if ratios:
-            middle = sorted(ratios)[(len(ratios) - 1) // 2]
+        if ratios and not refused:
+            middle, worst = ratio_summary(ratios)
             print(
                 "  collab_1w / bare, round by round: "
                 + ", ".join(f"{x:.2f}x" for x in ratios)
-                + f" (median {middle:.2f}x)"
+                + f" (median {middle:.2f}x, worst round {worst:.2f}x)"
             )
         print()
     saturated = [r for r in medians(results) if r.saturated]
@@ -706,7 +747,12 @@ def main(argv: list[str] | None = None) -> int:
             "load generator saturated in: "
             + ", ".join(f"{r.name}/{'on' if r.compression else 'off'}" for r in saturated)
         )
-    print(json.dumps(summary(results, args)))
+    out = summary(results, args)
+    out["noisy_runs"] = [f"{r.name}/round {r.round}" for r in noisy_runs]
+    out["ratios_refused"] = refused
+    if refused:
+        out.pop("collab_1w_vs_bare_rounds", None)
+    print(json.dumps(out))
     return 0 if all(r.delivered for r in results) else 1
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.fanout import medians, round_ratios
+from bench.fanout import medians, noisy, ratio_summary, round_ratios, table
 from bench.loadgen import Result
 
 
@@ -36,3 +36,17 @@ def test_the_median_run_stands_for_each_target() -> None:
 def test_an_even_number_of_rounds_takes_the_lower_middle() -> None:
     runs = [_run("bare", v, i + 1) for i, v in enumerate([4.0, 1.0, 3.0, 2.0])]
     assert [r.deliveries_per_s for r in medians(runs)] == [2.0]
+
+
+def test_ratios_give_the_median_and_the_worst_round() -> None:
+    assert ratio_summary([0.71, 0.52, 0.80]) == (0.71, 0.52)
+    assert ratio_summary([0.9, 0.6]) == (0.6, 0.6)
+
+
+def test_a_noisy_run_has_its_ratios_refused() -> None:
+    quiet, busy = _run("collab_1w", 20_000, 1), _run("bare", 30_000, 1)
+    quiet.foreign_cpu, busy.foreign_cpu = 0.05, 0.40
+    assert not noisy(quiet) and noisy(busy)
+    assert "0.67x" in table([quiet, busy])
+    refused = table([quiet, busy], refused=True)
+    assert "0.67x" not in refused and "20,000" in refused
