@@ -30,10 +30,14 @@ __all__ = ["Connection", "DirectSend"]
 class Connection:
     """One websocket as the hub sees it: a bounded outbox drained by a writer task.
 
-    ``deliver`` runs once per socket per event. The
-    outbox is a deque and one future the writer waits on when it is empty
-    (an ``asyncio.Queue`` does more per item than this needs), and the writer
-    sends with the server's own ``send`` (see :class:`DirectSend`).
+    ``deliver`` runs once per socket per event. When the writer is idle and
+    the transport takes data, the frame's bytes (framed once for every
+    socket, :mod:`collab.realtime.wire`) are written at once, in the hub's
+    loop over the sockets: no queue, no task switch. Otherwise the frame
+    waits in the outbox, a deque and one future the writer waits on when it
+    is empty (an ``asyncio.Queue`` does more per item than this needs), and
+    the writer sends it, with the server's own ``send`` (see
+    :class:`DirectSend`) when it cannot go straight to the transport.
     """
 
     def __init__(self, ws: WebSocket, user: User | None, locale: str, queue_size: int) -> None:
@@ -42,7 +46,11 @@ class Connection:
         self.locale = locale
         self.limit = queue_size
         self.frames: deque[str] = deque()
+        # Set while the writer waits for frames (the outbox is then empty).
         self.waiter: asyncio.Future[None] | None = None
+        # The socket's transport, once the writer runs (wire.py): a frame put
+        # while the writer waits goes straight to it, with no task switch.
+        self.wire: Wire | None = None
         # Resolved when the socket must close: with the close code (1013 when
         # the outbox overflows, a check's Rejected code), or with the failure
         # the handler turns into one. One future, not a task waiting per cause.
@@ -87,6 +95,9 @@ class Connection:
         )
 
     def put(self, frame: str) -> None:
+        waiter = self.waiter
+        if waiter is not None and self.wire is not None and self.wire.write_now(frame):
+            return  # nothing queued before it and the writer idle: order kept
         frames = self.frames
         if len(frames) >= self.limit:
             # Never wait for a slow client: drop it, it resumes from the log.
@@ -95,7 +106,6 @@ class Connection:
             self.close(1013)
             return
         frames.append(frame)
-        waiter = self.waiter
         if waiter is not None:
             self.waiter = None
             if not waiter.done():
@@ -119,7 +129,7 @@ class Connection:
         """Send what the outbox holds, in order, until the socket goes."""
         frames = self.frames
         loop = asyncio.get_running_loop()
-        wire = Wire(send)  # the same bytes to every socket, framed once (wire.py)
+        wire = self.wire = Wire(send)  # the same bytes to every socket, framed once
         try:
             while True:
                 while frames:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, MutableMapping
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import uvicorn
@@ -164,3 +164,23 @@ async def test_an_extension_or_another_server_means_send_only(protocol: FakeProt
         pass
 
     assert not Wire(plain_send).direct
+
+
+async def test_a_frame_put_while_the_writer_waits_skips_the_outbox(
+    protocol: FakeProtocol,
+) -> None:
+    conn = Connection(cast(WebSocket, None), None, "it", 4)
+    writer = asyncio.create_task(conn.write(protocol.send))
+    await asyncio.sleep(0)  # the writer starts and waits
+    waiting = conn.waiter
+    assert waiting is not None
+    conn.put("subito")
+    assert protocol.written == [wire_frame("subito")]
+    assert not conn.frames and conn.waiter is waiting  # no queue, no wake-up
+    # Paused by flow control: the frame waits in the outbox, for the writer.
+    protocol.writable.clear()
+    conn.put("dopo")
+    assert list(conn.frames) == ["dopo"] and conn.waiter is None
+    conn.put("ancora")  # behind it, never before it
+    assert list(conn.frames) == ["dopo", "ancora"]
+    writer.cancel()
