@@ -86,15 +86,17 @@ def _number(request: Request, name: str) -> int | None:
     if raw is None:
         return None
     if not (raw.isascii() and raw.isdigit() and len(raw) < 10):
-        raise ApiError(400, N_("Query parameters limit and before must be whole numbers."))
+        raise ApiError(400, N_("Query parameters limit, before and after must be whole numbers."))
     return int(raw)
 
 
-def _page(request: Request) -> tuple[int, int | None]:
+def _page(request: Request, cursor: str = "before") -> tuple[int, int | None]:
+    """The page asked for: ``limit`` and the ``cursor`` parameter (the last
+    item of the previous page)."""
     limit = _number(request, "limit")
     if limit is not None and not 1 <= limit <= MAX_LIMIT:
         raise ApiError(400, N_("The limit must be between 1 and 200."))
-    return limit or DEFAULT_LIMIT, _number(request, "before")
+    return limit or DEFAULT_LIMIT, _number(request, cursor)
 
 
 def _json(payload: JSON) -> Response:
@@ -153,19 +155,25 @@ async def consultation(request: Request) -> Response:
 
 @endpoint
 async def contributions(request: Request) -> Response:
+    """A page of a consultation's contributions, by receipt number (``after``
+    the last number of the previous page): a consultation for 312 comuni
+    would otherwise be one answer of hundreds of kilobytes."""
     user = await _user(request)
+    limit, after = _page(request, "after")
     async with web.db(request).session() as session:
         found = await _readable(session, user, request)
-        rows = list(
-            await session.scalars(
-                select(Contribution)
-                .where(Contribution.consultation_id == found.id)
-                .order_by(Contribution.number)
-            )
-        )
+        query = select(Contribution).where(Contribution.consultation_id == found.id)
+        if after is not None:
+            query = query.where(Contribution.number > after)
+        rows = list(await session.scalars(query.order_by(Contribution.number).limit(limit + 1)))
+        more, rows = len(rows) > limit, rows[:limit]
+        after = rows[-1].number if rows else None
         views = await consultation_queries.contribution_views(session, rows)
     items = [contribution_json(v.contribution, v.current.body_html, v.files) for v in views]
-    return _json({"consultation_id": found.id, "contributions": items})
+    following = None
+    if more:
+        following = f"/api/v1/consultations/{found.id}/contributions?limit={limit}&after={after}"
+    return _json({"consultation_id": found.id, "contributions": items, "next": following})
 
 
 def _check_library(user: User) -> None:

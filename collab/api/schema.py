@@ -76,7 +76,11 @@ SCHEMAS: dict[str, JSON] = {
         body_html=STR,
         documents=_array(_ref("File")),
     ),
-    "ContributionList": _object(consultation_id=INT, contributions=_array(_ref("Contribution"))),
+    "ContributionList": _object(
+        consultation_id=INT,
+        contributions=_array(_ref("Contribution")),
+        next={"type": ["string", "null"]},
+    ),
     "DocumentVersion": _object(version=INT, note=STR, created_at=TIME, file=_ref("File")),
     "LibraryDocument": _object(**LIBRARY_DOCUMENT),
     "LibraryDocumentDetail": _object(**LIBRARY_DOCUMENT, theme=_ref("Theme")),
@@ -96,11 +100,20 @@ def _id(description: str) -> JSON:
             "schema": INT}  # fmt: skip
 
 
+LIMIT_PARAMETER = {
+    "name": "limit", "in": "query", "required": False,
+    "schema": {**INT, "minimum": 1, "maximum": 200, "default": 50},
+    "description": N_("How many items, from 1 to 200."),
+}  # fmt: skip
 PAGE_PARAMETERS = [
-    {"name": "limit", "in": "query", "required": False, "schema": {**INT, "minimum": 1,
-     "maximum": 200, "default": 50}, "description": N_("How many items, from 1 to 200.")},
+    LIMIT_PARAMETER,
     {"name": "before", "in": "query", "required": False, "schema": INT,
      "description": N_("Only consultations with a smaller id (the next page).")},
+]  # fmt: skip
+CONTRIBUTION_PAGE_PARAMETERS = [
+    LIMIT_PARAMETER,
+    {"name": "after", "in": "query", "required": False, "schema": INT,
+     "description": N_("Only contributions with a higher number (the next page).")},
 ]  # fmt: skip
 
 
@@ -132,8 +145,10 @@ PATHS: dict[str, JSON] = {
         "Consultation", ("401", "404"), [CONSULTATION_ID]),
     "/api/v1/consultations/{id}/contributions": _get(
         "listContributions", N_("Contributions"),
-        N_("The comuni's contributions to a consultation, current version, no personal data."),
-        "ContributionList", ("401", "404"), [CONSULTATION_ID]),
+        N_("The comuni's contributions to a consultation, current version, no personal data, "
+           "by receipt number, a page at a time (follow next)."),
+        "ContributionList", ("400", "401", "404"),
+        [CONSULTATION_ID, *CONTRIBUTION_PAGE_PARAMETERS]),
     "/api/v1/themes/{id}/documents": _get(
         "listThemeDocuments", N_("Forms library of a theme"),
         N_("The documents of a theme's forms library, with every version."),

@@ -229,6 +229,43 @@ async def test_pagination_follows_next_and_skips_unreadable(
     assert [i["id"] for i in page["consultations"]] == [ids[1], ids[0]]
 
 
+async def test_contributions_come_a_page_at_a_time(
+    db: Database, world: World, login_as: Login
+) -> None:
+    consultation = await _consultation(db, world, "Zona 5", [5])
+    async with db.transaction() as uow:
+        comuni = list(await uow.session.scalars(select(Comune).order_by(Comune.id).limit(5)))
+        for number, comune in enumerate(comuni, start=1):
+            contribution = Contribution(
+                consultation_id=consultation.id, comune_id=comune.id, number=number,
+                status=Status.RECEIVED, version=1, submitted_by_id=world["sindaco5"].id,
+            )  # fmt: skip
+            uow.session.add(contribution)
+            await uow.session.flush()
+            uow.session.add(ContributionVersion(
+                contribution_id=contribution.id, number=1, body_source=f"n. {number}",
+                body_html=f"<p>n. {number}</p>", created_by_id=world["sindaco5"].id,
+            ))  # fmt: skip
+    c = await login_as("tecnico5")
+    base = f"/api/v1/consultations/{consultation.id}/contributions"
+    pages: list[list[int]] = []
+    url: str | None = f"{base}?limit=2"
+    while url is not None:
+        page = (await c.get(url)).json()
+        pages.append([item["number"] for item in page["contributions"]])
+        url = page["next"]
+    assert pages == [[1, 2], [3, 4], [5]]
+    whole = (await c.get(base)).json()  # 50 by default
+    assert [i["number"] for i in whole["contributions"]] == [1, 2, 3, 4, 5]
+    assert whole["next"] is None
+    assert (await c.get(f"{base}?after=3")).json()["contributions"][0]["number"] == 4
+    refused = await c.get(f"{base}?after=-1")
+    assert refused.status_code == 400
+    assert refused.json()["error"] == italian(
+        "Query parameters limit, before and after must be whole numbers."
+    )
+
+
 @pytest.mark.parametrize("query", ["limit=0", "limit=201", "limit=abc", "before=-1", "limit="])
 async def test_bad_paging_parameters_are_400(login_as: Login, query: str) -> None:
     c = await login_as("staff")
@@ -236,7 +273,7 @@ async def test_bad_paging_parameters_are_400(login_as: Login, query: str) -> Non
     assert response.status_code == 400
     assert response.json()["error"] in (
         italian("The limit must be between 1 and 200."),
-        italian("Query parameters limit and before must be whole numbers."),
+        italian("Query parameters limit, before and after must be whole numbers."),
     )
 
 
