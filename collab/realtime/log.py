@@ -45,7 +45,7 @@ def _upsert(dialect: str) -> Any:
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
-def _build_upsert(dialect: str, *, named: bool = False) -> Any:
+def _build_upsert(dialect: str) -> Any:
     insert_ = _upsert(dialect)(TopicSeq)
     statement = insert_.values(
         topic=bindparam("topic"), last_seq=bindparam("n")
@@ -53,47 +53,31 @@ def _build_upsert(dialect: str, *, named: bool = False) -> Any:
         index_elements=[TopicSeq.topic],
         set_={"last_seq": TopicSeq.last_seq + insert_.excluded.last_seq},
     )
-    if named:
-        return statement.returning(TopicSeq.topic, TopicSeq.last_seq)
-    return statement.returning(TopicSeq.last_seq)
+    return statement.returning(TopicSeq.topic, TopicSeq.last_seq)
 
 
 # Built once per dialect, not per call (building a statement costs more than
-# executing it on SQLite). Most writes touch one or two topics and run the
-# first; a write with many runs the second with every topic's parameters at
-# once, which SQLAlchemy sends as a few multi-row statements ("insertmanyvalues")
-# without building a statement per row or per call.
+# executing it on SQLite). Run with every topic's parameters at once, which
+# SQLAlchemy sends as one multi-row statement ("insertmanyvalues"; a few for
+# hundreds of topics): a reply's three or four topics are one round trip, not
+# one each, and a notification to 600 people is not 600.
 _UPSERTS = {dialect: _build_upsert(dialect) for dialect in ("postgresql", "sqlite")}
-_UPSERTS_MANY = {
-    dialect: _build_upsert(dialect, named=True) for dialect in ("postgresql", "sqlite")
-}
 _INSERT_EVENTS = insert(cast(Table, EventLog.__table__))  # Core: no ORM bookkeeping per row
-FEW = 4  # up to this many topics, one upsert each
 
 
 async def _advance(session: AsyncSession, counts: dict[str, int]) -> dict[str, int]:
     """Move each topic's last seq on by its count; the new last seqs.
 
-    Topics go in name order, so two writes that share topics take their row
-    locks (PostgreSQL) in the same order and cannot deadlock. A write with
-    many topics (a notification to 600 people: 600 ``user:N``) takes a few
-    multi-row upserts, not one round trip each.
+    Topics go in name order (the rows of the multi-row upsert too), so two
+    writes that share topics take their row locks (PostgreSQL) in the same
+    order and cannot deadlock.
     """
     dialect = session.get_bind().dialect.name
-    topics = sorted(counts)
-    last: dict[str, int] = {}
-    if len(topics) <= FEW:
-        for topic in topics:
-            result = await session.execute(_UPSERTS[dialect], {"topic": topic, "n": counts[topic]})
-            last[topic] = int(result.scalar_one())
-        return last
     connection = await session.connection()
     result = await connection.execute(
-        _UPSERTS_MANY[dialect], [{"topic": topic, "n": counts[topic]} for topic in topics]
+        _UPSERTS[dialect], [{"topic": topic, "n": counts[topic]} for topic in sorted(counts)]
     )
-    for topic, seq in result:
-        last[str(topic)] = int(seq)
-    return last
+    return {str(topic): int(seq) for topic, seq in result}
 
 
 async def append(session: AsyncSession, events: Sequence[Event]) -> list[LoggedEvent]:
