@@ -184,12 +184,24 @@ async def thread_posts(session: AsyncSession, thread_id: int, number: int) -> Pa
     return Page(items=posts, number=number, pages=pages, total=total)
 
 
+_POSITIONS = "collab.forums.post_positions"  # key of ``Session.info``: post id -> posts before
+
+
 async def post_position(session: AsyncSession, post: Post) -> int:
-    """The page of its thread on which ``post`` appears."""
-    before = await session.scalar(
-        select(func.count()).where(Post.thread_id == post.thread_id, Post.id < post.id)
-    )
-    return (before or 0) // POSTS_PER_PAGE + 1
+    """The page of its thread on which ``post`` appears.
+
+    Counted once per session: a post's place never changes (posts are never
+    deleted, removed ones keep their place, ids only grow), and a reply asks
+    twice in its transaction (its notifications' link, then its redirect).
+    """
+    known: dict[int, int] = session.info.setdefault(_POSITIONS, {})
+    before = known.get(post.id)
+    if before is None:
+        before = await session.scalar(
+            select(func.count()).where(Post.thread_id == post.thread_id, Post.id < post.id)
+        )
+        before = known[post.id] = before or 0
+    return before // POSTS_PER_PAGE + 1
 
 
 async def post_files(session: AsyncSession, posts: Sequence[Post]) -> dict[int, list[StoredFile]]:
