@@ -198,21 +198,25 @@ async def revise(request: Request) -> Response:
 async def consultation_page_context(
     request: Request, user: User, consultation_id: int
 ) -> dict[str, Any]:
-    async with web.db(request).session() as session:
-        # The log's position first: whatever happens after it reaches the page live.
-        live = await last_seqs(session, [consultation_topic(consultation_id)])
-    view = await get_readable(request, user, consultation_id, contributions=False)
-    now = utcnow()
-    comune_id = rules.contributing_comune(user, view.zone_ids, view.delegates)
     # ``?status=under_review``: the contributions in one state (an unknown value: all).
     raw = request.query_params.get("status", "")
     shown = next((s for s in Status if s.value == raw), None)
     async with web.db(request).session() as session:
+        # The log's position first: whatever happens after it reaches the page live.
+        live = await last_seqs(session, [consultation_topic(consultation_id)])
+        # Uncounted: the counts by state give the total too.
+        view = await load_consultation(session, consultation_id, contributions=False, counted=False)
+        if view is None or not rules.may_read(user, view.zone_ids):
+            raise NotFound(NO_CONSULTATION)
+        comune_id = rules.contributing_comune(user, view.zone_ids, view.delegates)
         counts = await status_counts(session, consultation_id)
-        page = await contributions_page(session, consultation_id, shown, web.page_number(request))
+        view.contribution_count = sum(counts.values())
+        number = web.page_number(request)
+        page = await contributions_page(session, consultation_id, shown, number, counts)
         own = None if comune_id is None else await comune_contribution(
             session, consultation_id, comune_id
         )  # fmt: skip
+    now = utcnow()
     list_url = f"/consultations/{consultation_id}" + (f"?status={shown.value}" if shown else "")
     return {
         "view": view,

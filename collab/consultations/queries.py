@@ -6,12 +6,14 @@ versions and files are fetched with ``IN`` for a whole page).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import math
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased, contains_eager
 
 from collab.consultations import rules
 from collab.consultations.models import (
@@ -25,12 +27,13 @@ from collab.consultations.models import (
 )
 from collab.documents.files import files_of
 from collab.documents.models import StoredFile
-from collab.forums.queries import Page, paginate
+from collab.forums.queries import Page
 from collab.models import AuditLog, Comune, Theme, User, Zone
 
 __all__ = [
     "CONTRIBUTIONS_PER_PAGE",
     "ConsultationView",
+    "ContributionRow",
     "ContributionView",
     "awaited_comuni",
     "comune_contribution",
@@ -62,6 +65,23 @@ class ContributionView:
     contribution: Contribution
     current: ContributionVersion
     files: list[StoredFile]
+
+    @property
+    def receipt(self) -> str:
+        return receipt_number(self.contribution)
+
+    @property
+    def file_count(self) -> int:
+        return len(self.files)
+
+
+@dataclass
+class ContributionRow:
+    """A contribution as its row in the consultation's list shows it: the
+    current version's text and files are not shown there, only how many files."""
+
+    contribution: Contribution
+    file_count: int
 
     @property
     def receipt(self) -> str:
@@ -143,10 +163,14 @@ async def contribution_counts(session: AsyncSession, ids: Collection[int]) -> di
     return {cid: count for cid, count in rows}
 
 
-async def views_of(session: AsyncSession, found: Sequence[Consultation]) -> list[ConsultationView]:
+async def views_of(
+    session: AsyncSession, found: Sequence[Consultation], *, counted: bool = True
+) -> list[ConsultationView]:
+    """The consultations with their zones, themes and (``counted``) how many
+    contributions each has; uncounted, ``contribution_count`` is left 0."""
     ids = [c.id for c in found]
     zones, themes = await zones_of(session, ids), await themes_of(session, ids)
-    counts = await contribution_counts(session, ids)
+    counts = await contribution_counts(session, ids) if counted else {}
     return [
         ConsultationView(c, zones[c.id], themes[c.id], contribution_count=counts.get(c.id, 0))
         for c in found
@@ -234,35 +258,43 @@ async def contribution_views(
 
 
 async def awaited_comuni(session: AsyncSession, view: ConsultationView) -> None:
-    """Fill ``view.awaited`` and ``view.comune_count`` (two queries)."""
+    """Fill ``view.awaited`` and ``view.comune_count``: one query, which gives
+    the count on every awaited row; a second for the count when none is awaited."""
     zone_ids = view.zone_ids
     sent = select(Contribution.comune_id).where(
         Contribution.consultation_id == view.consultation.id
     )
-    view.comune_count = (
-        await session.scalar(select(func.count(Comune.id)).where(Comune.zone_id.in_(zone_ids))) or 0
-    )
-    view.awaited = list(
-        await session.scalars(
-            select(Comune)
-            .join(Zone, Zone.id == Comune.zone_id)
+    every = aliased(Comune)  # not the outer query's comune: no correlation
+    count = select(func.count(every.id)).where(every.zone_id.in_(zone_ids))
+    rows = (
+        await session.execute(
+            select(Comune, count.scalar_subquery())
+            .join(Comune.zone)
+            .options(contains_eager(Comune.zone))  # the join that orders is the one that loads
             .where(Comune.zone_id.in_(zone_ids), Comune.id.not_in(sent))
             .order_by(Zone.number, Comune.name)
         )
-    )
+    ).all()
+    view.awaited = [comune for comune, _ in rows]
+    view.comune_count = rows[0][1] if rows else (await session.scalar(count) or 0)
 
 
 async def load_consultation(
-    session: AsyncSession, consultation_id: int, *, contributions: bool = True
+    session: AsyncSession,
+    consultation_id: int,
+    *,
+    contributions: bool = True,
+    counted: bool = True,
 ) -> ConsultationView | None:
     """One consultation with its zones, themes, drafts, delegates, contributions
     and the comuni it still awaits; ``contributions=False`` leaves
     ``view.contributions`` empty (pages read one page of them instead:
-    :func:`contributions_page`)."""
+    :func:`contributions_page`); ``counted=False`` leaves
+    ``view.contribution_count`` 0 (the page sums :func:`status_counts`)."""
     consultation = await session.get(Consultation, consultation_id)
     if consultation is None:
         return None
-    (view,) = await views_of(session, [consultation])
+    (view,) = await views_of(session, [consultation], counted=counted)
     drafts = await files_of(session, "consultation_id", [consultation.id])
     view.drafts = drafts[consultation.id]
     view.delegates = list(
@@ -296,20 +328,40 @@ async def status_counts(session: AsyncSession, consultation_id: int) -> dict[Sta
 
 
 async def contributions_page(
-    session: AsyncSession, consultation_id: int, status: Status | None, number: int
-) -> Page[ContributionView]:
+    session: AsyncSession,
+    consultation_id: int,
+    status: Status | None,
+    number: int,
+    counts: Mapping[Status, int],
+) -> Page[ContributionRow]:
     """One page of the consultation's contributions in receipt order, those in
-    ``status`` only when given; a number past the end gives the last page."""
+    ``status`` only when given; a number past the end gives the last page.
+
+    One query: ``counts`` (:func:`status_counts`) give the number of pages,
+    and each row's file count is a subquery on the current version."""
+    total = counts[status] if status is not None else sum(counts.values())
+    pages = max(1, math.ceil(total / CONTRIBUTIONS_PER_PAGE))
+    number = min(max(1, number), pages)
+    files = (
+        select(func.count(StoredFile.id))
+        .join(ContributionVersion, ContributionVersion.id == StoredFile.contribution_version_id)
+        .where(
+            ContributionVersion.contribution_id == Contribution.id,
+            ContributionVersion.number == Contribution.version,
+        )
+        .scalar_subquery()
+    )
     stmt = (
-        select(Contribution)
+        select(Contribution, files)
         .where(Contribution.consultation_id == consultation_id)
         .order_by(Contribution.number)
+        .limit(CONTRIBUTIONS_PER_PAGE)
+        .offset((number - 1) * CONTRIBUTIONS_PER_PAGE)
     )
     if status is not None:
         stmt = stmt.where(Contribution.status == status)
-    found = await paginate(session, stmt, number, CONTRIBUTIONS_PER_PAGE)
-    items = await contribution_views(session, found.items)
-    return Page(items=items, number=found.number, pages=found.pages, total=found.total)
+    items = [ContributionRow(c, n) for c, n in await session.execute(stmt)]
+    return Page(items=items, number=number, pages=pages, total=total)
 
 
 async def contribution_list_url(session: AsyncSession, contribution: Contribution) -> str:
