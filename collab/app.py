@@ -57,6 +57,7 @@ from collab.realtime.presence import make_presence
 from collab.realtime.publisher import Publisher
 from collab.realtime.registry import Registry
 from collab.realtime.render import FragmentRenderer
+from collab.realtime.ws import Parking
 from collab.realtime.ws import routes as ws_routes
 from collab.security import CSRFMiddleware, SecurityHeadersMiddleware
 from collab.services import Services
@@ -179,6 +180,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
+            Middleware(Parking),  # a socket's life outside the layers below
             Middleware(DirectSend),
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
             Middleware(

@@ -37,11 +37,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from collab import web
@@ -54,11 +55,20 @@ from collab.realtime.events import user_topic
 from collab.realtime.here import Here
 from collab.services import services
 
-__all__ = ["MAX_TOPICS", "routes"]
+__all__ = ["MAX_TOPICS", "Parking", "routes"]
 
 logger = logging.getLogger(__name__)
 MAX_TOPICS = 20
 SUBSCRIBE_TIMEOUT = 10.0
+PARKED = "collab.parked"  # scope key: where live() leaves its coroutine for Parking
+
+_Protocol: Any = None
+try:  # uvicorn's default websocket protocol (see _forget_handshake)
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    _Protocol = WebSocketsSansIOProtocol
+except ImportError:  # pragma: no cover - another server
+    pass
 
 
 # Seqs are INTEGER columns: a larger number would fail in PostgreSQL's query.
@@ -138,20 +148,58 @@ def _shows_presence(ws: WebSocket, topic: str) -> bool:
     return parsed is not None and parsed[0].presence
 
 
-async def _reader(ws: WebSocket) -> None:
-    # The client says nothing after subscribing; this notices it leaving.
-    while True:
-        checkpoint()
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect":
-            return
+async def _until_ended(ws: WebSocket, conn: Connection, writer: asyncio.Task[None]) -> None:
+    """Listen until the client leaves, the socket must close or the writer stops.
+
+    The client says nothing after subscribing: reading notices it leaving.
+    The handler reads itself instead of waiting on a reader task (one task
+    fewer per idle socket); the socket's end or the writer's wakes it the
+    way ``asyncio.timeout`` does, with a cancel it takes back (``uncancel``).
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    listening = True
+
+    def wake(_: asyncio.Future[Any]) -> None:
+        # Runs from the loop: only while the handler waits in receive() below.
+        if listening:
+            task.cancel()
+
+    conn.ended.add_done_callback(wake)
+    writer.add_done_callback(wake)
+    try:
+        while not conn.ended.done() and not writer.done():
+            checkpoint()
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+    except asyncio.CancelledError:
+        if not (conn.ended.done() or writer.done()):
+            raise  # not ours: the server is shutting down
+        if task.uncancel() > 0:
+            raise  # ours, and someone else's too
+    finally:
+        listening = False
+        conn.ended.remove_done_callback(wake)
+        writer.remove_done_callback(wake)
 
 
 async def live(ws: WebSocket) -> None:
+    """The endpoint: the socket's whole life runs in :class:`Parking` when it is there."""
+    parked = ws.scope.get(PARKED)
+    if isinstance(parked, list):
+        parked.append(_session(ws))  # awaited by Parking, outside the middleware chain
+    else:
+        await _session(ws)
+
+
+async def _session(ws: WebSocket) -> None:
+    """One socket: accepted, set up in a slot, then idle until it ends; cleaned up."""
     if not _same_origin(ws):
         await ws.close(code=4403)
         return
     await ws.accept()
+    _forget_handshake(ws.scope.get("collab.send"))
     app = services(ws)
     token = ws.query_params.get("public")
     if token is not None and not app.public_limiter.allow(ws.client.host if ws.client else ""):
@@ -199,7 +247,7 @@ async def live(ws: WebSocket) -> None:
                 conn.user = user
             await _authorize(ws, topics)
             writer = asyncio.create_task(conn.write(ws.scope.get("collab.send", ws.send)))
-            tasks = [writer, asyncio.create_task(_reader(ws))]
+            tasks = [writer]
             # From here a user.changed event has the socket checked at once.
             check = _checker(ws, topics)
             beating = Beating(conn, Here(ws, conn, []), check, public=token is not None)
@@ -212,14 +260,13 @@ async def live(ws: WebSocket) -> None:
             await here.join()
         # No task of its own for the heartbeat: the process's schedule beats it.
         app.beats.add(beating)
-        await asyncio.wait([*tasks, conn.ended], return_when=asyncio.FIRST_COMPLETED)
+        await _until_ended(ws, conn, writer)
         if conn.ended.done():
             code = conn.ended.result()  # raises the failure of a check
-        for task in tasks:
-            if task.done() and not task.cancelled():
-                failure = task.exception()
-                if failure is not None and not isinstance(failure, WebSocketDisconnect):
-                    raise failure
+        if writer.done() and not writer.cancelled():
+            failure = writer.exception()
+            if failure is not None and not isinstance(failure, WebSocketDisconnect):
+                raise failure
     except Rejected as exc:
         code = exc.code
     except (WebSocketDisconnect, TimeoutError):
@@ -253,6 +300,56 @@ async def live(ws: WebSocket) -> None:
                 await here.leave()
         with contextlib.suppress(Exception):
             await ws.close(code=code)
+
+
+def _forget_handshake(send: object) -> None:
+    """Let go of the handshake uvicorn's protocol keeps for the socket's life.
+
+    Its ``websockets`` request and response (their headers, about 3 KiB a
+    socket) are read by nothing once the socket is accepted; the request is
+    also held by the parser's generator, hence emptied rather than dropped.
+    The ASGI scope keeps its own copy of the headers (the session cookie is
+    read again at every check). Only uvicorn's sans-I/O protocol (the one
+    :mod:`collab.realtime.wire` writes to); any other server keeps its own.
+    """
+    protocol: Any = getattr(send, "__self__", None)
+    if _Protocol is None or type(protocol) is not _Protocol or not protocol.handshake_complete:
+        return
+    for message in (protocol.request, protocol.response):
+        if message is not None:
+            message.headers.clear()
+    protocol.request = protocol.response = None
+
+
+class Parking:
+    """Runs each socket's life outside the middleware chain (outermost middleware).
+
+    A socket's handler would otherwise wait, for hours, under every layer
+    between uvicorn and the route: a dozen suspended coroutines and their
+    closures per idle socket (about 6 KiB). None of them has anything to do
+    once the socket is accepted: the session middleware has put the session
+    in the scope, CSRF and security headers are for HTTP, and the endpoint
+    handles its own failures. So the endpoint (:func:`live`) only hands its
+    coroutine over and returns; the layers unwind and this one awaits it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        parked: list[Coroutine[Any, Any, None]] = []
+        scope[PARKED] = parked
+        try:
+            await self.app(scope, receive, send)
+        except BaseException:
+            for session in parked:
+                session.close()  # never started: nothing to clean up
+            raise
+        for session in parked:
+            await session
 
 
 def routes() -> list[BaseRoute]:

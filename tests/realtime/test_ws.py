@@ -506,8 +506,8 @@ def test_heartbeats_do_not_read_the_user_every_beat(
 
 
 def test_an_open_socket_runs_no_heartbeat_task(quiet_browser: Browser) -> None:
-    """Per socket: its handler, a reader and a writer. The heartbeat is the
-    process's schedule (one task for all), an overflow a future, not a task."""
+    """Per socket: its handler (which reads, too) and a writer. The heartbeat
+    is the process's schedule (one task for all), an overflow a future, not a task."""
     client = quiet_browser.client
     portal = client.portal
     assert portal is not None and isinstance(client.app, Starlette)
@@ -527,4 +527,4 @@ def test_an_open_socket_runs_no_heartbeat_task(quiet_browser: Browser) -> None:
             subscribe(stack.enter_context(client.websocket_connect("/ws")), {"zone:5": None})
         while portal.call(lambda: asyncio.sleep(0.01, beats._live)) < 5:
             pass
-        assert portal.call(tasks) - one == 4 * 3  # the client's side runs the handler here
+        assert portal.call(tasks) - one == 4 * 2  # the client's side runs the handler here
