@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from collab import web
 from collab.db import UnitOfWork
 from collab.errors import ActionError, PermissionDenied
+from collab.forums.queries import paginate
 from collab.i18n import N_
 from collab.meetings import actions
 from collab.meetings.actions import AgendaLine, Convocation
@@ -146,11 +147,12 @@ def _rome_to_utc(raw: str) -> datetime | None:
     return web.rome_to_utc(raw, "starts_at")
 
 
-async def _meeting_zones(session: AsyncSession) -> dict[int, list[Zone]]:
-    """Each meeting's convened zones, by number."""
+async def _meeting_zones(session: AsyncSession, meeting_ids: list[int]) -> dict[int, list[Zone]]:
+    """The convened zones of each of ``meeting_ids``, by number."""
     rows = await session.execute(
         select(MeetingZone.meeting_id, Zone)
         .join(Zone, Zone.id == MeetingZone.zone_id)
+        .where(MeetingZone.meeting_id.in_(meeting_ids))
         .order_by(Zone.number)
     )
     zones: dict[int, list[Zone]] = {}
@@ -159,21 +161,50 @@ async def _meeting_zones(session: AsyncSession) -> dict[int, list[Zone]]:
     return zones
 
 
+PAST_PER_PAGE = 20  # past meetings a page, the latest first
+
+
+def _readable(user: User, zone_ids: list[int]) -> ColumnElement[bool]:
+    """The meetings ``user`` may follow (:func:`may_read`), as a condition on
+    ``Meeting``: a meeting of any zone, or of theirs, as the table says."""
+    convened = select(MeetingZone.meeting_id)
+    if any(may_read(user, {z}) and z != user.zone_id for z in zone_ids):
+        return Meeting.id.in_(convened)  # any zone's meetings
+    if user.zone_id is not None and may_read(user, {user.zone_id}):
+        return Meeting.id.in_(convened.where(MeetingZone.zone_id == user.zone_id))
+    return false()
+
+
 async def meetings_list(request: Request) -> Response:
+    """Meetings in progress and upcoming, then the past ones a page at a time:
+    the list of a metropolitan city's years would otherwise grow for ever."""
     user = await web.require_user(request)
     async with web.db(request).session() as session:
-        zones = await _meeting_zones(session)
-        meetings = list(await session.scalars(select(Meeting).order_by(Meeting.starts_at)))
         all_zones = list(await session.scalars(select(Zone.id)))
-    visible = [m for m in meetings if may_read(user, {z.id for z in zones.get(m.id, [])})]
-    past = (MeetingState.CHIUSA, MeetingState.ANNULLATA)
+        readable = _readable(user, all_zones)
+        current = list(
+            await session.scalars(
+                select(Meeting)
+                .where(readable, Meeting.state.in_((MeetingState.IN_CORSO, MeetingState.CONVOCATA)))
+                .order_by(Meeting.starts_at, Meeting.id)
+            )
+        )
+        past = await paginate(
+            session,
+            select(Meeting)
+            .where(readable, Meeting.state.in_((MeetingState.CHIUSA, MeetingState.ANNULLATA)))
+            .order_by(Meeting.starts_at.desc(), Meeting.id.desc()),
+            web.page_number(request),
+            PAST_PER_PAGE,
+        )
+        zones = await _meeting_zones(session, [m.id for m in [*current, *past.items]])
     return await web.render(
         request,
         "meetings/list.html",
         {"zones": zones, "may_convene": any(can(user, Action.CONVENE, z) for z in all_zones),
-         "in_progress": [m for m in visible if m.state == MeetingState.IN_CORSO],
-         "upcoming": [m for m in visible if m.state == MeetingState.CONVOCATA],
-         "past": [m for m in reversed(visible) if m.state in past]},
+         "in_progress": [m for m in current if m.state == MeetingState.IN_CORSO],
+         "upcoming": [m for m in current if m.state == MeetingState.CONVOCATA],
+         "past": past.items, "past_page": past},
     )  # fmt: skip
 
 

@@ -360,3 +360,39 @@ async def test_a_secretary_named_by_email_takes_the_notes(
     assert meeting.secretary_id == world["tecnico5"].id
     page = await (await login_as("tecnico5")).get(f"/meetings/{meeting_id}")
     assert text_of(page, '[data-testid="room-secretary"]') == world["tecnico5"].name
+
+
+async def test_past_meetings_come_a_page_at_a_time(
+    login_as: Login, db: Database, world: World
+) -> None:
+    from collab.meetings.models import MeetingState
+    from collab.meetings.pages import PAST_PER_PAGE
+
+    [zone5], [zone9] = await zone_ids(db, 5), await zone_ids(db, 9)
+    start = datetime(2025, 1, 6, 9, tzinfo=UTC)
+    ids: dict[int, list[int]] = {zone5: [], zone9: []}
+    async with db.transaction() as uow:
+        for n in range(PAST_PER_PAGE + 5):
+            for zone in (zone5, zone9):
+                meeting = Meeting(
+                    title=f"Seduta {n}", starts_at=start + timedelta(days=7 * n),
+                    state=MeetingState.CHIUSA, convened_by_id=world["staff"].id,
+                )  # fmt: skip
+                uow.session.add(meeting)
+                await uow.session.flush()
+                uow.session.add(MeetingZone(meeting_id=meeting.id, zone_id=zone))
+                ids[zone].append(meeting.id)
+    mayor = await login_as("sindaco5")
+
+    def past(response: Any) -> list[int]:
+        rows = parse(response).select('[data-testid="meetings-past"] li')
+        return [int(str(li["id"]).removeprefix("meeting-")) for li in rows]
+
+    latest_first = ids[zone5][::-1]
+    first = await mayor.get("/meetings")
+    assert past(first) == latest_first[:PAST_PER_PAGE]  # zone 9's never
+    assert parse(first).select_one('a[rel="next"][href="/meetings?page=2"]') is not None
+    assert past(await mayor.get("/meetings?page=2")) == latest_first[PAST_PER_PAGE:]
+    assert past(await mayor.get("/meetings?page=99")) == latest_first[PAST_PER_PAGE:]
+    staff = await login_as("staff")  # every zone's
+    assert len(past(await staff.get("/meetings?page=3"))) == 2 * (PAST_PER_PAGE + 5) - 40
