@@ -1,4 +1,5 @@
-"""The ``collab`` command: migrate, import-comuni, createuser, demo, sweep, backup, restore."""
+"""The ``collab`` command: migrate, import-comuni, createuser, demo, sweep, backup,
+restore, reindex."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from collab.errors import ActionError
 from collab.housekeeping import sweep
 from collab.i18n import translations
 from collab.importer import import_comuni
+from collab.search.index import reindex
 from collab.settings import ConfigurationError, Settings, load_settings
 
 __all__ = ["main"]
@@ -109,6 +111,16 @@ async def _sweep(settings: Settings) -> int:
     return 0
 
 
+async def _reindex(settings: Settings) -> int:
+    database = Database(settings.database_url)
+    try:
+        count = await reindex(database)
+    finally:
+        await database.dispose()
+    print(f"reindexed {count} threads, posts, consultations and meetings")
+    return 0
+
+
 def _error(settings: Settings, exc: BackupError) -> int:
     _ = translations(settings.default_locale).gettext
     print(_(exc.message) % exc.params if exc.params else _(exc.message), file=sys.stderr)
@@ -193,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true",
         help="replace a database and files that are already there",
     )  # fmt: skip
+    sub.add_parser(
+        "reindex",
+        help="rebuild the search index from the data (after an upgrade, a restore)",
+        description="Empty the search index and index every thread, post, consultation, "
+        "contribution, meeting and published verbale again. Safe to run again, and while "
+        "the app runs.",
+    )
     return parser
 
 
@@ -219,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_backup(settings, args.to))
     if args.command == "restore":
         return asyncio.run(_restore(settings, args.archive, args.force))
+    if args.command == "reindex":
+        return asyncio.run(_reindex(settings))
     if settings.production:
         print("collab: refusing to load demo data with COLLAB_ENV=production", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from collab import sqlite_trips
+from collab.search.tracking import index_before_commit
 
 __all__ = [
     "Database",
@@ -242,6 +243,8 @@ class Database:
                 uow = UnitOfWork(session)
                 try:
                     yield uow
+                    # The search index follows the write in its transaction (collab/search/).
+                    await index_before_commit(session, uow.events)
                     if uow.events and self.sink is not None:
                         # In the transaction: the log commits with the write, or neither does.
                         logged = await self.sink.append(session, uow.events)

@@ -15,6 +15,7 @@ from collab.legal import models as legal
 from collab.mail import models as mail
 from collab.meetings import models as meetings
 from collab.notifications import models as notifications
+from collab.search import models as search
 
 __all__ = ["FEATURE_MODELS", "metadata"]
 
@@ -27,5 +28,6 @@ FEATURE_MODELS = (
     mail,
     meetings,
     notifications,
+    search,
 )
 metadata = models.Base.metadata

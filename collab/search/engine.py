@@ -1,0 +1,270 @@
+"""The search engine's interface: write items, find them within what a person may read.
+
+:class:`Engine` holds what both databases share (the ``search_item`` rows,
+the permission and filter conditions, counting and paging); each subclass
+adds its full-text structure: :class:`collab.search.sqlite.SqliteEngine`
+(FTS5 over Snowball stems) and :class:`collab.search.postgres.PostgresEngine`
+(``tsvector``, GIN). :func:`engine_for` picks the one of a session.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collab.models import User
+from collab.permissions import TABLE, Action, Relation
+from collab.search.documents import Doc, Item
+from collab.search.models import SearchItem, SearchItemZone
+from collab.search.text import Query
+
+__all__ = ["PER_PAGE", "SORTS", "Engine", "Filters", "Hit", "Results", "readable"]
+
+PER_PAGE = 20
+SORTS = ("relevance", "newest")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What narrows a search, each optional: ids (the page turns numbers,
+    slugs and codes into them) and a half-open UTC time range."""
+
+    kind: str | None = None
+    zone_id: int | None = None
+    theme_id: int | None = None
+    comune_id: int | None = None
+    author_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    sort: str = "relevance"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: what it is, where it lands, and its snippet (safe HTML)."""
+
+    kind: str
+    object_id: int
+    title: str
+    context: str
+    url: str
+    created_at: datetime
+    zone_id: int | None
+    theme_id: int | None
+    comune_id: int | None
+    snippet: str
+
+
+@dataclass(frozen=True)
+class Results:
+    hits: Sequence[Hit]
+    total: int
+    page: int
+    pages: int
+
+
+def readable(viewer: User | None) -> ColumnElement[bool]:
+    """The items ``viewer`` may read, as a condition: the READ row of
+    ``collab.permissions.TABLE`` for their role, plus public items."""
+    public = SearchItem.public.is_(True)
+    if viewer is None or not viewer.active:
+        return public
+    relations = TABLE[Action.READ][viewer.role]
+    if relations == frozenset(Relation):
+        return true()
+    conditions: list[ColumnElement[bool]] = [public]
+    if Relation.METRO in relations:
+        conditions.append(SearchItem.metro.is_(True))
+    in_zone = SearchItemZone.item_id == SearchItem.id
+    zone = viewer.zone_id
+    if Relation.OWN_ZONE in relations and zone is not None:
+        conditions.append(exists().where(in_zone, SearchItemZone.zone_id == zone))
+    if Relation.OTHER_ZONE in relations:
+        other = in_zone if zone is None else and_(in_zone, SearchItemZone.zone_id != zone)
+        conditions.append(exists().where(other))
+    return or_(*conditions)
+
+
+def _narrowed(filters: Filters) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if filters.kind is not None:
+        found.append(SearchItem.kind == filters.kind)
+    if filters.zone_id is not None:
+        found.append(
+            exists().where(
+                SearchItemZone.item_id == SearchItem.id, SearchItemZone.zone_id == filters.zone_id
+            )
+        )
+    for column, value in (
+        (SearchItem.theme_id, filters.theme_id),
+        (SearchItem.comune_id, filters.comune_id),
+        (SearchItem.author_id, filters.author_id),
+    ):
+        if value is not None:
+            found.append(column == value)
+    if filters.since is not None:
+        found.append(SearchItem.created_at >= filters.since)
+    if filters.until is not None:
+        found.append(SearchItem.created_at < filters.until)
+    return found
+
+
+class Engine(ABC):
+    """One database's index. Writes run in the caller's transaction."""
+
+    async def put(self, session: AsyncSession, doc: Doc) -> None:
+        """Write ``doc``, replacing what the index held for its item."""
+        values: dict[str, Any] = {
+            "zone_id": doc.zone_id, "theme_id": doc.theme_id, "comune_id": doc.comune_id,
+            "author_id": doc.author_id, "created_at": doc.created_at, "public": doc.public,
+            "metro": doc.metro, "title": doc.title, "body": doc.body, "context": doc.context[:300],
+            "url": doc.url, "public_url": doc.public_url,
+        }  # fmt: skip
+        item_id = await session.scalar(
+            select(SearchItem.id).where(
+                SearchItem.kind == doc.kind, SearchItem.object_id == doc.object_id
+            )
+        )
+        if item_id is None:
+            item_id = await session.scalar(
+                insert(SearchItem)
+                .values(kind=doc.kind, object_id=doc.object_id, **values)
+                .returning(SearchItem.id)
+            )
+            assert item_id is not None
+        else:
+            await session.execute(
+                update(SearchItem)
+                .where(SearchItem.id == item_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            await session.execute(delete(SearchItemZone).where(SearchItemZone.item_id == item_id))
+        if doc.zones:
+            await session.execute(
+                insert(SearchItemZone), [{"item_id": item_id, "zone_id": z} for z in doc.zones]
+            )
+        await self._put_text(session, item_id, doc)
+
+    async def drop(self, session: AsyncSession, item: Item) -> None:
+        """Take ``item`` out of the index, if it is there."""
+        kind, object_id = item
+        item_id = await session.scalar(
+            select(SearchItem.id).where(SearchItem.kind == kind, SearchItem.object_id == object_id)
+        )
+        if item_id is None:
+            return
+        await self._drop_text(session, item_id)
+        await session.execute(delete(SearchItemZone).where(SearchItemZone.item_id == item_id))
+        await session.execute(delete(SearchItem).where(SearchItem.id == item_id))
+
+    async def clear(self, session: AsyncSession) -> None:
+        """Empty the index (``collab reindex`` fills it again)."""
+        await self._clear_text(session)
+        await session.execute(delete(SearchItemZone))
+        await session.execute(delete(SearchItem))
+
+    async def search(
+        self,
+        session: AsyncSession,
+        viewer: User | None,
+        query: Query,
+        filters: Filters = Filters(),
+        page: int = 1,
+    ) -> Results:
+        """One page of what ``viewer`` may read that matches ``query``: counted,
+        ranked and cut within the permission condition, never after it."""
+        conditions = [self._match(query), readable(viewer), *_narrowed(filters)]
+        base = self._from(query).where(*conditions)
+        total = await session.scalar(base.with_only_columns(func.count()).order_by(None)) or 0
+        pages = max(1, math.ceil(total / PER_PAGE))
+        page = min(max(1, page), pages)
+        if total == 0:
+            return Results(hits=(), total=0, page=1, pages=1)
+        newest = (SearchItem.created_at.desc(), SearchItem.id.desc())
+        order = newest if filters.sort == "newest" else (self._rank(query), *newest)
+        rows = (
+            await session.execute(
+                base.with_only_columns(SearchItem)
+                .order_by(*order)
+                .limit(PER_PAGE)
+                .offset((page - 1) * PER_PAGE)
+            )
+        ).scalars().all()  # fmt: skip
+        snippets = await self._snippets(session, rows, query)
+        zones: dict[int, set[int]] = {}
+        if any(row.public_url is not None for row in rows):
+            found = await session.execute(
+                select(SearchItemZone.item_id, SearchItemZone.zone_id).where(
+                    SearchItemZone.item_id.in_([row.id for row in rows])
+                )
+            )
+            for item_id, zone_id in found:
+                zones.setdefault(item_id, set()).add(zone_id)
+        hits = [
+            Hit(
+                kind=row.kind, object_id=row.object_id, title=row.title, context=row.context,
+                url=_landing(viewer, row, zones),
+                created_at=row.created_at, zone_id=row.zone_id, theme_id=row.theme_id,
+                comune_id=row.comune_id, snippet=snippets.get(row.id, ""),
+            )
+            for row in rows
+        ]  # fmt: skip
+        return Results(hits=hits, total=total, page=page, pages=pages)
+
+    @abstractmethod
+    async def _put_text(self, session: AsyncSession, item_id: int, doc: Doc) -> None: ...
+
+    @abstractmethod
+    async def _drop_text(self, session: AsyncSession, item_id: int) -> None: ...
+
+    @abstractmethod
+    async def _clear_text(self, session: AsyncSession) -> None: ...
+
+    @abstractmethod
+    def _from(self, query: Query) -> Select[Any]:
+        """``SELECT`` over ``search_item`` joined to what ``_match`` needs."""
+
+    @abstractmethod
+    def _match(self, query: Query) -> ColumnElement[bool]: ...
+
+    @abstractmethod
+    def _rank(self, query: Query) -> ColumnElement[Any]:
+        """Best first, in ``ORDER BY``."""
+
+    @abstractmethod
+    async def _snippets(
+        self, session: AsyncSession, rows: Sequence[SearchItem], query: Query
+    ) -> dict[int, str]:
+        """Highlighted, escaped excerpts of the rows' bodies, by item id."""
+
+
+def _landing(viewer: User | None, row: SearchItem, zones: dict[int, set[int]]) -> str:
+    """Where ``viewer`` lands: the item's own page for a member of its zones
+    (or CMTo), its public link for anyone else who found it (a public meeting)."""
+    if row.public_url is None:
+        return row.url
+    if viewer is None or not viewer.active:
+        return row.public_url
+    if Relation.OTHER_ZONE in TABLE[Action.READ][viewer.role]:
+        return row.url
+    return row.url if viewer.zone_id in zones.get(row.id, set()) else row.public_url

@@ -1,0 +1,100 @@
+"""The scale-out engine: PostgreSQL full-text search, Italian configuration.
+
+``search_item.tsv`` (migration 0016) is a generated column,
+``setweight(to_tsvector('italian', search_unaccent(title)), 'A') ||
+setweight(to_tsvector('italian', search_unaccent(body)), 'B')``, with a GIN
+index; ``search_unaccent`` is an immutable wrapper of ``unaccent`` (which is
+only stable, so cannot be indexed as it is). A query becomes a ``tsquery``
+built from bound parameters (``plainto_tsquery``, ``phraseto_tsquery``, a
+``:*`` prefix on a word of letters and digits only), ranked with
+``ts_rank_cd``; snippets come from ``ts_headline`` with control characters
+as marks, escaped in Python before they become ``<mark>`` tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from collab.search.documents import Doc
+from collab.search.engine import Engine
+from collab.search.models import SearchItem
+from collab.search.text import END_MARK, MARK, SNIPPET_WORDS, UNTAGGED, Query, marked
+
+__all__ = ["PostgresEngine"]
+
+ITALIAN: ColumnElement[Any] = literal_column("'italian'::regconfig")
+TSV: ColumnElement[Any] = literal_column("search_item.tsv")
+HEADLINE = (
+    f"StartSel={MARK}, StopSel={END_MARK}, MaxWords={SNIPPET_WORDS}, MinWords=12, "
+    'MaxFragments=2, FragmentDelimiter=" … "'
+)
+
+
+def tsquery(query: Query) -> ColumnElement[Any]:
+    """The ``tsquery`` of ``query``: all parts AND-ed, excluded words negated."""
+    parts: list[ColumnElement[Any]] = [
+        func.plainto_tsquery(ITALIAN, func.search_unaccent(word)) for word in query.terms
+    ]
+    parts.extend(
+        func.phraseto_tsquery(ITALIAN, func.search_unaccent(" ".join(phrase)))
+        for phrase in query.phrases
+    )
+    if query.prefix is not None:
+        # The prefix is a folded \w+ word: no quote or operator of tsquery's syntax.
+        parts.append(func.to_tsquery(ITALIAN, func.search_unaccent(f"'{query.prefix}':*")))
+    parts.extend(
+        func.tsquery_not(func.plainto_tsquery(ITALIAN, func.search_unaccent(word)))
+        for word in query.excluded
+    )
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = func.tsquery_and(combined, part)
+    return combined
+
+
+def _untagged(body: ColumnElement[str] | InstrumentedAttribute[str]) -> ColumnElement[str]:
+    # ts_headline's parser drops what looks like an HTML tag or entity: a post
+    # that quotes "<script>" would lose it. Control characters stand in for
+    # < > & (the indexed text has none, :func:`collab.search.text.html_text`).
+    return func.translate(body, "<>&", UNTAGGED)
+
+
+class PostgresEngine(Engine):
+    # The generated column follows title and body: nothing more to write.
+    async def _put_text(self, session: AsyncSession, item_id: int, doc: Doc) -> None:
+        return None
+
+    async def _drop_text(self, session: AsyncSession, item_id: int) -> None:
+        return None
+
+    async def _clear_text(self, session: AsyncSession) -> None:
+        return None
+
+    def _from(self, query: Query) -> Select[Any]:
+        return select(SearchItem.id).select_from(SearchItem)
+
+    def _match(self, query: Query) -> ColumnElement[bool]:
+        return TSV.op("@@")(tsquery(query))
+
+    def _rank(self, query: Query) -> ColumnElement[Any]:
+        return func.ts_rank_cd(TSV, tsquery(query)).desc()
+
+    async def _snippets(
+        self, session: AsyncSession, rows: Sequence[SearchItem], query: Query
+    ) -> dict[int, str]:
+        ids = [row.id for row in rows if row.body]
+        if not ids:
+            return {}
+        # Only for the page's rows: ts_headline parses the whole text again.
+        found = await session.execute(
+            select(
+                SearchItem.id,
+                func.ts_headline(ITALIAN, _untagged(SearchItem.body), tsquery(query), HEADLINE),
+            ).where(SearchItem.id.in_(ids))
+        )
+        return {item_id: marked(headline) for item_id, headline in found}
