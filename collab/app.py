@@ -59,6 +59,7 @@ from collab.realtime.registry import Registry
 from collab.realtime.render import FragmentRenderer
 from collab.realtime.ws import Parking
 from collab.realtime.ws import routes as ws_routes
+from collab.search.pages import routes as search_routes
 from collab.security import CSRFMiddleware, SecurityHeadersMiddleware
 from collab.services import Services
 from collab.session_cookie import SessionMiddleware
@@ -177,6 +178,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *library_routes(),
             *legal_routes(),
             *notification_routes(),
+            *search_routes(),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[

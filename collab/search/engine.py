@@ -76,10 +76,25 @@ class Hit:
 
 @dataclass(frozen=True)
 class Results:
+    """One page of hits, and how many there are in all (all readable)."""
+
     hits: Sequence[Hit]
     total: int
     page: int
     pages: int
+
+    # What templates/_macros.html's pagination reads.
+    @property
+    def number(self) -> int:
+        return self.page
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
 
 
 def readable(viewer: User | None) -> ColumnElement[bool]:

@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import Stemmer
 
+from collab.i18n import N_
+
 __all__ = [
     "MAX_QUERY_CHARS",
     "STOP_WORDS",
@@ -65,9 +67,12 @@ _STEMMER = Stemmer.Stemmer("italian")
 class QueryError(ValueError):
     """The query cannot be searched; ``message`` is a msgid for the person."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, limit: int = 0) -> None:
         super().__init__(message)
         self.message = message
+        self.params = {"limit": limit}
+        # Beyond a bound (too long, too many words): not a query a search box sends.
+        self.bound = limit > 0
 
 
 def fold(text: str) -> str:
@@ -127,7 +132,9 @@ def parse_query(raw: str, *, prefix: bool = True) -> Query:
     was submitted, not typed). Raises :class:`QueryError` for an empty, too
     long or only-excluding query."""
     if len(raw) > MAX_QUERY_CHARS:
-        raise QueryError("The search is too long: use at most %(limit)d characters.")
+        raise QueryError(
+            N_("The search is too long: use at most %(limit)d characters."), MAX_QUERY_CHARS
+        )
     terms: list[str] = []
     phrases: list[tuple[str, ...]] = []
     excluded: list[str] = []
@@ -154,7 +161,7 @@ def parse_query(raw: str, *, prefix: bool = True) -> Query:
             # "scuola," or a word followed by a space is finished.
             last_bare = found[-1] if found and raw.rstrip() == raw and raw.endswith(bare) else None
     if len(terms) + len(phrases) + len(excluded) > MAX_PARTS:
-        raise QueryError("The search has too many words: use at most %(limit)d.")
+        raise QueryError(N_("The search has too many words: use at most %(limit)d."), MAX_PARTS)
     typed = None
     if (
         prefix and last_bare is not None and len(last_bare) >= MIN_PREFIX
@@ -172,10 +179,12 @@ def parse_query(raw: str, *, prefix: bool = True) -> Query:
     )
     if not query.positive:
         if query.excluded:
-            raise QueryError("Add at least one word to look for, not only words to exclude.")
+            raise QueryError(N_("Add at least one word to look for, not only words to exclude."))
         if raw.strip():
-            raise QueryError("These words are too common to search for: add a more specific one.")
-        raise QueryError("Type one or more words to search.")
+            raise QueryError(
+                N_("These words are too common to search for: add a more specific one.")
+            )
+        raise QueryError(N_("Type one or more words to search."))
     return query
 
 
