@@ -9,8 +9,9 @@ deployed worker has them) for: the consultation's page as staff and as a
 mayor, and the thread's first and last pages as staff. For each, after a few
 warm-up requests, ``--requests`` times in a row: the wall time and the
 process's CPU time of each request (p50 and p99; CPU time is what a busy
-machine disturbs least) and the page's size. Then the thread page's post
-query alone, first and last page, run ``--requests`` times straight in
+machine disturbs least), the page's size and the SQL statements one request
+runs (all of them: the session, the page's queries, the bell). Then the
+thread page's post query alone, first and last page, run ``--requests`` times straight in
 SQLite (no event loop in between): as ``collab.forums.queries.thread_posts``
 writes it, and as the plain ``OFFSET`` over the posts it replaced. The goals of issue 15:
 consultation p50 < 25 ms, last page of the thread within 20% of the first.
@@ -135,9 +136,21 @@ async def login(app: Any, email: str) -> httpx.AsyncClient:
     return http
 
 
-async def measure(http: httpx.AsyncClient, url: str, requests: int) -> dict[str, Any]:
+async def measure(http: httpx.AsyncClient, engine: Any, url: str, requests: int) -> dict[str, Any]:
+    from sqlalchemy import event
+
     for _ in range(5):
         await http.get(url)
+    statements: list[str] = []
+
+    def keep(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        await http.get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
     wall, cpu = [], []
     size = 0
     for _ in range(requests):
@@ -159,6 +172,7 @@ async def measure(http: httpx.AsyncClient, url: str, requests: int) -> dict[str,
         "cpu_p50_ms": round(statistics.median(cpu), 2),
         "cpu_p99_ms": round(p99(cpu), 2),
         "kb": round(size / 1024, 1),
+        "statements": len(statements),
     }
 
 
@@ -230,9 +244,10 @@ async def run(args: argparse.Namespace, path: Path) -> dict[str, Any]:
             "thread_last": (staff, f"/threads/{ids['thread']}?page={last}"),
         }
         results = {}
+        engine = app.state.services.db.engine.sync_engine
         for name, (http, page) in pages.items():
             log(f"{name}: {page}")
-            results[name] = await measure(http, page, args.requests)
+            results[name] = await measure(http, engine, page, args.requests)
         for http in (staff, mayor):
             await http.aclose()
     log("the thread's post query alone, in SQLite")
@@ -251,13 +266,13 @@ async def run(args: argparse.Namespace, path: Path) -> dict[str, Any]:
 
 def table(summary: dict[str, Any]) -> str:
     lines = [
-        "| page | wall p50 | wall p99 | CPU p50 | CPU p99 | size |",
-        "|---|---|---|---|---|---|",
+        "| page | wall p50 | wall p99 | CPU p50 | CPU p99 | size | statements |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, r in summary["pages"].items():
         lines.append(
             f"| {name} | {r['wall_p50_ms']} ms | {r['wall_p99_ms']} ms | {r['cpu_p50_ms']} ms"
-            f" | {r['cpu_p99_ms']} ms | {r['kb']} KB |"
+            f" | {r['cpu_p99_ms']} ms | {r['kb']} KB | {r['statements']} |"
         )
     lines.append(f"\nthread, last page / first (CPU p50): {summary['thread_last_over_first_cpu']}")
     lines.append("thread's post query alone, SQLite median: " + ", ".join(

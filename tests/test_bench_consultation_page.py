@@ -24,6 +24,7 @@ def test_the_pages_bench_times_the_consultation_and_both_ends_of_the_thread() ->
         assert 0 < page["cpu_p50_ms"] <= page["cpu_p99_ms"], (name, page)
         assert 0 < page["wall_p50_ms"] <= page["wall_p99_ms"], (name, page)
         assert page["kb"] > 10, (name, page)
+        assert page["statements"] > 3, (name, page)
     assert pages["thread_last"]["url"].endswith("?page=25")
     assert figures["thread_last_over_first_cpu"] > 0
     query = figures["thread_query"]
