@@ -36,6 +36,7 @@ from collab.consultations.queries import (
     contribution_view,
     views_of,
 )
+from collab.consultations.rows import rendered_row
 from collab.db import Database
 from collab.documents.files import files_of
 from collab.i18n import N_, translations
@@ -126,7 +127,7 @@ class ConsultationFrames:
         if found is None:
             return ""
         element_id = f"contribution-{found.contribution.id}"
-        html = self._render("consultations/_contribution_row.html", locale, item=found)
+        html: str = rendered_row(self.templates, locale, found)  # the page's row, kept too
         kind = prepared.item.event["type"]
         ops.append(op("append" if kind == "contribution.submitted" else "replace",
                        "#contributions", element_id, html))  # fmt: skip

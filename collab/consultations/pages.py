@@ -28,6 +28,7 @@ from collab.consultations.queries import (
     readable_consultations,
     status_counts,
 )
+from collab.consultations.rows import rendered_rows
 from collab.db import UnitOfWork
 from collab.documents.download import file_store
 from collab.errors import NotFound, PermissionDenied
@@ -36,6 +37,7 @@ from collab.models import Theme, User, Zone, utcnow
 from collab.permissions import Action, can_in_zones
 from collab.realtime.events import consultation_topic
 from collab.realtime.log import last_seqs
+from collab.services import services
 from collab.uploads import UploadForm, read_upload
 
 __all__ = [
@@ -234,6 +236,8 @@ async def consultation_page_context(
         "status_counts": counts,
         "received": sum(counts.values()),
         "listed": page.items,
+        # The rows' HTML, each rendered once per content (collab.consultations.rows).
+        "rows": rendered_rows(services(request).templates, web.locale_of(request), page.items),
         "page": page,
         "list_url": list_url,
         "now": now,

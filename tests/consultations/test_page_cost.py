@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, insert, select, update
 
-from collab.consultations import queries
+from collab.consultations import queries, rows
 from collab.consultations.models import Consultation, Contribution, ContributionVersion, Status
+from collab.consultations.queries import ContributionRow
 from collab.db import Database
 from collab.i18n import translations
 from collab.models import Comune, Zone, utcnow
+from collab.templating import Templates
 from tests.conftest import World
 from tests.consultations.scene import CSV, PDF, open_consultation
 from tests.consultations.test_pages import received
@@ -54,8 +56,8 @@ def _files(num: int) -> str:
 
 
 def _row_details(page: Any) -> list[str]:
-    rows = parse(page).select('#contributions [data-testid="contribution"] .small')
-    return [" ".join(r.get_text(" ").split()) for r in rows]
+    found = parse(page).select('#contributions [data-testid="contribution"] .small')
+    return [" ".join(r.get_text(" ").split()) for r in found]
 
 
 async def test_a_row_counts_the_files_of_the_current_version_only(
@@ -171,3 +173,67 @@ async def test_when_every_comune_has_sent_the_zones_count_stays(
     expected = italian("Every comune of the consulted zones has sent its contribution.")
     assert text_of(page, '[data-testid="awaited-count"]') == expected
     assert parse(page).select('[data-testid="awaited-list"] li') == []
+
+
+def _badges(page: Any) -> dict[str, str]:
+    """Comune -> the badge of its row."""
+    found = {}
+    for row in parse(page).select('#contributions [data-testid="contribution"]'):
+        name, badge = row.select_one("a.fw-semibold"), row.select_one(".badge")
+        assert name is not None and badge is not None
+        found[name.get_text(strip=True)] = badge.get_text(strip=True)
+    return found
+
+
+async def test_a_kept_row_changes_when_its_contribution_does(
+    login_as: Login, db: Database, world: World
+) -> None:
+    consultation_id, sent = await received(db, world)
+    url = f"/consultations/{consultation_id}"
+    staff = await login_as("staff")
+    (first_id, first_name), (second_id, _) = sent[0], sent[1]
+    before = _badges(await staff.get(url))
+    assert before[first_name] == italian("Received")
+    moved = await staff.post(f"/contributions/{first_id}/status", {"status": "under_review"})
+    assert moved.status_code == 303, moved.text
+    async with db.transaction() as uow:
+        comune = await uow.session.scalar(
+            select(Contribution.comune_id).where(Contribution.id == second_id)
+        )
+        await uow.session.execute(update(Comune).where(Comune.id == comune).values(name="Nuovo"))
+    after = _badges(await staff.get(url))
+    assert after[first_name] == italian("Under review")
+    assert "Nuovo" in after and len(after) == len(before)
+
+
+def _row(number: int, status: Status = Status.RECEIVED) -> ContributionRow:
+    comune = Comune(id=number, istat_code=f"99{number:04d}", name=f"Comune {number}", zone_id=1)
+    contribution = Contribution(
+        id=number, consultation_id=7, comune_id=number, number=number, status=status,
+        version=1, submitted_at=utcnow(), updated_at=utcnow(), comune=comune,
+    )  # fmt: skip
+    return ContributionRow(contribution, file_count=0)
+
+
+def test_rows_are_kept_by_content_and_within_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    templates = Templates()
+    first = _row(1)
+    html = rows.rendered_row(templates, "it", first)
+    assert rows.rendered_row(templates, "it", first) is html
+    assert rows.rendered_row(templates, "en", first) is not html
+    assert 'id="contribution-1"' in html and "Comune 1" in html
+    first.contribution.status = Status.ACCEPTED
+    changed = rows.rendered_row(templates, "it", first)
+    assert changed != html and 'data-status="accepted"' in changed
+    monkeypatch.setattr(rows, "MAX_ROWS", 3)
+    for number in range(2, 6):
+        rows.rendered_row(templates, "it", _row(number))
+    kept = rows._kept[templates]
+    assert len(kept) == 3
+    assert [key[1] for key in kept] == [3, 4, 5]  # type: ignore[index]
+
+
+def test_templates_that_reload_keep_no_row() -> None:
+    templates = Templates(reload=True)
+    rows.rendered_row(templates, "it", _row(1))
+    assert templates not in rows._kept
