@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.consultations.models import (
@@ -74,9 +74,22 @@ async def _thread(session: AsyncSession, thread_id: int) -> list[tuple[Item, Doc
     return [(("thread", thread_id), doc)]
 
 
+async def _thread_of(
+    session: AsyncSession, thread_id: int
+) -> Row[int, int | None, int, str] | None:
+    """What a post's item takes from its thread, in one narrow read (the
+    thread is rarely still in the session, and a reply counts statements)."""
+    found = await session.execute(
+        select(Thread.id, Thread.zone_id, Thread.theme_id, Thread.title).where(
+            Thread.id == thread_id
+        )
+    )
+    return found.first()
+
+
 async def _post(session: AsyncSession, post_id: int) -> list[tuple[Item, Doc | None]]:
     post = await session.get(Post, post_id)
-    thread = None if post is None else await session.get(Thread, post.thread_id)
+    thread = None if post is None else await _thread_of(session, post.thread_id)
     if post is None or thread is None or post.deleted_at is not None:
         # Deleted by its author or hidden by a moderator: no longer found.
         return [(("post", post_id), None)]
@@ -162,7 +175,7 @@ async def _contribution(
         kind="contribution", object_id=contribution.id,
         title=comune.name if comune is not None else "", body=body,
         url=f"/contributions/{contribution.id}", created_at=contribution.submitted_at,
-        zones=zones or (), zone_id=comune.zone_id if comune is not None else None,
+        zones=zones or (), zone_id=zones[0] if zones else None,
         theme_id=theme_id, comune_id=contribution.comune_id,
         author_id=contribution.submitted_by_id, context=consultation.title,
     )  # fmt: skip

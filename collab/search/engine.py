@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
-    and_,
     delete,
     exists,
     func,
@@ -27,7 +26,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +38,9 @@ from collab.search.text import Query
 __all__ = ["PER_PAGE", "SORTS", "Engine", "Filters", "Hit", "Results", "readable"]
 
 PER_PAGE = 20
+# Kinds addressed to a set of zones, listed in ``search_item_zone``; threads
+# and posts belong to one zone (or none), kept in ``search_item.zone_id``.
+MULTI_ZONE = frozenset({"consultation", "contribution", "meeting", "verbale"})
 SORTS = ("relevance", "newest")
 
 
@@ -109,14 +110,27 @@ def readable(viewer: User | None) -> ColumnElement[bool]:
     conditions: list[ColumnElement[bool]] = [public]
     if Relation.METRO in relations:
         conditions.append(SearchItem.metro.is_(True))
-    in_zone = SearchItemZone.item_id == SearchItem.id
     zone = viewer.zone_id
     if Relation.OWN_ZONE in relations and zone is not None:
-        conditions.append(exists().where(in_zone, SearchItemZone.zone_id == zone))
+        conditions.append(in_zone(zone))
     if Relation.OTHER_ZONE in relations:
-        other = in_zone if zone is None else and_(in_zone, SearchItemZone.zone_id != zone)
-        conditions.append(exists().where(other))
+        conditions.append(SearchItem.zone_id.is_not(None) if zone is None else _in_other_zone(zone))
     return or_(*conditions)
+
+
+def in_zone(zone_id: int) -> ColumnElement[bool]:
+    """Items of ``zone_id``: their own zone, or one of the zones they are addressed to."""
+    return or_(
+        SearchItem.zone_id == zone_id,
+        exists().where(SearchItemZone.item_id == SearchItem.id, SearchItemZone.zone_id == zone_id),
+    )
+
+
+def _in_other_zone(zone_id: int) -> ColumnElement[bool]:
+    return or_(
+        SearchItem.zone_id != zone_id,
+        exists().where(SearchItemZone.item_id == SearchItem.id, SearchItemZone.zone_id != zone_id),
+    )
 
 
 def _narrowed(filters: Filters) -> list[ColumnElement[bool]]:
@@ -124,11 +138,7 @@ def _narrowed(filters: Filters) -> list[ColumnElement[bool]]:
     if filters.kind is not None:
         found.append(SearchItem.kind == filters.kind)
     if filters.zone_id is not None:
-        found.append(
-            exists().where(
-                SearchItemZone.item_id == SearchItem.id, SearchItemZone.zone_id == filters.zone_id
-            )
-        )
+        found.append(in_zone(filters.zone_id))
     for column, value in (
         (SearchItem.theme_id, filters.theme_id),
         (SearchItem.comune_id, filters.comune_id),
@@ -154,27 +164,16 @@ class Engine(ABC):
             "metro": doc.metro, "title": doc.title, "body": doc.body, "context": doc.context[:300],
             "url": doc.url, "public_url": doc.public_url,
         }  # fmt: skip
+        # One statement, new item or not: a reply pays for its post's row once.
         item_id = await session.scalar(
-            select(SearchItem.id).where(
-                SearchItem.kind == doc.kind, SearchItem.object_id == doc.object_id
-            )
+            self._upsert()
+            .values(kind=doc.kind, object_id=doc.object_id, **values)
+            .on_conflict_do_update(index_elements=["kind", "object_id"], set_=values)
+            .returning(SearchItem.id)
         )
-        if item_id is None:
-            item_id = await session.scalar(
-                insert(SearchItem)
-                .values(kind=doc.kind, object_id=doc.object_id, **values)
-                .returning(SearchItem.id)
-            )
-            assert item_id is not None
-        else:
-            await session.execute(
-                update(SearchItem)
-                .where(SearchItem.id == item_id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+        assert item_id is not None
+        if doc.kind in MULTI_ZONE:
             await session.execute(delete(SearchItemZone).where(SearchItemZone.item_id == item_id))
-        if doc.zones:
             await session.execute(
                 insert(SearchItemZone), [{"item_id": item_id, "zone_id": z} for z in doc.zones]
             )
@@ -247,6 +246,10 @@ class Engine(ABC):
         return Results(hits=hits, total=total, page=page, pages=pages)
 
     @abstractmethod
+    def _upsert(self) -> Any:
+        """The dialect's ``INSERT`` into ``search_item``, with ``on_conflict_do_update``."""
+
+    @abstractmethod
     async def _put_text(self, session: AsyncSession, item_id: int, doc: Doc) -> None: ...
 
     @abstractmethod
@@ -282,4 +285,5 @@ def _landing(viewer: User | None, row: SearchItem, zones: dict[int, set[int]]) -
         return row.public_url
     if Relation.OTHER_ZONE in TABLE[Action.READ][viewer.role]:
         return row.url
-    return row.url if viewer.zone_id in zones.get(row.id, set()) else row.public_url
+    member = viewer.zone_id == row.zone_id or viewer.zone_id in zones.get(row.id, set())
+    return row.url if member else row.public_url

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -65,6 +66,9 @@ def _untagged(body: ColumnElement[str] | InstrumentedAttribute[str]) -> ColumnEl
 
 
 class PostgresEngine(Engine):
+    def _upsert(self) -> Any:
+        return pg_insert(SearchItem)
+
     # The generated column follows title and body: nothing more to write.
     async def _put_text(self, session: AsyncSession, item_id: int, doc: Doc) -> None:
         return None

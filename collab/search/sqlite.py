@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, table, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.search.documents import Doc
@@ -47,10 +48,15 @@ def fts_expression(query: Query) -> str:
 
 
 class SqliteEngine(Engine):
+    def _upsert(self) -> Any:
+        return sqlite_insert(SearchItem)
+
     async def _put_text(self, session: AsyncSession, item_id: int, doc: Doc) -> None:
-        await self._drop_text(session, item_id)
+        # FTS5 replaces the row of the same rowid: one statement, new or not.
         await session.execute(
-            text("INSERT INTO search_fts (rowid, title, body) VALUES (:id, :title, :body)"),
+            text(
+                "INSERT OR REPLACE INTO search_fts (rowid, title, body) VALUES (:id, :title, :body)"
+            ),
             {"id": item_id, "title": stems(doc.title), "body": stems(doc.body)},
         )
 
