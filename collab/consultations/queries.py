@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, contains_eager
+from sqlalchemy.orm import aliased, contains_eager, defaultload
 
 from collab.consultations import rules
 from collab.consultations.models import (
@@ -353,6 +353,8 @@ async def contributions_page(
     )
     stmt = (
         select(Contribution, files)
+        # The row shows the comune's name: its zone (joined by default) is not read.
+        .options(defaultload(Contribution.comune).raiseload(Comune.zone))
         .where(Contribution.consultation_id == consultation_id)
         .order_by(Contribution.number)
         .limit(CONTRIBUTIONS_PER_PAGE)
