@@ -45,6 +45,7 @@ from typing import Any
 from bench.fanout import Bench, log, wait_quiet
 from bench.loadgen import FOREIGN_CPU, LoadGenerator, LoadSpec, Sampler, warm_token
 from bench.procs import (
+    COLLAB_WS_KEEPALIVE,
     ROOT,
     Server,
     collab_data,
@@ -156,6 +157,9 @@ class IdleBench(Bench):
         argv = uvicorn_argv(app, port, factory=factory)
         assert argv[1:3] == ["-m", "uvicorn"], argv
         argv[1:3] = ["-c", COUNTING_SERVER]
+        if self.args.ws_ping_interval is not None:  # instead of the Procfile's
+            at = argv.index("--ws-ping-interval")
+            argv[at + 1] = f"{self.args.ws_ping_interval:g}"
         env = {**env, "BENCH_QUERIES_SOCKET": str(self.queries_socket)}
         return Server(name, argv, port, self.workdir, env=env, cwd=self.target.checkout)
 
@@ -352,6 +356,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="WS_HEARTBEAT for the server (default: the app's own, 25 s)",
     )
     parser.add_argument(
+        "--ws-ping-interval",
+        type=float,
+        default=None,
+        metavar="S",
+        help="uvicorn's --ws-ping-interval for the server (default: the Procfile's, 60; "
+        "uvicorn's own default is 20; 0: no pings)",
+    )
+    parser.add_argument(
         "--rev",
         action="append",
         default=None,
@@ -411,10 +423,14 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     print()
     print(f"command: {command}")
+    ping = args.ws_ping_interval
+    if ping is None:
+        ping = float(COLLAB_WS_KEEPALIVE[COLLAB_WS_KEEPALIVE.index("--ws-ping-interval") + 1])
     print(
         f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
         f"window {args.window:g} s after a {args.warmup:g} s warm-up, "
         + (f"WS_HEARTBEAT={args.heartbeat}" if args.heartbeat else "WS_HEARTBEAT default")
+        + f", uvicorn's --ws-ping-interval {ping:g}"
         + f"; took {time.monotonic() - started:.0f} s"
     )
     print()
@@ -432,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
                 "window_s": args.window,
                 "warmup_s": args.warmup,
                 "heartbeat_s": args.heartbeat,
+                "ws_ping_interval_s": args.ws_ping_interval,
                 "runs": [_finite(asdict(r)) for r in results],
             }
         )

@@ -179,11 +179,20 @@ class Server:
         self._log.close()
 
 
+# collab's websocket pings, as the Procfile sets them (tests/servers.py has the
+# same; tests/realtime/test_keepalive.py checks they agree).
+COLLAB_WS_KEEPALIVE = ("--ws-ping-interval", "60", "--ws-ping-timeout", "20")
+
+
 def uvicorn_argv(app: str, port: int, *, factory: bool = False) -> list[str]:
-    """One uvicorn process, the same options for every target."""
+    """One uvicorn process, the same options for every target.
+
+    ``factory``: collab's app factory (every collab target, and only they),
+    served with the Procfile's websocket pings; the baselines keep uvicorn's.
+    """
     argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
     if factory:
-        argv.append("--factory")
+        argv += ["--factory", *COLLAB_WS_KEEPALIVE]
     # Same for all targets: no access log (it would only cost on the posts),
     # default websocket implementation and permessage-deflate support (on).
     return [*argv, "--no-access-log", "--log-level", "warning", "--backlog", "4096"]

@@ -23,7 +23,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-__all__ = ["ROOT", "free_port", "quick_bench", "start_uvicorn", "stop_process", "wait_healthy"]
+__all__ = [
+    "ROOT",
+    "WS_KEEPALIVE",
+    "free_port",
+    "quick_bench",
+    "start_uvicorn",
+    "stop_process",
+    "wait_healthy",
+]
 
 
 def free_port() -> int:
@@ -32,6 +40,12 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+# uvicorn's websocket pings, as the Procfile sets them: the app's heartbeat
+# keeps idle sockets busy, the pings only find peers gone silent (within
+# interval + timeout, 80 s). docs/operations.md, tests/realtime/test_keepalive.py.
+WS_KEEPALIVE = ("--ws-ping-interval", "60", "--ws-ping-timeout", "20")
 
 
 def start_uvicorn(
@@ -49,7 +63,7 @@ def start_uvicorn(
         return subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", factory,
              "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level,
-             "--ws-per-message-deflate", "false"],  # as the Procfile
+             "--ws-per-message-deflate", "false", *WS_KEEPALIVE],  # as the Procfile
             cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
