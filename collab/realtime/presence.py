@@ -43,8 +43,11 @@ class Presence(Protocol):
 
 
 def _unique(entries: list[tuple[int, str]]) -> list[Present]:
-    # A user with two tabs open is one person here.
-    return sorted({Present(name, user_id) for user_id, name in entries})
+    # A user with two tabs open is one person here. Unique as plain tuples
+    # first: a thread's reading has an entry per socket (thousands), the
+    # people are far fewer, and a frozen dataclass is slow to build and hash.
+    people = {(name, user_id) for user_id, name in entries}
+    return [Present(name, user_id) for name, user_id in sorted(people)]
 
 
 class MemoryPresence:
@@ -70,9 +73,15 @@ class MemoryPresence:
     async def who(self, topic: str) -> list[Present]:
         now = time.monotonic()
         entries = self._topics.get(topic, {})
-        for key in [k for k, (expires, _, _) in entries.items() if expires < now]:
+        live, expired = [], []
+        for key, (expires, user_id, name) in entries.items():
+            if expires < now:
+                expired.append(key)
+            else:
+                live.append((user_id, name))
+        for key in expired:
             del entries[key]
-        return _unique([(user_id, name) for _, user_id, name in entries.values()])
+        return _unique(live)
 
     async def close(self) -> None:
         self._topics.clear()

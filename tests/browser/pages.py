@@ -135,6 +135,9 @@ PAGES: list[PageSpec] = [
     _page("library-search", "/library", "/library?q=richiesta"),
     _page("library-theme", "/library/{theme:str}", "/library/{library_theme}"),
     _page("document", "/documents/{id:id}", "/documents/{document}"),
+    # Search (everyone: anonymous visitors find public meetings and verbali)
+    _page("search", "/search", roles=ANYONE),
+    _page("search-results", "/search", "/search?q=riunione&sort=newest", roles=ANYONE),
     # API documentation
     _page("api-docs", "/api/docs", roles=ANYONE),
     # Pages for everyone: the legal pages and a zone's public meetings and verbali

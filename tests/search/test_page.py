@@ -83,6 +83,20 @@ async def test_prompt_and_messages(
 
 
 @pytest.mark.parametrize(
+    "q",
+    ['"_" ___ -_', "'a':* & !b | (c)", 'NEAR(a b) "x" OR y*', "\u00df\u0301 \u4e2d\u6587 \u00b2"],
+)
+async def test_what_no_engine_syntax_reaches(
+    login_as: Login, threads: dict[str, int], q: str
+) -> None:
+    # FTS5's and tsquery's operators are only words here.
+    client = await login_as("staff")
+    response = await client.get("/search", params={"q": q})
+    assert response.status_code == 200
+    assert parse(response).select_one("#search-results") is not None
+
+
+@pytest.mark.parametrize(
     ("query", "message"),
     [
         ("zone=99", "There is no such zone."),
