@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, defaultload
 
@@ -327,6 +327,19 @@ async def status_counts(session: AsyncSession, consultation_id: int) -> dict[Sta
     return counts
 
 
+def _current_files() -> ScalarSelect[int]:
+    """How many files the contribution's current version has (a correlated subquery)."""
+    return (
+        select(func.count(StoredFile.id))
+        .join(ContributionVersion, ContributionVersion.id == StoredFile.contribution_version_id)
+        .where(
+            ContributionVersion.contribution_id == Contribution.id,
+            ContributionVersion.number == Contribution.version,
+        )
+        .scalar_subquery()
+    )
+
+
 async def contributions_page(
     session: AsyncSession,
     consultation_id: int,
@@ -342,17 +355,8 @@ async def contributions_page(
     total = counts[status] if status is not None else sum(counts.values())
     pages = max(1, math.ceil(total / CONTRIBUTIONS_PER_PAGE))
     number = min(max(1, number), pages)
-    files = (
-        select(func.count(StoredFile.id))
-        .join(ContributionVersion, ContributionVersion.id == StoredFile.contribution_version_id)
-        .where(
-            ContributionVersion.contribution_id == Contribution.id,
-            ContributionVersion.number == Contribution.version,
-        )
-        .scalar_subquery()
-    )
     stmt = (
-        select(Contribution, files)
+        select(Contribution, _current_files())
         # The row shows the comune's name: its zone (joined by default) is not read.
         .options(defaultload(Contribution.comune).raiseload(Comune.zone))
         .where(Contribution.consultation_id == consultation_id)
@@ -381,17 +385,18 @@ async def contribution_list_url(session: AsyncSession, contribution: Contributio
 
 async def comune_contribution(
     session: AsyncSession, consultation_id: int, comune_id: int
-) -> ContributionView | None:
-    """The contribution ``comune_id`` sent to the consultation, if any."""
-    found = await session.scalar(
-        select(Contribution).where(
-            Contribution.consultation_id == consultation_id, Contribution.comune_id == comune_id
+) -> ContributionRow | None:
+    """The contribution ``comune_id`` sent to the consultation, if any, as its
+    row (one query: the page shows its receipt and state, not its text)."""
+    found = (
+        await session.execute(
+            select(Contribution, _current_files()).where(
+                Contribution.consultation_id == consultation_id,
+                Contribution.comune_id == comune_id,
+            )
         )
-    )
-    if found is None:
-        return None
-    (view,) = await contribution_views(session, [found])
-    return view
+    ).first()
+    return None if found is None else ContributionRow(found[0], found[1])
 
 
 async def contribution_view(session: AsyncSession, contribution_id: int) -> ContributionView | None:

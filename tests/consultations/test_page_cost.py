@@ -237,3 +237,24 @@ def test_templates_that_reload_keep_no_row() -> None:
     templates = Templates(reload=True)
     rows.rendered_row(templates, "it", _row(1))
     assert templates not in rows._kept
+
+
+async def test_the_comune_reads_its_own_contribution_in_one_query(
+    login_as: Login, db: Database, world: World
+) -> None:
+    consultation_id, sent = await received(db, world)  # Pinerolo's the last
+    sindaco = await login_as("sindaco5")
+    with Statements(db) as statements:
+        page = await sindaco.get(f"/consultations/{consultation_id}")
+    assert page.status_code == 200
+    own = parse(page).select_one("#own-contribution")
+    assert own is not None
+    text = " ".join(own.get_text(" ").split())
+    assert f"{consultation_id}-0005" in text and italian("Received") in text
+    links = [str(a["href"]) for a in own.select("a")]
+    assert links == [f"/contributions/{sent[4][0]}", f"/contributions/{sent[4][0]}/receipt"]
+    # The counts, the page of rows, the comune's own; no versions, no files.
+    contribution_reads = [s for s in statements if s.startswith("SELECT contribution.")]
+    assert len(contribution_reads) == 3, contribution_reads
+    assert not [s for s in statements if s.startswith("SELECT contribution_version.")]
+    assert not [s for s in statements if "WHERE stored_file.contribution_version_id IN" in s]
