@@ -258,3 +258,24 @@ async def test_the_comune_reads_its_own_contribution_in_one_query(
     assert len(contribution_reads) == 3, contribution_reads
     assert not [s for s in statements if s.startswith("SELECT contribution_version.")]
     assert not [s for s in statements if "WHERE stored_file.contribution_version_id IN" in s]
+
+
+async def test_the_awaited_comuni_are_read_as_columns(
+    login_as: Login, db: Database, world: World
+) -> None:
+    consultation = await open_consultation(db, world["staff"])  # zone 5 alone
+    tecnico = await login_as("tecnico5")
+    with Statements(db) as statements:
+        page = await tecnico.get(f"/consultations/{consultation.id}")
+    async with db.session() as session:
+        names = list(
+            await session.scalars(
+                select(Comune.name).join(Zone).where(Zone.number == 5).order_by(Comune.name)
+            )
+        )
+    items = parse(page).select('[data-testid="awaited-list"] li')
+    # One zone: no zone after the names.
+    assert [li.get_text(strip=True) for li in items] == names
+    assert all(li["data-istat"] for li in items)
+    (awaited,) = [s for s in statements if "NOT IN (SELECT contribution.comune_id" in s]
+    assert awaited.startswith("SELECT comune.id, comune.istat_code, comune.name, zone.number,")
