@@ -138,7 +138,8 @@ async def search_page(request: Request) -> Response:
         try:
             filters = await _filters(session, raw)
             if q:
-                query = parse_query(q)
+                # As one types (htmx), the last word may be unfinished.
+                query = parse_query(q, prefix=web.is_htmx(request))
                 results = await engine_for(session).search(
                     session, user, query, filters, web.page_number(request)
                 )

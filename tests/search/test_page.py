@@ -56,6 +56,9 @@ async def test_htmx_gets_the_results_alone(login_as: Login, threads: dict[str, i
     fragment = parse(response)
     assert fragment.select_one("html") is None and fragment.select_one("form") is None
     assert len(fragment.select("[data-testid=search-hit]")) == 5  # the last word as typed
+    # Submitted, the same words are whole words.
+    submitted = parse(await client.get("/search?q=navet"))
+    assert submitted.select_one("[data-testid=search-empty]") is not None
 
 
 async def test_prompt_and_messages(

@@ -98,5 +98,5 @@ async def test_relevance_set(db: Database, world: World, corpus: Keys) -> None:
 
 def test_the_set_grows_towards_forty() -> None:
     assert len(CASES) >= 15
-    assert len({c.query for c in CASES}) == len(CASES)
+    assert len({(c.query, c.viewer) for c in CASES}) == len(CASES)
     assert all(isinstance(c, Case) and c.first for c in CASES)
