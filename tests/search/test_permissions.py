@@ -9,12 +9,13 @@ visitors find public meetings and published verbali only.
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from collab.consultations import actions as consultations
 from collab.db import Database
 from collab.meetings import actions as meetings
 from collab.meetings import floor, minutes
-from collab.models import User
+from collab.models import Comune, User
 from collab.permissions import Action, can
 from collab.search.engine import Filters
 from tests.conftest import WORLD_USERS, World
@@ -125,3 +126,26 @@ async def test_meetings_members_and_public(db: Database, world: World) -> None:
         reads_private = role in {"sindaco5", "tecnico5", "portavoce5", "staff", "admin"}
         assert secret.total == (1 if reads_private else 0), role
     assert private.id != closed.id
+
+
+async def test_who_reads_is_asked_at_each_search(
+    db: Database, world: World, boards: dict[int | None, int | None]
+) -> None:
+    # A person's zone and active flag are read when they search, not stored
+    # in the index: moving or deactivating them needs no reindex.
+    async with db.transaction() as uow:
+        ivrea = await uow.session.scalar(select(Comune).where(Comune.istat_code == "001125"))
+        moved = await uow.session.get(User, world["tecnico5"].id)
+        assert ivrea is not None and moved is not None
+        moved.comune_id = ivrea.id
+    async with db.session() as session:
+        tecnico = await session.get(User, world["tecnico5"].id)
+    assert (await find(db, tecnico, SECRET[5])).total == 0
+    assert (await find(db, tecnico, SECRET[9])).total == 2
+    async with db.transaction() as uow:
+        gone = await uow.session.get(User, world["sindaco5"].id)
+        assert gone is not None
+        gone.active = False
+    async with db.session() as session:
+        inactive = await session.get(User, world["sindaco5"].id)
+    assert (await find(db, inactive, "bilancio")).total == 0
