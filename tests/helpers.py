@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
 import pytest
 from bs4 import BeautifulSoup
-from sqlalchemy import select
+from sqlalchemy import event, select
 from starlette.applications import Starlette
 
 from collab.db import Database
@@ -172,3 +173,28 @@ async def quiet_db(app: Starlette) -> Database:
     await services.mail.stop()
     database: Database = services.db
     return database
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL ``db`` runs for this task while the block does, whitespace folded.
+
+    Only the entering task's statements: a request made through the test
+    client runs in it (httpx's ASGI transport calls the app in the caller's
+    task), while the app's background workers (the mailer, the notification
+    fan-out, housekeeping) run in tasks of their own and may query at any
+    moment, which would make a count flaky.
+    """
+    seen: list[str] = []
+    task = asyncio.current_task()
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if asyncio.current_task() is task:
+            seen.append(" ".join(statement.split()))
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

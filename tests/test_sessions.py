@@ -6,12 +6,11 @@ one primary-key read per request; housekeeping. The websocket side is in
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 from starlette.applications import Starlette
 
 from collab.accounts.reset import do_request_reset
@@ -22,7 +21,7 @@ from collab.models import User, WebSession, utcnow
 from collab.settings import Settings
 from collab.tokens import digest
 from tests.conftest import World, email
-from tests.helpers import PASSWORD, Client, italian, parse, text_of
+from tests.helpers import PASSWORD, Client, italian, parse, statements, text_of
 
 COOKIE = "collab_session"
 BOARD = "/zones/5/trasporti-mobilita"
@@ -242,22 +241,6 @@ async def test_login_replaces_the_visitors_session(
         assert await session.get(WebSession, digest(before)) is None
         rows = list(await session.scalars(select(WebSession)))
     assert [r.user_id for r in rows] == [world["sindaco5"].id]
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """The SQL statements ``db`` runs while the block does."""
-    seen: list[str] = []
-
-    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
-        seen.append(" ".join(statement.split()))
-
-    engine = db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def test_a_request_costs_one_primary_key_read_and_last_seen_moves_once_a_minute(

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from collab.consultations import queries, rows
 from collab.consultations.models import Consultation, Contribution, ContributionVersion, Status
@@ -26,28 +26,11 @@ from tests.helpers import (
     italian,
     parse,
     quiet_db,  # noqa: F401 (the db fixture: writes notify people)
+    statements,
     text_of,
 )
 
 Login = Callable[[str], Awaitable[Client]]
-
-
-class Statements:
-    """The SQL the engine runs while in a ``with`` block."""
-
-    def __init__(self, db: Database) -> None:
-        self.engine = db.engine.sync_engine
-        self.seen: list[str] = []
-
-    def _record(self, *args: Any) -> None:
-        self.seen.append(" ".join(str(args[2]).split()))
-
-    def __enter__(self) -> list[str]:
-        event.listen(self.engine, "before_cursor_execute", self._record)
-        return self.seen
-
-    def __exit__(self, *exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._record)
 
 
 def _files(num: int) -> str:
@@ -98,11 +81,11 @@ async def test_the_list_takes_one_query_whatever_its_rows(
     seen: dict[int, list[str]] = {}
     for per_page in (1, 5):
         monkeypatch.setattr(queries, "CONTRIBUTIONS_PER_PAGE", per_page)
-        with Statements(db) as statements:
+        with statements(db) as seen_sql:
             page = await staff.get(url)
         assert page.status_code == 200
         assert len(parse(page).select('#contributions [data-testid="contribution"]')) == per_page
-        seen[per_page] = statements
+        seen[per_page] = seen_sql
     assert len(seen[1]) == len(seen[5])
     # The counts by state, the page of rows; no versions, files or a count of its own.
     contribution_reads = [s for s in seen[5] if s.startswith("SELECT contribution.")]
@@ -244,7 +227,7 @@ async def test_the_comune_reads_its_own_contribution_in_one_query(
 ) -> None:
     consultation_id, sent = await received(db, world)  # Pinerolo's the last
     sindaco = await login_as("sindaco5")
-    with Statements(db) as statements:
+    with statements(db) as seen_sql:
         page = await sindaco.get(f"/consultations/{consultation_id}")
     assert page.status_code == 200
     own = parse(page).select_one("#own-contribution")
@@ -254,10 +237,10 @@ async def test_the_comune_reads_its_own_contribution_in_one_query(
     links = [str(a["href"]) for a in own.select("a")]
     assert links == [f"/contributions/{sent[4][0]}", f"/contributions/{sent[4][0]}/receipt"]
     # The counts, the page of rows, the comune's own; no versions, no files.
-    contribution_reads = [s for s in statements if s.startswith("SELECT contribution.")]
+    contribution_reads = [s for s in seen_sql if s.startswith("SELECT contribution.")]
     assert len(contribution_reads) == 3, contribution_reads
-    assert not [s for s in statements if s.startswith("SELECT contribution_version.")]
-    assert not [s for s in statements if "WHERE stored_file.contribution_version_id IN" in s]
+    assert not [s for s in seen_sql if s.startswith("SELECT contribution_version.")]
+    assert not [s for s in seen_sql if "WHERE stored_file.contribution_version_id IN" in s]
 
 
 async def test_the_awaited_comuni_are_read_as_columns(
@@ -265,7 +248,7 @@ async def test_the_awaited_comuni_are_read_as_columns(
 ) -> None:
     consultation = await open_consultation(db, world["staff"])  # zone 5 alone
     tecnico = await login_as("tecnico5")
-    with Statements(db) as statements:
+    with statements(db) as seen_sql:
         page = await tecnico.get(f"/consultations/{consultation.id}")
     async with db.session() as session:
         names = list(
@@ -277,5 +260,5 @@ async def test_the_awaited_comuni_are_read_as_columns(
     # One zone: no zone after the names.
     assert [li.get_text(strip=True) for li in items] == names
     assert all(li["data-istat"] for li in items)
-    (awaited,) = [s for s in statements if "NOT IN (SELECT contribution.comune_id" in s]
+    (awaited,) = [s for s in seen_sql if "NOT IN (SELECT contribution.comune_id" in s]
     assert awaited.startswith("SELECT comune.id, comune.istat_code, comune.name, zone.number,")

@@ -10,10 +10,8 @@ here, on purpose.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects import sqlite
 
 from collab.db import Database
@@ -29,6 +27,7 @@ from collab.notifications.models import (
 )
 from tests.conftest import World
 from tests.forums.support import Login, location, reply, start
+from tests.helpers import statements
 
 #: Statements of one reply over HTTP (``POST /threads/{id}/reply``) that
 #: notifies three people: the session read; the thread read by the route
@@ -39,24 +38,6 @@ from tests.forums.support import Login, location, reply, start
 #: the thread's title, zone and theme, the post's item (one upsert) and, on
 #: SQLite, its FTS5 row (collab/search/).
 BUDGET = 15
-
-
-class Statements:
-    """The SQL the engine runs while in a ``with`` block."""
-
-    def __init__(self, db: Database) -> None:
-        self.engine = db.engine.sync_engine
-        self.seen: list[str] = []
-
-    def _record(self, *args: Any) -> None:
-        self.seen.append(" ".join(str(args[2]).split()))
-
-    def __enter__(self) -> list[str]:
-        event.listen(self.engine, "before_cursor_execute", self._record)
-        return self.seen
-
-    def __exit__(self, *exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._record)
 
 
 async def reply_notifications(db: Database, post_id: int) -> dict[int, MailState]:
@@ -89,7 +70,7 @@ async def test_a_reply_runs_the_same_few_statements_however_long_the_thread(
 
     counts = []
     for thread in (short, long):
-        with Statements(db) as seen:
+        with statements(db) as seen:
             target = location(await tech.post(f"/threads/{thread.id}/reply", {"body": "Ecco."}))
         post_id = int(target.rsplit("-", 1)[1])
         # Its notifications were written in those statements: the mayor, the

@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from collab.db import Database
 from collab.forums import actions, queries
 from collab.forums.models import Post
 from tests.conftest import World
 from tests.forums.support import Login, location, one, page, post_ids, reply, start
+from tests.helpers import statements
 
 PER_PAGE = 3
 
@@ -44,24 +45,6 @@ async def long_thread(db: Database, world: World) -> tuple[int, list[int]]:
     return thread.id, ids
 
 
-class Statements:
-    """The SQL the engine runs while in a ``with`` block."""
-
-    def __init__(self, db: Database) -> None:
-        self.engine = db.engine.sync_engine
-        self.seen: list[str] = []
-
-    def _record(self, *args: Any) -> None:
-        self.seen.append(args[2])
-
-    def __enter__(self) -> list[str]:
-        event.listen(self.engine, "before_cursor_execute", self._record)
-        return self.seen
-
-    def __exit__(self, *exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._record)
-
-
 async def test_every_page_holds_what_offset_gave(db: Database, world: World) -> None:
     thread_id, ids = await long_thread(db, world)
     assert len(ids) == 11
@@ -83,7 +66,7 @@ async def test_the_posts_with_their_authors_are_never_skipped(db: Database, worl
     """The skipping happens on post ids alone: the query that joins the
     authors reads only the page's posts."""
     thread_id, _ = await long_thread(db, world)
-    with Statements(db) as seen:
+    with statements(db) as seen:
         async with db.session() as session:
             await queries.thread_posts(session, thread_id, 4)
     joined = [sql for sql in seen if "JOIN" in sql.upper()]
