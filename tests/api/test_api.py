@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from starlette.routing import Route
 
 from collab.api import routes as api_routes
@@ -30,7 +30,7 @@ from collab.db import Database
 from collab.documents.models import Blob, Document, StoredFile
 from collab.models import Comune, Theme, Zone
 from tests.conftest import World
-from tests.helpers import Client, italian, parse
+from tests.helpers import Client, italian, parse, statements
 
 Login = Callable[[str], Awaitable[Client]]
 NOW = datetime.now(UTC)
@@ -282,21 +282,12 @@ async def test_the_list_costs_the_same_queries_for_any_number_of_rows(
 ) -> None:
     c = await login_as("staff")
     await c.get("/api/v1/consultations")  # the session's user is now cached per request only
-    seen: list[str] = []
-
-    def count(*args: Any) -> None:
-        seen.append(args[2])
-
     counts = []
     for _ in range(2):
         for n in range(4):
             await _contribution(db, world, await _consultation(db, world, f"C{n}", [5, 9]))
-        seen.clear()
-        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-        try:
+        with statements(db) as seen:
             page = (await c.get("/api/v1/consultations")).json()
-        finally:
-            event.remove(db.engine.sync_engine, "before_cursor_execute", count)
         counts.append(len(seen))
         assert all(item["contribution_count"] == 1 for item in page["consultations"])
     assert counts[0] == counts[1]
