@@ -79,10 +79,69 @@ def _answer(path):
             with conn:
                 conn.sendall(str(count[0]).encode())
 threading.Thread(target=_answer, args=(os.environ["BENCH_QUERIES_SOCKET"],), daemon=True).start()
+def _snapshots(path):
+    # --tracemalloc: each connection takes a snapshot (tracing starts at the
+    # first, before the sockets open: the server starts at full speed).
+    import gc, tracemalloc
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(path)
+        server.listen()
+        for n in range(2):
+            conn, _ = server.accept()
+            with conn:
+                if not tracemalloc.is_tracing():
+                    tracemalloc.start(25)
+                gc.collect()
+                tracemalloc.take_snapshot().dump(f"{path}.{n}")
+                conn.sendall(b"ok")
+if os.environ.get("BENCH_TRACEMALLOC"):
+    path = os.environ["BENCH_TRACEMALLOC"]
+    threading.Thread(target=_snapshots, args=(path,), daemon=True).start()
 sys.argv[0] = "uvicorn"
 from uvicorn.main import main
 main()
 """
+
+
+# Who holds an idle socket's memory, by the innermost frame of each traceback
+# that is in one of these (the standard library's frames count for their caller).
+HOLDERS = (
+    ("/uvicorn/", "uvicorn: its websocket protocol, queue, ping timer, scope"),
+    ("/websockets/", "websockets: the sans-I/O connection, parser, handshake"),
+    ("/starlette/", "Starlette: WebSocket, routing, middleware frames"),
+    ("/sqlalchemy/", "SQLAlchemy: the socket's User (and its Comune, Zone)"),
+    ("/aiosqlite/", "SQLAlchemy: the socket's User (and its Comune, Zone)"),
+    ("/collab/sqlite_trips.py", "SQLAlchemy: the socket's User (and its Comune, Zone)"),
+    ("/collab/realtime/", "collab.realtime: handler, Connection, writer, hub, presence"),
+    ("/collab/", "collab: middleware and the rest"),
+)
+
+
+def snapshot(path: Path) -> Path:
+    """Have the server (run with ``--tracemalloc``) dump a tracemalloc snapshot."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(120)
+        sock.connect(str(path))
+        sock.recv(8)
+    return path
+
+
+def holders(before: Path, after: Path, sockets: int) -> dict[str, float]:
+    """KiB per socket allocated between two snapshots and still held, by holder."""
+    import tracemalloc
+
+    old = tracemalloc.Snapshot.load(str(before))
+    new = tracemalloc.Snapshot.load(str(after))
+    found: dict[str, float] = {}
+    for stat in new.compare_to(old, "traceback"):
+        holder = "the event loop (callbacks and timers, C)"
+        for frame in reversed(stat.traceback):  # innermost first
+            names = [name for key, name in HOLDERS if key in frame.filename]
+            if names:
+                holder = names[0]
+                break
+        found[holder] = found.get(holder, 0.0) + stat.size_diff / 1024 / max(sockets, 1)
+    return dict(sorted(found.items(), key=lambda item: -item[1]))
 
 
 def queries_so_far(path: Path) -> int | None:
@@ -124,6 +183,7 @@ class IdleResult:
     foreign_cpu: float = float("nan")  # cores used by processes not of this benchmark
     open_at_end: int = 0
     closed: dict[str, int] = field(default_factory=dict)  # sockets the server closed, by code
+    held_kb: dict[str, float] = field(default_factory=dict)  # --tracemalloc: KiB/socket by holder
     warnings: list[str] = field(default_factory=list)
 
 
@@ -161,6 +221,8 @@ class IdleBench(Bench):
             at = argv.index("--ws-ping-interval")
             argv[at + 1] = f"{self.args.ws_ping_interval:g}"
         env = {**env, "BENCH_QUERIES_SOCKET": str(self.queries_socket)}
+        if self.args.tracemalloc:
+            env["BENCH_TRACEMALLOC"] = str(self.workdir / "tracemalloc")
         return Server(name, argv, port, self.workdir, env=env, cwd=self.target.checkout)
 
 
@@ -234,6 +296,9 @@ async def measure_idle(
     try:
         server = running.servers[0]
         rss_before = rss_bytes(server.pid)
+        traced = bench.workdir / "tracemalloc"
+        if args.tracemalloc:
+            snapshot(traced)
         spec = LoadSpec(
             urls=running.urls,
             sockets=args.sockets,
@@ -269,6 +334,8 @@ async def measure_idle(
             queries_after = queries_so_far(bench.queries_socket)
             t1 = time.monotonic_ns()
             rss_after = rss_bytes(server.pid)
+            if args.tracemalloc:
+                snapshot(traced)
             outcomes = gen.stop()
         finally:
             gen.join()
@@ -290,6 +357,11 @@ async def measure_idle(
     else:
         result.warnings.append("the server did not answer the query count")
     result.open_at_end = status["open"]
+    if args.tracemalloc:
+        result.held_kb = holders(Path(f"{traced}.0"), Path(f"{traced}.1"), result.connected)
+        result.warnings.append(
+            "--tracemalloc: tracing slows the server and takes memory of its own"
+        )
     for outcome in outcomes:
         for why, count in outcome["closes"].items():
             result.closed[why] = result.closed.get(why, 0) + count
@@ -379,6 +451,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="S",
         help="before each run, wait up to this long for other processes to go idle",
     )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace the server's allocations and print the KiB each holder keeps per socket "
+        "(the CPU and RSS figures are then not comparable)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
     args = parser.parse_args(argv)
     args.rev = args.rev or [WORKING_TREE]
@@ -435,6 +513,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print(table(results))
+    for r in results:
+        if r.held_kb:
+            print()
+            print(
+                f"KiB per idle socket by holder ({r.target}, tracemalloc), "
+                f"{sum(r.held_kb.values()):.1f} in all:"
+            )
+            for holder, kib in r.held_kb.items():
+                print(f"  {kib:5.1f}  {holder}")
     warned = [(r.target, w) for r in results for w in r.warnings]
     if warned:
         print()

@@ -44,3 +44,22 @@ def test_the_idle_bench_reads_cpu_memory_heartbeats_and_queries() -> None:
 
 def test_no_query_count_from_a_server_that_does_not_answer(tmp_path: Path) -> None:
     assert queries_so_far(tmp_path / "nobody.sock") is None
+
+
+@pytest.mark.slow
+def test_the_idle_bench_says_who_holds_each_sockets_memory() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.idle", *ARGS, "--tracemalloc"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    [run] = json.loads(result.stdout.strip().splitlines()[-1])["runs"]
+    held = run["held_kb"]
+    # Every socket holds uvicorn's protocol and collab's own objects.
+    assert held["uvicorn: its websocket protocol, queue, ping timer, scope"] > 1, held
+    assert held["collab.realtime: handler, Connection, writer, hub, presence"] > 1, held
+    assert "KiB per idle socket by holder" in result.stdout
