@@ -58,6 +58,14 @@ class Post(Base):
             sqlite_where=text("deleted_at IS NULL"),
             postgresql_where=text("deleted_at IS NULL"),
         ),
+        # The threads a person last wrote in, for their page (collab.forums.people).
+        Index(
+            "ix_post_author_thread_live",
+            "author_id",
+            "thread_id",
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

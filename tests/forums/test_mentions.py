@@ -13,10 +13,11 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 from bs4 import BeautifulSoup, Tag
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects import sqlite
 
 from collab.db import Database
-from collab.forums import actions, mentions
+from collab.forums import actions, mentions, people
 from collab.forums.mention_routes import BEYOND_LIMIT
 from collab.forums.models import Post, Thread
 from collab.models import Role, User, Zone
@@ -408,3 +409,19 @@ async def test_the_person_page_needs_a_login(world: World, client: Client) -> No
 @pytest.mark.parametrize("source", ["@**|5**", "@** **", "@****", "@**Nome|**"])
 def test_malformed_mentions_are_text(source: str) -> None:
     assert mentions.parse_mentions(source) == []
+
+
+async def test_a_persons_threads_are_read_from_their_own_posts(world: World, db: Database) -> None:
+    """The page reads the person's posts through their index, not every post
+    (a second for a mayor of the big dataset before migration 0017)."""
+    tech = world["tecnico5"]
+    thread = await start(db, tech, "Nella zona 5.")
+    async with db.session() as session:
+        threads = await people.recent_threads(session, world["sindaco5"], tech.id)
+        assert [t.id for t in threads] == [thread.id]
+        if db.engine.dialect.name == "sqlite":
+            stmt = await people.threads_statement(session, world["sindaco5"], tech.id)
+            literal = stmt.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+            rows = await session.execute(text(f"EXPLAIN QUERY PLAN {literal}"))
+            plan = " ".join(str(row[-1]) for row in rows)
+            assert "USING INDEX ix_post_author_thread_live (author_id=?)" in plan, plan
