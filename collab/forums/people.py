@@ -32,9 +32,7 @@ async def _readable(session: AsyncSession, viewer: User) -> ColumnElement[bool]:
     return where
 
 
-async def threads_statement(
-    session: AsyncSession, viewer: User, author_id: int
-) -> Select[Thread]:
+async def threads_statement(session: AsyncSession, viewer: User, author_id: int) -> Select[Thread]:
     """The query of :func:`recent_threads`. It reads ``author_id``'s live posts
     through their own index (``ix_post_author_thread_live``, migration 0017),
     not every post of the database."""
