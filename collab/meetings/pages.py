@@ -161,7 +161,8 @@ async def _meeting_zones(session: AsyncSession, meeting_ids: list[int]) -> dict[
     return zones
 
 
-PAST_PER_PAGE = 20  # past meetings a page, the latest first
+MEETINGS_PER_PAGE = 20  # upcoming (the soonest first) or past (the latest first)
+PAST_PER_PAGE = MEETINGS_PER_PAGE
 
 
 def _readable(user: User, zone_ids: list[int]) -> ColumnElement[bool]:
@@ -176,35 +177,38 @@ def _readable(user: User, zone_ids: list[int]) -> ColumnElement[bool]:
 
 
 async def meetings_list(request: Request) -> Response:
-    """Meetings in progress and upcoming, then the past ones a page at a time:
-    the list of a metropolitan city's years would otherwise grow for ever."""
+    """The meetings one may follow, as Decidim lists them: those in progress,
+    then either the upcoming ones (the soonest first) or, with ``?show=past``,
+    the past ones (the latest first), a page at a time, since both lists grow
+    with the years (an unknown ``show`` is the default)."""
     user = await web.require_user(request)
+    show_past = request.query_params.get("show") == "past"
     async with web.db(request).session() as session:
         all_zones = list(await session.scalars(select(Zone.id)))
         readable = _readable(user, all_zones)
-        current = list(
+        in_progress = list(
             await session.scalars(
                 select(Meeting)
-                .where(readable, Meeting.state.in_((MeetingState.IN_CORSO, MeetingState.CONVOCATA)))
+                .where(readable, Meeting.state == MeetingState.IN_CORSO)
                 .order_by(Meeting.starts_at, Meeting.id)
             )
         )
-        past = await paginate(
-            session,
-            select(Meeting)
-            .where(readable, Meeting.state.in_((MeetingState.CHIUSA, MeetingState.ANNULLATA)))
-            .order_by(Meeting.starts_at.desc(), Meeting.id.desc()),
-            web.page_number(request),
-            PAST_PER_PAGE,
-        )
-        zones = await _meeting_zones(session, [m.id for m in [*current, *past.items]])
+        if show_past:
+            listed = select(Meeting).where(
+                readable, Meeting.state.in_((MeetingState.CHIUSA, MeetingState.ANNULLATA))
+            )
+            listed = listed.order_by(Meeting.starts_at.desc(), Meeting.id.desc())
+        else:
+            listed = select(Meeting).where(readable, Meeting.state == MeetingState.CONVOCATA)
+            listed = listed.order_by(Meeting.starts_at, Meeting.id)
+        page = await paginate(session, listed, web.page_number(request), MEETINGS_PER_PAGE)
+        zones = await _meeting_zones(session, [m.id for m in [*in_progress, *page.items]])
     return await web.render(
         request,
         "meetings/list.html",
         {"zones": zones, "may_convene": any(can(user, Action.CONVENE, z) for z in all_zones),
-         "in_progress": [m for m in current if m.state == MeetingState.IN_CORSO],
-         "upcoming": [m for m in current if m.state == MeetingState.CONVOCATA],
-         "past": past.items, "past_page": past},
+         "in_progress": in_progress, "show_past": show_past, "page": page,
+         "base": "/meetings?show=past" if show_past else "/meetings"},
     )  # fmt: skip
 
 

@@ -340,7 +340,11 @@ async def test_the_list_sorts_by_state(login_as: Login, db: Database, world: Wor
 
     assert section("in-progress") == [f"meeting-{ids[0]}"]
     assert section("upcoming") == [f"meeting-{ids[2]}"]
+    assert not section("past")  # on their own tab
+    page = parse(await staff.get("/meetings?show=past"))
+    assert section("in-progress") == [f"meeting-{ids[0]}"]
     assert section("past") == [f"meeting-{ids[1]}"]
+    assert not section("upcoming")
 
 
 async def test_a_secretary_named_by_email_takes_the_notes(
@@ -362,37 +366,49 @@ async def test_a_secretary_named_by_email_takes_the_notes(
     assert text_of(page, '[data-testid="room-secretary"]') == world["tecnico5"].name
 
 
-async def test_past_meetings_come_a_page_at_a_time(
+async def test_upcoming_and_past_meetings_come_a_page_at_a_time(
     login_as: Login, db: Database, world: World
 ) -> None:
     from collab.meetings.models import MeetingState
-    from collab.meetings.pages import PAST_PER_PAGE
+    from collab.meetings.pages import MEETINGS_PER_PAGE
 
     [zone5], [zone9] = await zone_ids(db, 5), await zone_ids(db, 9)
     start = datetime(2025, 1, 6, 9, tzinfo=UTC)
-    ids: dict[int, list[int]] = {zone5: [], zone9: []}
+    ids: dict[tuple[int, MeetingState], list[int]] = {}
     async with db.transaction() as uow:
-        for n in range(PAST_PER_PAGE + 5):
-            for zone in (zone5, zone9):
-                meeting = Meeting(
-                    title=f"Seduta {n}", starts_at=start + timedelta(days=7 * n),
-                    state=MeetingState.CHIUSA, convened_by_id=world["staff"].id,
-                )  # fmt: skip
-                uow.session.add(meeting)
-                await uow.session.flush()
-                uow.session.add(MeetingZone(meeting_id=meeting.id, zone_id=zone))
-                ids[zone].append(meeting.id)
+        for state in (MeetingState.CHIUSA, MeetingState.CONVOCATA):
+            for n in range(MEETINGS_PER_PAGE + 5):
+                for zone in (zone5, zone9):
+                    meeting = Meeting(
+                        title=f"Seduta {n}", starts_at=start + timedelta(days=7 * n),
+                        state=state, convened_by_id=world["staff"].id,
+                    )  # fmt: skip
+                    uow.session.add(meeting)
+                    await uow.session.flush()
+                    uow.session.add(MeetingZone(meeting_id=meeting.id, zone_id=zone))
+                    ids.setdefault((zone, state), []).append(meeting.id)
     mayor = await login_as("sindaco5")
 
-    def past(response: Any) -> list[int]:
-        rows = parse(response).select('[data-testid="meetings-past"] li')
+    def listed(response: Any, key: str) -> list[int]:
+        rows = parse(response).select(f'[data-testid="meetings-{key}"] li')
         return [int(str(li["id"]).removeprefix("meeting-")) for li in rows]
 
-    latest_first = ids[zone5][::-1]
+    soonest_first = ids[zone5, MeetingState.CONVOCATA]  # zone 9's never
     first = await mayor.get("/meetings")
-    assert past(first) == latest_first[:PAST_PER_PAGE]  # zone 9's never
+    assert listed(first, "upcoming") == soonest_first[:MEETINGS_PER_PAGE]
     assert parse(first).select_one('a[rel="next"][href="/meetings?page=2"]') is not None
-    assert past(await mayor.get("/meetings?page=2")) == latest_first[PAST_PER_PAGE:]
-    assert past(await mayor.get("/meetings?page=99")) == latest_first[PAST_PER_PAGE:]
+    second = await mayor.get("/meetings?page=2")
+    assert listed(second, "upcoming") == soonest_first[MEETINGS_PER_PAGE:]
+
+    latest_first = ids[zone5, MeetingState.CHIUSA][::-1]
+    past = await mayor.get("/meetings?show=past")
+    assert listed(past, "past") == latest_first[:MEETINGS_PER_PAGE]
+    assert parse(past).select_one('a[rel="next"][href="/meetings?show=past&page=2"]')
+    assert (
+        listed(await mayor.get("/meetings?show=past&page=99"), "past")
+        == latest_first[MEETINGS_PER_PAGE:]
+    )
+    # An unknown view is the default one.
+    assert listed(await mayor.get("/meetings?show=xyz"), "upcoming") == listed(first, "upcoming")
     staff = await login_as("staff")  # every zone's
-    assert len(past(await staff.get("/meetings?page=3"))) == 2 * (PAST_PER_PAGE + 5) - 40
+    assert len(listed(await staff.get("/meetings?show=past&page=3"), "past")) == 10
