@@ -15,10 +15,10 @@ from tests.servers import ROOT
 ARGS = ["--sockets", "20", "--heartbeat", "1", "--warmup", "1.5", "--window", "3"]
 
 
-@pytest.mark.slow
-def test_the_idle_bench_reads_cpu_memory_heartbeats_and_queries() -> None:
+def run_idle(*extra: str) -> subprocess.CompletedProcess[str]:
+    """``bench.idle`` with the small ``ARGS`` (and ``extra``); it must succeed."""
     result = subprocess.run(
-        [sys.executable, "-m", "bench.idle", *ARGS],
+        [sys.executable, "-m", "bench.idle", *ARGS, *extra],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -26,6 +26,12 @@ def test_the_idle_bench_reads_cpu_memory_heartbeats_and_queries() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.mark.slow
+def test_the_idle_bench_reads_cpu_memory_heartbeats_and_queries() -> None:
+    result = run_idle()
     lines = result.stdout.strip().splitlines()
     assert "command: python -m bench.idle " + " ".join(ARGS) in lines
     figures = json.loads(lines[-1])
@@ -48,15 +54,7 @@ def test_no_query_count_from_a_server_that_does_not_answer(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_the_idle_bench_says_who_holds_each_sockets_memory() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.idle", *ARGS, "--tracemalloc"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_idle("--tracemalloc")
     [run] = json.loads(result.stdout.strip().splitlines()[-1])["runs"]
     held = run["held_kb"]
     # Every socket holds uvicorn's protocol and collab's own objects.
