@@ -26,7 +26,7 @@ from typing import Any
 
 from starlette.types import Send
 
-__all__ = ["Wire", "wire_frame"]
+__all__ = ["Wire", "uvicorn_protocol", "wire_frame"]
 
 _FIN_TEXT = 0x81  # FIN bit + opcode 1 (text)
 
@@ -55,6 +55,15 @@ def wire_frame(text: str) -> bytes:
     return head + data
 
 
+def uvicorn_protocol(send: Send) -> Any:
+    """The uvicorn sans-I/O protocol object whose ``send`` this is, or None
+    (the test client, another server or websocket implementation)."""
+    protocol = getattr(send, "__self__", None)
+    if _Protocol is None or type(protocol) is not _Protocol:
+        return None
+    return protocol
+
+
 class Wire:
     """Writes one socket's frames straight to its transport when that gives
     the same bytes as its ASGI ``send`` would (:meth:`write_now`)."""
@@ -62,10 +71,10 @@ class Wire:
     __slots__ = ("_protocol",)
 
     def __init__(self, send: Send) -> None:
-        protocol: Any = getattr(send, "__self__", None)
+        protocol = uvicorn_protocol(send)
         # Not uvicorn's sans-I/O protocol, or permessage-deflate negotiated
         # (frames compressed per connection): every frame through ``send``.
-        if _Protocol is None or type(protocol) is not _Protocol or protocol.conn.extensions:
+        if protocol is not None and protocol.conn.extensions:
             protocol = None
         self._protocol = protocol
 

@@ -53,6 +53,7 @@ from collab.realtime.beats import Beating
 from collab.realtime.connection import Connection
 from collab.realtime.events import user_topic
 from collab.realtime.here import Here
+from collab.realtime.wire import uvicorn_protocol
 from collab.services import services
 
 __all__ = ["MAX_TOPICS", "Parking", "routes"]
@@ -61,14 +62,6 @@ logger = logging.getLogger(__name__)
 MAX_TOPICS = 20
 SUBSCRIBE_TIMEOUT = 10.0
 PARKED = "collab.parked"  # scope key: where live() leaves its coroutine for Parking
-
-_Protocol: Any = None
-try:  # uvicorn's default websocket protocol (see _forget_handshake)
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-
-    _Protocol = WebSocketsSansIOProtocol
-except ImportError:  # pragma: no cover - another server
-    pass
 
 
 # Seqs are INTEGER columns: a larger number would fail in PostgreSQL's query.
@@ -302,7 +295,7 @@ async def _session(ws: WebSocket) -> None:
             await ws.close(code=code)
 
 
-def _forget_handshake(send: object) -> None:
+def _forget_handshake(send: Send | None) -> None:
     """Let go of the handshake uvicorn's protocol keeps for the socket's life.
 
     Its ``websockets`` request and response (their headers, about 3 KiB a
@@ -312,8 +305,8 @@ def _forget_handshake(send: object) -> None:
     read again at every check). Only uvicorn's sans-I/O protocol (the one
     :mod:`collab.realtime.wire` writes to); any other server keeps its own.
     """
-    protocol: Any = getattr(send, "__self__", None)
-    if _Protocol is None or type(protocol) is not _Protocol or not protocol.handshake_complete:
+    protocol = uvicorn_protocol(send) if send is not None else None
+    if protocol is None or not protocol.handshake_complete:
         return
     for message in (protocol.request, protocol.response):
         if message is not None:
