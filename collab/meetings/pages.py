@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -30,9 +30,8 @@ from collab.meetings import actions
 from collab.meetings.actions import AgendaLine, Convocation
 from collab.meetings.models import Meeting, MeetingState, MeetingZone
 from collab.meetings.room import Room
-from collab.meetings.rules import may_read
 from collab.models import Theme, User, Zone
-from collab.permissions import Action, can
+from collab.permissions import TABLE, Action, Relation, can
 from collab.templating import ROME
 
 __all__ = ["ConveneForm", "convene", "convene_page", "edit", "edit_page", "meetings_list", "routes"]
@@ -162,18 +161,25 @@ async def _meeting_zones(session: AsyncSession, meeting_ids: list[int]) -> dict[
 
 
 MEETINGS_PER_PAGE = 20  # upcoming (the soonest first) or past (the latest first)
-PAST_PER_PAGE = MEETINGS_PER_PAGE
 
 
-def _readable(user: User, zone_ids: list[int]) -> ColumnElement[bool]:
-    """The meetings ``user`` may follow (:func:`may_read`), as a condition on
-    ``Meeting``: a meeting of any zone, or of theirs, as the table says."""
-    convened = select(MeetingZone.meeting_id)
-    if any(may_read(user, {z}) and z != user.zone_id for z in zone_ids):
-        return Meeting.id.in_(convened)  # any zone's meetings
-    if user.zone_id is not None and may_read(user, {user.zone_id}):
-        return Meeting.id.in_(convened.where(MeetingZone.zone_id == user.zone_id))
-    return false()
+def _readable(user: User) -> ColumnElement[bool]:
+    """The meetings ``user`` may follow, as a condition on ``Meeting``: what
+    ``collab.meetings.rules.may_read`` says of one meeting (the permission
+    table's READ row, for a meeting of their own zone or of others only)."""
+    if not user.active:
+        return false()
+    relations = TABLE[Action.READ][user.role]
+    convened = exists().where(MeetingZone.meeting_id == Meeting.id)
+    theirs = exists().where(
+        MeetingZone.meeting_id == Meeting.id, MeetingZone.zone_id == user.zone_id
+    )
+    allowed: list[ColumnElement[bool]] = []
+    if Relation.OWN_ZONE in relations and user.zone_id is not None:
+        allowed.append(theirs)
+    if Relation.OTHER_ZONE in relations:
+        allowed.append(and_(convened, ~theirs) if user.zone_id is not None else convened)
+    return or_(*allowed) if allowed else false()
 
 
 async def meetings_list(request: Request) -> Response:
@@ -185,7 +191,7 @@ async def meetings_list(request: Request) -> Response:
     show_past = request.query_params.get("show") == "past"
     async with web.db(request).session() as session:
         all_zones = list(await session.scalars(select(Zone.id)))
-        readable = _readable(user, all_zones)
+        readable = _readable(user)
         in_progress = list(
             await session.scalars(
                 select(Meeting)
