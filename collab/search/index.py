@@ -17,6 +17,7 @@ from collab.consultations.models import Consultation
 from collab.db import Database
 from collab.forums.models import Post, Thread
 from collab.meetings.models import Meeting
+from collab.search.bulk import READERS, Reader
 from collab.search.documents import Target, docs_for
 from collab.search.engine import Engine
 from collab.search.models import SearchItem
@@ -80,6 +81,8 @@ async def reindex(database: Database) -> int:
 
     Idempotent: the index ends as the data says, whatever it held before.
     Each batch is its own transaction, so a long rebuild holds no lock for long.
+    A kind with a batch reader (:data:`collab.search.bulk.READERS`) is read
+    hundreds of items a query; any other target by target through ``docs_for``.
     """
     async with database.transaction() as uow:
         await engine_for(uow.session).clear(uow.session)
@@ -91,6 +94,9 @@ async def reindex(database: Database) -> int:
     )
     count = 0
     for kind, column in sources:
+        if kind in READERS:
+            count += await _rebuild(database, READERS[kind])
+            continue
         last = 0
         while True:
             async with database.transaction() as uow:
@@ -105,4 +111,17 @@ async def reindex(database: Database) -> int:
                 break
             count += len(ids)
             last = ids[-1]
+    return count
+
+
+async def _rebuild(database: Database, reader: Reader) -> int:
+    """One kind through its batch reader (:mod:`collab.search.bulk`): each
+    batch read and written in a transaction of its own."""
+    count, cursor, more = 0, None, True
+    while more:
+        async with database.transaction() as uow:
+            batch = await reader(uow.session, cursor)
+            await engine_for(uow.session).put_many(uow.session, batch.docs)
+        count += batch.targets
+        cursor, more = batch.cursor, batch.cursor is not None
     return count

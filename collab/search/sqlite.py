@@ -60,6 +60,17 @@ class SqliteEngine(Engine):
             {"id": item_id, "title": stems(doc.title), "body": stems(doc.body)},
         )
 
+    async def _put_texts(self, session: AsyncSession, placed: Sequence[tuple[int, Doc]]) -> None:
+        await session.execute(
+            text(
+                "INSERT OR REPLACE INTO search_fts (rowid, title, body) VALUES (:id, :title, :body)"
+            ),
+            [
+                {"id": item_id, "title": stems(doc.title), "body": stems(doc.body)}
+                for item_id, doc in placed
+            ],
+        )
+
     async def _drop_text(self, session: AsyncSession, item_id: int) -> None:
         await session.execute(text("DELETE FROM search_fts WHERE rowid = :id"), {"id": item_id})
 
