@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.db import UnitOfWork
@@ -88,17 +88,20 @@ async def load(
     return await reload(session, digest(token), max_age, now)
 
 
+# Every request with a cookie runs it: built once, since building a statement
+# costs about as much as running it.
+_RELOAD = (
+    select(WebSession, User)
+    .outerjoin(User, User.id == WebSession.user_id)
+    .where(WebSession.id == bindparam("key"))
+)
+
+
 async def reload(
     session: AsyncSession, key: str, max_age: int, now: datetime | None = None
 ) -> Current | None:
     """:func:`load` by the row's id (a socket checking its session again)."""
-    row = (
-        await session.execute(
-            select(WebSession, User)
-            .outerjoin(User, User.id == WebSession.user_id)
-            .where(WebSession.id == key)
-        )
-    ).first()
+    row = (await session.execute(_RELOAD, {"key": key})).first()
     if row is None:
         return None
     found, user = row

@@ -28,7 +28,7 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.db import UnitOfWork
@@ -151,11 +151,13 @@ def _roles(relation: Relation) -> list[Role]:
     return [role for role, allowed in TABLE[Action.READ].items() if relation in allowed]
 
 
-def _may_read(zone_id: int | None) -> ColumnElement[bool]:
+def _may_read(metro: bool) -> ColumnElement[bool]:
     """``collab.permissions.can(user, READ, zone_id)`` as SQL on ``User`` outer-joined
-    to its ``Comune``: the same table, with ``relation`` spelled as columns."""
-    if zone_id is None:
+    to its ``Comune``, for a metropolitan thread or one of zone ``:zone_id``:
+    the same table, with ``relation`` spelled as columns."""
+    if metro:
         return User.role.in_(_roles(Relation.METRO))
+    zone_id: BindParameter[int] = bindparam("zone_id")
     own = and_(User.role.in_(_roles(Relation.OWN_ZONE)), Comune.zone_id == zone_id)
     other = and_(
         User.role.in_(_roles(Relation.OTHER_ZONE)),
@@ -164,25 +166,37 @@ def _may_read(zone_id: int | None) -> ColumnElement[bool]:
     return or_(own, other)
 
 
+def _readers(metro: bool, some: bool) -> Select[int, str, Role, str | None]:
+    stmt = (
+        select(User.id, User.name, User.role, Comune.name)
+        .select_from(User)
+        .outerjoin(Comune, User.comune_id == Comune.id)
+        .where(User.active, _may_read(metro))
+        .order_by(User.id)
+    )
+    return stmt.where(User.id.in_(bindparam("ids", expanding=True))) if some else stmt
+
+
+# Built once per shape (metropolitan or not, some people or all): a reply asks
+# this on every write, and a statement built per call costs as much again as
+# running it.
+_READERS = {(m, s): _readers(m, s) for m in (False, True) for s in (False, True)}
+
+
 async def readers(
     session: AsyncSession, zone_id: int | None, ids: Iterable[int] | None = None
 ) -> list[Person]:
     """Active people who may read a thread of ``zone_id`` (None: metropolitan),
     by id; only those of ``ids`` when given."""
-    stmt = (
-        select(User.id, User.name, User.role, Comune.name)
-        .select_from(User)
-        .outerjoin(Comune, User.comune_id == Comune.id)
-        .where(User.active, _may_read(zone_id))
-        .order_by(User.id)
-    )
+    metro = zone_id is None
     if ids is None:
-        rows = list((await session.execute(stmt)).all())
+        rows = list((await session.execute(_READERS[metro, False], {"zone_id": zone_id})).all())
     else:
         wanted, rows = sorted(set(ids)), []
         for start in range(0, len(wanted), CHUNK):
             chunk = wanted[start : start + CHUNK]
-            rows += (await session.execute(stmt.where(User.id.in_(chunk)))).all()
+            params = {"zone_id": zone_id, "ids": chunk}
+            rows += (await session.execute(_READERS[metro, True], params)).all()
     return [Person(uid, name, role, comune) for uid, name, role, comune in rows]
 
 

@@ -15,7 +15,7 @@ another zone since they took part hears nothing more of it.
 
 from __future__ import annotations
 
-from sqlalchemy import CompoundSelect, func, select, union
+from sqlalchemy import BindParameter, CompoundSelect, bindparam, func, select, union
 
 from collab.db import UnitOfWork
 from collab.forums.follows import theme_followers
@@ -29,14 +29,16 @@ from collab.notifications.models import FollowLevel, ThreadFollow
 __all__ = ["notify_new_thread", "notify_reply"]
 
 
-def _took_part_or_watching(thread_id: int) -> CompoundSelect[int]:
-    """Who wrote a live post in the thread, and who watches it: one query.
+def _took_part_or_watching() -> CompoundSelect[int]:
+    """Who wrote a live post in the thread ``:thread_id``, and who watches it:
+    one query, built once (:data:`_TOOK_PART_OR_WATCHING`).
 
     The authors come from the ``ix_post_thread_author_live`` index one at a
     time (a recursive "loose index scan": the smallest author, then the
     smallest above it, ...): one index seek per person, however long the
     thread, where ``SELECT DISTINCT author_id`` read all its posts.
     """
+    thread_id: BindParameter[int] = bindparam("thread_id")
     live = (Post.thread_id == thread_id, Post.deleted_at.is_(None))
     authors = (
         select(func.min(Post.author_id).label("id")).where(*live).cte("authors", recursive=True)
@@ -49,10 +51,13 @@ def _took_part_or_watching(thread_id: int) -> CompoundSelect[int]:
     return union(select(authors.c.id).where(authors.c.id.is_not(None)), watching)
 
 
+_TOOK_PART_OR_WATCHING = _took_part_or_watching()
+
+
 async def notify_reply(uow: UnitOfWork, author: User, thread: Thread, post: Post) -> list[int]:
     """Notify the thread's participants and watchers of ``post``; who was."""
     session = uow.session
-    candidates = set(await session.scalars(_took_part_or_watching(thread.id)))
+    candidates = set(await session.scalars(_TOOK_PART_OR_WATCHING, {"thread_id": thread.id}))
     candidates.add(thread.author_id)
     candidates.discard(author.id)
     if not candidates:

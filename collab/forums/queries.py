@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -187,6 +187,12 @@ async def thread_posts(session: AsyncSession, thread_id: int, number: int) -> Pa
 _POSITIONS = "collab.forums.post_positions"  # key of ``Session.info``: post id -> posts before
 
 
+# The posts before one in its thread; built once (every reply counts).
+_BEFORE = select(func.count()).where(
+    Post.thread_id == bindparam("thread_id"), Post.id < bindparam("id")
+)
+
+
 async def post_position(session: AsyncSession, post: Post) -> int:
     """The page of its thread on which ``post`` appears.
 
@@ -197,9 +203,7 @@ async def post_position(session: AsyncSession, post: Post) -> int:
     known: dict[int, int] = session.info.setdefault(_POSITIONS, {})
     before = known.get(post.id)
     if before is None:
-        before = await session.scalar(
-            select(func.count()).where(Post.thread_id == post.thread_id, Post.id < post.id)
-        )
+        before = await session.scalar(_BEFORE, {"thread_id": post.thread_id, "id": post.id})
         before = known[post.id] = before or 0
     return before // POSTS_PER_PAGE + 1
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.consultations.models import (
@@ -37,6 +37,13 @@ KINDS = ("thread", "post", "consultation", "contribution", "meeting", "verbale")
 TARGETS = ("thread", "post", "consultation", "contribution", "meeting")
 Target = tuple[str, int]
 Item = tuple[str, int]
+
+
+# What a post's item reads of its thread (:func:`_thread_of`), built once:
+# every reply runs it, and building a statement costs as much as running it.
+_THREAD_OF = select(Thread.id, Thread.zone_id, Thread.theme_id, Thread.title).where(
+    Thread.id == bindparam("id")
+)
 
 
 @dataclass(frozen=True)
@@ -79,12 +86,7 @@ async def _thread_of(
 ) -> Row[int, int | None, int, str] | None:
     """What a post's item takes from its thread, in one narrow read (the
     thread is rarely still in the session, and a reply counts statements)."""
-    found = await session.execute(
-        select(Thread.id, Thread.zone_id, Thread.theme_id, Thread.title).where(
-            Thread.id == thread_id
-        )
-    )
-    return found.first()
+    return (await session.execute(_THREAD_OF, {"id": thread_id})).first()
 
 
 async def _post(session: AsyncSession, post_id: int) -> list[tuple[Item, Doc | None]]:

@@ -9,6 +9,7 @@ adds its full-text structure: :class:`collab.search.sqlite.SqliteEngine`
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -158,13 +159,10 @@ class Engine(ABC):
 
     async def put(self, session: AsyncSession, doc: Doc) -> None:
         """Write ``doc``, replacing what the index held for its item."""
-        values = _columns(doc)
-        # One statement, new item or not: a reply pays for its post's row once.
+        # One statement, new item or not, built once: a reply pays for its
+        # post's row once, and not again for building the statement.
         item_id = await session.scalar(
-            self._upsert()
-            .values(kind=doc.kind, object_id=doc.object_id, **values)
-            .on_conflict_do_update(index_elements=["kind", "object_id"], set_=values)
-            .returning(SearchItem.id)
+            self._upsert_one, {"kind": doc.kind, "object_id": doc.object_id, **_columns(doc)}
         )
         assert item_id is not None
         if doc.kind in MULTI_ZONE:
@@ -173,6 +171,15 @@ class Engine(ABC):
                 insert(SearchItemZone), [{"item_id": item_id, "zone_id": z} for z in doc.zones]
             )
         await self._put_text(session, item_id, doc)
+
+    @functools.cached_property
+    def _upsert_one(self) -> Any:
+        """INSERT of one item, or UPDATE of the item already there, returning its id."""
+        upsert = self._upsert()
+        return upsert.on_conflict_do_update(
+            index_elements=["kind", "object_id"],
+            set_={name: upsert.excluded[name] for name in _COLUMN_NAMES},
+        ).returning(SearchItem.id)
 
     async def put_many(self, session: AsyncSession, docs: Sequence[Doc]) -> None:
         """Write ``docs`` as :meth:`put` writes each, in a few statements
@@ -304,6 +311,12 @@ class Engine(ABC):
         self, session: AsyncSession, rows: Sequence[SearchItem], query: Query
     ) -> dict[int, str]:
         """Highlighted, escaped excerpts of the rows' bodies, by item id."""
+
+
+_COLUMN_NAMES = (
+    "zone_id", "theme_id", "comune_id", "author_id", "created_at", "public", "metro", "title",
+    "body", "context", "url", "public_url",
+)  # fmt: skip
 
 
 def _columns(doc: Doc) -> dict[str, Any]:

@@ -126,7 +126,7 @@ async def test_the_participants_come_from_the_index(
                 text("UPDATE post SET deleted_at = created_at WHERE author_id = :a"),
                 {"a": world["admin"].id},
             )
-    stmt = notices._took_part_or_watching(thread.id)
+    stmt = notices._TOOK_PART_OR_WATCHING.params(thread_id=thread.id)
     async with db.session() as session:
         found = set(await session.scalars(stmt))
         plain = set(
