@@ -2,7 +2,8 @@
 
 Permissions are the pages' own (:mod:`collab.consultations.rules`,
 :func:`collab.permissions.can`). An anonymous request gets 401, not the
-login redirect; an object the user may not read is a 404, so its existence
+login redirect (except search, which finds public material as the page
+does); an object the user may not read is a 404, so its existence
 is not revealed; a list the user may not read is a 403. Error messages are
 English msgids, translated to the request's locale.
 """
@@ -10,6 +11,8 @@ English msgids, translated to the request's locale.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +25,14 @@ from collab import web
 from collab.api import queries, schema
 from collab.api.serialize import (
     JSON,
+    comune_json,
     consultation_json,
     contribution_json,
     document_json,
     file_json,
+    hit_json,
     theme_json,
+    zone_json,
 )
 from collab.consultations import queries as consultation_queries
 from collab.consultations.models import Consultation, Contribution
@@ -34,8 +40,12 @@ from collab.consultations.rules import may_read
 from collab.documents.files import files_of
 from collab.documents.models import Document
 from collab.i18n import N_, translations
-from collab.models import Theme, User, Zone, utcnow
+from collab.models import Comune, Theme, User, Zone, utcnow
 from collab.permissions import Action, can
+from collab.search.engine import PER_PAGE, Results
+from collab.search.index import engine_for
+from collab.search.params import BadFilter, raw_filters, read_filters
+from collab.search.text import QueryError, parse_query
 
 __all__ = ["ApiError", "routes"]
 
@@ -50,10 +60,11 @@ Zones = dict[int, list[Zone]]
 class ApiError(Exception):
     """Answered as ``{"error": <translated message>}`` with ``status``."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, params: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.params = params  # the message's %(name)s values, if it has any
 
 
 NOT_FOUND = N_("Not found, or you may not read it.")
@@ -67,6 +78,8 @@ def endpoint(handler: Handler) -> Handler:
             return await handler(request)
         except ApiError as exc:
             text = translations(web.locale_of(request)).gettext(exc.message)
+            if exc.params:
+                text %= exc.params
             return JSONResponse({"error": text}, status_code=exc.status, headers=PRIVATE)
 
     run.__name__ = handler.__name__
@@ -219,6 +232,65 @@ async def document(request: Request) -> Response:
                   "theme": theme_json(found.theme)})  # fmt: skip
 
 
+def _search_page(request: Request) -> int:
+    raw = request.query_params.get("page")
+    if raw is None:
+        return 1
+    if not (raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0):
+        raise ApiError(400, N_("The page must be a whole number, from 1."))
+    return int(raw)
+
+
+async def _places(session: AsyncSession, results: Results) -> dict[str, dict[int, JSON]]:
+    """The zones, themes and comuni the hits name, as JSON by id: a query each at most."""
+    zones = {h.zone_id for h in results.hits if h.zone_id is not None}
+    themes = {h.theme_id for h in results.hits if h.theme_id is not None}
+    comuni = {h.comune_id for h in results.hits if h.comune_id is not None}
+    found: dict[str, dict[int, JSON]] = {"zone": {}, "theme": {}, "comune": {}}
+    if zones:
+        rows = await session.scalars(select(Zone).where(Zone.id.in_(zones)))
+        found["zone"] = {z.id: zone_json(z) for z in rows}
+    if themes:
+        rows_t = await session.scalars(select(Theme).where(Theme.id.in_(themes)))
+        found["theme"] = {t.id: theme_json(t) for t in rows_t}
+    if comuni:
+        rows_c = await session.scalars(select(Comune).where(Comune.id.in_(comuni)))
+        found["comune"] = {c.id: comune_json(c) for c in rows_c}
+    return found
+
+
+@endpoint
+async def search(request: Request) -> Response:
+    """The ``/search`` page's search as JSON: the same parameters, read by the
+    same code (:mod:`collab.search.params`), within what the user may read.
+    Without a login, as on the page, only public meetings and their verbali."""
+    user = await web.current_user(request)
+    params = request.query_params
+    q = params.get("q", "")
+    raw = raw_filters(params)
+    page = _search_page(request)
+    async with web.db(request).session() as session:
+        try:
+            filters = await read_filters(session, raw)
+            # A submitted search: whole words (the page's typing prefix is for its box).
+            query = parse_query(q, prefix=False)
+        except BadFilter as exc:
+            raise ApiError(400, str(exc)) from None
+        except QueryError as exc:
+            raise ApiError(400, exc.message, exc.params if exc.bound else None) from None
+        results = await engine_for(session).search(session, user, query, filters, page)
+        places = await _places(session, results)
+    following = None
+    if results.has_next:
+        kept = {"q": q, **{k: v for k, v in raw.items() if v}, "page": results.page + 1}
+        following = "/api/v1/search?" + urlencode(kept)
+    return _json({
+        "query": q, "total": results.total, "page": results.page, "pages": results.pages,
+        "per_page": PER_PAGE, "results": [hit_json(hit, places) for hit in results.hits],
+        "next": following,
+    })  # fmt: skip
+
+
 async def openapi(request: Request) -> Response:
     return JSONResponse(schema.OPENAPI)
 
@@ -235,6 +307,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/consultations/{id:id}/contributions", contributions, methods=["GET"]),
         Route("/api/v1/themes/{id:id}/documents", theme_documents, methods=["GET"]),
         Route("/api/v1/documents/{id:id}", document, methods=["GET"]),
+        Route("/api/v1/search", search, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/docs", docs, methods=["GET"]),
     ]

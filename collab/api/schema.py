@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from collab.i18n import N_
+from collab.search.documents import KINDS
 
 __all__ = ["OPENAPI", "endpoints"]
 
@@ -85,6 +86,27 @@ SCHEMAS: dict[str, JSON] = {
     "LibraryDocument": _object(**LIBRARY_DOCUMENT),
     "LibraryDocumentDetail": _object(**LIBRARY_DOCUMENT, theme=_ref("Theme")),
     "ThemeDocuments": _object(theme=_ref("Theme"), documents=_array(_ref("LibraryDocument"))),
+    "SearchHit": _object(
+        kind={"type": "string", "enum": list(KINDS)},
+        id=INT,
+        title=STR,
+        context=STR,
+        url=STR,
+        created_at=TIME,
+        zone={"oneOf": [_ref("Zone"), {"type": "null"}]},
+        theme={"oneOf": [_ref("Theme"), {"type": "null"}]},
+        comune={"oneOf": [_ref("Comune"), {"type": "null"}]},
+        snippet_html=STR,
+    ),
+    "SearchPage": _object(
+        query=STR,
+        total=INT,
+        page=INT,
+        pages=INT,
+        per_page=INT,
+        results=_array(_ref("SearchHit")),
+        next={"type": ["string", "null"]},
+    ),
 }
 
 ERRORS = {
@@ -133,6 +155,38 @@ def _get(
     return {"get": operation}
 
 
+def _query(name: str, description: str, schema: JSON = STR, required: bool = False) -> JSON:
+    return {"name": name, "in": "query", "required": required, "schema": schema,
+            "description": description}  # fmt: skip
+
+
+SEARCH_PARAMETERS = [
+    _query("q", N_("The words: all must be found; \"an exact phrase\"; -word to leave out "
+                   "(at most 200 characters, 12 words)."), {**STR, "maxLength": 200}, True),
+    _query("kind", N_("Only results of this kind."), {"type": "string", "enum": list(KINDS)}),
+    _query("zone", N_("Only results of the zone with this number (1-11)."), INT),
+    _query("theme", N_("Only results of the theme with this slug.")),
+    _query("comune", N_("Only the contributions of the comune with this ISTAT code.")),
+    _query("author", N_("Only what the person with this id wrote."), INT),
+    _query("from", N_("From this day, year-month-day (Europe/Rome)."),
+           {"type": "string", "format": "date"}),
+    _query("to", N_("Up to this day included, year-month-day (Europe/Rome)."),
+           {"type": "string", "format": "date"}),
+    _query("sort", N_("relevance (the default) or newest."),
+           {"type": "string", "enum": ["relevance", "newest"], "default": "relevance"}),
+    _query("page", N_("The page of results, 20 a page (follow next)."),
+           {**INT, "minimum": 1, "default": 1}),
+]  # fmt: skip
+SEARCH = _get(
+    "search", N_("Search"),
+    N_("Threads, messages, consultations, contributions, meetings and published verbali "
+       "matching the words, within what the user may read, as on the /search page; "
+       "without a login, public meetings and their verbali only. Ranked by relevance "
+       "or newest first, with a highlighted snippet."),
+    "SearchPage", ("400",), SEARCH_PARAMETERS)  # fmt: skip
+# Login optional: the session if there is one, else public results only.
+SEARCH["get"]["security"] = [{"session": []}, {}]
+
 CONSULTATION_ID = _id(N_("The consultation's id."))
 PATHS: dict[str, JSON] = {
     "/api/v1/consultations": _get(
@@ -157,6 +211,7 @@ PATHS: dict[str, JSON] = {
         "getDocument", N_("A library document"),
         N_("One document of the forms library, with every version."),
         "LibraryDocumentDetail", ("401", "404"), [_id(N_("The document's id."))]),
+    "/api/v1/search": SEARCH,
     "/api/v1/openapi.json": {"get": {
         "operationId": "openapi", "summary": N_("This document"),
         "description": N_("The OpenAPI 3.1 description of the API; no login needed."),
@@ -244,7 +299,7 @@ def endpoints() -> list[JSON]:
             listed.append({
                 "method": method.upper(), "path": path, "id": op["operationId"],
                 "summary": op["summary"], "description": op["description"],
-                "public": op.get("security") == [],
+                "public": op.get("security") == [] or {} in op.get("security", ()),
                 "parameters": [{"name": p["name"], "in": p["in"], "required": p["required"],
                                 "type": _type(p["schema"]), "description": p["description"]}
                                for p in op["parameters"]],

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from collab.consultations.models import Consultation, Contribution
 from collab.documents.models import Document, StoredFile
 from collab.models import Comune, Theme, Zone
+from collab.search.engine import Hit
 
 __all__ = [
     "JSON",
@@ -22,6 +23,7 @@ __all__ = [
     "contribution_json",
     "document_json",
     "file_json",
+    "hit_json",
     "iso",
     "receipt",
     "theme_json",
@@ -131,4 +133,24 @@ def document_json(document: Document, versions: Sequence[StoredFile]) -> JSON:
             }
             for f in versions
         ],
+    }
+
+
+def hit_json(hit: Hit, places: dict[str, dict[int, JSON]]) -> JSON:
+    """A search result; ``places``: the zones, themes and comuni of the page by id.
+
+    ``snippet_html`` is HTML: the item's text escaped, the words found in
+    ``<mark>`` tags (empty for an item without text, a thread's title).
+    """
+    return {
+        "kind": hit.kind,
+        "id": hit.object_id,
+        "title": hit.title,
+        "context": hit.context,
+        "url": hit.url,
+        "created_at": iso(hit.created_at),
+        "zone": places["zone"].get(hit.zone_id) if hit.zone_id is not None else None,
+        "theme": places["theme"].get(hit.theme_id) if hit.theme_id is not None else None,
+        "comune": places["comune"].get(hit.comune_id) if hit.comune_id is not None else None,
+        "snippet_html": hit.snippet,
     }

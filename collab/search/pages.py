@@ -5,31 +5,26 @@ Without JavaScript the form submits to this same URL; with htmx the box
 asks as one types and gets the results partial alone
 (``templates/search/_results.html``, included by the page). A filter value
 that names nothing (an unknown zone, theme, comune, a malformed date) is a
-400 with the page and its message, and no search.
+400 with the page and its message, and no search; the parameters are read
+by :mod:`collab.search.params`, as for ``/api/v1/search``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from collab import web
-from collab.bounds import EARLIEST, LATEST
 from collab.i18n import N_, translations
-from collab.models import Comune, Theme, User, Zone
-from collab.search.documents import KINDS
-from collab.search.engine import SORTS, Filters, Results
+from collab.models import Theme, Zone
+from collab.search.engine import Results
 from collab.search.index import engine_for
+from collab.search.params import BadFilter, raw_filters, read_filters
 from collab.search.text import QueryError, parse_query
-from collab.templating import ROME
 
 __all__ = ["routes"]
 
@@ -40,89 +35,8 @@ KIND_LABELS = {
     "contribution": N_("Contribution"),
     "meeting": N_("Meeting"),
     "verbale": N_("Minutes"),
+    "document": N_("Forms library"),
 }
-FILTERS = ("kind", "zone", "theme", "comune", "author", "from", "to", "sort")
-
-
-class BadFilter(ValueError):
-    """A filter names nothing: its msgid, for the page."""
-
-
-@dataclass
-class Asked:
-    """What the URL asks: the raw values (to fill the form again) and the filters."""
-
-    q: str
-    raw: dict[str, str]
-    filters: Filters = field(default_factory=Filters)
-
-
-def _day(raw: str) -> date:
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise BadFilter(N_("Give dates as year-month-day, e.g. 2026-03-31.")) from None
-    if not EARLIEST <= day <= LATEST:
-        raise BadFilter(N_("Give dates as year-month-day, e.g. 2026-03-31."))
-    return day
-
-
-def _rome_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=ROME)
-
-
-async def _one(session: AsyncSession, column: Any, where: Any, message: str) -> int:
-    found = await session.scalar(select(column).where(where))
-    if found is None:
-        raise BadFilter(message)
-    return int(found)
-
-
-async def _filters(session: AsyncSession, raw: dict[str, str]) -> Filters:
-    """The filters of the URL; :class:`BadFilter` when one names nothing."""
-    values: dict[str, Any] = {}
-    if raw["kind"]:
-        if raw["kind"] not in KINDS:
-            raise BadFilter(N_("There is no such kind of result."))
-        values["kind"] = raw["kind"]
-    number = raw["zone"]
-    if number:
-        if not (number.isascii() and number.isdigit() and len(number) <= 3):
-            raise BadFilter(N_("There is no such zone."))
-        values["zone_id"] = await _one(
-            session, Zone.id, Zone.number == int(number), N_("There is no such zone.")
-        )
-    if raw["theme"]:
-        values["theme_id"] = await _one(
-            session, Theme.id, Theme.slug == raw["theme"][:80], N_("There is no such theme.")
-        )
-    if raw["comune"]:
-        values["comune_id"] = await _one(
-            session,
-            Comune.id,
-            Comune.istat_code == raw["comune"][:6],
-            N_("There is no such comune."),
-        )
-    author = raw["author"]
-    if author:
-        if not (author.isascii() and author.isdigit() and len(author) <= 9):
-            raise BadFilter(N_("There is no such person."))
-        values["author_id"] = await _one(
-            session, User.id, User.id == int(author), N_("There is no such person.")
-        )
-    since = _day(raw["from"]) if raw["from"] else None
-    until = _day(raw["to"]) if raw["to"] else None
-    if since and until and since > until:
-        raise BadFilter(N_("The first day comes after the last one."))
-    if since:
-        values["since"] = _rome_midnight(since)
-    if until:
-        values["until"] = _rome_midnight(until + timedelta(days=1))
-    if raw["sort"]:
-        if raw["sort"] not in SORTS:
-            raise BadFilter(N_("Sort by relevance or by date."))
-        values["sort"] = raw["sort"]
-    return Filters(**values)
 
 
 async def search_page(request: Request) -> Response:
@@ -130,13 +44,13 @@ async def search_page(request: Request) -> Response:
     user = await web.current_user(request)
     params = request.query_params
     q = params.get("q", "")
-    raw = {name: params.get(name, "").strip()[:100] for name in FILTERS}
+    raw = raw_filters(params)
     gettext = translations(web.locale_of(request)).gettext
     results: Results | None = None
     message, status = None, 200
     async with web.db(request).session() as session:
         try:
-            filters = await _filters(session, raw)
+            filters = await read_filters(session, raw)
             if q:
                 # As one types (htmx), the last word may be unfinished.
                 query = parse_query(q, prefix=web.is_htmx(request))
