@@ -14,6 +14,9 @@ the same thread, the same order of statements, the same errors (raised in
 the thread, translated by SQLAlchemy as before). Server-side cursors
 (``stream_results``) keep SQLAlchemy's own cursor.
 
+A commit or rollback with no transaction open (every read session ends with
+a rollback) makes no trip at all: ``sqlite3`` would do nothing in the thread.
+
 ``make_engine`` passes :func:`dbapi` as the engine's ``module``. It uses
 aiosqlite's ``Connection._execute`` and ``_conn`` (checked at import, below,
 and pinned in ``pyproject.toml``); if a release renames them the engine
@@ -121,6 +124,26 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor
+
+    def _idle(self) -> bool:
+        """Whether ``sqlite3`` holds no open transaction: then its ``commit``
+        and ``rollback`` do nothing, and need no trip to the thread. Nothing
+        runs on the connection meanwhile (SQLAlchemy ends its transaction
+        between statements), so the flag is read here, not in the thread."""
+        conn = self._connection._connection
+        try:
+            return conn is not None and not conn.in_transaction
+        except sqlite3.Error:  # a Python whose sqlite3 checks the thread here
+            return False
+
+    def rollback(self) -> None:
+        # Every read session ends with one (the pool's reset): one trip less each.
+        if not self._idle():
+            super().rollback()
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

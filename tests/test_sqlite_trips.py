@@ -99,3 +99,29 @@ async def test_errors_are_the_drivers_and_roll_back(engine: AsyncEngine) -> None
             await conn.execute(text("SELECT nothing FROM nowhere"))
     async with engine.connect() as conn:
         assert (await conn.execute(select(items.c.id))).all() == []
+
+
+async def test_ending_a_read_makes_no_trip(engine: AsyncEngine, trips: list[Any]) -> None:
+    """A connection that only read goes back to the pool without a trip for
+    its rollback (sqlite3 holds no transaction); one that wrote still commits
+    and rolls back in the thread, and what it wrote is kept or undone."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))  # the pool's own first trips
+    trips.clear()
+    async with engine.connect() as conn:
+        await conn.execute(select(items.c.id))
+    assert len(trips) == 1  # the SELECT; the pool's reset rolled back nothing
+
+    trips.clear()
+    async with engine.begin() as conn:
+        await conn.execute(insert(items), {"name": "kept"})
+    assert len(trips) == 2  # the INSERT, the COMMIT
+    trips.clear()
+    with pytest.raises(RuntimeError):
+        async with engine.begin() as conn:
+            await conn.execute(insert(items), {"name": "undone"})
+            raise RuntimeError
+    assert len(trips) == 2  # the INSERT, the ROLLBACK
+    async with engine.connect() as conn:
+        names = list(await conn.scalars(select(items.c.name)))
+    assert names == ["kept"]
