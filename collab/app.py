@@ -59,6 +59,8 @@ from collab.realtime.registry import Registry
 from collab.realtime.render import FragmentRenderer
 from collab.realtime.ws import Parking
 from collab.realtime.ws import routes as ws_routes
+from collab.search.extractor import TextExtractor
+from collab.search.extractor import wake_after_commit as wake_extractor
 from collab.search.pages import routes as search_routes
 from collab.security import CSRFMiddleware, SecurityHeadersMiddleware
 from collab.services import Services
@@ -135,7 +137,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     attachments = {kind: make(settings) for kind, make in MAIL_ATTACHMENTS.items()}
     notices = NotificationMailer(database, templates, settings, mail, attachments, REMINDERS)
     fanout = NotificationFanout(database)
-    database.after_commit = wake_after_commit(fanout, notices)
+    # Reads uploaded files' text for search, after their commit (collab/search/).
+    extractor = TextExtractor(database, settings.files_dir)
+    database.after_commit = wake_extractor(extractor, wake_after_commit(fanout, notices))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -146,6 +150,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         mail.start()
         fanout.start()
         notices.start()
+        extractor.start()
         sweeper = asyncio.create_task(sweep_forever(database, settings), name="housekeeping")
         try:
             yield
@@ -153,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await extractor.stop()
             await fanout.stop()
             await notices.stop()
             await mail.stop()
@@ -206,6 +212,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings=settings, db=database, templates=templates, layer=layer, registry=registry,
         hub=hub, access=TopicAccess(registry, database), presence=presence, mail=mail,
         notices=notices, fanout=fanout, beats=Beats(presence, settings.ws_heartbeat),
-        page_hooks=PAGE_HOOKS,
+        page_hooks=PAGE_HOOKS, extractor=extractor,
     )  # fmt: skip
     return app

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from collab.realtime.layers import ChannelLayer
     from collab.realtime.presence import Presence
     from collab.realtime.registry import Registry
+    from collab.search.extractor import TextExtractor
     from collab.settings import Settings
     from collab.templating import Templates
 
@@ -62,6 +63,8 @@ class Services:
     fanout: NotificationFanout  # writes out notifications to many people after commit
     beats: Beats  # every socket's heartbeat, from one task (collab.realtime.beats)
     page_hooks: Sequence[PageHook] = ()
+    # Reads uploaded files' text for search after commit (collab.search.extractor).
+    extractor: TextExtractor | None = None
     # Page loads and socket opens without an account, per client IP.
     public_limiter: SlidingWindow = field(default_factory=SlidingWindow)
     # The uploads streaming in at once, per user and in all (collab.uploads.upload_gate).

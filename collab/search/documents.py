@@ -4,8 +4,15 @@ A *target* names something that changed (``("post", 12)``); :func:`docs_for`
 reads it from the database and returns the items to write, with ``None``
 for those to drop (a deleted post, a verbale not yet published). The rules
 of who may read what are the features' own (``collab.permissions``,
-``collab.meetings.rules.may_read``, ``collab.consultations.rules.may_read``),
-written into each item as ``public``/``metro``/``zones``.
+``collab.meetings.rules.may_read``, ``collab.consultations.rules.may_read``,
+``collab.documents.library.may_read``), written into each item as
+``public``/``metro``/``zones``.
+
+An item's body takes the text read from its files once the extractor has
+it (:func:`collab.search.queue.attached_text`): a post's attachments, a
+contribution's current version's files, a consultation's drafts, a
+meeting's agenda files (not for a public meeting: its files are for the
+members only), a library document's current version.
 """
 
 from __future__ import annotations
@@ -23,18 +30,21 @@ from collab.consultations.models import (
     Contribution,
     ContributionVersion,
 )
+from collab.documents.models import Document
 from collab.forums.models import Post, Thread
 from collab.forums.queries import post_position
 from collab.meetings.models import AgendaItem, Meeting, MeetingState, MeetingZone, Verbale
 from collab.models import Comune
+from collab.search.queue import attached_text, document_text
 from collab.search.text import html_text
+from collab.search.tracking import may_have_files
 
 __all__ = ["KINDS", "TARGETS", "Doc", "Item", "Target", "docs_for"]
 
 # Kinds of items, in the order the filter offers them.
-KINDS = ("thread", "post", "consultation", "contribution", "meeting", "verbale")
+KINDS = ("thread", "post", "consultation", "contribution", "meeting", "verbale", "document")
 # Kinds of targets: what changed (a meeting target writes its verbale too).
-TARGETS = ("thread", "post", "consultation", "contribution", "meeting")
+TARGETS = ("thread", "post", "consultation", "contribution", "meeting", "document")
 Target = tuple[str, int]
 Item = tuple[str, int]
 
@@ -97,8 +107,12 @@ async def _post(session: AsyncSession, post_id: int) -> list[tuple[Item, Doc | N
         return [(("post", post_id), None)]
     page = await post_position(session, post)
     zones = () if thread.zone_id is None else (thread.zone_id,)
+    files = ""
+    if may_have_files(session, ("post", post.id)):
+        files = await attached_text(session, "post_id", [post.id])
+    body = _joined(html_text(post.html), files)
     doc = Doc(
-        kind="post", object_id=post.id, title="", body=html_text(post.html),
+        kind="post", object_id=post.id, title="", body=body,
         url=f"/threads/{thread.id}?page={page}#post-{post.id}", created_at=post.created_at,
         zones=zones, zone_id=thread.zone_id, theme_id=thread.theme_id,
         author_id=post.author_id, metro=thread.zone_id is None, context=thread.title,
@@ -128,9 +142,11 @@ async def _consultation(
         .order_by(ConsultationTheme.theme_id)
         .limit(1)
     )
+    drafts = await attached_text(session, "consultation_id", [consultation_id])
     doc = Doc(
         kind="consultation", object_id=consultation.id, title=consultation.title,
-        body=html_text(consultation.body_html), url=f"/consultations/{consultation.id}",
+        body=_joined(html_text(consultation.body_html), drafts),
+        url=f"/consultations/{consultation.id}",
         created_at=consultation.created_at, zones=zones, zone_id=zones[0] if zones else None,
         theme_id=theme_id, author_id=consultation.created_by_id,
     )  # fmt: skip
@@ -163,15 +179,19 @@ async def _contribution(
         )
     if contribution is None or consultation is None:
         return [(("contribution", contribution_id), None)]
-    text = await session.scalar(
-        select(ContributionVersion.body_html).where(
-            ContributionVersion.contribution_id == contribution_id,
-            ContributionVersion.number == contribution.version,
+    version = (
+        await session.execute(
+            select(ContributionVersion.id, ContributionVersion.body_html).where(
+                ContributionVersion.contribution_id == contribution_id,
+                ContributionVersion.number == contribution.version,
+            )
         )
-    )
+    ).first()
     comune = await session.get(Comune, contribution.comune_id)
-    body = " ".join(
-        part for part in (html_text(text or ""), html_text(contribution.answer_html)) if part
+    body = _joined(
+        html_text(version.body_html if version else ""),
+        html_text(contribution.answer_html),
+        await attached_text(session, "contribution_version_id", [version.id] if version else []),
     )
     doc = Doc(
         kind="contribution", object_id=contribution.id,
@@ -208,6 +228,8 @@ async def _meeting(session: AsyncSession, meeting_id: int) -> list[tuple[Item, D
     if closed:
         parts.extend(item.notes for item in items)
     public = meeting.public_token is not None
+    if not public:  # a public meeting's item is found by anyone: its files are not theirs
+        parts.append(await attached_text(session, "agenda_item_id", [item.id for item in items]))
     common = {
         "zones": zones, "zone_id": zones[0] if zones else None,
         "theme_id": items[0].theme_id if items else None, "public": public,
@@ -242,12 +264,31 @@ async def _meeting(session: AsyncSession, meeting_id: int) -> list[tuple[Item, D
     return found
 
 
+async def _document(session: AsyncSession, document_id: int) -> list[tuple[Item, Doc | None]]:
+    document = await session.get(Document, document_id)
+    if document is None:
+        return [(("document", document_id), None)]
+    # The forms library is metropolitan: whoever reads metropolitan threads reads it.
+    doc = Doc(
+        kind="document", object_id=document.id, title=document.title,
+        body=_joined(document.description, await document_text(session, document)),
+        url=f"/documents/{document.id}", created_at=document.updated_at,
+        theme_id=document.theme_id, author_id=document.created_by_id, metro=True,
+    )  # fmt: skip
+    return [(("document", document_id), doc)]
+
+
+def _joined(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
+
+
 _BUILDERS = {
     "thread": _thread,
     "post": _post,
     "consultation": _consultation,
     "contribution": _contribution,
     "meeting": _meeting,
+    "document": _document,
 }
 
 

@@ -13,15 +13,17 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collab.consultations.models import Consultation
+from collab.consultations.models import Consultation, ContributionVersion
 from collab.db import Database
+from collab.documents.models import Document
 from collab.forums.models import Post, Thread
-from collab.meetings.models import Meeting
+from collab.meetings.models import AgendaItem, Meeting
 from collab.search.bulk import READERS, Reader
 from collab.search.documents import Target, docs_for
 from collab.search.engine import Engine
 from collab.search.models import SearchItem
 from collab.search.postgres import PostgresEngine
+from collab.search.queue import enqueue_missing, owners_with_text
 from collab.search.sqlite import SqliteEngine
 
 __all__ = ["engine_for", "refresh", "reindex"]
@@ -41,7 +43,8 @@ async def refresh(session: AsyncSession, targets: Iterable[Target]) -> None:
     """Write the current state of ``targets`` into the index, in ``session``'s transaction.
 
     A thread that changed zone or theme takes its posts along: who may find
-    them is the thread's business.
+    them is the thread's business. A contribution's version and an agenda
+    item (owners of a stored file) stand for their contribution and meeting.
     """
     engine = engine_for(session)
     todo = list(dict.fromkeys(targets))
@@ -51,6 +54,13 @@ async def refresh(session: AsyncSession, targets: Iterable[Target]) -> None:
         if target in done:
             continue
         done.add(target)
+        parent = _PARENTS.get(target[0])
+        if parent is not None:
+            kind, column, key = parent
+            found = await session.scalar(select(column).where(key == target[1]))
+            if found is not None:
+                todo.append((kind, found))
+            continue
         if target[0] == "thread":
             todo.extend(await _moved_posts(session, target[1]))
         for item, doc in await docs_for(session, target):
@@ -58,6 +68,17 @@ async def refresh(session: AsyncSession, targets: Iterable[Target]) -> None:
                 await engine.drop(session, item)
             else:
                 await engine.put(session, doc)
+
+
+# Owners of files that are no item themselves -> (the item's kind, its id, the key).
+_PARENTS = {
+    "contribution_version": (
+        "contribution",
+        ContributionVersion.contribution_id,
+        ContributionVersion.id,
+    ),
+    "agenda_item": ("meeting", AgendaItem.meeting_id, AgendaItem.id),
+}
 
 
 async def _moved_posts(session: AsyncSession, thread_id: int) -> list[Target]:
@@ -86,11 +107,15 @@ async def reindex(database: Database) -> int:
     """
     async with database.transaction() as uow:
         await engine_for(uow.session).clear(uow.session)
+        # Contents never queued (files restored from before migration 0018):
+        # the extractors read them and index their items again after.
+        await enqueue_missing(uow.session)
     sources = (
         ("thread", Thread.id),
         ("post", Post.id),
         ("consultation", Consultation.id),
         ("meeting", Meeting.id),
+        ("document", Document.id),
     )
     count = 0
     for kind, column in sources:
@@ -111,7 +136,20 @@ async def reindex(database: Database) -> int:
                 break
             count += len(ids)
             last = ids[-1]
+    await _with_files(database)
     return count
+
+
+async def _with_files(database: Database) -> None:
+    """The items that carry a file already read, through ``docs_for`` again:
+    whatever read them in batches, their bodies end with their files' text."""
+    cursor = ""
+    while True:
+        async with database.transaction() as uow:
+            cursor, targets = await owners_with_text(uow.session, cursor, BATCH)
+            await refresh(uow.session, targets)
+        if not cursor:
+            return
 
 
 async def _rebuild(database: Database, reader: Reader) -> int:

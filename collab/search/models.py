@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from collab.models import Base, UTCDateTime
 
-__all__ = ["UNMODELED", "SearchItem", "SearchItemZone"]
+__all__ = ["UNMODELED", "FileText", "SearchItem", "SearchItemZone"]
 
 # What each engine's migration adds beside the models (tests/test_migrations.py).
 UNMODELED = frozenset(
@@ -81,3 +81,29 @@ class SearchItemZone(Base):
         ForeignKey("search_item.id", ondelete="CASCADE"), primary_key=True
     )
     zone_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class FileText(Base):
+    """The text of one stored content (a blob, by SHA-256), for the index.
+
+    A row is queued (``pending``) with the upload, in its transaction; the
+    extractor of some process claims it after commit (``claim`` until
+    ``claimed_until``), reads the file and leaves it ``done`` with its text,
+    ``skipped`` (a broken or encrypted file: never tried again), or
+    ``pending`` again at ``due_at`` after a failure, ``failed`` after the
+    last attempt (:mod:`collab.search.queue`). Same bytes, one row: a
+    content attached to many posts is read once.
+    """
+
+    __tablename__ = "file_text"
+    __table_args__ = (Index("ix_file_text_state_due", "state", "due_at"),)
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claim: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    text: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(String(500), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -50,7 +50,10 @@ async def test_staff_open_a_consultation_with_drafts(login_as: Login, db: Databa
     assert response.status_code == 303, response.text
     url = response.headers["location"]
     # Besides the feature's event, the bells of zone 5 (tests/consultations/test_notices.py).
-    assert [e.type for e in events if e.type != "notification.changed"] == ["consultation.opened"]
+    assert [e.type for e in events if e.type != "notification.changed"] == [
+        "consultation.opened",
+        "search.text_queued",  # the drafts' text, for search
+    ]
     shown = await staff.get(url)
     assert "Parere PSM" in text_of(shown, "h1")
     assert parse(shown).select_one('#consultation-drafts a[href$="bozza.pdf"]') is not None
@@ -89,7 +92,7 @@ async def test_submit_receipt_and_live_events(login_as: Login, db: Database, wor
              ("files", ("mappa.png", PNG, "image/png"))],
         )  # fmt: skip
     assert response.status_code == 303, response.text
-    assert [e.type for e in events] == ["contribution.submitted"]
+    assert [e.type for e in events] == ["contribution.submitted", "search.text_queued"]
     assert set(events[0].topics) == {
         f"consultation:{consultation.id}",
         f"zone:{events[0].zone_ids[0]}",

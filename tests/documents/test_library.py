@@ -19,6 +19,7 @@ from collab.db import Database
 from collab.documents.models import Blob, Document, StoredFile
 from collab.models import Theme
 from collab.realtime.events import DocumentAdded, DocumentVersioned, library_topic
+from collab.search.tracking import TextQueued
 from collab.settings import Settings
 from tests.helpers import Client, capture_events, parse
 from tests.realtime.test_ws import MAYOR, TECH9, Browser, browser, frames, subscribe
@@ -87,7 +88,11 @@ async def test_add_a_document_and_see_it_in_the_theme(login_as: Login, db: Datab
         doc_id = document_id(await add(tecnico, description="Per le richieste di navetta"))
     async with db.session() as session:
         theme_id = await session.scalar(select(Theme.id).where(Theme.slug == THEME))
-    assert events == [DocumentAdded(zone_id=None, theme_id=theme_id, document_id=doc_id)]
+    # The file's text is queued for search (collab/search/extractor.py).
+    assert events == [
+        DocumentAdded(zone_id=None, theme_id=theme_id, document_id=doc_id),
+        TextQueued(),
+    ]
     page = parse(await tecnico.get(f"/library/{THEME}"))
     row = page.select_one(f"#document-{doc_id}")
     assert row is not None
@@ -164,7 +169,8 @@ async def test_a_new_version_keeps_the_old_one_downloadable(login_as: Login, db:
     first, second = await versions(db, doc_id)
     assert (first.version, second.version, second.note) == (1, 2, "Nuove date")
     assert events == [
-        DocumentVersioned(zone_id=None, theme_id=events[0].theme_id, document_id=doc_id, version=2)
+        DocumentVersioned(zone_id=None, theme_id=events[0].theme_id, document_id=doc_id, version=2),
+        TextQueued(),
     ]
     for stored, content in ((first, PDF_1), (second, PDF_2)):
         got = await tecnico.get(f"/files/{stored.id}/{stored.name}")
