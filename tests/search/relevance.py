@@ -87,6 +87,21 @@ CONTRIBUTION = (
 )
 MEETING_TITLE = "Assemblea dei sindaci del Pinerolese"
 MEETING_NOTES = "Approvato all'unanimità il parere sul trasporto scolastico."
+# A thread of zone 5 whose first post carries a regulation as a PDF: what
+# the regulation says is found only through the file's text.
+REGULATION_THREAD = (
+    "Nuovo regolamento approvato dal consiglio",
+    "In allegato il testo approvato ieri sera: entra in vigore il mese prossimo.",
+)
+REGULATION_PDF = (
+    "Regolamento comunale del verde urbano",
+    [
+        "Art. 1 - Il regolamento disciplina la manutenzione delle aree verdi pubbliche e private.",
+        "Art. 2 - L'abbattimento di alberi ad alto fusto richiede l'autorizzazione del Comune.",
+        "Art. 3 - Le potature sono vietate durante la nidificazione, da aprile a luglio.",
+        "Art. 4 - Chi viola il regolamento paga una sanzione amministrativa da 100 a 500 euro.",
+    ],
+)
 
 
 @dataclass(frozen=True)
@@ -162,4 +177,10 @@ CASES = [
     # The verbale says what the meeting record holds: its convened zones.
     case("zone convocate", "verbale", "consultation"),
     case("parere", "consultation meeting verbale", "contribution"),
+    # The regulation attached as a PDF: found by what the file says.
+    case("abbattimento alberi", "regulation", "rifiuti valli"),
+    case("potatura nidificazione", "regulation", "alluvioni"),
+    case('"sanzione amministrativa"', "regulation", "suap consultation"),
+    case("verde urbano", "regulation", "ciclovia"),
+    case("alberi fusto", "regulation", viewer="sindaco5"),
 ]

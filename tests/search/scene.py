@@ -5,6 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from collab.db import Database
+from collab.documents.sniff import PDF, Kind
+from collab.documents.store import FileStore
+from collab.documents.upload import Upload
 from collab.forums import actions as forums
 from collab.forums.models import Post, Thread
 from collab.models import Theme, User, Zone
@@ -12,7 +15,7 @@ from collab.search.engine import Filters, Results
 from collab.search.index import engine_for
 from collab.search.text import parse_query
 
-__all__ = ["find", "post", "theme_id", "thread", "titles"]
+__all__ = ["find", "post", "theme_id", "thread", "titles", "upload"]
 
 
 async def thread(
@@ -61,3 +64,11 @@ async def theme_id(db: Database, slug: str) -> int:
         value = await session.scalar(select(Theme.id).where(Theme.slug == slug))
         assert value is not None
         return value
+
+
+async def upload(files: FileStore, data: bytes, name: str, kind: Kind = PDF) -> Upload:
+    """A file that arrived whole in ``files``, as a form's upload brings it."""
+    incoming = files.incoming(len(data) + 1)
+    await incoming.write(data)
+    await incoming.finish()
+    return Upload(field="files", name=name, kind=kind, incoming=incoming)

@@ -22,7 +22,7 @@ from collab.consultations import actions as consultations
 from collab.db import Database
 from collab.demo_library import one_page_pdf
 from collab.documents import library
-from collab.documents.sniff import DOCX, PDF, PNG, Kind
+from collab.documents.sniff import DOCX, PNG
 from collab.documents.store import FileStore
 from collab.documents.upload import Upload
 from collab.forums import actions as forums
@@ -41,7 +41,7 @@ from tests.conftest import World
 from tests.consultations.scene import open_consultation
 from tests.helpers import capture_events
 from tests.meetings.scene import convene
-from tests.search.scene import find, thread
+from tests.search.scene import find, thread, upload
 
 WORD = "fitodepurazione"  # only inside the files
 
@@ -58,13 +58,6 @@ async def files(app: Starlette, settings: Settings) -> AsyncIterator[FileStore]:
 
 def extractor(db: Database, files: FileStore) -> TextExtractor:
     return TextExtractor(db, files.root)
-
-
-async def upload(files: FileStore, data: bytes, name: str, kind: Kind = PDF) -> Upload:
-    incoming = files.incoming(len(data) + 1)
-    await incoming.write(data)
-    await incoming.finish()
-    return Upload(field="files", name=name, kind=kind, incoming=incoming)
 
 
 def regulation(word: str = WORD) -> bytes:

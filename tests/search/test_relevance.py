@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from starlette.applications import Starlette
 
 from collab.consultations import actions as consultations
 from collab.db import Database
+from collab.demo_library import one_page_pdf
+from collab.documents.store import FileStore
+from collab.forums import actions as forums
 from collab.forums.models import Post
 from collab.meetings import actions as meetings
 from collab.meetings import floor, minutes
+from collab.models import Zone
+from collab.search.extractor import TextExtractor
 from tests.conftest import World
 from tests.consultations.scene import open_consultation
 from tests.meetings.scene import convene
 from tests.search import relevance
 from tests.search.relevance import CASES, Case
-from tests.search.scene import find, thread
+from tests.search.scene import find, thread, upload
 
 Keys = dict[tuple[str, int], str]
 
@@ -77,12 +83,34 @@ async def _meeting(db: Database, world: World) -> Keys:
     return {("meeting", convened.id): "meeting", ("verbale", convened.id): "verbale"}
 
 
+async def _regulation(app: Starlette, db: Database, world: World) -> Keys:
+    """The regulation's thread, its PDF read as the extractor reads it after commit."""
+    services = app.state.services
+    store = FileStore(services.settings.files_dir)
+    await services.extractor.stop()  # read here, not in the background
+    title, lines = relevance.REGULATION_PDF
+    pdf = await upload(store, one_page_pdf(title, lines), "regolamento-verde.pdf")
+    async with db.session() as session:
+        theme = await forums.get_theme(session, "ambiente-rifiuti")
+        zone_id = await session.scalar(select(Zone.id).where(Zone.number == 5))
+    async with db.transaction() as uow:
+        started = await forums.do_start_thread(
+            uow, world["sindaco5"], zone_id, theme, *relevance.REGULATION_THREAD, [pdf]
+        )
+    assert await TextExtractor(db, store.root).extract_due() == 1
+    async with db.session() as session:
+        first = await session.scalar(select(Post.id).where(Post.thread_id == started.id))
+    assert first is not None
+    return {("thread", started.id): "regulation", ("post", first): "regulation"}
+
+
 @pytest.fixture
-async def corpus(db: Database, world: World) -> Keys:
+async def corpus(app: Starlette, db: Database, world: World) -> Keys:
     return {
         **await _threads(db, world),
         **await _consultation(db, world),
         **await _meeting(db, world),
+        **await _regulation(app, db, world),
     }
 
 
