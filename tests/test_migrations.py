@@ -231,3 +231,31 @@ def test_0008_english_names_up_and_down(fresh_url: str) -> None:
     assert "name_en" not in on(fresh_url, columns("zone"))
     upgrade(fresh_url)
     assert "name_en" in on(fresh_url, columns("zone"))
+
+
+def test_0018_queues_the_text_of_files_already_stored(fresh_url: str) -> None:
+    upgrade(fresh_url, "0017")
+
+    def store(conn: Connection) -> None:
+        for sha, kind in (("a" * 64, "application/pdf"), ("b" * 64, "image/png")):
+            conn.execute(
+                text(
+                    "INSERT INTO blob (sha256, size, content_type, created_at) "
+                    "VALUES (:sha, 10, :kind, CURRENT_TIMESTAMP)"
+                ),
+                {"sha": sha, "kind": kind},
+            )
+        conn.commit()
+
+    on(fresh_url, store)
+    upgrade(fresh_url, "0018")
+
+    def queued(conn: Connection) -> list[Any]:
+        return list(conn.execute(text("SELECT sha256, state, attempts, text FROM file_text")))
+
+    # A PDF has a text to read, a picture none.
+    assert [tuple(r) for r in on(fresh_url, queued)] == [("a" * 64, "pending", 0, "")]
+    downgrade(fresh_url, "0017")
+    assert "file_text" not in on(fresh_url, tables)
+    upgrade(fresh_url)
+    assert "file_text" in on(fresh_url, tables)
