@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from collab.settings import Settings
 from collab.worker import Worker
 from tests.conftest import World
 from tests.consultations.scene import open_consultation
-from tests.helpers import capture_events
+from tests.helpers import Client, capture_events, italian, parse
 from tests.meetings.scene import convene
 from tests.search.scene import find, thread, upload
 
@@ -97,8 +97,11 @@ async def test_a_word_inside_a_pdf_finds_the_post_for_its_readers_only(
     assert [h.object_id for h in (await find(db, world["staff"], WORD)).hits] == [post_id]
     for outsider in (world["sindaco9"], world["tecnico9"], None):
         assert (await find(db, outsider, WORD)).total == 0
-    # The post's own words are still there, and a rebuild keeps the file's.
+    # The post's own words are still there, an edit and a rebuild keep the file's.
     assert (await find(db, s5, "regolamento")).total >= 1
+    async with db.transaction() as uow:
+        await forums.do_edit_post(uow, s5, post_id, "Ecco il regolamento aggiornato.")
+    assert [h.object_id for h in (await find(db, s5, f"{WORD} aggiornato")).hits] == [post_id]
     await reindex(db)
     assert [h.object_id for h in (await find(db, s5, WORD)).hits] == [post_id]
 
@@ -297,6 +300,34 @@ async def test_the_library_is_searched_with_its_files(
     assert (await find(db, world["sindaco9"], WORD)).total == 0
     await reindex(db)
     assert (await find(db, world["sindaco9"], "vermicompost")).total == 1
+
+
+async def test_the_page_shows_a_library_document(
+    db: Database, world: World, files: FileStore, login_as: Callable[[str], Awaitable[Client]]
+) -> None:
+    async with db.session() as session:
+        theme = await session.scalar(select(Theme).where(Theme.slug == "ambiente-rifiuti"))
+    assert theme is not None
+    async with db.transaction() as uow:
+        added = await library.do_add_document(
+            uow, world["staff"], theme, "Regolamento del verde", "Il testo approvato.",
+            await upload(files, regulation(), "verde.pdf"),
+        )  # fmt: skip
+    await extractor(db, files).extract_due()
+    client = await login_as("sindaco9")
+    response = await client.get(f"/search?q={WORD}&kind=document")
+    assert response.status_code == 200
+    page = parse(response)
+    [hit] = page.select('[data-testid="search-hit"]')
+    assert hit["data-kind"] == "document"
+    assert hit.select_one(".badge").get_text(strip=True) == italian("Forms library")
+    assert hit.select_one("a")["href"] == f"/documents/{added.id}"
+    assert [m.get_text() for m in hit.select(".search-snippet mark")] == [WORD]
+    kinds = {o["value"]: o.get_text() for o in page.select("#search-kind option")}
+    assert kinds["document"] == italian("Forms library")
+    # The kind filter leaves the rest out.
+    other = parse(await client.get(f"/search?q={WORD}&kind=post"))
+    assert other.select('[data-testid="search-hit"]') == []
 
 
 async def test_contributions_consultations_and_meetings_carry_their_files(
