@@ -205,9 +205,11 @@ async def scene(fuzz_settings: Settings) -> AsyncIterator[Scene]:
         async with app.router.lifespan_context(app):
             services = app.state.services
             # Background senders change notification and outbox rows on their
-            # own: stopped, so only the fuzzed requests change the database.
+            # own, the extractor file texts and the search index: stopped, so
+            # only the fuzzed requests change the database.
             await services.notices.stop()
             await services.mail.stop()
+            await services.extractor.stop()
             db: Database = services.db
             await load_demo(db, FileStore(fuzz_settings.files_dir))
             await _live_meeting(db)
