@@ -23,7 +23,7 @@ from collab import web
 from collab.db import UnitOfWork
 from collab.errors import NotFound, PermissionDenied, Throttled
 from collab.i18n import N_, translations
-from collab.meetings import feeds, ics, minutes
+from collab.meetings import confirm, feeds, ics, minutes
 from collab.meetings.actions import get_readable_room
 from collab.meetings.models import AgendaItem, Meeting, Verbale
 from collab.meetings.pdf import render_pdf_async
@@ -270,6 +270,8 @@ async def edit_verbale(request: Request) -> Response:
 
 
 async def publish_verbale(request: Request) -> Response:
+    if (ask := await confirm.ask_unless_confirmed(request, confirm.PUBLISH)) is not None:
+        return ask
     user = await web.require_user(request)
     meeting_id: int = request.path_params["id"]
     async with web.db(request).transaction() as uow:

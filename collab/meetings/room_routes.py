@@ -22,7 +22,7 @@ from collab import web
 from collab.db import UnitOfWork
 from collab.errors import ActionError
 from collab.i18n import N_, translations
-from collab.meetings import actions, attendance, floor, minutes, room_public, voting
+from collab.meetings import actions, attendance, confirm, floor, minutes, room_public, voting
 from collab.meetings.actions import get_readable_room
 from collab.meetings.room_views import REGIONS, region_context, view_for
 from collab.models import User
@@ -110,11 +110,15 @@ async def open_meeting(request: Request) -> Response:
 
 
 async def cancel_meeting(request: Request) -> Response:
+    if (ask := await confirm.ask_unless_confirmed(request, confirm.CANCEL)) is not None:
+        return ask
     mid = _meeting_id(request)
     return await _act(request, "controls", lambda uow, user, _: actions.do_cancel(uow, user, mid))
 
 
 async def close_meeting(request: Request) -> Response:
+    if (ask := await confirm.ask_unless_confirmed(request, confirm.CLOSE)) is not None:
+        return ask
     mid, locale = _meeting_id(request), web.locale_of(request)
     return await _act(
         request, "controls", lambda uow, user, _: minutes.do_close(uow, user, mid, locale)
@@ -169,6 +173,8 @@ async def open_vote(request: Request) -> Response:
 
 
 async def close_vote(request: Request) -> Response:
+    if (ask := await confirm.ask_unless_confirmed(request, confirm.CLOSE_VOTE)) is not None:
+        return ask
     mid, vid = _meeting_id(request), _path(request, "vote_id")
     return await _act(
         request, "vote", lambda uow, user, _: voting.do_close_vote(uow, user, mid, vid)
@@ -276,4 +282,5 @@ def routes() -> list[BaseRoute]:
         _post("/votes/{vote_id:id}/ballot", cast_ballot),
         _post("/votes/{vote_id:id}/close", close_vote),
         *room_public.routes(),
+        *confirm.routes(),
     ]

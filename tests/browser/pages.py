@@ -105,6 +105,33 @@ PAGES: list[PageSpec] = [
         roles=CHAIRS,
     ),
     _page("verbale", "/meetings/{id:id}/verbale", "/meetings/{meeting_published}/verbale"),
+    # The confirmations of the irreversible steps (collab/meetings/confirm.py); closing
+    # the live meeting is refused while its vote is open, and the page says so.
+    _page(
+        "confirm-cancel",
+        "/meetings/{id:id}/cancel",
+        "/meetings/{meeting_convened}/cancel",
+        roles=CHAIRS,
+    ),
+    _page(
+        "confirm-close",
+        "/meetings/{id:id}/close",
+        "/meetings/{meeting_live}/close",
+        roles=CHAIRS,
+        status=409,
+    ),
+    _page(
+        "confirm-close-vote",
+        "/meetings/{id:id}/votes/{vote_id:id}/close",
+        "/meetings/{meeting_live}/votes/{live_vote}/close",
+        roles=CHAIRS,
+    ),
+    _page(
+        "confirm-publish",
+        "/meetings/{id:id}/verbale/publish",
+        "/meetings/{meeting_draft}/verbale/publish",
+        roles=CHAIRS,
+    ),
     _page("public-room", "/m/{token}", "/m/{live_token}", roles=ANYONE),
     _page("public-verbale", "/m/{token}/verbale", "/m/{published_token}/verbale", roles=ANYONE),
     # Consultations and contributions

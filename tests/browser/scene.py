@@ -88,6 +88,7 @@ class Scene:
     meeting_live: int  # in progress: floor, queue, notes, an open and a closed vote
     meeting_draft: int  # closed, the verbale still a draft
     meeting_published: int  # closed, verbale published
+    live_vote: int  # the live meeting's open vote
     live_token: str
     published_token: str
     consultation: int  # contributions answered and under review
@@ -145,6 +146,7 @@ async def _build(url: str, store: FileStore) -> Scene:
                 thread=thread, own_post=own_post, edited_post=edited_post,
                 meeting_convened=meeting_ids["convened"], meeting_live=meeting_ids["live"],
                 meeting_draft=meeting_ids["draft"], meeting_published=meeting_ids["published"],
+                live_vote=meeting_ids["live_vote"],
                 live_token=live.public_token, published_token=published.public_token,
                 consultation=consultation, consultation_open=consultation_open,
                 contribution=contribution, document=document.id,
@@ -308,7 +310,10 @@ async def _meetings(db: Database, users: dict[str, User], store: FileStore) -> d
     async with db.transaction() as uow:
         await voting.do_close_vote(uow, chair, live, first_vote)
     async with db.transaction() as uow:
-        await voting.do_open_vote(uow, chair, live, "Parere favorevole sul Piano strategico")
+        second = await voting.do_open_vote(
+            uow, chair, live, "Parere favorevole sul Piano strategico"
+        )
+    ids["live_vote"] = second.id
     async with db.transaction() as uow:
         request = await floor.do_raise_hand(uow, mayor, live)
     async with db.transaction() as uow:

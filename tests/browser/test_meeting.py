@@ -39,6 +39,14 @@ def _click(page: Page, testid: str) -> None:
     page.locator(f'[data-testid="{testid}"] [type="submit"]').first.click()
 
 
+def _confirm(page: Page, testid: str) -> None:
+    """An irreversible step: its button opens the dialog, focused on "Go back"; confirm."""
+    _click(page, testid)
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    expect(page.locator('[data-testid="confirm-dialog-cancel"]')).to_be_focused()
+    page.locator('[data-testid="confirm-dialog-submit"]').click()
+
+
 def _current(page: Page) -> Locator:
     """The agenda item under discussion (marked aria-current)."""
     return page.locator('#room-agenda li[aria-current="step"]')
@@ -129,14 +137,14 @@ def test_a_meeting_live_from_opening_to_verbale(open_session: Callable[..., Sess
     _click(chair.page, "next-item")
     for page in followers:
         expect(_current(page)).to_contain_text("trasporto")
-    _click(chair.page, "close-vote")
+    _confirm(chair.page, "close-vote")
     for page in followers:
         roll_call = page.locator('[data-testid="roll-call"]').first
         expect(roll_call).to_contain_text("Favorevoli 1 (Pinerolo)")
         expect(roll_call).to_contain_text("Presenti 1")
 
     # Closing drafts the verbale; the room shows where it is without a reload.
-    _click(chair.page, "close-meeting")
+    _confirm(chair.page, "close-meeting")
     for page in followers:
         expect(page.locator('[data-testid="room-state"]')).to_have_text(re.compile("Chius"))
     for page in followers:
@@ -144,7 +152,7 @@ def test_a_meeting_live_from_opening_to_verbale(open_session: Callable[..., Sess
 
     chair.page.goto(f"{room}/verbale")
     with chair.page.expect_navigation():
-        _click(chair.page, "verbale-publish")
+        _confirm(chair.page, "verbale-publish")
     verbale = chair.page.locator("#verbale")
     expect(verbale).to_contain_text("Favorevoli 1 (Pinerolo)")
     pdf = chair.context.request.get(f"{room}/verbale.pdf")

@@ -173,7 +173,7 @@ async def test_the_chair_attaches_documents_to_an_agenda_item(
     assert section is not None
     assert len(section.select(f'#agenda-item-{item_id} a[href^="/files/"]')) == 3
 
-    cancelled = await chair.post(f"{room_url}/cancel")
+    cancelled = await chair.post(f"{room_url}/cancel", {"confirmed": "1"})
     assert cancelled.status_code in (200, 303)
     files = await count(db, StoredFile)
     assert (await send(chair, url, {}, TWO_FILES)).status_code == 409

@@ -211,7 +211,7 @@ async def test_the_draft_is_for_the_chair_edit_then_publish(
 
     # Publication: a mayor of the zone may read it now, with its PDF.
     assert (await mayor.post(f"{url}/publish")).status_code == 403
-    published = await chair.post(f"{url}/publish")
+    published = await chair.post(f"{url}/publish", {"confirmed": "1"})
     assert published.status_code == 303
     page = await mayor.get(url)
     assert page.status_code == 200
@@ -236,7 +236,7 @@ async def test_the_pdf_has_the_roll_call(login_as: Login, db: Database, world: W
     chair = await login_as("portavoce5")
     draft_pdf = await chair.get(f"/meetings/{meeting_id}/verbale.pdf")
     assert draft_pdf.status_code == 200  # the chair may check the draft's layout
-    await chair.post(f"/meetings/{meeting_id}/verbale/publish")
+    await chair.post(f"/meetings/{meeting_id}/verbale/publish", {"confirmed": "1"})
     response = await (await login_as("tecnico5")).get(f"/meetings/{meeting_id}/verbale.pdf")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
@@ -262,7 +262,9 @@ async def test_the_public_verbale(
     assert token
     visitor = new_client()
     assert (await visitor.get(f"/m/{token}/verbale")).status_code == 404  # a draft
-    await (await login_as("portavoce5")).post(f"/meetings/{meeting_id}/verbale/publish")
+    await (await login_as("portavoce5")).post(
+        f"/meetings/{meeting_id}/verbale/publish", {"confirmed": "1"}
+    )
     response = await visitor.get(f"/m/{token}/verbale")
     assert response.status_code == 200
     assert response.headers["referrer-policy"] == "same-origin"
@@ -275,7 +277,9 @@ async def test_a_private_meeting_has_no_public_verbale(
     login_as: Login, db: Database, world: World, new_client: Callable[[], Client]
 ) -> None:
     meeting_id, _line = await _closed_meeting(db, world, public=False)
-    await (await login_as("portavoce5")).post(f"/meetings/{meeting_id}/verbale/publish")
+    await (await login_as("portavoce5")).post(
+        f"/meetings/{meeting_id}/verbale/publish", {"confirmed": "1"}
+    )
     # A private meeting has no token: whatever is guessed, nothing is found.
     assert (await new_client().get("/m/None/verbale")).status_code == 404
     assert (await new_client().get("/m//verbale")).status_code == 404

@@ -37,8 +37,8 @@ def _controls(meeting_id: int, item_id: int, comune: int) -> list[tuple[str, dic
     base = f"/meetings/{meeting_id}"
     return [
         (f"{base}/open", {}),
-        (f"{base}/cancel", {}),
-        (f"{base}/close", {}),
+        (f"{base}/cancel", {"confirmed": "1"}),
+        (f"{base}/close", {"confirmed": "1"}),
         (f"{base}/item", {"item_id": str(item_id)}),
         (f"{base}/public", {"value": "1"}),
         (f"{base}/checkin", {"comune_id": str(comune)}),
@@ -52,7 +52,7 @@ def _controls(meeting_id: int, item_id: int, comune: int) -> list[tuple[str, dic
         (f"{base}/items/{item_id}/notes", {"notes": "Appunti"}),
         (f"{base}/votes", {"motion": "Approvazione"}),
         (f"{base}/votes/1/ballot", {"choice": "yes"}),
-        (f"{base}/votes/1/close", {}),
+        (f"{base}/votes/1/close", {"confirmed": "1"}),
     ]
 
 

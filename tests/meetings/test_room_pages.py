@@ -17,6 +17,7 @@ from tests.meetings.scene import comune_id, convene
 
 Login = Callable[[str], Awaitable[Client]]
 PINEROLO, CUMIANA = "001191", "001097"
+CONFIRMED = {"confirmed": "1"}  # an irreversible step, confirmed
 
 
 async def _room(db: Database, meeting_id: int) -> Room:
@@ -104,7 +105,7 @@ async def test_the_chair_runs_the_meeting_through_plain_forms(
     page = await chair.get(base)
     strong = parse(page).select_one('[data-testid="notes"] strong')
     assert strong is not None and strong.get_text() == "il PSM"
-    assert (await chair.post(f"{base}/close")).status_code == 303
+    assert (await chair.post(f"{base}/close", CONFIRMED)).status_code == 303
     page = await chair.get(base)
     assert text_of(page, '[data-testid="room-state"]') == "Chiusa"
     link = parse(page).select_one('[data-testid="room-verbale-link"]')
@@ -113,7 +114,7 @@ async def test_the_chair_runs_the_meeting_through_plain_forms(
 
 async def test_cancel_a_convened_meeting(db: Database, login_as: Login, meeting: Meeting) -> None:
     chair = await login_as("portavoce5")
-    response = await chair.post(f"/meetings/{meeting.id}/cancel", htmx=True)
+    response = await chair.post(f"/meetings/{meeting.id}/cancel", CONFIRMED, htmx=True)
     assert response.status_code == 200
     assert text_of(response, '[data-testid="room-state"]') == "Annullata"
     assert (await _room(db, meeting.id)).meeting.state == MeetingState.ANNULLATA
@@ -172,7 +173,7 @@ async def test_floor_attendance_and_a_vote_through_htmx(
     assert text_of(response, '[data-testid="count-favorevole"]') == "1"
     assert text_of(response, '[data-testid="names-favorevole"]') == "Pinerolo"
     assert text_of(response, '[data-testid="own-ballot"]') == "Pinerolo ha votato: Favorevole"
-    response = await chair.post(f"{base}/votes/{vote_id}/close", htmx=True)
+    response = await chair.post(f"{base}/votes/{vote_id}/close", CONFIRMED, htmx=True)
     assert text_of(response, '[data-testid="vote-result"]') == "Numero legale non raggiunto"
     assert "Favorevoli 1 (Pinerolo)" in text_of(response, '[data-testid="roll-call"]')
     response = await mayor.post(f"{base}/checkout")
@@ -267,7 +268,7 @@ async def test_permissions_refused_over_http(
 ) -> None:
     tech, other = await login_as("tecnico5"), await login_as("tecnico9")
     before = await snapshot(db)
-    assert (await tech.post(f"/meetings/{opened.id}/close")).status_code == 403
+    assert (await tech.post(f"/meetings/{opened.id}/close", CONFIRMED)).status_code == 403
     response = await tech.post(f"/meetings/{opened.id}/floor/end", htmx=True)
     assert response.status_code == 409
     assert response.headers["HX-Retarget"] == "#alerts"

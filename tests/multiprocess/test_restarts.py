@@ -120,7 +120,7 @@ class Session:
             await asyncio.sleep(gap)
             await self._ok(user, f"/votes/{vote}/ballot", {"choice": choice})
         await asyncio.sleep(gap)
-        await self._ok(self.chair, f"/votes/{vote}/close")
+        await self._ok(self.chair, f"/votes/{vote}/close", {"confirmed": "1"})
 
 
 async def test_a_graceful_shutdown_closes_sockets_with_1012_and_pages_catch_up(
