@@ -179,8 +179,9 @@ SEARCH_PARAMETERS = [
 ]  # fmt: skip
 SEARCH = _get(
     "search", N_("Search"),
-    N_("Threads, messages, consultations, contributions, meetings and published verbali "
-       "matching the words, within what the user may read, as on the /search page; "
+    N_("Threads, messages, consultations, contributions, meetings, published verbali and "
+       "library documents (with the text of their files) matching the words, within what "
+       "the user may read, as on the /search page; "
        "without a login, public meetings and their verbali only. Ranked by relevance "
        "or newest first, with a highlighted snippet."),
     "SearchPage", ("400",), SEARCH_PARAMETERS)  # fmt: skip

@@ -12,10 +12,11 @@ from sqlalchemy import select, update
 
 from collab.consultations import actions as consultations
 from collab.db import Database
+from collab.documents.models import Document
 from collab.forums.models import Post, Thread
 from collab.meetings import actions as meetings
 from collab.meetings import minutes
-from collab.models import Comune, utcnow
+from collab.models import Comune, Theme, utcnow
 from collab.permissions import Action, can
 from tests.conftest import WORLD_USERS, World
 from tests.consultations.scene import open_consultation
@@ -114,6 +115,27 @@ async def test_the_answer_carries_places_and_no_personal_data(
     thread_hit = (await c.get("/api/v1/search?q=interporto&kind=thread")).json()["results"][0]
     assert thread_hit["zone"] is None and thread_hit["comune"] is None
     assert thread_hit["snippet_html"] == ""  # a thread's item is its title
+
+
+async def test_library_documents_for_the_logged_in_only(
+    db: Database, world: World, login_as: Login, client: Client
+) -> None:
+    async with db.transaction() as uow:
+        theme = await uow.session.scalar(select(Theme).where(Theme.slug == "scuola"))
+        assert theme is not None
+        document = Document(
+            theme_id=theme.id, title="Modulo iscrizione pedibus",
+            description="Da consegnare in segreteria.", created_by_id=world["staff"].id,
+        )  # fmt: skip
+        uow.session.add(document)
+    for role in ("sindaco9", "tecnico5", "staff"):
+        found = (await (await login_as(role)).get("/api/v1/search?q=pedibus")).json()
+        assert [(h["kind"], h["id"]) for h in found["results"]] == [("document", document.id)]
+        hit = found["results"][0]
+        assert hit["url"] == f"/documents/{document.id}" and hit["zone"] is None
+        assert hit["theme"]["slug"] == "scuola"
+    anonymous = (await client.get("/api/v1/search?q=pedibus&kind=document")).json()
+    assert (anonymous["total"], anonymous["results"]) == (0, [])
 
 
 async def test_snippets_are_escaped(db: Database, world: World, login_as: Login) -> None:
