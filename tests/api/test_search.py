@@ -199,6 +199,8 @@ async def test_filters_sort_and_pages(
     assert [h["comune"]["id"] for h in comune["results"]] == [pinerolo]
     second = (await c.get("/api/v1/search?q=sentiero&page=2")).json()
     assert (second["page"], second["pages"], len(second["results"])) == (2, 2, 6)
+    past = (await c.get("/api/v1/search?q=sentiero&page=9")).json()
+    assert (past["page"], len(past["results"]), past["next"]) == (2, 6, None)
 
 
 @pytest.mark.parametrize(
