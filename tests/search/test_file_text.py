@@ -357,3 +357,27 @@ async def test_contributions_consultations_and_meetings_carry_their_files(
     for word in ("contributoallegato", "ordinegiorno"):
         assert (await find(db, s9, word)).total == 0
         assert (await find(db, None, word)).total == 0
+
+
+async def test_stopping_does_not_wait_for_a_long_read(
+    db: Database, world: World, files: FileStore
+) -> None:
+    await post_with(db, world["sindaco5"], [await upload(files, regulation(), "r.pdf")])
+    started = threading.Event()
+
+    def slow(path: Path, content_type: str) -> str:
+        started.set()
+        time.sleep(3)  # a child near its time limit
+        return "troppo tardi"
+
+    reader = TextExtractor(db, files.root, extract=slow)
+    reader.start()
+    assert await asyncio.to_thread(started.wait, 30)
+    begun = time.monotonic()
+    await reader.stop(grace=0.2)
+    assert time.monotonic() - begun < 2
+    # The read was abandoned: the row is still claimed, and pending once the claim runs out.
+    [row] = await rows(db)
+    assert (row.state, row.attempts) == ("pending", 0) and row.claim is not None
+    again = await queue.claim_due(db, 10, now=utcnow() + timedelta(seconds=queue.CLAIM_SECONDS + 1))
+    assert [c.sha256 for c in again] == [row.sha256]
