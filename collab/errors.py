@@ -9,6 +9,7 @@ __all__ = [
     "ActionError",
     "Conflict",
     "InsufficientStorage",
+    "InvalidFields",
     "NotFound",
     "PermissionDenied",
     "Throttled",
@@ -28,6 +29,17 @@ class ActionError(Exception):
         self.message = message
         self.field = field
         self.params = params
+
+
+class InvalidFields(ActionError):
+    """Several fields refused at once (422), so a form can show every message next
+    to its field: ``errors`` in the form's order; the first is also this error's
+    own message, field and params (what a caller that shows one error sees)."""
+
+    def __init__(self, errors: list[ActionError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, field=first.field, **first.params)
+        self.errors = errors
 
 
 class PermissionDenied(ActionError):

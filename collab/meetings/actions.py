@@ -14,7 +14,7 @@ in :mod:`collab.meetings.floor`; all of them share :func:`lock_meeting`.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 
 from collab.audit import audit
 from collab.db import UnitOfWork, bump_revision
-from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
+from collab.errors import ActionError, Conflict, InvalidFields, NotFound, PermissionDenied
 from collab.i18n import N_
 from collab.meetings import notices
 from collab.meetings.models import (
@@ -110,31 +110,79 @@ def _check_title(title: str, field_name: str = "title") -> str:
 async def check_convocation(
     uow: UnitOfWork, user: User, form: Convocation, *, kept_zones: Collection[int] = ()
 ) -> Convocation:
-    """The convocation with clean values, or an ActionError naming the field.
+    """The convocation with clean values, or the error of every field refused:
+    :class:`~collab.errors.InvalidFields` (a form shows them all at once), whose
+    own message and field are the first's. A zone ``user`` may not convene is
+    a 403 at once. Rows are named ``item-<n>`` and ``material-<n>`` (from 0).
 
     ``kept_zones``: zones an edited meeting convenes already, which its chair
     may keep even when they are not theirs to convene (a joint meeting).
     """
-    title = _check_title(form.title)
+    problems: list[ActionError] = []
+
+    def checked(check: Callable[[], str], fallback: str) -> str:
+        try:
+            return check()
+        except ActionError as error:
+            problems.append(error)
+            return fallback
+
+    title = checked(lambda: _check_title(form.title), form.title)
     if not form.zone_ids:
-        raise ActionError(N_("Choose at least one zone."), field="zones")
+        problems.append(ActionError(N_("Choose at least one zone."), field="zones"))
     for zone_id in form.zone_ids:
         if zone_id not in kept_zones and not can(user, Action.CONVENE, zone_id):
             raise PermissionDenied(N_("You may convene meetings of your own zone only."))
     if form.starts_at is None:
-        raise ActionError(N_("Give the date and time of the meeting."), field="starts_at")
-    if form.starts_at < utcnow() - timedelta(days=1):
-        raise ActionError(N_("The meeting cannot start in the past."), field="starts_at")
+        problems.append(
+            ActionError(N_("Give the date and time of the meeting."), field="starts_at")
+        )
+    elif form.starts_at < utcnow() - timedelta(days=1):
+        problems.append(ActionError(N_("The meeting cannot start in the past."), field="starts_at"))
     if not form.place.strip() and not form.video_url.strip():
-        raise ActionError(N_("Give a place, a video-call link, or both."), field="place")
-    if len(form.place) > 200:
-        raise ActionError(N_("The place is too long."), field="place")
+        problems.append(ActionError(N_("Give a place, a video-call link, or both."), field="place"))
+    elif len(form.place) > 200:
+        problems.append(ActionError(N_("The place is too long."), field="place"))
+    video_url = checked(lambda: _check_url(form.video_url, "video_url"), "")
     if len(form.description) > 5000:
-        raise ActionError(N_("The description is too long."), field="description")
+        problems.append(ActionError(N_("The description is too long."), field="description"))
+    items = await _check_items(uow, form, problems)
+    if form.quorum is not None and not 1 <= form.quorum <= 1000:
+        problems.append(ActionError(N_("The quorum must be a number of comuni."), field="quorum"))
+    materials = []
+    for n, (m_title, m_url) in enumerate(form.materials):
+        row = f"material-{n}"
+        clean_title = checked(lambda: _check_title(m_title, row), m_title)  # noqa: B023
+        clean_url = checked(lambda: _check_url(m_url, row), m_url)  # noqa: B023
+        if not clean_url:
+            problems.append(ActionError(N_("Each material needs an address."), field=row))
+        materials.append((clean_title, clean_url))
+    secretary_email = form.secretary_email.strip().lower()
+    if secretary_email:
+        secretary = await uow.session.scalar(select(User).where(User.email == secretary_email))
+        if secretary is None or not secretary.active or not may_read(secretary, form.zone_ids):
+            problems.append(ActionError(
+                N_("The secretary must be a user who can follow the meeting."), field="secretary"
+            ))  # fmt: skip
+    if problems:
+        raise InvalidFields(problems)
+    return Convocation(
+        title=title, zone_ids=sorted(set(form.zone_ids)), starts_at=form.starts_at, items=items,
+        description=form.description.strip(), place=" ".join(form.place.split()),
+        video_url=video_url, quorum=form.quorum, public=form.public, materials=materials,
+        secretary_email=secretary_email,
+    )  # fmt: skip
+
+
+async def _check_items(
+    uow: UnitOfWork, form: Convocation, problems: list[ActionError]
+) -> list[AgendaLine]:
+    """The agenda's clean lines; what is wrong goes to ``problems``, one per row."""
     if not form.items:
-        raise ActionError(N_("The agenda needs at least one item."), field="items")
+        problems.append(ActionError(N_("The agenda needs at least one item."), field="items"))
     if len(form.items) > MAX_ITEMS or len(form.materials) > MAX_MATERIALS:
-        raise ActionError(N_("Too many agenda items or materials."), field="items")
+        problems.append(ActionError(N_("Too many agenda items or materials."), field="items"))
+        return []
     themes = {
         t.id: t
         for t in await uow.session.scalars(
@@ -142,34 +190,18 @@ async def check_convocation(
         )
     }
     items = []
-    for line in form.items:
+    for n, line in enumerate(form.items):
+        row = f"item-{n}"
         theme = themes.get(line.theme_id)
-        if theme is None or not theme.active:
-            raise ActionError(N_("Each agenda item needs a theme in use."), field="items")
-        if not 1 <= line.minutes <= 480:
-            raise ActionError(N_("An agenda item lasts from 1 to 480 minutes."), field="items")
-        items.append(AgendaLine(_check_title(line.title, "items"), line.theme_id, line.minutes))
-    if form.quorum is not None and not 1 <= form.quorum <= 1000:
-        raise ActionError(N_("The quorum must be a number of comuni."), field="quorum")
-    materials = [
-        (_check_title(t, "materials"), _check_url(u, "materials") or "") for t, u in form.materials
-    ]
-    if any(not url for _, url in materials):
-        raise ActionError(N_("Each material needs an address."), field="materials")
-    secretary_email = form.secretary_email.strip().lower()
-    if secretary_email:
-        secretary = await uow.session.scalar(select(User).where(User.email == secretary_email))
-        if secretary is None or not secretary.active or not may_read(secretary, form.zone_ids):
-            raise ActionError(
-                N_("The secretary must be a user who can follow the meeting."), field="secretary"
-            )
-    return Convocation(
-        title=title, zone_ids=sorted(set(form.zone_ids)), starts_at=form.starts_at, items=items,
-        description=form.description.strip(), place=" ".join(form.place.split()),
-        video_url=_check_url(form.video_url, "video_url"), quorum=form.quorum,
-        public=form.public, materials=materials,
-        secretary_email=secretary_email,
-    )  # fmt: skip
+        try:
+            if theme is None or not theme.active:
+                raise ActionError(N_("Each agenda item needs a theme in use."), field=row)
+            if not 1 <= line.minutes <= 480:
+                raise ActionError(N_("An agenda item lasts from 1 to 480 minutes."), field=row)
+            items.append(AgendaLine(_check_title(line.title, row), line.theme_id, line.minutes))
+        except ActionError as error:
+            problems.append(error)
+    return items
 
 
 async def do_convene(uow: UnitOfWork, user: User, form: Convocation) -> Meeting:

@@ -10,7 +10,9 @@ field) and :func:`collab.meetings.actions.do_convene` checks the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from collab import web
 from collab.db import UnitOfWork
-from collab.errors import ActionError, PermissionDenied
+from collab.errors import ActionError, InvalidFields, PermissionDenied
 from collab.forums.queries import paginate
 from collab.i18n import N_
 from collab.meetings import actions
@@ -36,14 +38,25 @@ from collab.templating import ROME
 
 __all__ = ["ConveneForm", "convene", "convene_page", "edit", "edit_page", "meetings_list", "routes"]
 
-AGENDA_ROWS = 8  # rows offered by the form; blank ones are ignored
-MATERIAL_ROWS = 4
 DEFAULT_MINUTES = "15"
+MAX_FIELDS = 200  # the form's fields with every row it may have (actions.MAX_ITEMS...)
+ROW_ACTION = re.compile(r"(add|remove|up|down)-(item|material)(?:-(\d{1,2}))?")
+
+
+def _blank(kind: str) -> dict[str, str]:
+    if kind == "item":
+        return {"title": "", "theme": "", "minutes": DEFAULT_MINUTES}
+    return {"title": "", "url": ""}
 
 
 @dataclass
 class ConveneForm:
-    """The convening form as typed: strings, so it can be shown again unchanged."""
+    """The convening form as typed: strings, so it can be shown again unchanged.
+
+    Its agenda and materials are rows the user adds, removes and moves: with
+    JavaScript in place (``static/js/convene.js``), without it by the submit
+    buttons named ``row`` (:meth:`apply`), which re-render the form as typed.
+    """
 
     title: str = ""
     description: str = ""
@@ -56,6 +69,7 @@ class ConveneForm:
     secretary: str = ""  # an email
     items: list[dict[str, str]] = field(default_factory=list)  # title, theme, minutes
     materials: list[dict[str, str]] = field(default_factory=list)  # title, url
+    focus: str = ""  # the id of the field to focus after a row action
 
     @classmethod
     def blank(cls) -> ConveneForm:
@@ -75,6 +89,7 @@ class ConveneForm:
 
     @classmethod
     def from_data(cls, data: FormData) -> ConveneForm:
+        """The form as sent, every row kept (blank ones too: one was just added)."""
         zone_ids = {
             int(v)
             for v in data.getlist("zones")
@@ -83,10 +98,12 @@ class ConveneForm:
         items = [
             {k: web.field(data, f"item-{n}-{k}").strip() for k in ("title", "theme", "minutes")}
             for n in range(actions.MAX_ITEMS)
+            if f"item-{n}-title" in data
         ]
         materials = [
             {k: web.field(data, f"material-{n}-{k}").strip() for k in ("title", "url")}
             for n in range(actions.MAX_MATERIALS)
+            if f"material-{n}-title" in data
         ]
         return cls(
             title=web.field(data, "title"), description=web.field(data, "description"),
@@ -94,52 +111,75 @@ class ConveneForm:
             place=web.field(data, "place"), video_url=web.field(data, "video_url"),
             quorum=web.field(data, "quorum").strip(), public=web.field(data, "public") == "1",
             secretary=web.field(data, "secretary").strip(), items=items, materials=materials,
-        )._padded()  # fmt: skip
+        )  # fmt: skip
 
     def _padded(self) -> ConveneForm:
-        """Blank rows dropped (they mean nothing), then blank ones added up to the minimum."""
-        self.items = [i for i in self.items if i.get("title")]
-        self.items += [
-            {"title": "", "theme": "", "minutes": DEFAULT_MINUTES}
-            for _ in range(max(AGENDA_ROWS - len(self.items), 1))
-        ]
-        self.materials = [m for m in self.materials if any(m.values())]
-        self.materials += [
-            {"title": "", "url": ""} for _ in range(max(MATERIAL_ROWS - len(self.materials), 1))
-        ]
+        """At least one row of each kind: a form always offers one to fill."""
+        self.items = self.items or [_blank("item")]
+        self.materials = self.materials or [_blank("material")]
         return self
 
-    def convocation(self) -> Convocation:
-        """The domain's value; an ``ActionError`` on a date or number that does not parse."""
+    def compact(self) -> ConveneForm:
+        """Blank rows dropped (they mean nothing): what is submitted, numbered as
+        :func:`collab.meetings.actions.check_convocation` names the rows."""
+        self.items = [i for i in self.items if i.get("title")]
+        self.materials = [m for m in self.materials if any(m.values())]
+        return self
+
+    def apply(self, action: str) -> bool:
+        """Add, remove or move a row as the button ``action`` says (``add-item``,
+        ``remove-material-2``, ``up-item-3``...); False if it says nothing."""
+        match = ROW_ACTION.fullmatch(action)
+        if match is None:
+            return False
+        verb, kind, raw = match.groups()
+        rows = self.items if kind == "item" else self.materials
+        limit = actions.MAX_ITEMS if kind == "item" else actions.MAX_MATERIALS
+        at = int(raw) if raw is not None else -1
+        if verb == "add" and len(rows) < limit:
+            rows.append(_blank(kind))
+            self.focus = f"{kind}-{len(rows) - 1}-title"
+        elif verb == "remove" and 0 <= at < len(rows):
+            del rows[at]
+            self.focus = f"add-{kind}"
+        elif verb in ("up", "down") and 0 <= at < len(rows):
+            to = at - 1 if verb == "up" else at + 1
+            if 0 <= to < len(rows):
+                rows[at], rows[to] = rows[to], rows[at]
+                self.focus = f"{kind}-{to}-title"
+        self._padded()
+        return True
+
+    def convocation(self) -> tuple[Convocation, list[ActionError]]:
+        """The domain's value, and the errors of what does not even parse (a date).
+
+        A number that does not parse is passed on as 0, which the domain refuses
+        with the same message on the same row."""
+        problems: list[ActionError] = []
+        try:
+            starts_at = _rome_to_utc(self.starts_at)
+        except ActionError as error:
+            problems.append(error)
+            starts_at = None
         items = [
-            AgendaLine(row["title"], _number(row["theme"]) or 0, _minutes(row["minutes"]))
+            AgendaLine(row["title"], _number(row["theme"]) or 0,
+                       _number(row["minutes"] or DEFAULT_MINUTES) or 0)
             for row in self.items
             if row["title"]
-        ]
-        quorum = None
-        if self.quorum:
-            quorum = _number(self.quorum)
-            if quorum is None:
-                raise ActionError(N_("The quorum must be a number of comuni."), field="quorum")
-        return Convocation(
-            title=self.title, zone_ids=sorted(self.zone_ids),
-            starts_at=_rome_to_utc(self.starts_at), items=items,
+        ]  # fmt: skip
+        quorum = (_number(self.quorum) or 0) if self.quorum else None
+        convocation = Convocation(
+            title=self.title, zone_ids=sorted(self.zone_ids), starts_at=starts_at, items=items,
             description=self.description, place=self.place,
             video_url=self.video_url, quorum=quorum, public=self.public,
             materials=[(m["title"], m["url"]) for m in self.materials if any(m.values())],
             secretary_email=self.secretary,
         )  # fmt: skip
+        return convocation, problems
 
 
 def _number(raw: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
-
-
-def _minutes(raw: str) -> int:
-    value = _number(raw or DEFAULT_MINUTES)
-    if value is None:
-        raise ActionError(N_("An agenda item lasts from 1 to 480 minutes."), field="items")
-    return value
 
 
 def _rome_to_utc(raw: str) -> datetime | None:
@@ -231,7 +271,8 @@ async def _form_choices(
     zones = [z for z in zones if z.id in kept or can(user, Action.CONVENE, z.id)]
     if not zones:
         raise PermissionDenied(N_("You are not allowed to convene meetings."))
-    return {"zones": zones, "themes": themes}
+    return {"zones": zones, "themes": themes,
+            "max_items": actions.MAX_ITEMS, "max_materials": actions.MAX_MATERIALS}  # fmt: skip
 
 
 async def convene_page(request: Request) -> Response:
@@ -240,30 +281,80 @@ async def convene_page(request: Request) -> Response:
     return await web.render(request, "meetings/new.html", {**choices, "form": ConveneForm.blank()})
 
 
+async def _submitted(request: Request) -> tuple[ConveneForm, str]:
+    data = await web.form(request, max_fields=MAX_FIELDS)
+    return ConveneForm.from_data(data), web.field(data, "row")
+
+
+async def _refused(
+    request: Request, write: Callable[[UnitOfWork], Awaitable[object]]
+) -> dict[str, Any] | None:
+    """Run ``write``; on bad input the form's errors, one message per field (the
+    first found), in the form's order; 403, 404 and 409 go to the handlers."""
+    try:
+        async with web.db(request).transaction() as uow:
+            await write(uow)
+    except ActionError as exc:
+        if exc.status != 422:
+            raise
+        found = exc.errors if isinstance(exc, InvalidFields) else [exc]
+        errors: dict[str, str] = {}
+        for error in found:
+            errors.setdefault(error.field or "form", web.translate(request, error))
+        return {"errors": errors}
+    return None
+
+
+async def _convene_or_edit(
+    request: Request, user: User, values: ConveneForm, meeting_id: int | None
+) -> dict[str, Any] | int:
+    """Convene (or edit ``meeting_id``) from ``values``: the new meeting's id, or
+    the errors to show with the form (its blank rows dropped, as numbered)."""
+    values.compact()
+    done: list[int] = []
+
+    async def write(uow: UnitOfWork) -> None:
+        convocation, problems = values.convocation()
+        unknown = await _unknown_zones(uow, convocation.zone_ids)
+        if unknown:
+            problems.append(ActionError(N_("Choose at least one zone."), field="zones"))
+            convocation = replace(
+                convocation, zone_ids=[z for z in convocation.zone_ids if z not in unknown]
+            )
+        try:
+            if meeting_id is None:
+                done.append((await actions.do_convene(uow, user, convocation)).id)
+            else:
+                await actions.do_edit(uow, user, meeting_id, convocation)
+                done.append(meeting_id)
+        except InvalidFields as exc:
+            raise InvalidFields(problems + exc.errors) from None
+        if problems:
+            raise InvalidFields(problems)
+
+    errors = await _refused(request, write)
+    values._padded()
+    return errors if errors is not None else done[0]
+
+
 async def convene(request: Request) -> Response:
     user = await web.require_user(request)
     choices = await _form_choices(request, user)
-    values = ConveneForm.from_data(await web.form(request))
-    created: list[Meeting] = []
-
-    async def write(uow: UnitOfWork) -> None:
-        convocation = values.convocation()
-        await _check_zones_exist(uow, convocation.zone_ids)
-        created.append(await actions.do_convene(uow, user, convocation))
-
-    error = await web.attempt(request, write)
-    if error is not None:
+    values, row_action = await _submitted(request)
+    if values.apply(row_action):
+        return await web.render(request, "meetings/new.html", {**choices, "form": values})
+    outcome = await _convene_or_edit(request, user, values, None)
+    if isinstance(outcome, dict):
         return await web.render(
-            request, "meetings/new.html", {**choices, "form": values, **error}, status_code=422
+            request, "meetings/new.html", {**choices, "form": values, **outcome}, status_code=422
         )
-    return web.redirect(request, f"/meetings/{created[0].id}")
+    return web.redirect(request, f"/meetings/{outcome}")
 
 
-async def _check_zones_exist(uow: UnitOfWork, zone_ids: list[int]) -> None:
-    """A zone id that names no zone (a forged form) is bad input, not a 500."""
+async def _unknown_zones(uow: UnitOfWork, zone_ids: list[int]) -> set[int]:
+    """Zone ids that name no zone (a forged form): bad input, not a 500."""
     found = set(await uow.session.scalars(select(Zone.id).where(Zone.id.in_(zone_ids))))
-    if found != set(zone_ids):
-        raise ActionError(N_("Choose at least one zone."), field="zones")
+    return set(zone_ids) - found
 
 
 async def _editable(request: Request, user: User) -> tuple[Room, dict[str, Any]]:
@@ -286,19 +377,15 @@ async def edit_page(request: Request) -> Response:
 async def edit(request: Request) -> Response:
     user = await web.require_user(request)
     room, choices = await _editable(request, user)
-    values = ConveneForm.from_data(await web.form(request))
-
-    async def write(uow: UnitOfWork) -> None:
-        convocation = values.convocation()
-        await _check_zones_exist(uow, convocation.zone_ids)
-        await actions.do_edit(uow, user, room.meeting.id, convocation)
-
-    error = await web.attempt(request, write)
-    if error is not None:
+    values, row_action = await _submitted(request)
+    if values.apply(row_action):
+        return await web.render(request, "meetings/new.html", {**choices, "form": values})
+    outcome = await _convene_or_edit(request, user, values, room.meeting.id)
+    if isinstance(outcome, dict):
         return await web.render(
-            request, "meetings/new.html", {**choices, "form": values, **error}, status_code=422
+            request, "meetings/new.html", {**choices, "form": values, **outcome}, status_code=422
         )
-    return web.redirect(request, f"/meetings/{room.meeting.id}")
+    return web.redirect(request, f"/meetings/{outcome}")
 
 
 def routes() -> list[BaseRoute]:

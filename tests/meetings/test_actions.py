@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from collab.accounts.actions import do_create_user
 from collab.db import Database
-from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
+from collab.errors import ActionError, Conflict, InvalidFields, NotFound, PermissionDenied
 from collab.meetings import actions, attendance, floor, minutes, voting
 from collab.meetings.actions import AgendaLine, Convocation
 from collab.meetings.models import Attendance, Meeting, MeetingState
@@ -146,18 +146,18 @@ async def test_convene_names_the_bad_field(db: Database, world: World) -> None:
         ({"video_url": "javascript:alert(1)"}, "video_url",
          "The address must start with https:// or http://."),
         ({"items": []}, "items", "The agenda needs at least one item."),
-        ({"items": [replace(line, theme_id=10**6)]}, "items",
+        ({"items": [replace(line, theme_id=10**6)]}, "item-0",
          "Each agenda item needs a theme in use."),
-        ({"items": [replace(line, minutes=0)]}, "items",
+        ({"items": [replace(line, minutes=0)]}, "item-0",
          "An agenda item lasts from 1 to 480 minutes."),
-        ({"items": [replace(line, title="no")]}, "items",
+        ({"items": [replace(line, title="no")]}, "item-0",
          "The title must be at least 3 characters long."),
         ({"quorum": 0}, "quorum", "The quorum must be a number of comuni."),
-        ({"materials": [("Bozza", "")]}, "materials", "Each material needs an address."),
+        ({"materials": [("Bozza", "")]}, "material-0", "Each material needs an address."),
     ]  # fmt: skip
     for changes, field, message in cases:
         form = await _form(db, **changes)
-        error = await refused(db, ActionError, message, actions.do_convene, world["staff"], form)
+        error = await refused(db, InvalidFields, message, actions.do_convene, world["staff"], form)
         assert error.field == field, changes
 
 

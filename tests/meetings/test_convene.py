@@ -76,8 +76,9 @@ async def test_staff_sees_every_zone_and_the_active_themes(login_as: Login, db: 
     page = parse(response)
     zones = page.select('input[type="checkbox"][name="zones"]')
     assert len(zones) == 11
-    assert len(page.select('[data-testid="item-row"]')) >= 8
-    assert len(page.select('[data-testid="material-row"]')) == 4
+    # One row of each to fill; more are added as needed (test_convene_rows.py).
+    assert len(page.select('ol [data-testid="item-row"]')) == 1
+    assert len(page.select('ol [data-testid="material-row"]')) == 1
     assert page.select_one('input[type="datetime-local"][name="starts_at"]') is not None
     options = page.select('select[name="item-0-theme"] option')
     assert [o.get_text() for o in options] == [t.name for t in await _themes(db) if t.active]
@@ -273,8 +274,9 @@ async def test_bad_input_is_refused_and_kept(
         assert title is not None and title["value"] == data["title"]
     place = page.select_one("#place")
     assert place is not None and place["value"] == data["place"]
-    item = page.select_one("#item-1-title")
-    assert item is not None and item["value"] == data["item-1-title"]
+    if data["item-1-title"]:
+        item = page.select_one("#item-1-title")
+        assert item is not None and item["value"] == data["item-1-title"]
     checked = {box["value"] for box in page.select('input[name="zones"][checked]')}
     assert checked == set(data["zones"]) - {"999999"}
 
