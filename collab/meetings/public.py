@@ -94,8 +94,9 @@ async def upcoming_public(
     return await public_listing(session, list(await session.scalars(stmt)))
 
 
-def past_public(zone_id: int) -> Select[Meeting]:
-    """Public meetings of ``zone_id`` that were held or cancelled, newest first (to paginate)."""
+def past_public(zone_id: int | None = None) -> Select[Meeting]:
+    """Public meetings (of ``zone_id``, or of any zone) that were held or cancelled,
+    newest first (to paginate)."""
     return (
         _public(zone_id)
         .where(Meeting.state.not_in(ONGOING))

@@ -1,4 +1,5 @@
-"""A zone's public page, ``/public/zones/<n>``: for everyone, with or without an account.
+"""A zone's public page, ``/public/zones/<n>``, and every zone's public meetings,
+``/public/meetings``: for everyone, with or without an account.
 
 Its public meetings (convened or in progress; then the past ones, a page at a
 time), each linking its follow-along page ``/m/<token>``, and the latest
@@ -27,10 +28,18 @@ from collab.meetings.public import (
 from collab.models import Zone
 from collab.permissions import Action, can
 
-__all__ = ["PAST_PER_PAGE", "VERBALI_SHOWN", "routes", "zone_public_page"]
+__all__ = [
+    "PAST_PER_PAGE",
+    "UPCOMING_SHOWN",
+    "VERBALI_SHOWN",
+    "public_meetings_page",
+    "routes",
+    "zone_public_page",
+]
 
 PAST_PER_PAGE = 20
 VERBALI_SHOWN = 10
+UPCOMING_SHOWN = 50  # of every zone: more are months ahead, on the zones' pages
 
 
 async def zone_public_page(request: Request) -> Response:
@@ -57,8 +66,24 @@ async def zone_public_page(request: Request) -> Response:
     return await web.render(request, "meetings/public_zone.html", context)
 
 
+async def public_meetings_page(request: Request) -> Response:
+    """Every zone's public meetings: those to come or under way (the soonest
+    first), then the recent ones, held or cancelled (the latest first), a page
+    at a time. Linked from the home page; for everyone."""
+    async with web.db(request).session() as session:
+        upcoming = await upcoming_public(session, limit=UPCOMING_SHOWN)
+        page = await paginate(session, past_public(), web.page_number(request), PAST_PER_PAGE)
+        past = await public_listing(session, page.items)
+    return await web.render(
+        request,
+        "meetings/public_list.html",
+        {"upcoming": upcoming, "upcoming_limit": UPCOMING_SHOWN, "past": past, "page": page},
+    )
+
+
 def routes() -> list[BaseRoute]:
     """This module's URL map (built by ``create_app``, after the ``id`` convertor)."""
     return [
+        Route("/public/meetings", public_meetings_page, methods=["GET"]),
         Route("/public/zones/{number:id}", zone_public_page, methods=["GET"]),
     ]

@@ -85,6 +85,27 @@ class Room:
         return sorted(rows, key=lambda a: a.comune.name if a.comune else "")
 
     @property
+    def present_at_close(self) -> list[Attendance]:
+        """Comuni present when the meeting closed (closing checks everyone out at
+        ``closed_at``), by name; none before it closed."""
+        closed = self.meeting.closed_at
+        if closed is None:
+            return []
+        rows = [a for a in self._left_at_close(closed) if a.comune_id is not None]
+        return sorted(rows, key=lambda a: a.comune.name if a.comune else "")
+
+    @property
+    def guests_at_close(self) -> list[Attendance]:
+        """People present without a vote when the meeting closed."""
+        closed = self.meeting.closed_at
+        if closed is None:
+            return []
+        return [a for a in self._left_at_close(closed) if a.comune_id is None]
+
+    def _left_at_close(self, closed: datetime) -> list[Attendance]:
+        return [a for a in self.attendance if a.left_at is not None and a.left_at >= closed]
+
+    @property
     def present_ids(self) -> set[int]:
         return {a.comune_id for a in self.present if a.comune_id is not None}
 

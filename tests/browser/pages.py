@@ -133,6 +133,7 @@ PAGES: list[PageSpec] = [
         roles=CHAIRS,
     ),
     _page("public-room", "/m/{token}", "/m/{live_token}", roles=ANYONE),
+    _page("public-meetings", "/public/meetings", roles=ANYONE),
     _page("public-verbale", "/m/{token}/verbale", "/m/{published_token}/verbale", roles=ANYONE),
     # Consultations and contributions
     _page("consultations", "/consultations"),
