@@ -42,6 +42,14 @@ DEMO_USERS = [
     ("tecnico.luserna@demo.collab.it", "Tecnico di Luserna San Giovanni", "tecnico", "001139"),
     ("tecnico.ivrea@demo.collab.it", "Tecnico di Ivrea", "tecnico", "001125"),
     ("sindaco.susa@demo.collab.it", "Sindaca di Susa", "sindaco", "001270"),
+    # The other mayors of ZO 5 and ZO 6: with Pinerolo, Cumiana's portavoce and
+    # Susa, all eight comuni of the demo meeting can check in and vote, so a
+    # vote can reach its quorum (a majority: five).
+    ("sindaco.luserna@demo.collab.it", "Sindaco di Luserna San Giovanni", "sindaco", "001139"),
+    ("sindaco.torrepellice@demo.collab.it", "Sindaca di Torre Pellice", "sindaco", "001275"),
+    ("sindaco.avigliana@demo.collab.it", "Sindaco di Avigliana", "sindaco", "001013"),
+    ("sindaco.giaveno@demo.collab.it", "Sindaca di Giaveno", "sindaco", "001115"),
+    ("sindaco.bussoleno@demo.collab.it", "Sindaco di Bussoleno", "sindaco", "001044"),
 ]
 
 THREADS = [
