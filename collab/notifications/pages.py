@@ -20,10 +20,9 @@ from collab.models import User, utcnow
 from collab.notifications import actions
 from collab.notifications.kinds import KINDS, Kind, describe
 from collab.notifications.models import Mode, Notification, NotificationSetting
-from collab.notifications.queries import notifications_page, place_names, unread_count
+from collab.notifications.queries import bell_state, notifications_page, place_names
 from collab.notifications.unsubscribe import read_token
 from collab.realtime.events import user_topic
-from collab.realtime.log import last_seqs
 from collab.templating import ROME
 
 __all__ = ["bell_context", "routes"]
@@ -42,10 +41,10 @@ BAD_LINK = N_("This link is not valid: copy it whole from the e-mail, or change 
 async def bell_context(conn: HTTPConnection, user: User) -> dict[str, Any]:
     """The bell of every page: the unread count, and the user's topic with
     the seq the count reflects (read first: an event after it is replayed)."""
+    topic = user_topic(user.id)
     async with web.db(conn).session() as session:
-        seqs = await last_seqs(session, [user_topic(user.id)])
-        unread = await unread_count(session, user.id)
-    return {"unread_notifications": unread, "own_topics": seqs}
+        seq, unread = await bell_state(session, user.id, topic)
+    return {"unread_notifications": unread, "own_topics": {topic: seq}}
 
 
 @dataclass(frozen=True)

@@ -7,26 +7,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.forums.queries import Page, paginate
-from collab.models import Theme, Zone
+from collab.models import Theme, TopicSeq, Zone
 from collab.notifications.models import Notification
 
-__all__ = ["PAGE_SIZE", "Place", "notifications_page", "place_names", "unread_count"]
+__all__ = [
+    "PAGE_SIZE",
+    "Place",
+    "bell_state",
+    "notifications_page",
+    "place_names",
+]
 
 PAGE_SIZE = 30
 
 
-async def unread_count(session: AsyncSession, user_id: int) -> int:
-    """What the bell shows (the index on ``(user_id, read_at)`` answers it)."""
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    )
-    return int(count or 0)
+# The bell of every page in one statement, built once: the last seq of the
+# user's topic and the unread count, read in one snapshot (a single statement
+# sees one), so the count can be no older than the seq it is sent with.
+_BELL = select(
+    select(TopicSeq.last_seq).where(TopicSeq.topic == bindparam("topic")).scalar_subquery(),
+    select(func.count())
+    .select_from(Notification)
+    .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
+    .scalar_subquery(),
+)
+
+
+async def bell_state(session: AsyncSession, user_id: int, topic: str) -> tuple[int, int]:
+    """(last seq of ``topic``, 0 if none yet; ``user_id``'s unread notifications)."""
+    row = (await session.execute(_BELL, {"topic": topic, "user_id": user_id})).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 async def notifications_page(
