@@ -132,6 +132,12 @@ async def prune(session: AsyncSession, before: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+# Every live page runs it before its content: built once.
+_LAST_SEQS = select(TopicSeq.topic, TopicSeq.last_seq).where(
+    TopicSeq.topic.in_(bindparam("topics", expanding=True))
+)
+
+
 async def last_seqs(session: AsyncSession, topics: Sequence[str]) -> dict[str, int]:
     """The last seq of each topic (0 if none yet).
 
@@ -139,8 +145,6 @@ async def last_seqs(session: AsyncSession, topics: Sequence[str]) -> dict[str, i
     the page and replayed (applied twice, which the client makes harmless),
     never in neither.
     """
-    rows = await session.execute(
-        select(TopicSeq.topic, TopicSeq.last_seq).where(TopicSeq.topic.in_(topics))
-    )
+    rows = await session.execute(_LAST_SEQS, {"topics": list(topics)})
     found = {topic: last for topic, last in rows}
     return {topic: found.get(topic, 0) for topic in topics}
