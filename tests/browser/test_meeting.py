@@ -147,6 +147,12 @@ def test_a_meeting_live_from_opening_to_verbale(open_session: Callable[..., Sess
     _confirm(chair.page, "close-meeting")
     for page in followers:
         expect(page.locator('[data-testid="room-state"]')).to_have_text(re.compile("Chius"))
+    # The public page says it is over and shows who was there at the close, live.
+    expect(visitor.page.locator('[data-testid="public-note"]')).to_contain_text("è terminata")
+    expect(visitor.page.locator('[data-testid="quorum"]')).to_have_text(
+        re.compile(r"^Presenti alla chiusura 1 su \d+$")
+    )
+    expect(visitor.page.locator('[data-testid="present"]')).to_have_text("Pinerolo")
     for page in followers:
         assert_no_reload(page)
 
