@@ -160,6 +160,10 @@ async def test_the_room_offers_the_dialog_and_a_page_without_javascript(
     # The dialog is outside the regions live updates replace.
     assert dialog.find_parent(id="room-vote") is None
     assert dialog.find_parent(id="room-controls") is None
+    # Who does not chair has neither the steps nor the dialog.
+    mayor = parse(await (await login_as("sindaco5")).get(f"/meetings/{opened.id}"))
+    assert mayor.select_one("dialog#confirm-dialog") is None
+    assert mayor.select_one("form[data-confirm]") is None
 
 
 async def test_csrf_is_still_required(
