@@ -89,6 +89,7 @@ class Templates:
         )
         env.filters["isotime"] = lambda v: v.isoformat() if v else ""
         env.filters["filesize"] = lambda n: file_size(n, locale)
+        env.filters["number"] = lambda n: format_decimal(n, locale=locale)  # 1.000 / 1,000
         # A theme's or zone's name in this locale (its English name when set).
         env.filters["localized"] = lambda named: named.label(locale)
         env.globals["locale"] = locale

@@ -285,7 +285,8 @@ async def search(request: Request) -> Response:
         kept = {"q": q, **{k: v for k, v in raw.items() if v}, "page": results.page + 1}
         following = "/api/v1/search?" + urlencode(kept)
     return _json({
-        "query": q, "total": results.total, "page": results.page, "pages": results.pages,
+        "query": q, "total": results.total, "more": results.more,
+        "page": results.page, "pages": results.pages,
         "per_page": PER_PAGE, "results": [hit_json(hit, places) for hit in results.hits],
         "next": following,
     })  # fmt: skip

@@ -101,6 +101,7 @@ SCHEMAS: dict[str, JSON] = {
     "SearchPage": _object(
         query=STR,
         total=INT,
+        more=BOOL,
         page=INT,
         pages=INT,
         per_page=INT,

@@ -143,3 +143,25 @@ async def test_the_header_has_a_search_box(client: Client) -> None:
     form = parse(await client.get("/")).select_one("header form[data-testid=header-search]")
     assert form is not None and form["action"] == "/search" and form["method"] == "get"
     assert form.select_one("input[name=q]") is not None
+
+
+async def test_a_count_past_the_cap_says_more_than(
+    login_as: Login, threads: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past COUNT_CAP results the count stops: the page says "more than",
+    pages stop at the cap, and the API says ``more``; under it, nothing changes."""
+    from collab.search import engine
+
+    monkeypatch.setattr(engine, "COUNT_CAP", 2)
+    client = await login_as("staff")  # reads all 5 "navetta" items
+    response = await client.get("/search?q=navetta")
+    assert text_of(response, "[data-testid=search-total]") == italian(
+        "More than %(num)s results: add a word or a filter to narrow them.", num="2"
+    )
+    assert len(parse(response).select("[data-testid=search-hit]")) == 2
+    api = (await client.get("/api/v1/search?q=navetta")).json()
+    assert (api["total"], api["more"], api["pages"]) == (2, True, 1)
+    assert len(api["results"]) == 2
+    monkeypatch.setattr(engine, "COUNT_CAP", 5)
+    api = (await client.get("/api/v1/search?q=navetta")).json()
+    assert (api["total"], api["more"], len(api["results"])) == (5, False, 5)
