@@ -237,4 +237,5 @@ NOT_PAGES: dict[str, str] = {
     "/api/v1/themes/{id:id}/documents": "JSON API",
     "/api/v1/documents/{id:id}": "JSON API",
     "/api/v1/openapi.json": "JSON API",
+    "/api/v1/search": "JSON API",
 }
