@@ -35,7 +35,7 @@ from collab.models import User
 from collab.permissions import TABLE, Action, Relation
 from collab.search.documents import Doc, Item
 from collab.search.models import SearchItem, SearchItemZone
-from collab.search.text import Query
+from collab.search.text import Query, snippet
 
 __all__ = ["COUNT_CAP", "PER_PAGE", "SORTS", "Engine", "Filters", "Hit", "Results", "readable"]
 
@@ -319,11 +319,12 @@ class Engine(ABC):
     def _rank(self, query: Query) -> ColumnElement[Any]:
         """Best first, in ``ORDER BY``."""
 
-    @abstractmethod
     async def _snippets(
         self, session: AsyncSession, rows: Sequence[SearchItem], query: Query
     ) -> dict[int, str]:
-        """Highlighted, escaped excerpts of the rows' bodies, by item id."""
+        """Highlighted, escaped excerpts of the rows' bodies, by item id: the
+        same on both engines (:func:`collab.search.text.snippet`)."""
+        return {row.id: snippet(row.body, query) for row in rows if row.body}
 
 
 _COLUMN_NAMES = (

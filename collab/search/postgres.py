@@ -7,33 +7,28 @@ index; ``search_unaccent`` is an immutable wrapper of ``unaccent`` (which is
 only stable, so cannot be indexed as it is). A query becomes a ``tsquery``
 built from bound parameters (``plainto_tsquery``, ``phraseto_tsquery``, a
 ``:*`` prefix on a word of letters and digits only), ranked with
-``ts_rank_cd``; snippets come from ``ts_headline`` with control characters
-as marks, escaped in Python before they become ``<mark>`` tags.
+``ts_rank_cd``. Snippets are the engine's own, in Python, as on SQLite
+(:func:`collab.search.text.snippet`): ``ts_headline`` parsed each result's
+whole text again, 25-40 ms for a page of long documents.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from collab.search.documents import Doc
 from collab.search.engine import Engine
 from collab.search.models import SearchItem
-from collab.search.text import END_MARK, MARK, SNIPPET_WORDS, UNTAGGED, Query, marked
+from collab.search.text import Query
 
 __all__ = ["PostgresEngine"]
 
 ITALIAN: ColumnElement[Any] = literal_column("'italian'::regconfig")
 TSV: ColumnElement[Any] = literal_column("search_item.tsv")
-HEADLINE = (
-    f"StartSel={MARK}, StopSel={END_MARK}, MaxWords={SNIPPET_WORDS}, MinWords=12, "
-    'MaxFragments=2, FragmentDelimiter=" … "'
-)
 
 
 def tsquery(query: Query) -> ColumnElement[Any]:
@@ -58,13 +53,6 @@ def tsquery(query: Query) -> ColumnElement[Any]:
     return combined
 
 
-def _untagged(body: ColumnElement[str] | InstrumentedAttribute[str]) -> ColumnElement[str]:
-    # ts_headline's parser drops what looks like an HTML tag or entity: a post
-    # that quotes "<script>" would lose it. Control characters stand in for
-    # < > & (the indexed text has none, :func:`collab.search.text.html_text`).
-    return func.translate(body, "<>&", UNTAGGED)
-
-
 class PostgresEngine(Engine):
     def _upsert(self) -> Any:
         return pg_insert(SearchItem)
@@ -87,18 +75,3 @@ class PostgresEngine(Engine):
 
     def _rank(self, query: Query) -> ColumnElement[Any]:
         return func.ts_rank_cd(TSV, tsquery(query)).desc()
-
-    async def _snippets(
-        self, session: AsyncSession, rows: Sequence[SearchItem], query: Query
-    ) -> dict[int, str]:
-        ids = [row.id for row in rows if row.body]
-        if not ids:
-            return {}
-        # Only for the page's rows: ts_headline parses the whole text again.
-        found = await session.execute(
-            select(
-                SearchItem.id,
-                func.ts_headline(ITALIAN, _untagged(SearchItem.body), tsquery(query), HEADLINE),
-            ).where(SearchItem.id.in_(ids))
-        )
-        return {item_id: marked(headline) for item_id, headline in found}

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from collab.search.documents import Doc
 from collab.search.engine import Engine
 from collab.search.models import SearchItem
-from collab.search.text import STOP_WORDS, Query, snippet, stem, stems
+from collab.search.text import STOP_WORDS, Query, stem, stems
 
 __all__ = ["SqliteEngine", "fts_expression"]
 
@@ -86,8 +86,3 @@ class SqliteEngine(Engine):
     def _rank(self, query: Query) -> ColumnElement[Any]:
         # bm25() is lower for better matches.
         return func.bm25(literal_column("search_fts"), TITLE_WEIGHT, BODY_WEIGHT)
-
-    async def _snippets(
-        self, session: AsyncSession, rows: Sequence[SearchItem], query: Query
-    ) -> dict[int, str]:
-        return {row.id: snippet(row.body, query) for row in rows if row.body}

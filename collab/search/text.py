@@ -20,13 +20,12 @@ from collab.i18n import N_
 
 __all__ = [
     "MAX_QUERY_CHARS",
+    "SNIPPET_SCAN",
     "STOP_WORDS",
-    "UNTAGGED",
     "Query",
     "QueryError",
     "fold",
     "html_text",
-    "marked",
     "matches",
     "parse_query",
     "snippet",
@@ -190,9 +189,11 @@ def parse_query(raw: str, *, prefix: bool = True) -> Query:
 
 # Words around the best match that a snippet shows.
 SNIPPET_WORDS = 30
-MARK, END_MARK = "\x02", "\x03"
-# What PostgreSQL's snippets carry instead of < > & (see collab/search/postgres.py).
-UNTAGGED = "\x04\x05\x06"
+#: Characters of a longer text that a snippet reads: a window from a little
+#: before the first place a word of the query may start. A 200,000-character
+#: PDF is not walked word by word for the 30 words shown (a result page of
+#: long documents took 25-40 ms of ts_headline on PostgreSQL).
+SNIPPET_SCAN = 3_000
 
 
 def matches(word: str, query: Query) -> bool:
@@ -205,8 +206,47 @@ def matches(word: str, query: Query) -> bool:
 
 def snippet(text: str, query: Query, size: int = SNIPPET_WORDS) -> str:
     """The stretch of ``text`` with the most matching words, as HTML: the text
-    escaped, matches in our own ``<mark>`` tags (SQLite's snippets; the FTS5
-    ``snippet()`` sees stems, not this text)."""
+    escaped, matches in our own ``<mark>`` tags. Both engines' snippets: the
+    FTS5 ``snippet()`` sees stems, not this text, and ``ts_headline`` parses
+    the whole text of every result again.
+
+    A text longer than :data:`SNIPPET_SCAN` is read in a window that opens
+    a little before the first word starting like a stem of the query
+    (or at its start when none does), cut at spaces, with "…" where it is cut.
+    """
+    if len(text) <= SNIPPET_SCAN:
+        return _best_stretch(text, query, size)
+    begin, end = _window(text, query)
+    shown = _best_stretch(text[begin:end], query, size)
+    if begin and not shown.startswith("… "):
+        shown = "… " + shown
+    if end < len(text) and not shown.endswith(" …"):
+        shown += " …"
+    return shown
+
+
+def _window(text: str, query: Query) -> tuple[int, int]:
+    """Where :func:`snippet` reads a long ``text``: whole words, about
+    :data:`SNIPPET_SCAN` characters."""
+    stems = set(query.highlight) | ({stem(query.prefix)} if query.prefix else set())
+    keys = sorted((s for s in stems if s), key=len, reverse=True)
+    first = None
+    if keys:
+        pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, keys)) + ")", re.IGNORECASE)
+        found = pattern.search(text)
+        first = found.start() if found else None
+    begin = 0 if first is None else max(0, first - SNIPPET_SCAN // 4)
+    end = min(len(text), begin + SNIPPET_SCAN)
+    if first is not None and begin:
+        space = text.find(" ", begin, first)
+        begin = space + 1 if space >= 0 else begin
+    if end < len(text):
+        space = text.rfind(" ", begin, end)
+        end = space if space > begin else end
+    return begin, end
+
+
+def _best_stretch(text: str, query: Query, size: int) -> str:
     spans = [(m.start(), m.end(), matches(fold(m.group()), query)) for m in _WORD.finditer(text)]
     if not spans:
         return ""
@@ -234,12 +274,3 @@ def snippet(text: str, query: Query, size: int = SNIPPET_WORDS) -> str:
     else:
         out.append(html.escape(text[cursor:]).rstrip())
     return "".join(out)
-
-
-def marked(headline: str) -> str:
-    """PostgreSQL's ``ts_headline`` (matches between :data:`MARK` and
-    :data:`END_MARK`) as HTML: escaped, with our own ``<mark>`` tags only."""
-    escaped = html.escape(headline).translate(
-        dict(zip(map(ord, UNTAGGED), ("&lt;", "&gt;", "&amp;"), strict=True))
-    )
-    return escaped.replace(MARK, "<mark>").replace(END_MARK, "</mark>")

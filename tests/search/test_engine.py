@@ -103,3 +103,20 @@ async def test_paging(db: Database, world: World, corpus: dict[str, int]) -> Non
     assert len(second.hits) == 3
     assert not {h.object_id for h in first.hits} & {h.object_id for h in second.hits}
     assert (await find(db, world["staff"], "navetta", page=99)).page == 2
+
+
+def test_a_long_text_is_read_in_a_window_around_its_match() -> None:
+    """A long file's text is not walked whole: the snippet comes from a window
+    around the first word like the query's, cut at spaces, with "…" at the cuts."""
+    from collab.search.text import SNIPPET_SCAN, parse_query, snippet
+
+    filler = "parole qualsiasi di un regolamento comunale " * 2_000
+    text = filler + "La tariffa della mensa scolastica cambia da settembre. " + filler
+    assert len(text) > 20 * SNIPPET_SCAN
+    shown = snippet(text, parse_query("mense", prefix=False))
+    assert shown.startswith("… ") and shown.endswith(" …")
+    assert "<mark>mensa</mark>" in shown and len(shown) < 600
+    # No match: the start of the text, cut at a space.
+    shown = snippet(text, parse_query("teleriscaldamento", prefix=False))
+    assert shown.startswith("parole qualsiasi") and shown.endswith(" …")
+    assert "<mark>" not in shown
