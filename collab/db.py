@@ -81,10 +81,13 @@ def make_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # A server that does not answer fails a request in seconds (then 503),
-    # not after asyncpg's minute or the pool's half minute.
+    # not after asyncpg's minute or the pool's half minute. No JIT: our
+    # statements are short, and a search over a common word (27,000
+    # matches) crossed the planner's JIT cost threshold and spent 12 ms
+    # compiling for a 40 ms query (EXPLAIN ANALYZE, bench.search's data).
     return create_async_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10,
-        connect_args={"timeout": 5},
+        connect_args={"timeout": 5, "server_settings": {"jit": "off"}},
     )  # fmt: skip
 
 
