@@ -23,12 +23,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from collab import web
-from collab.errors import ActionError, Conflict, PermissionDenied
+from collab.errors import ActionError, Conflict
 from collab.i18n import N_
-from collab.meetings.actions import get_readable_room, require_chair, require_reader, require_state
+from collab.meetings.actions import get_readable_room, require_chair, require_state
+from collab.meetings.minutes import check_editable_verbale
 from collab.meetings.models import MeetingState
 from collab.meetings.room import Room
-from collab.meetings.rules import may_take_notes
 from collab.models import User
 
 __all__ = ["CONFIRMED", "Step", "ask_unless_confirmed", "routes"]
@@ -76,14 +76,7 @@ def _close_vote(request: Request, user: User, room: Room) -> str:
 
 
 def _publish(request: Request, user: User, room: Room) -> str:
-    # As collab.meetings.minutes.do_publish_verbale.
-    require_reader(user, room)
-    if not may_take_notes(user, room.meeting, room.zone_ids):
-        raise PermissionDenied(N_("Only the chair or the secretary can do this."))
-    if room.verbale is None:
-        raise Conflict(N_("The verbale is written when the meeting closes."))
-    if room.verbale.published_at is not None:
-        raise Conflict(N_("The verbale is published: it can no longer be changed."))
+    check_editable_verbale(user, room)  # what do_publish_verbale checks first
     return room.meeting.title
 
 

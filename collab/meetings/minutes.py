@@ -23,7 +23,13 @@ from collab.meetings.voting import outcome_of
 from collab.models import User, utcnow
 from collab.realtime.events import MeetingUpdated, VerbaleChanged
 
-__all__ = ["do_close", "do_edit_verbale", "do_publish_verbale", "record_of"]
+__all__ = [
+    "check_editable_verbale",
+    "do_close",
+    "do_edit_verbale",
+    "do_publish_verbale",
+    "record_of",
+]
 
 MAX_VERBALE = 200_000
 
@@ -106,7 +112,8 @@ async def do_close(uow: UnitOfWork, user: User, meeting_id: int, locale: str = "
     return room
 
 
-def _editable(user: User, room: Room) -> Verbale:
+def check_editable_verbale(user: User, room: Room) -> Verbale:
+    """The room's verbale, when ``user`` may still change or publish it."""
     require_reader(user, room)
     if not may_take_notes(user, room.meeting, room.zone_ids):
         raise PermissionDenied(N_("Only the chair or the secretary can do this."))
@@ -119,7 +126,7 @@ def _editable(user: User, room: Room) -> Verbale:
 
 async def do_edit_verbale(uow: UnitOfWork, user: User, meeting_id: int, source: str) -> Verbale:
     room = await lock_meeting(uow, meeting_id)
-    verbale = _editable(user, room)
+    verbale = check_editable_verbale(user, room)
     source = source.replace("\r\n", "\n").strip()
     if not source:
         raise ActionError(N_("The verbale is empty."), field="source")
@@ -139,7 +146,7 @@ async def do_edit_verbale(uow: UnitOfWork, user: User, meeting_id: int, source: 
 
 async def do_publish_verbale(uow: UnitOfWork, user: User, meeting_id: int) -> Verbale:
     room = await lock_meeting(uow, meeting_id)
-    verbale = _editable(user, room)
+    verbale = check_editable_verbale(user, room)
     verbale.published_at = utcnow()
     verbale.published_by_id = user.id
     audit(uow.session, user, "verbale.published", verbale)
