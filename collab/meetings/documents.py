@@ -28,7 +28,7 @@ from collab.meetings.actions import get_readable_room
 from collab.meetings.models import AgendaItem, Meeting, Verbale
 from collab.meetings.pdf import render_pdf_async
 from collab.meetings.room import Room, load_room
-from collab.meetings.room_public import REFERRER_POLICY
+from collab.meetings.room_public import REFERRER_POLICY, meeting_of_token
 from collab.meetings.rules import may_take_notes
 from collab.meetings.verbale import TIME_SPAN, TITLE
 from collab.models import User, Zone
@@ -294,8 +294,8 @@ async def verbale_pdf(request: Request) -> Response:
 async def public_verbale(request: Request) -> Response:
     """The published verbale of a public meeting, for anyone with its link."""
     token = request.path_params["token"]
+    meeting_id = await meeting_of_token(request, token)
     async with web.db(request).session() as session:
-        meeting_id = await session.scalar(select(Meeting.id).where(Meeting.public_token == token))
         room = await load_room(session, meeting_id) if meeting_id is not None else None
     if room is None or room.verbale is None or room.verbale.published_at is None:
         raise NotFound(NO_VERBALE)

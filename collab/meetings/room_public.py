@@ -35,6 +35,7 @@ from collab.meetings.room_views import RoomView, Variant, region_context
 from collab.realtime.events import meeting_topic
 from collab.realtime.log import last_seqs
 from collab.services import services
+from collab.tokens import well_formed
 
 __all__ = [
     "REFERRER_POLICY",
@@ -52,8 +53,11 @@ def allow_public(conn: HTTPConnection) -> bool:
 
 
 async def meeting_of_token(conn: HTTPConnection, token: str) -> int | None:
-    """The id of the meeting whose public link is ``token`` (None if none)."""
-    if not token or len(token) > 64:
+    """The id of the meeting whose public link is ``token`` (None if none).
+
+    A token not of the shape ours have is refused before the database (a NUL
+    in it was a 500 on PostgreSQL, which refuses NUL in text)."""
+    if not well_formed(token):
         return None
     async with web.db(conn).session() as session:
         meeting_id: int | None = await session.scalar(

@@ -116,3 +116,20 @@ async def test_a_closed_meeting_shows_its_final_attendance_and_results(
     # Members see the same final attendance in the room.
     member = await (await login_as("tecnico5")).get(f"/meetings/{meeting.id}")
     assert text_of(member, '[data-testid="quorum"]') == text_of(page, '[data-testid="quorum"]')
+
+
+async def test_a_public_link_not_of_our_shape_is_a_404(
+    world: World, db: Database, client: Client
+) -> None:
+    """A token with a NUL, a space or too long never reaches the database
+    (PostgreSQL refuses NUL in text: it was a 500, found by the fuzz suite)."""
+    s = await scene(db, world)
+    token = s.published.public_token
+    assert token is not None
+    assert (await client.get(f"/m/{token}")).status_code == 200
+    assert (await client.get(f"/m/{token}/verbale")).status_code == 200
+    for bad in ("%00", f"{token}%00", "a%20b", "x" * 65, token[:-1] + "!"):
+        for suffix in ("", "/verbale"):
+            response = await client.get(f"/m/{bad}{suffix}")
+            assert response.status_code == 404, (bad, suffix)
+            assert "<main" in response.text  # the Italian error page, not a bare 404
