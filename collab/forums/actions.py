@@ -101,12 +101,15 @@ def _require(user: User, action: Action, zone_id: int | None) -> None:
         raise PermissionDenied(N_("You are not allowed to do this here."))
 
 
-async def get_readable_thread(session: AsyncSession, user: User, thread_id: int) -> Thread:
-    thread = await session.get(Thread, thread_id)
+def _readable(user: User, thread: Thread | None) -> Thread:
     if thread is None:
         raise NotFound(N_("This thread does not exist."))
     _require(user, Action.READ, thread.zone_id)
     return thread
+
+
+async def get_readable_thread(session: AsyncSession, user: User, thread_id: int) -> Thread:
+    return _readable(user, await session.get(Thread, thread_id))
 
 
 async def get_post(session: AsyncSession, user: User, post_id: int) -> tuple[Post, Thread]:
@@ -145,10 +148,8 @@ async def check_reply(session: AsyncSession, user: User, thread_id: int) -> Thre
     The thread comes without its relationships: touching ``thread.zone``
     raises rather than querying.
     """
-    thread = (await session.execute(_THREAD_TO_WRITE, {"id": thread_id})).scalar()
-    if thread is None:
-        raise NotFound(N_("This thread does not exist."))
-    _require(user, Action.READ, thread.zone_id)
+    found = (await session.execute(_THREAD_TO_WRITE, {"id": thread_id})).scalar()
+    thread = _readable(user, found)
     _require(user, Action.POST, thread.zone_id)
     _check_open(user, thread)
     return thread
