@@ -122,6 +122,8 @@ class Comune(Base):
     istat_code: Mapped[str] = mapped_column(String(6), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     zone_id: Mapped[int] = mapped_column(ForeignKey("zone.id"), index=True)
+    # Resident population (ISTAT), for a double majority; None until imported.
+    population: Mapped[int | None] = mapped_column(Integer)
 
     zone: Mapped[Zone] = relationship(back_populates="comuni", lazy="joined")
 
