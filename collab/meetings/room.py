@@ -19,27 +19,35 @@ from collab.meetings.models import (
     AgendaItem,
     Attendance,
     Ballot,
+    BodyKind,
+    BodyMember,
+    BodyZone,
     Choice,
     FloorRequest,
     Meeting,
     MeetingDelegate,
+    MeetingLog,
     MeetingMaterial,
     MeetingZone,
     Verbale,
     Vote,
+    VotingBody,
 )
 from collab.meetings.rules import meeting_zone_ids
-from collab.models import Comune, Zone
+from collab.models import Comune, User, Zone
 
 __all__ = ["Room", "VoteView", "load_room", "meeting_zone_ids"]
 
 
 @dataclass
 class VoteView:
-    """A vote with its ballots so far (comune id -> choice)."""
+    """A vote with its ballots so far: member key (the comune's id, or the
+    :class:`BodyMember`'s id in a body of people) -> choice, and -> the name of
+    who cast it (a comune's sindaco or delegate)."""
 
     vote: Vote
     ballots: dict[int, Choice] = field(default_factory=dict)
+    cast_by: dict[int, str] = field(default_factory=dict)
 
     @property
     def is_open(self) -> bool:
@@ -54,7 +62,9 @@ class Room:
     meeting: Meeting
     zones: list[Zone]
     items: list[AgendaItem]
-    comuni: list[Comune]  # of the convened zones, by name
+    # The voting comuni, by name: of the body's zones for a body of comuni, of
+    # the convened zones for a meeting without a body, none for a body of people.
+    comuni: list[Comune]
     attendance: list[Attendance]
     floor: list[FloorRequest]
     votes: list[VoteView]
@@ -62,6 +72,36 @@ class Room:
     delegates: list[MeetingDelegate]
     verbale: Verbale | None
     files: dict[int, list[StoredFile]] = field(default_factory=dict)  # by agenda item id
+    body: VotingBody | None = None
+    people: list[BodyMember] = field(default_factory=list)  # active members of a body of people
+    log: list[MeetingLog] = field(default_factory=list)  # in order
+
+    @property
+    def by_people(self) -> bool:
+        """Members are named people (a :attr:`BodyKind.PEOPLE` body), not comuni."""
+        return self.body is not None and self.body.kind == BodyKind.PEOPLE
+
+    @property
+    def member_names(self) -> dict[int, str]:
+        """Member key -> name, in the members' order: comune id -> the comune's
+        name, or (a body of people) body member id -> the person's name."""
+        if self.by_people:
+            return {m.id: m.user.name for m in self.people}
+        return {c.id: c.name for c in self.comuni}
+
+    @property
+    def present_member_ids(self) -> set[int]:
+        """Member keys (see :attr:`member_names`) present now."""
+        if not self.by_people:
+            return self.present_ids
+        here = {a.user_id for a in self.attendance if a.comune_id is None and a.left_at is None}
+        return {m.id for m in self.people if m.user_id in here}
+
+    def member_of(self, user: User | None) -> BodyMember | None:
+        """``user``'s membership of this meeting's body of people, if any."""
+        if user is None or not self.by_people:
+            return None
+        return next((m for m in self.people if m.user_id == user.id), None)
 
     @property
     def zone_ids(self) -> set[int]:
@@ -116,8 +156,13 @@ class Room:
 
     @property
     def guests(self) -> list[Attendance]:
-        """People present without a vote."""
-        return [a for a in self.attendance if a.comune_id is None and a.left_at is None]
+        """People present without a vote (in a body of people: who is not a member)."""
+        members = {m.user_id for m in self.people}
+        return [
+            a
+            for a in self.attendance
+            if a.comune_id is None and a.left_at is None and a.user_id not in members
+        ]
 
     @property
     def quorum(self) -> int:
@@ -127,7 +172,7 @@ class Room:
 
     @property
     def quorum_held(self) -> bool:
-        return len(self.present_ids) >= self.quorum
+        return len(self.present_member_ids) >= self.quorum
 
     @property
     def speaker(self) -> FloorRequest | None:
@@ -193,11 +238,29 @@ async def load_room(session: AsyncSession, meeting_id: int) -> Room | None:
             .order_by(AgendaItem.position)
         )
     )
-    comuni = list(
-        await session.scalars(
-            select(Comune).where(Comune.zone_id.in_([z.id for z in zones])).order_by(Comune.name)
+    body = await session.get(VotingBody, meeting.body_id) if meeting.body_id else None
+    people: list[BodyMember] = []
+    if body is not None and body.kind == BodyKind.PEOPLE:
+        comuni: list[Comune] = []
+        people = list(
+            await session.scalars(
+                select(BodyMember)
+                .join(User, User.id == BodyMember.user_id)
+                .where(BodyMember.body_id == body.id, BodyMember.active)
+                .order_by(BodyMember.position, User.name, BodyMember.id)
+            )
         )
-    )
+    else:
+        voting_zones = (
+            select(BodyZone.zone_id).where(BodyZone.body_id == body.id)
+            if body is not None
+            else select(MeetingZone.zone_id).where(MeetingZone.meeting_id == meeting_id)
+        )
+        comuni = list(
+            await session.scalars(
+                select(Comune).where(Comune.zone_id.in_(voting_zones)).order_by(Comune.name)
+            )
+        )
     attendance = list(
         await session.scalars(
             select(Attendance)
@@ -220,12 +283,14 @@ async def load_room(session: AsyncSession, meeting_id: int) -> Room | None:
     views = {vote.id: VoteView(vote) for vote in votes}
     if views:
         ballots = await session.execute(
-            select(Ballot.vote_id, Ballot.comune_id, Ballot.choice).where(
-                Ballot.vote_id.in_(list(views))
-            )
+            select(Ballot.vote_id, Ballot.comune_id, Ballot.member_id, Ballot.choice, User.name)
+            .join(User, User.id == Ballot.cast_by_id)
+            .where(Ballot.vote_id.in_(list(views)))
         )
-        for vote_id, comune_id, choice in ballots:
-            views[vote_id].ballots[comune_id] = choice
+        for vote_id, comune_id, member_id, choice, cast_by in ballots:
+            key = member_id if comune_id is None else comune_id
+            views[vote_id].ballots[key] = choice
+            views[vote_id].cast_by[key] = cast_by
     materials = list(
         await session.scalars(
             select(MeetingMaterial)
@@ -239,6 +304,13 @@ async def load_room(session: AsyncSession, meeting_id: int) -> Room | None:
         )
     )
     verbale = await session.scalar(select(Verbale).where(Verbale.meeting_id == meeting_id))
+    log = list(
+        await session.scalars(
+            select(MeetingLog)
+            .where(MeetingLog.meeting_id == meeting_id)
+            .order_by(MeetingLog.at, MeetingLog.id)
+        )
+    )
     files = await files_of(session, "agenda_item_id", [item.id for item in items])
     return Room(
         meeting=meeting,
@@ -252,4 +324,7 @@ async def load_room(session: AsyncSession, meeting_id: int) -> Room | None:
         delegates=delegates,
         verbale=verbale,
         files=files,
+        body=body,
+        people=people,
+        log=log,
     )
