@@ -10,6 +10,8 @@ The page and the PDF come from one partial, ``meetings/_verbale.html``.
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +41,7 @@ from collab.templating import local_time
 __all__ = [
     "edit_verbale",
     "meeting_calendar",
+    "own_heading",
     "public_calendar",
     "public_verbale",
     "publish_verbale",
@@ -220,9 +223,23 @@ def _context(conn: HTTPConnection, room: Room, verbale: Verbale) -> dict[str, An
             "end": local_time(meeting.closed_at, "HH:mm", locale),
         }
     title = f"{translations(locale).gettext(TITLE)}: {meeting.title}"
+    # A draft from the body's template opens with its own heading (session,
+    # date, place): then it is the title, and the partial prints no other.
+    own = own_heading(verbale.html)
     heading = Heading(room.zone_names, date_text, meeting.place)
-    return {"title": title, "body_html": verbale.html, "meeting": heading, "room": room,
-            "verbale": verbale}  # fmt: skip
+    return {"title": own or title, "own_heading": bool(own), "body_html": verbale.html,
+            "meeting": heading, "room": room, "verbale": verbale}  # fmt: skip
+
+
+_OWN_HEADING = re.compile(r"\A\s*<h1[^>]*>(.*?)</h1>", re.S)
+
+
+def own_heading(body_html: str) -> str:
+    """The text of the heading the verbale's body opens with, or ""."""
+    found = _OWN_HEADING.match(body_html)
+    if found is None:
+        return ""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).split())
 
 
 async def _visible(request: Request, user: User) -> tuple[Room, Verbale, bool]:

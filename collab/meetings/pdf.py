@@ -3,8 +3,12 @@
 The document is ``templates/meetings/verbale_document.html`` rendered by the
 caller; this module adds our print stylesheet (``static/css/verbale-print.css``:
 A4, the title in the header, "Pagina N di M" in the footer) and turns it into
-PDF bytes. Nothing is fetched from the network: a verbale is user text, and a
-remote image in it must not make the server open a connection (SSRF). Only
+PDF bytes: PDF/A-3a (:data:`PDF_VARIANT`), the archival form with a structure
+tree (headings, paragraphs, tables tagged for screen readers and text
+extraction) and the PDF/A identification in its XMP metadata, as an official
+record kept by a public administration should be. Nothing is fetched from
+the network: a verbale is user text, and a remote image in it must not make
+the server open a connection (SSRF). Only
 ``data:`` URLs and files under ``file_roots`` (by default ``static/``) load.
 
 WeasyPrint is imported on the first render, not with this module: it takes
@@ -26,11 +30,21 @@ from urllib.request import url2pathname
 
 from collab.templating import STATIC_DIR
 
-__all__ = ["PRINT_CSS", "STATIC_DIR", "local_fetcher", "render_pdf", "render_pdf_async"]
+__all__ = [
+    "PDF_VARIANT",
+    "PRINT_CSS",
+    "STATIC_DIR",
+    "local_fetcher",
+    "render_pdf",
+    "render_pdf_async",
+]
 
 log = logging.getLogger(__name__)
 
 PRINT_CSS = STATIC_DIR / "css" / "verbale-print.css"
+# Tagged PDF/A-3 (level A: accessible), the most complete archival variant
+# WeasyPrint writes (weasyprint/pdf/pdfa.py: "pdf/a-1a", "pdf/a-2a", "pdf/a-3a").
+PDF_VARIANT = "pdf/a-3a"
 
 # One render at a time per process: WeasyPrint is CPU-bound Python (threads
 # would only share the GIL), a render holds the whole laid-out document in
@@ -108,7 +122,7 @@ def render_pdf(
     with _render_lock:
         document = HTML(string=html, base_url=base_url, url_fetcher=fetcher)
         stylesheet = CSS(filename=str(PRINT_CSS), url_fetcher=fetcher)
-        pdf: bytes = document.write_pdf(stylesheets=[stylesheet])
+        pdf: bytes = document.write_pdf(stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
     return pdf
 
 
