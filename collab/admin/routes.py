@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from collab import web
 from collab.accounts.actions import do_create_user, do_update_user
-from collab.admin import data_routes, legal_routes, mail_routes
+from collab.admin import bodies, data_routes, legal_routes, mail_routes
 from collab.errors import NotFound, PermissionDenied
 from collab.forums.queries import paginate
 from collab.i18n import N_
@@ -163,6 +163,7 @@ def routes() -> list[BaseRoute]:
         Route("/admin/audit", audit_page, methods=["GET"]),
         Route("/admin/logins", logins_page, methods=["GET"]),
         *data_routes.routes(),
+        *bodies.routes(),
         *legal_routes.routes(),
         *mail_routes.routes(),
     ]
