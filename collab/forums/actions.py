@@ -212,10 +212,7 @@ async def do_reply(
     source = check_body(source)
     rendered = await mentions.render_post(uow.session, thread.zone_id, source)
     now = utcnow()
-    post = Post(
-        thread_id=thread.id, author_id=user.id, source=source, html=rendered.html,
-        created_at=now,
-    )  # fmt: skip
+    post = Post(thread=thread, author_id=user.id, source=source, html=rendered.html, created_at=now)
     uow.session.add(post)
     _bump(thread, +1)
     thread.last_activity_at = now

@@ -81,6 +81,9 @@ class Post(Base):
 
     author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="joined")
     deleted_by: Mapped[User | None] = relationship(foreign_keys=[deleted_by_id], lazy="joined")
+    # Never loaded by a query: set by the reply that creates the post, so that
+    # what follows in its transaction (the search index) need not read it again.
+    thread: Mapped[Thread] = relationship(lazy="raise")
 
     @property
     def deleted(self) -> bool:

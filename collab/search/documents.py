@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.consultations.models import (
@@ -91,17 +92,34 @@ async def _thread(session: AsyncSession, thread_id: int) -> list[tuple[Item, Doc
     return [(("thread", thread_id), doc)]
 
 
-async def _thread_of(
-    session: AsyncSession, thread_id: int
-) -> Row[int, int | None, int, str] | None:
-    """What a post's item takes from its thread, in one narrow read (the
-    thread is rarely still in the session, and a reply counts statements)."""
-    return (await session.execute(_THREAD_OF, {"id": thread_id})).first()
+class _ThreadOf(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def zone_id(self) -> int | None: ...
+    @property
+    def theme_id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+
+
+_THREAD_OF_NEEDS = frozenset({"zone_id", "theme_id", "title"})
+
+
+async def _thread_of(session: AsyncSession, post: Post) -> _ThreadOf | None:
+    """What a post's item takes from its thread: the thread the reply gave
+    the new post, if it holds these, else one narrow read. A reply counts
+    its statements."""
+    if "thread" not in inspect(post).unloaded:
+        thread = post.thread
+        if not (_THREAD_OF_NEEDS & inspect(thread).unloaded):
+            return thread
+    return (await session.execute(_THREAD_OF, {"id": post.thread_id})).first()
 
 
 async def _post(session: AsyncSession, post_id: int) -> list[tuple[Item, Doc | None]]:
     post = await session.get(Post, post_id)
-    thread = None if post is None else await _thread_of(session, post.thread_id)
+    thread = None if post is None else await _thread_of(session, post)
     if post is None or thread is None or post.deleted_at is not None:
         # Deleted by its author or hidden by a moderator: no longer found.
         return [(("post", post_id), None)]
