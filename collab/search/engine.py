@@ -249,14 +249,20 @@ class Engine(ABC):
     ) -> Results:
         """One page of what ``viewer`` may read that matches ``query``: counted,
         ranked and cut within the permission condition, never after it."""
-        conditions = [self._match(query), readable(viewer), *_narrowed(filters)]
+        narrowed = _narrowed(filters)
+        conditions = [*self._readable_match(query, viewer), *narrowed]
         base = self._from(query).where(*conditions)
+        # Nothing but the words and the reader: the engine may count and rank
+        # in its index alone, and read only the page's rows.
+        plain = not narrowed and filters.sort == "relevance"
         # Counted up to COUNT_CAP + 1 only: past that, "more than 1,000" says
         # as much, and the exact count of a common word cost as much as the
         # ranking itself (27,000 matches, 5,800 readable: bench.search).
         capped: Select[Any] = (
             base.with_only_columns(literal_column("1")).order_by(None).limit(COUNT_CAP + 1)
         )
+        if plain and (in_index := self._in_index(query, viewer)) is not None:
+            capped = in_index.limit(COUNT_CAP + 1)
         total = await session.scalar(select(func.count()).select_from(capped.subquery())) or 0
         more = total > COUNT_CAP
         total = min(total, COUNT_CAP)
@@ -264,16 +270,13 @@ class Engine(ABC):
         page = min(max(1, page), pages)
         if total == 0:
             return Results(hits=(), total=0, page=1, pages=1)
-        newest = (SearchItem.created_at.desc(), SearchItem.id.desc())
-        order = newest if filters.sort == "newest" else (self._rank(query), *newest)
-        rows = (
-            await session.execute(
-                base.with_only_columns(SearchItem)
-                .order_by(*order)
-                .limit(min(PER_PAGE, total - (page - 1) * PER_PAGE))
-                .offset((page - 1) * PER_PAGE)
-            )
-        ).scalars().all()  # fmt: skip
+        limit, offset = min(PER_PAGE, total - (page - 1) * PER_PAGE), (page - 1) * PER_PAGE
+        top = self._top(query, viewer, limit, offset) if plain else None
+        if top is None:
+            newest = (SearchItem.created_at.desc(), SearchItem.id.desc())
+            order = newest if filters.sort == "newest" else (self._rank(query), *newest)
+            top = base.with_only_columns(SearchItem).order_by(*order).limit(limit).offset(offset)
+        rows = (await session.execute(top)).scalars().all()
         snippets = await self._snippets(session, rows, query)
         zones: dict[int, set[int]] = {}
         if any(row.public_url is not None for row in rows):
@@ -307,6 +310,22 @@ class Engine(ABC):
 
     @abstractmethod
     async def _clear_text(self, session: AsyncSession) -> None: ...
+
+    def _readable_match(self, query: Query, viewer: User | None) -> list[ColumnElement[bool]]:
+        """What finds the items matching ``query`` that ``viewer`` may read."""
+        return [self._match(query), readable(viewer)]
+
+    def _in_index(self, query: Query, viewer: User | None) -> Select[Any] | None:
+        """The matches ``viewer`` may read, from the full-text index alone (no
+        ``search_item``), if the engine can: counted there."""
+        return None
+
+    def _top(
+        self, query: Query, viewer: User | None, limit: int, offset: int
+    ) -> Select[Any] | None:
+        """The page of ``SearchItem`` rows, best first, ranked in the index
+        before any row is read, if the engine can."""
+        return None
 
     @abstractmethod
     def _from(self, query: Query) -> Select[Any]:

@@ -8,6 +8,16 @@ stems only: nothing a person types reaches FTS5's syntax. Ranking is
 ``bm25()`` with the title weighing more; snippets are cut in Python from
 the original text (:func:`collab.search.text.snippet`), since FTS5's
 ``snippet()`` would show stems.
+
+Who may read an item is in the index too (migration 0020): the column
+``scope`` holds ``zpub`` for a public item, ``zmetro`` for a metropolitan
+one and ``z<id>`` for each of its zones, the same facts as ``search_item``'s
+``public``, ``metro``, ``zone_id`` and ``search_item_zone``. A search adds
+the reader's tokens to its expression (``scope : (zpub OR zmetro OR z5)``),
+so FTS5 intersects the word lists with the reader's in C, and a page of a
+common word counts and ranks its readable matches without reading a
+``search_item`` row: it reads the twenty it shows (bench.search: the
+ranking of "trasporto" for a mayor, 27,000 matches, from 24 to 9 ms).
 """
 
 from __future__ import annotations
@@ -19,14 +29,17 @@ from sqlalchemy import ColumnElement, Select, column, func, literal_column, sele
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from collab.models import User
+from collab.permissions import TABLE, Action, Relation
 from collab.search.documents import Doc
-from collab.search.engine import Engine
+from collab.search.engine import MULTI_ZONE, Engine
 from collab.search.models import SearchItem
 from collab.search.text import STOP_WORDS, Query, stem, stems
 
-__all__ = ["SqliteEngine", "fts_expression"]
+__all__ = ["SqliteEngine", "fts_expression", "reader_scope", "scope"]
 
-FTS = table("search_fts", column("rowid"), column("title"), column("body"))
+FTS = table("search_fts", column("rowid"), column("title"), column("body"), column("scope"))
+PUBLIC, METRO = "zpub", "zmetro"
 # bm25() column weights: a word of the title counts as five of the body.
 TITLE_WEIGHT, BODY_WEIGHT = 5.0, 1.0
 
@@ -47,29 +60,64 @@ def fts_expression(query: Query) -> str:
     return expression
 
 
+def scope(doc: Doc) -> str:
+    """The ``scope`` tokens of ``doc``: who may find it, as
+    :func:`collab.search.engine.readable` reads it from ``search_item``."""
+    tokens = [PUBLIC] if doc.public else []
+    if doc.metro:
+        tokens.append(METRO)
+    zones = set(doc.zones) if doc.kind in MULTI_ZONE else set()
+    if doc.zone_id is not None:
+        zones.add(doc.zone_id)
+    tokens.extend(f"z{zone}" for zone in sorted(zones))
+    return " ".join(tokens)
+
+
+def reader_scope(viewer: User | None) -> str | None:
+    """The ``scope`` expression of what ``viewer`` may read, "" for nothing
+    to add (they read everything), None when tokens cannot say it (a reader
+    of the other zones but not their own: no role is, today)."""
+    if viewer is None or not viewer.active:
+        return PUBLIC
+    relations = TABLE[Action.READ][viewer.role]
+    if relations == frozenset(Relation):
+        return ""
+    if Relation.OTHER_ZONE in relations:
+        return None
+    tokens = [PUBLIC]
+    if Relation.METRO in relations:
+        tokens.append(METRO)
+    if Relation.OWN_ZONE in relations and viewer.zone_id is not None:
+        tokens.append(f"z{viewer.zone_id}")
+    return " OR ".join(tokens)
+
+
+def _scoped(query: Query, viewer_scope: str) -> str:
+    # The words in title and body only: a typed "z5" is a word, not a zone.
+    words = f"{{title body}} : ({fts_expression(query)})"
+    return f"{words} AND scope : ({viewer_scope})" if viewer_scope else words
+
+
+def _text_row(item_id: int, doc: Doc) -> dict[str, Any]:
+    return {"id": item_id, "title": stems(doc.title), "body": stems(doc.body), "scope": scope(doc)}
+
+
+_PUT = text(
+    "INSERT OR REPLACE INTO search_fts (rowid, title, body, scope)"
+    " VALUES (:id, :title, :body, :scope)"
+)
+
+
 class SqliteEngine(Engine):
     def _upsert(self) -> Any:
         return sqlite_insert(SearchItem)
 
     async def _put_text(self, session: AsyncSession, item_id: int, doc: Doc) -> None:
         # FTS5 replaces the row of the same rowid: one statement, new or not.
-        await session.execute(
-            text(
-                "INSERT OR REPLACE INTO search_fts (rowid, title, body) VALUES (:id, :title, :body)"
-            ),
-            {"id": item_id, "title": stems(doc.title), "body": stems(doc.body)},
-        )
+        await session.execute(_PUT, _text_row(item_id, doc))
 
     async def _put_texts(self, session: AsyncSession, placed: Sequence[tuple[int, Doc]]) -> None:
-        await session.execute(
-            text(
-                "INSERT OR REPLACE INTO search_fts (rowid, title, body) VALUES (:id, :title, :body)"
-            ),
-            [
-                {"id": item_id, "title": stems(doc.title), "body": stems(doc.body)}
-                for item_id, doc in placed
-            ],
-        )
+        await session.execute(_PUT, [_text_row(item_id, doc) for item_id, doc in placed])
 
     async def _drop_text(self, session: AsyncSession, item_id: int) -> None:
         await session.execute(text("DELETE FROM search_fts WHERE rowid = :id"), {"id": item_id})
@@ -81,8 +129,45 @@ class SqliteEngine(Engine):
         return select(SearchItem.id).select_from(FTS).join(SearchItem, SearchItem.id == FTS.c.rowid)
 
     def _match(self, query: Query) -> ColumnElement[bool]:
-        return literal_column("search_fts").op("MATCH")(fts_expression(query))
+        return _fts_match(_scoped(query, ""))
+
+    def _readable_match(self, query: Query, viewer: User | None) -> list[ColumnElement[bool]]:
+        viewer_scope = reader_scope(viewer)
+        if viewer_scope is None:
+            return super()._readable_match(query, viewer)
+        return [_fts_match(_scoped(query, viewer_scope))]
+
+    def _in_index(self, query: Query, viewer: User | None) -> Select[Any] | None:
+        viewer_scope = reader_scope(viewer)
+        if viewer_scope is None:
+            return None
+        return select(FTS.c.rowid).select_from(FTS).where(_fts_match(_scoped(query, viewer_scope)))
+
+    def _top(
+        self, query: Query, viewer: User | None, limit: int, offset: int
+    ) -> Select[Any] | None:
+        found = self._in_index(query, viewer)
+        if found is None:
+            return None
+        # Ties (rare with bm25) go to the newer item: ids grow with time.
+        rank = self._rank(query).label("rank")
+        top = (
+            found.add_columns(rank)
+            .order_by(rank, FTS.c.rowid.desc())
+            .limit(limit)
+            .offset(offset)
+            .cte("top")
+        )
+        return (
+            select(SearchItem)
+            .join(top, SearchItem.id == top.c.rowid)
+            .order_by(top.c.rank, top.c.rowid.desc())
+        )
 
     def _rank(self, query: Query) -> ColumnElement[Any]:
-        # bm25() is lower for better matches.
-        return func.bm25(literal_column("search_fts"), TITLE_WEIGHT, BODY_WEIGHT)
+        # bm25() is lower for better matches; the scope's tokens weigh nothing.
+        return func.bm25(literal_column("search_fts"), TITLE_WEIGHT, BODY_WEIGHT, 0.0)
+
+
+def _fts_match(expression: str) -> ColumnElement[bool]:
+    return literal_column("search_fts").op("MATCH")(expression)

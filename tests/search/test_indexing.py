@@ -12,7 +12,7 @@ from collab.cli import main
 from collab.db import Database
 from collab.forums import actions as forums
 from collab.forums.models import Thread
-from collab.search.index import reindex
+from collab.search.index import engine_for, reindex
 from collab.search.models import SearchItem, SearchItemZone
 from tests.conftest import World
 from tests.forums.support import post_ids
@@ -112,9 +112,8 @@ async def test_reindex_is_idempotent(db: Database, world: World) -> None:
 async def test_reindex_command(db: Database, world: World, cli: str) -> None:
     await thread(db, world["sindaco5"], "Sentieri", "Manutenzione dei sentieri alpini.")
     written = await snapshot(db)
-    async with db.transaction() as uow:
-        await uow.session.execute(text("DELETE FROM search_item_zone"))
-        await uow.session.execute(text("DELETE FROM search_item"))
+    async with db.transaction() as uow:  # the index emptied: as after a restore without it
+        await engine_for(uow.session).clear(uow.session)
     assert (await find(db, world["sindaco5"], "alpini")).total == 0
     assert await asyncio.to_thread(main, ["reindex"]) == 0
     assert await snapshot(db) == written

@@ -154,3 +154,25 @@ async def test_who_reads_is_asked_at_each_search(
     async with db.session() as session:
         inactive = await session.get(User, world["sindaco5"].id)
     assert (await find(db, inactive, "bilancio")).total == 0
+
+
+async def test_items_of_two_zones_are_found_in_both(db: Database, world: World) -> None:
+    consultation = await open_consultation(db, world["staff"], zones=(5, 9))
+    async with db.transaction() as uow:
+        await consultations.do_submit(
+            uow, world["sindaco9"], consultation.id, "Chiediamo la navetta festiva.", []
+        )
+    for role in ROLES:
+        reads = role not in {"anonymous"}
+        assert (await find(db, viewer(world, role), "navetta")).total == (1 if reads else 0), role
+
+
+async def test_typed_words_are_not_the_index_s_scope(
+    db: Database, world: World, boards: dict[int | None, int | None]
+) -> None:
+    """The SQLite index keeps who may read an item as tokens (``z5``, ``zpub``,
+    ``zmetro``): typed, they are words, and find nothing here."""
+    zone = boards[5]
+    for typed in (f"z{zone}", "zpub", "zmetro", f'"z{zone}"', f"bilancio z{zone}"):
+        for role in ("sindaco5", "staff", "anonymous"):
+            assert (await find(db, viewer(world, role), typed)).total == 0, (typed, role)
