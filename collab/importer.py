@@ -1,14 +1,17 @@
-"""Import comuni from CSV: ISTAT code, name, zone number.
+"""Import comuni from CSV: ISTAT code, name, zone number, and optionally the
+resident population (ISTAT), which a double majority weighs.
 
 All or nothing: every line is checked first, and a file with any bad line
 imports nothing. Importing the same file twice changes nothing; a comune
-whose zone differs from the database's is moved (the file is the truth).
+whose zone differs from the database's is moved (the file is the truth). A
+population left empty (or a file of three columns) keeps the one stored.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -39,6 +42,7 @@ class Row:
     istat_code: str
     name: str
     zone_number: int
+    population: int | None = None
 
 
 @dataclass
@@ -46,6 +50,7 @@ class ImportReport:
     created: list[str] = field(default_factory=list)
     moved: list[str] = field(default_factory=list)
     renamed: list[str] = field(default_factory=list)
+    populated: list[str] = field(default_factory=list)  # population set or changed
     unchanged: int = 0
     errors: list[LineError] = field(default_factory=list)
 
@@ -79,6 +84,19 @@ def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
         return FirstLine
 
 
+# 12345, or with the thousands grouped as Italian spreadsheets show them: 45.210, 45 210.
+POPULATION = re.compile(r"\d{1,7}|\d{1,3}(?:[. \u00a0']\d{3}){1,2}")
+
+
+def _population(cell: str) -> int | None:
+    """The population written in ``cell``; ValueError when it is not a number."""
+    if not cell:
+        return None
+    if not POPULATION.fullmatch(cell):
+        raise ValueError(cell)
+    return int(re.sub(r"\D", "", cell))
+
+
 def parse_comuni(data: bytes, zone_numbers: set[int]) -> tuple[list[Row], list[LineError]]:
     """Parse and check every line; returns the rows and the errors (by line number)."""
     if len(data) > MAX_BYTES:
@@ -98,16 +116,25 @@ def parse_comuni(data: bytes, zone_numbers: set[int]) -> tuple[list[Row], list[L
         # data line with a bad code still has a numeric zone: it is reported.
         if line == 1 and not cells[0].isdigit() and not cells[-1].isdigit():
             continue
-        if len(cells) != 3:
+        if len(cells) not in (3, 4):
             errors.append(
                 LineError(
                     line,
-                    N_("expected 3 columns (ISTAT code, name, zone), found %(n)d"),
+                    N_("expected 3 or 4 columns (ISTAT code, name, zone, population), found %(n)d"),
                     {"n": len(cells)},
                 )
             )
             continue
-        code, name, zone = cells
+        code, name, zone = cells[:3]
+        try:
+            population = _population(cells[3] if len(cells) == 4 else "")
+        except ValueError:
+            errors.append(
+                LineError(
+                    line, N_("population %(value)r is not a whole number"), {"value": cells[3]}
+                )
+            )
+            continue
         if not (code.isascii() and code.isdigit()) or len(code) > 6:
             errors.append(
                 LineError(
@@ -135,7 +162,7 @@ def parse_comuni(data: bytes, zone_numbers: set[int]) -> tuple[list[Row], list[L
             )
             continue
         seen[code] = line
-        rows.append(Row(line, code, name, int(zone)))
+        rows.append(Row(line, code, name, int(zone), population))
     if not rows and not errors:
         errors.append(LineError(0, N_("The file contains no comuni.")))
     return rows, errors  # fmt: skip
@@ -157,10 +184,15 @@ async def import_comuni(uow: UnitOfWork, data: bytes, actor: User | None = None)
         zone = zones[row.zone_number]
         comune = existing.get(row.istat_code)
         if comune is None:
-            session.add(Comune(istat_code=row.istat_code, name=row.name, zone_id=zone.id))
+            session.add(Comune(istat_code=row.istat_code, name=row.name, zone_id=zone.id,
+                               population=row.population))  # fmt: skip
             report.created.append(row.istat_code)
             continue
         changed = False
+        if row.population is not None and comune.population != row.population:
+            comune.population = row.population
+            report.populated.append(row.istat_code)
+            changed = True
         if comune.zone_id != zone.id:
             comune.zone_id = zone.id
             report.moved.append(row.istat_code)
@@ -176,9 +208,10 @@ async def import_comuni(uow: UnitOfWork, data: bytes, actor: User | None = None)
         moved = [existing[code].id for code in report.moved]
         for user_id in await session.scalars(select(User.id).where(User.comune_id.in_(moved))):
             uow.record(UserChanged(None, user_id))
-    if report.created or report.moved or report.renamed:
+    if report.created or report.moved or report.renamed or report.populated:
         audit(
             session, actor, "comuni.imported", "comune",
             created=len(report.created), moved=report.moved, renamed=report.renamed,
+            populated=len(report.populated),
         )  # fmt: skip
     return report

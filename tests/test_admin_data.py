@@ -202,7 +202,8 @@ async def test_anonymous_is_sent_to_login(world: World, db: Database, client: Cl
      ("/admin/comuni", "/admin/comuni"), ("/admin/comuni/1", "/admin/comuni"),
      (IMPORT, "/admin/comuni"), ("/admin/zones", "/admin/zones"),
      ("/admin/legal", "/admin/legal"), ("/admin/legal/privacy", "/admin/legal"),
-     ("/admin/mail", "/admin/mail"), ("/admin/logins", "/admin/logins")],
+     ("/admin/mail", "/admin/mail"), ("/admin/logins", "/admin/logins"),
+     ("/admin/bodies", "/admin/bodies"), ("/admin/bodies/new", "/admin/bodies")],
 )  # fmt: skip
 async def test_admin_pages_have_the_admin_tabs(
     world: World, login_as: LoginAs, url: str, tab: str
@@ -212,8 +213,8 @@ async def test_admin_pages_have_the_admin_tabs(
     assert response.status_code == 200
     tabs = parse(response).select("ul.nav-tabs a.nav-link")
     assert [str(a["href"]) for a in tabs] == [
-        "/admin/users", "/admin/themes", "/admin/comuni", "/admin/zones", "/admin/legal",
-        "/admin/mail", "/admin/audit", "/admin/logins",
+        "/admin/users", "/admin/themes", "/admin/comuni", "/admin/zones", "/admin/bodies",
+        "/admin/legal", "/admin/mail", "/admin/audit", "/admin/logins",
     ]  # fmt: skip
     assert [str(a["href"]) for a in tabs if "active" in a["class"]] == [tab]
     assert words(tabs[1]) == italian("Themes")
@@ -671,6 +672,7 @@ async def test_good_csv_is_imported_with_a_report(
         b"001292;Venaria Reale (TO);2\n"  # renamed
         b"001191;Pinerolo;4\n"  # moved (with its mayor)
         b"1316;Mappano;4\n"  # created; the leading zeros come back
+        b"001090;Collegno;2;50.000\n"  # a new population
     )
     admin = await login_as("admin")
     sindaco = await login_as("sindaco5")
@@ -678,7 +680,9 @@ async def test_good_csv_is_imported_with_a_report(
     assert response.status_code == 200, response.text[:500]
     page = parse(response)
     counts = {str(dd["data-count"]): words(dd) for dd in page.select("[data-count]")}
-    assert counts == {"created": "1", "moved": "1", "renamed": "1", "unchanged": "1"}
+    assert counts == {
+        "created": "1", "moved": "1", "renamed": "1", "populated": "1", "unchanged": "1"
+    }  # fmt: skip
     assert [words(li) for li in page.select("[data-testid=moved] li")] == [
         f"Pinerolo → {italian('Zone %(number)d', number=4)}"
     ]
@@ -687,19 +691,24 @@ async def test_good_csv_is_imported_with_a_report(
     mappano = await comune(db, "001316")
     assert (mappano.name, mappano.zone.number) == ("Mappano", 4)
     assert (await comune(db, "001292")).name == "Venaria Reale (TO)"
+    assert (await comune(db, "001090")).population == 50000
     assert (await comune(db, "001191")).zone.number == 4
     assert (await sindaco.get("/zones/4")).status_code == 200
     assert (await sindaco.get("/zones/5")).status_code == 403
     # The world's import (from the command line, no actor), then the admin's.
     world_import, row = await audit_rows(db, "comuni.imported")
     assert (world_import.actor_id, row.actor_id) == (None, world["admin"].id)
-    assert row.detail == {"created": 1, "moved": ["001191"], "renamed": ["001292"]}
+    assert row.detail == {
+        "created": 1, "moved": ["001191"], "renamed": ["001292"], "populated": 1
+    }  # fmt: skip
 
     # The same file again changes nothing.
     before = await snapshot(db)
     again = parse(await upload(admin, csv))
     counts = {str(dd["data-count"]): words(dd) for dd in again.select("[data-count]")}
-    assert counts == {"created": "0", "moved": "0", "renamed": "0", "unchanged": "4"}
+    assert counts == {
+        "created": "0", "moved": "0", "renamed": "0", "populated": "0", "unchanged": "5"
+    }  # fmt: skip
     assert await snapshot(db) == before
 
 
@@ -727,7 +736,8 @@ async def test_bad_csv_lists_every_bad_line_and_imports_nothing(
         (4, italian("line %(line)d: %(text)s", line=4, text=italian(
             "the name is empty or longer than 120 characters"))),
         (5, italian("line %(line)d: %(text)s", line=5, text=italian(
-            "expected 3 columns (ISTAT code, name, zone), found %(n)d", n=2))),
+            "expected 3 or 4 columns (ISTAT code, name, zone, population), "
+            "found %(n)d", n=2))),
         (7, italian("line %(line)d: %(text)s", line=7, text=italian(
             "ISTAT code %(code)s already on line %(other)d", code="001191", other=6))),
     ]  # fmt: skip

@@ -289,6 +289,7 @@ async def load_room(session: AsyncSession, meeting_id: int) -> Room | None:
         )
         for vote_id, comune_id, member_id, choice, cast_by in ballots:
             key = member_id if comune_id is None else comune_id
+            assert key is not None  # exactly one of them is set
             views[vote_id].ballots[key] = choice
             views[vote_id].cast_by[key] = cast_by
     materials = list(
