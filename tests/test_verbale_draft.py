@@ -9,7 +9,7 @@ from bs4 import BeautifulSoup
 from collab.i18n import translations
 from collab.markup import render_markdown
 from collab.meetings.models import Choice
-from collab.meetings.tally import tally
+from collab.meetings.tally import Member, tally
 from collab.meetings.verbale import ItemRecord, Record, Speech, VoteRecord, draft, duration
 
 F, C, A, N = Choice.FAVOREVOLE, Choice.CONTRARIO, Choice.ASTENUTO, Choice.NON_PARTECIPA
@@ -18,6 +18,7 @@ PRESENT = ["Pinerolo", "Airasca", "Cumiana", "Bricherasio", "Luserna San Giovann
 
 def _record(**changes: object) -> Record:
     outcome = tally(
+        [Member(name) for name in [*PRESENT, "Villar Perosa", "Vigone"]],
         PRESENT,
         {"Pinerolo": F, "Airasca": F, "Cumiana": C, "Bricherasio": A, "Frossasco": N},
         quorum=4,
@@ -66,8 +67,9 @@ def test_the_draft_has_everything_a_verbale_records() -> None:
     assert "- primo punto" in text  # the secretary's notes, as typed
     assert "**Interventi**: Mario Rossi (Airasca), 3 min 20 s; Anna Bianchi, 1 min." in text
     assert (
-        "Presenti 5, Votanti 3, Favorevoli 2 (Airasca, Pinerolo), Contrari 1 (Cumiana), "
-        "Astenuti 2 (Bricherasio, Luserna San Giovanni), Non partecipano al voto 1 (Frossasco)."
+        "5 presenti, 3 votanti, 2 favorevoli (Airasca, Pinerolo), 1 contrario (Cumiana), "
+        "1 astenuto (Bricherasio), 1 presente non votante (Luserna San Giovanni), "
+        "1 non partecipa al voto (Frossasco)."
     ) in text
     assert "**Esito**: approvato." in text
     assert "### 2. Varie ed eventuali" in text
@@ -81,7 +83,7 @@ def test_the_draft_renders_as_the_page_will_show_it() -> None:
         "1. Parere sul Piano strategico",
         "2. Varie ed eventuali",
     ]
-    assert "Favorevoli 2 (Airasca, Pinerolo)" in html.get_text()
+    assert "2 favorevoli (Airasca, Pinerolo)" in html.get_text()
 
 
 def test_names_cannot_format_the_draft() -> None:
@@ -94,14 +96,14 @@ def test_names_cannot_format_the_draft() -> None:
 
 
 def test_a_vote_without_quorum_is_not_valid() -> None:
-    outcome = tally(["A", "B"], {"A": F, "B": F}, quorum=3, secret=True)
+    outcome = tally([Member("A"), Member("B")], ["A", "B"], {"A": F, "B": F}, quorum=3, secret=True)
     record = _record(
         items=[ItemRecord("Punto", "Turismo", votes=[VoteRecord("Mozione", outcome, "punto 1")])]
     )
     text = draft(record)
     assert "**Votazione** (voto segreto): Mozione — punto 1" in text
-    assert "Presenti 2, Votanti 2, Favorevoli 2, Contrari 0, Astenuti 0." in text
-    assert "**Esito**: non valida per mancanza del numero legale." in text
+    assert "2 presenti, 2 votanti, 2 favorevoli, 0 contrari, 0 astenuti." in text
+    assert "**Esito**: non valida: manca il numero legale." in text
 
 
 def test_durations_read_naturally() -> None:

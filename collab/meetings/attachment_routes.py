@@ -15,7 +15,6 @@ from starlette.routing import BaseRoute, Route
 
 from collab import web
 from collab.documents.download import file_store
-from collab.i18n import translations
 from collab.meetings.actions import get_readable_room
 from collab.meetings.attachments import MAX_FILES, check_attach, do_attach
 from collab.meetings.room_views import region_context, view_for
@@ -43,8 +42,7 @@ async def attach_files(request: Request) -> Response:
         return web.redirect(request, f"/meetings/{meeting_id}")
     async with web.db(request).session() as session:
         room = await get_readable_room(session, user, meeting_id)
-    gettext = translations(web.locale_of(request)).gettext
-    context = region_context(view_for(user, room), gettext)
+    context = region_context(view_for(user, room), web.locale_of(request))
     return await web.render(request, "meetings/_room_agenda.html", context)
 
 

@@ -142,7 +142,7 @@ class MeetingFrames:
             token = room.meeting.public_token if kind.mode == "public" else None
             view = RoomView(room, kind, me=None, token=token)
             # No CSRF token in a pushed fragment: htmx sends the page's in a header.
-            context = {**region_context(view, gettext), "csrf_token": ""}
+            context = {**region_context(view, locale), "csrf_token": ""}
             for name in prepared.regions:
                 html = self.templates.render(f"meetings/_room_{name}.html", locale, context)
                 ops.append(op("replace", f"#room-{name}", f"room-{name}", html))

@@ -18,8 +18,8 @@ from collab.meetings.actions import lock_meeting, require_chair, require_reader
 from collab.meetings.models import MeetingState, Verbale, VerbaleRevision
 from collab.meetings.room import Room
 from collab.meetings.rules import may_take_notes
+from collab.meetings.tally import thaw
 from collab.meetings.verbale import ItemRecord, Record, Speech, VoteRecord, draft
-from collab.meetings.voting import outcome_of
 from collab.models import User, utcnow
 from collab.realtime.events import MeetingUpdated, VerbaleChanged
 
@@ -55,7 +55,7 @@ def record_of(room: Room) -> Record:
             for r in room.speeches if r.item_id == item.id
         ]  # fmt: skip
         votes = [
-            VoteRecord(v.vote.motion, outcome_of(v.vote.result), v.vote.point)
+            VoteRecord(v.vote.motion, thaw(v.vote.result), v.vote.point)
             for v in room.closed_votes
             if v.vote.item_id == item.id and v.vote.result is not None
         ]

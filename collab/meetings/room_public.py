@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute, Route
 
 from collab import web
 from collab.errors import NotFound
-from collab.i18n import N_, translations
+from collab.i18n import N_
 from collab.meetings.models import Meeting
 from collab.meetings.room import load_room
 from collab.meetings.room_views import RoomView, Variant, region_context
@@ -78,9 +78,8 @@ async def public_page(request: Request) -> Response:
         room = await load_room(session, meeting_id)
     if room is None or room.meeting.public_token != token:
         raise NotFound(NO_SUCH_LINK)
-    gettext = translations(web.locale_of(request)).gettext
     view = RoomView(room, Variant("public"), me=None, token=token)
-    context = {**region_context(view, gettext), "live_topics": topics}
+    context = {**region_context(view, web.locale_of(request)), "live_topics": topics}
     return await web.render(request, "meetings/public.html", context, headers=REFERRER_POLICY)
 
 

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from collab import web
 from collab.db import UnitOfWork
 from collab.errors import ActionError
-from collab.i18n import N_, translations
+from collab.i18n import N_
 from collab.meetings import actions, attendance, confirm, floor, minutes, room_public, voting
 from collab.meetings.actions import get_readable_room
 from collab.meetings.room_views import REGIONS, region_context, view_for
@@ -56,8 +56,7 @@ async def _context(request: Request, user: User, live: bool = False) -> dict[str
         # the two reads is then replayed, never missed.
         topics = await last_seqs(session, [meeting_topic(meeting_id)]) if live else {}
         room = await get_readable_room(session, user, meeting_id)
-    gettext = translations(web.locale_of(request)).gettext
-    return {**region_context(view_for(user, room), gettext), "live_topics": topics}
+    return {**region_context(view_for(user, room), web.locale_of(request)), "live_topics": topics}
 
 
 async def room_page(request: Request) -> Response:

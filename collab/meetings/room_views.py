@@ -14,18 +14,17 @@ Domain side of the web: no Starlette here, so :mod:`collab.realtime` can use it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
 
+from collab.i18n import translations
 from collab.markup import render_markdown
 from collab.meetings.models import Choice, MeetingState
 from collab.meetings.room import Room, VoteView
 from collab.meetings.rules import may_chair, may_take_notes, voting_comune
-from collab.meetings.tally import roll_call
-from collab.meetings.voting import outcome_of
+from collab.meetings.tally import double_line, outcome_text, roll_call, thaw
 from collab.models import User
 from collab.permissions import Action, can
 
@@ -174,9 +173,10 @@ def _names(view: VoteView, choice: Choice, comuni: dict[int, str]) -> list[str]:
     return sorted(comuni.get(c, "") for c, chosen in view.ballots.items() if chosen == choice)
 
 
-def region_context(view: RoomView, gettext: Callable[[str], str]) -> dict[str, Any]:
+def region_context(view: RoomView, locale: str) -> dict[str, Any]:
     """The context every room partial takes (plus ``csrf_token`` and ``error``)."""
     room = view.room
+    tr = translations(locale)
     current = room.current_item
     comuni = {c.id: c.name for c in room.comuni}
     open_vote = room.open_vote
@@ -192,11 +192,14 @@ def region_context(view: RoomView, gettext: Callable[[str], str]) -> dict[str, A
             if open_vote.vote.secret
             else {str(c): _names(open_vote, c, comuni) for c in CHOICES},
         }
+    # (view, roll call, outcome, its wording, the double majority's line or "")
     closed = []
     for past in room.closed_votes:
         if past.vote.result is not None:
-            outcome = outcome_of(past.vote.result)
-            closed.append((past, roll_call(outcome, gettext), outcome))
+            outcome = thaw(past.vote.result)
+            line = roll_call(outcome, tr.gettext, tr.ngettext)
+            double = double_line(outcome, tr.gettext, tr.ngettext, locale)
+            closed.append((past, line, outcome, outcome_text(outcome, tr.gettext), double))
     return {
         "v": view,
         "room": room,

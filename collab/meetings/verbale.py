@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from collab.i18n import N_, translations
-from collab.meetings.tally import Outcome, roll_call
+from collab.meetings.tally import Outcome, outcome_text, roll_call
 from collab.templating import local_time
 
 __all__ = ["ItemRecord", "Record", "Speech", "VoteRecord", "draft", "duration"]
 
 Gettext = Callable[[str], str]
+Ngettext = Callable[[str, str, int], str]
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,6 @@ QUORUM_REACHED = N_("Quorum %(num)d: reached")
 QUORUM_MISSED = N_("Quorum %(num)d: not reached")
 SECRET_VOTE = N_("secret vote")
 OPEN_VOTE = N_("open vote")
-NO_QUORUM = N_("not valid: no quorum")
-APPROVED = N_("approved")
-REJECTED = N_("rejected")
 VOTE = N_("Vote")
 RESULT = N_("Result")
 SPEAKERS = N_("Speakers")
@@ -132,26 +130,21 @@ def _attendance(record: Record, _: Gettext) -> list[str]:
     return [*lines, ""]
 
 
-def _vote(vote: VoteRecord, _: Gettext) -> list[str]:
+def _vote(vote: VoteRecord, _: Gettext, ngettext: Ngettext) -> list[str]:
     title = _md(vote.motion) + (f" — {_md(vote.point)}" if vote.point else "")
     kind = _(SECRET_VOTE) if vote.outcome.secret else _(OPEN_VOTE)
-    if not vote.outcome.quorum_held:
-        result = _(NO_QUORUM)
-    elif vote.outcome.approved:
-        result = _(APPROVED)
-    else:
-        result = _(REJECTED)
+    result = outcome_text(vote.outcome, _)
     return [
         f"**{_(VOTE)}** ({kind}): {title}",
         "",
-        roll_call(vote.outcome, _) + ".",
+        roll_call(vote.outcome, _, ngettext) + ".",
         "",
         f"**{_(RESULT)}**: {result}.",
         "",
     ]
 
 
-def _item(number: int, item: ItemRecord, _: Gettext) -> list[str]:
+def _item(number: int, item: ItemRecord, _: Gettext, ngettext: Ngettext) -> list[str]:
     lines = [f"### {number}. {_md(item.title)}", "", f"*{_md(item.theme)}*", ""]
     if item.notes.strip():
         lines += [item.notes.strip(), ""]
@@ -164,7 +157,7 @@ def _item(number: int, item: ItemRecord, _: Gettext) -> list[str]:
         )
         lines += [f"**{_(SPEAKERS)}**: {spoke}.", ""]
     for vote in item.votes:
-        lines += _vote(vote, _)
+        lines += _vote(vote, _, ngettext)
     return lines
 
 
@@ -194,7 +187,7 @@ def draft(record: Record, locale: str = "it") -> str:
     lines += _attendance(record, _)
     lines += [f"## {_(AGENDA)}", ""]
     for number, item in enumerate(record.items, start=1):
-        lines += _item(number, item, _)
+        lines += _item(number, item, _, translations(locale).ngettext)
     if record.materials:
         lines += [f"## {_(MATERIALS)}", ""] + [f"- {_md(m)}" for m in record.materials] + [""]
     return "\n".join(lines).rstrip() + "\n"

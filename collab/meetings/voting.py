@@ -11,8 +11,6 @@ against a second ballot.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.exc import IntegrityError
 
 from collab.audit import audit
@@ -22,14 +20,22 @@ from collab.i18n import N_
 from collab.meetings import notices
 from collab.meetings.actions import lock_meeting, require_chair
 from collab.meetings.attendance import require_follower
-from collab.meetings.models import Ballot, Choice, MeetingState, Vote
+from collab.meetings.models import Ballot, Choice, Majority, MeetingState, Vote
 from collab.meetings.room import Room, VoteView
 from collab.meetings.rules import voting_comune
-from collab.meetings.tally import Outcome, tally
+from collab.meetings.tally import (
+    NO_POPULATION,
+    Member,
+    Outcome,
+    freeze,
+    missing_population,
+    rules_of,
+    tally,
+)
 from collab.models import User, utcnow
 from collab.realtime.events import VoteChanged
 
-__all__ = ["do_cast_ballot", "do_close_vote", "do_open_vote", "outcome_of", "parse_choice"]
+__all__ = ["do_cast_ballot", "do_close_vote", "do_open_vote", "parse_choice"]
 
 
 def parse_choice(value: str) -> Choice:
@@ -111,57 +117,45 @@ async def do_cast_ballot(
     return ballot
 
 
-def _frozen(outcome: Outcome) -> dict[str, Any]:
-    """The result as stored: names for an open vote, counts only for a secret one.
-
-    Counts only for every list of a secret vote, "present" and "non partecipa"
-    too: not taking part is a choice on the ballot, and the names present for
-    the vote are those of the meeting minus the ones who chose it.
-    """
-
-    def names(values: tuple[str, ...]) -> list[str] | int:
-        return len(values) if outcome.secret else list(values)
-
-    return {
-        "secret": outcome.secret,
-        "quorum": outcome.quorum,
-        "present": names(outcome.present),
-        "favorevoli": names(outcome.favorevoli),
-        "contrari": names(outcome.contrari),
-        "astenuti": names(outcome.astenuti),
-        "non_partecipanti": names(outcome.non_partecipanti),
-    }
-
-
-def outcome_of(result: dict[str, Any]) -> Outcome:
-    """The :class:`Outcome` of a frozen result (a secret one has no names to give)."""
-
-    def names(value: list[str] | int) -> tuple[str, ...]:
-        return ("",) * value if isinstance(value, int) else tuple(value)
-
-    return Outcome(
-        present=names(result["present"]), favorevoli=names(result["favorevoli"]),
-        contrari=names(result["contrari"]), astenuti=names(result["astenuti"]),
-        non_partecipanti=names(result["non_partecipanti"]), quorum=int(result["quorum"]),
-        secret=bool(result["secret"]),
-    )  # fmt: skip
-
-
 async def do_close_vote(uow: UnitOfWork, user: User, meeting_id: int, vote_id: int) -> Vote:
-    """Close the vote and freeze its result from who is present now."""
+    """Close the vote and freeze its result: the members present now, the ballots
+    cast (those of members who left since included), by the body's rules."""
     room = await lock_meeting(uow, meeting_id)
     require_chair(user, room)
     view = _vote_of(room, vote_id)
     if not view.is_open:
         raise Conflict(N_("This vote is closed."))
-    names = {c.id: c.name for c in room.comuni}
-    present = [names[i] for i in room.present_ids if i in names]
-    ballots = {names[c]: choice for c, choice in view.ballots.items() if c in names}
-    outcome = tally(present, ballots, view.vote.quorum, secret=view.vote.secret)
+    outcome = _count(room, view)
     vote = view.vote
     vote.closed_at = utcnow()
-    vote.result = _frozen(outcome)
+    vote.closed_by_id = user.id
+    vote.result = freeze(outcome)
     vote.approved = outcome.approved
     audit(uow.session, user, "vote.closed", vote, approved=outcome.approved)
     uow.record(VoteChanged(zone_id=None, meeting_id=meeting_id, vote_id=vote_id))
     return vote
+
+
+def _members(room: Room) -> list[Member]:
+    """The vote's members: the body's people, or the voting comuni with their population."""
+    if room.by_people:
+        return [Member(name) for name in room.member_names.values()]
+    return [Member(c.name, c.population) for c in room.comuni]
+
+
+def _count(room: Room, view: VoteView) -> Outcome:
+    """The outcome of ``view`` if it closed now (member keys turned into names)."""
+    names = room.member_names
+    members = _members(room)
+    rules = rules_of(room.body)
+    if rules.majority == Majority.DOUBLE and (missing := missing_population(members)):
+        raise Conflict(NO_POPULATION, names=", ".join(missing))
+    return tally(
+        members,
+        [names[key] for key in room.present_member_ids if key in names],
+        {names[key]: choice for key, choice in view.ballots.items() if key in names},
+        room.quorum,
+        rules,
+        secret=view.vote.secret,
+        cast_by={names[key]: who for key, who in view.cast_by.items() if key in names},
+    )

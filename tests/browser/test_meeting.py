@@ -140,8 +140,8 @@ def test_a_meeting_live_from_opening_to_verbale(open_session: Callable[..., Sess
     _confirm(chair.page, "close-vote")
     for page in followers:
         roll_call = page.locator('[data-testid="roll-call"]').first
-        expect(roll_call).to_contain_text("Favorevoli 1 (Pinerolo)")
-        expect(roll_call).to_contain_text("Presenti 1")
+        expect(roll_call).to_contain_text("1 favorevole (Pinerolo)")
+        expect(roll_call).to_contain_text("1 presente,")
 
     # Closing drafts the verbale; the room shows where it is without a reload.
     _confirm(chair.page, "close-meeting")
@@ -160,19 +160,19 @@ def test_a_meeting_live_from_opening_to_verbale(open_session: Callable[..., Sess
     with chair.page.expect_navigation():
         _confirm(chair.page, "verbale-publish")
     verbale = chair.page.locator("#verbale")
-    expect(verbale).to_contain_text("Favorevoli 1 (Pinerolo)")
+    expect(verbale).to_contain_text("1 favorevole (Pinerolo)")
     pdf = chair.context.request.get(f"{room}/verbale.pdf")
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     text = " ".join(
         " ".join((p.extract_text() or "").split()) for p in PdfReader(io.BytesIO(pdf.body())).pages
     )
-    assert "Favorevoli 1 (Pinerolo)" in text, text
-    assert "Presenti 1" in text, text
+    assert "1 favorevole (Pinerolo)" in text, text
+    assert "1 presente," in text, text
 
     # The followers' pages offer the published verbale, the public one too.
     follower.page.goto(f"{room}/verbale")
-    expect(follower.page.locator("#verbale")).to_contain_text("Favorevoli 1 (Pinerolo)")
+    expect(follower.page.locator("#verbale")).to_contain_text("1 favorevole (Pinerolo)")
     visitor.page.goto(f"{public_url}/verbale")
-    expect(visitor.page.locator("#verbale")).to_contain_text("Favorevoli 1 (Pinerolo)")
+    expect(visitor.page.locator("#verbale")).to_contain_text("1 favorevole (Pinerolo)")
     for s in (chair, mayor, follower, visitor):
         s.watcher.assert_clean()

@@ -124,8 +124,8 @@ async def test_closing_a_vote_while_ballots_are_cast(db: Database, world: World)
                 assert result.cast_at <= closed.closed_at  # type: ignore[operator]
             else:
                 assert isinstance(result, Conflict) and result.message == VOTE_CLOSED
-                assert names[istat] not in counted  # refused: not counted, an astenuto
-                assert names[istat] in closed.result["astenuti"]
+                assert names[istat] not in counted  # refused: not counted, present not voting
+                assert names[istat] in closed.result["not_voting"]
         accepted = sum(isinstance(r, Ballot) for r in results)
         assert len(counted) == accepted == await count(db, Ballot, vote_id=vote.id)
         outcomes.update(isinstance(r, Ballot) for r in results)

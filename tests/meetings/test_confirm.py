@@ -116,7 +116,7 @@ async def test_closing_a_vote_asks_first(
     assert (await _room(db, opened.id)).open_vote is not None
     response = await chair.post(url, CONFIRMED, htmx=True)
     assert response.status_code == 200
-    assert "Favorevoli 1 (Pinerolo)" in text_of(response, '[data-testid="roll-call"]')
+    assert "1 favorevole (Pinerolo)" in text_of(response, '[data-testid="roll-call"]')
     assert (await _room(db, opened.id)).open_vote is None
     # A vote that is not this meeting's: the step's own answer.
     assert (await chair.get(f"/meetings/{opened.id}/votes/999999/close")).status_code == 422

@@ -11,6 +11,7 @@ from collab.meetings import actions, attendance, voting
 from collab.meetings.models import Meeting
 from collab.meetings.room import Room, load_room
 from collab.meetings.rules import voting_comune
+from collab.meetings.tally import thaw
 from collab.models import User
 
 
@@ -54,6 +55,6 @@ async def test_the_demo_meeting_has_voters_enough_for_its_quorum(db: Database) -
     async with db.transaction() as uow:
         closed = await voting.do_close_vote(uow, staff, meeting.id, vote.id)
     assert closed.result is not None
-    outcome = voting.outcome_of(closed.result)
+    outcome = thaw(closed.result)
     assert outcome.quorum_held and closed.approved
     assert (len(outcome.favorevoli), len(outcome.contrari)) == (len(voters) - 1, 1)

@@ -143,8 +143,8 @@ async def _closed_meeting(db: Database, world: World, *, public: bool = False) -
     async with db.session() as session:
         room = await load_room(session, meeting.id)
     assert room is not None and room.verbale is not None
-    (line,) = [ln for ln in room.verbale.source.splitlines() if ln.startswith("Presenti ")]
-    assert "Favorevoli 1 (Pinerolo)" in line and "Contrari 1 (Cumiana)" in line
+    (line,) = [ln for ln in room.verbale.source.splitlines() if ln.startswith("2 presenti, ")]
+    assert "1 favorevole (Pinerolo)" in line and "1 contrario (Cumiana)" in line
     return meeting.id, line.rstrip(".")
 
 

@@ -111,8 +111,8 @@ async def test_a_closed_meeting_shows_its_final_attendance_and_results(
     present = [li.get_text(strip=True) for li in parse(page).select('[data-testid="present"] li')]
     assert present == ["Cumiana", "Pinerolo"]
     assert "Pinerolo" not in text_of(page, '[data-testid="absent"]')
-    assert "Favorevoli 2 (Cumiana, Pinerolo)" in text_of(page, '[data-testid="roll-call"]')
-    assert text_of(page, '[data-testid="vote-result"]') == italian("Approved")
+    assert "2 favorevoli (Cumiana, Pinerolo)" in text_of(page, '[data-testid="roll-call"]')
+    assert text_of(page, '[data-testid="vote-result"]') == "Approvato"
     # Members see the same final attendance in the room.
     member = await (await login_as("tecnico5")).get(f"/meetings/{meeting.id}")
     assert text_of(member, '[data-testid="quorum"]') == text_of(page, '[data-testid="quorum"]')

@@ -174,8 +174,8 @@ async def test_floor_attendance_and_a_vote_through_htmx(
     assert text_of(response, '[data-testid="names-favorevole"]') == "Pinerolo"
     assert text_of(response, '[data-testid="own-ballot"]') == "Pinerolo ha votato: Favorevole"
     response = await chair.post(f"{base}/votes/{vote_id}/close", CONFIRMED, htmx=True)
-    assert text_of(response, '[data-testid="vote-result"]') == "Numero legale non raggiunto"
-    assert "Favorevoli 1 (Pinerolo)" in text_of(response, '[data-testid="roll-call"]')
+    assert text_of(response, '[data-testid="vote-result"]') == "Non valida: manca il numero legale"
+    assert "1 favorevole (Pinerolo)" in text_of(response, '[data-testid="roll-call"]')
     response = await mayor.post(f"{base}/checkout")
     assert response.status_code == 303
     assert pinerolo not in (await _room(db, opened.id)).present_ids
@@ -332,7 +332,7 @@ async def test_a_secret_vote_shows_no_names_and_only_own_ballot(
         await voting.do_close_vote(uow, chair, opened.id, vote.id)
     page = await (await login_as("tecnico5")).get(f"/meetings/{opened.id}")
     line = text_of(page, '[data-testid="roll-call"]')
-    assert "Favorevoli 1" in line and "Pinerolo" not in line
+    assert "1 favorevole" in line and "Pinerolo" not in line
 
 
 async def test_the_public_page(

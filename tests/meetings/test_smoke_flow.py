@@ -47,6 +47,6 @@ async def test_meeting_from_convening_to_verbale(db: Database, world: World) -> 
         room = await load_room(session, meeting.id)
     assert room is not None and room.verbale is not None
     source = room.verbale.source
-    assert "Favorevoli 1 (Pinerolo)" in source
-    assert "Contrari 1 (Cumiana)" in source
+    assert "1 favorevole (Pinerolo)" in source
+    assert "1 contrario (Cumiana)" in source
     assert "Discusso." in source

@@ -17,8 +17,7 @@ from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
 from collab.i18n import translations
 from collab.meetings import attendance, minutes, voting
 from collab.meetings.models import Ballot, Meeting, Vote
-from collab.meetings.tally import roll_call
-from collab.meetings.voting import outcome_of
+from collab.meetings.tally import roll_call, thaw
 from collab.models import User
 from collab.realtime.events import VoteChanged
 from tests.conftest import World
@@ -37,7 +36,12 @@ from tests.meetings.test_actions import (
     room_of,
 )
 
-ITALIAN = translations("it").gettext
+IT = translations("it")
+
+
+def line_of(result: dict[str, object] | None) -> str:
+    assert result is not None
+    return roll_call(thaw(result), IT.gettext, IT.ngettext)
 
 
 @dataclass
@@ -106,7 +110,7 @@ async def test_the_verbale_has_the_councils_line(council: Council) -> None:
     pinerolo = await comune_id(c.db, PINEROLO)
     assert events == [VoteChanged(None, c.meeting.id, vote_id=vote.id, comune_id=pinerolo)]
     await c.cast(c.chair, vote, "contrario")
-    # Luserna San Giovanni is present and casts nothing: it abstains.
+    # Luserna San Giovanni is present and casts nothing: presente non votante.
     closed = await c.close_vote(vote)
     assert closed.result == {
         "secret": False,
@@ -114,22 +118,28 @@ async def test_the_verbale_has_the_councils_line(council: Council) -> None:
         "present": ["Cumiana", "Luserna San Giovanni", "Pinerolo"],
         "favorevoli": ["Pinerolo"],
         "contrari": ["Cumiana"],
-        "astenuti": ["Luserna San Giovanni"],
+        "astenuti": [],
         "non_partecipanti": [],
-    }
+        "not_voting": ["Luserna San Giovanni"],
+        "members": 4,
+        "rules": {"counting": "abstainers_apart", "majority": "simple", "majority_num": 2,
+                  "majority_den": 3, "of_members": False},
+        "cast_by": {"Cumiana": c.chair.name, "Pinerolo": c.pinerolo.name},
+    }  # fmt: skip
     assert closed.approved is False  # a tie does not pass
+    assert closed.closed_by_id == c.chair.id
     line = (
-        "Presenti 3, Votanti 2, Favorevoli 1 (Pinerolo), Contrari 1 (Cumiana), "
-        "Astenuti 1 (Luserna San Giovanni)"
+        "3 presenti, 2 votanti, 1 favorevole (Pinerolo), 1 contrario (Cumiana), 0 astenuti, "
+        "1 presente non votante (Luserna San Giovanni)"
     )
-    assert roll_call(outcome_of(closed.result), ITALIAN) == line
+    assert line_of(closed.result) == line
     source = await c.verbale()
     assert f"\n{line}.\n" in source
-    assert f"**{italian('Result')}**: {italian('rejected')}." in source
+    assert f"**{italian('Result')}**: non approvato." in source
     assert f"({italian('open vote')}): Parere sul PSM" in source
 
 
-async def test_a_present_comune_without_a_ballot_abstains(council: Council) -> None:
+async def test_a_present_comune_without_a_ballot_does_not_abstain(council: Council) -> None:
     c = council
     await c.present(c.pinerolo, c.chair, c.luserna, c.torre)
     vote = await c.open_vote()
@@ -137,11 +147,12 @@ async def test_a_present_comune_without_a_ballot_abstains(council: Council) -> N
     await c.cast(c.torre, vote, "favorevole")
     closed = await c.close_vote(vote)
     assert closed.result is not None
-    assert closed.result["astenuti"] == ["Cumiana", "Luserna San Giovanni"]
+    assert closed.result["astenuti"] == []
+    assert closed.result["not_voting"] == ["Cumiana", "Luserna San Giovanni"]
     assert closed.approved is True
-    assert roll_call(outcome_of(closed.result), ITALIAN) == (
-        "Presenti 4, Votanti 2, Favorevoli 2 (Pinerolo, Torre Pellice), Contrari 0, "
-        "Astenuti 2 (Cumiana, Luserna San Giovanni)"
+    assert line_of(closed.result) == (
+        "4 presenti, 2 votanti, 2 favorevoli (Pinerolo, Torre Pellice), 0 contrari, "
+        "0 astenuti, 2 presenti non votanti (Cumiana, Luserna San Giovanni)"
     )
 
 
@@ -154,15 +165,15 @@ async def test_not_taking_part_leaves_that_votes_counts_only(council: Council) -
     await c.cast(c.chair, first, "non_partecipa")
     closed = await c.close_vote(first)
     assert closed.result is not None
-    outcome = outcome_of(closed.result)
+    outcome = thaw(closed.result)
     assert outcome.present == ("Luserna San Giovanni", "Pinerolo")
     assert outcome.non_partecipanti == ("Cumiana",)
     # Two present for this vote, quorum 3: not valid, though both were in favour.
     assert (outcome.quorum_held, closed.approved) == (False, False)
-    line = roll_call(outcome, ITALIAN)
+    line = line_of(closed.result)
     assert line == (
-        "Presenti 2, Votanti 2, Favorevoli 2 (Luserna San Giovanni, Pinerolo), Contrari 0, "
-        "Astenuti 0, " + italian("Not taking part in the vote %(num)d", num=1) + " (Cumiana)"
+        "2 presenti, 2 votanti, 2 favorevoli (Luserna San Giovanni, Pinerolo), 0 contrari, "
+        "0 astenuti, 1 non partecipa al voto (Cumiana)"
     )
     # Cumiana is still present at the meeting, and counts again in the next vote.
     room = await room_of(c.db, c.meeting.id)
@@ -175,31 +186,36 @@ async def test_not_taking_part_leaves_that_votes_counts_only(council: Council) -
     assert again.approved is True
     source = await c.verbale()
     assert f"\n{line}.\n" in source
-    assert f"**{italian('Result')}**: {italian('not valid: no quorum')}." in source
+    assert f"**{italian('Result')}**: non valida: manca il numero legale." in source
 
 
 async def test_the_quorum_decides_with_who_is_present_at_the_close(council: Council) -> None:
     c = council
     await c.present(c.pinerolo, c.luserna, c.torre)
     vote = await c.open_vote()
-    for user in (c.pinerolo, c.luserna, c.torre):
+    for user in (c.pinerolo, c.luserna):
         await c.cast(user, vote, "favorevole")
-    # Torre Pellice leaves before the close: its ballot no longer counts, and the
-    # quorum (3) is missed.
+    # Torre Pellice leaves before the close without voting: not present for the
+    # vote, and the quorum (3) is missed.
     await act(c.db, attendance.do_check_out, c.torre, c.meeting.id)
     closed = await c.close_vote(vote)
     assert closed.result is not None
     assert closed.result["present"] == ["Luserna San Giovanni", "Pinerolo"]
     assert closed.result["quorum"] == 3
-    assert (outcome_of(closed.result).quorum_held, closed.approved) == (False, False)
+    assert (thaw(closed.result).quorum_held, closed.approved) == (False, False)
     await c.present(c.torre)
     held = await c.open_vote("Parere sul PTGM")
     for user in (c.pinerolo, c.luserna):
         await c.cast(user, held, "favorevole")
     await c.cast(c.torre, held, "contrario")
+    # Torre Pellice leaves after voting: its ballot stays valid, and it counts
+    # among the presenti of this vote.
+    await act(c.db, attendance.do_check_out, c.torre, c.meeting.id)
     closed = await c.close_vote(held)
     assert closed.result is not None
-    assert (outcome_of(closed.result).quorum_held, closed.approved) == (True, True)
+    assert closed.result["present"] == ["Luserna San Giovanni", "Pinerolo", "Torre Pellice"]
+    assert closed.result["contrari"] == ["Torre Pellice"]
+    assert (thaw(closed.result).quorum_held, closed.approved) == (True, True)
 
 
 async def test_a_secret_vote_keeps_counts_and_no_names(council: Council) -> None:
@@ -215,13 +231,13 @@ async def test_a_secret_vote_keeps_counts_and_no_names(council: Council) -> None
     stored = json.dumps(closed.result)
     for name in ("Pinerolo", "Cumiana", "Luserna", "Torre"):
         assert name not in stored, closed.result
-    outcome = outcome_of(closed.result)
+    outcome = thaw(closed.result)
     assert (len(outcome.present), len(outcome.favorevoli), len(outcome.contrari)) == (3, 2, 1)
     assert len(outcome.non_partecipanti) == 1
-    line = roll_call(outcome, ITALIAN)
+    assert "cast_by" not in closed.result
+    line = line_of(closed.result)
     assert line == (
-        "Presenti 3, Votanti 3, Favorevoli 2, Contrari 1, Astenuti 0, "
-        + italian("Not taking part in the vote %(num)d", num=1)
+        "3 presenti, 3 votanti, 2 favorevoli, 1 contrario, 0 astenuti, 1 non partecipa al voto"
     )
     source = await c.verbale()
     assert f"\n{line}.\n" in source
@@ -249,10 +265,11 @@ async def test_votazione_per_punti(council: Council) -> None:
     source = await c.verbale()
     assert f"({italian('open vote')}): {motion} — Asse 1: più produttiva" in source
     assert f"({italian('open vote')}): {motion} — Asse 3: più mobile" in source
-    assert "Favorevoli 2 (Luserna San Giovanni, Pinerolo), Contrari 1 (Cumiana)" in source
-    assert "Favorevoli 0, Contrari 2 (Luserna San Giovanni, Pinerolo), Astenuti 1 (Cumiana)" in (
-        source
-    )
+    assert "2 favorevoli (Luserna San Giovanni, Pinerolo), 1 contrario (Cumiana)" in source
+    assert (
+        "0 favorevoli, 2 contrari (Luserna San Giovanni, Pinerolo), 0 astenuti, "
+        "1 presente non votante (Cumiana)"
+    ) in source
 
 
 # --- refused ballots ------------------------------------------------------------------------
