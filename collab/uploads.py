@@ -24,7 +24,7 @@ than ``UPLOAD_MIN_FREE_MB`` free (507).
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +38,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
 from collab.documents.names import clean_name
-from collab.documents.sniff import KINDS, detect
+from collab.documents.sniff import KINDS, Kind, detect
 from collab.documents.store import TOO_LARGE, FileStore, Incoming, _megabytes
 from collab.documents.upload import TOO_MANY_FILES, Upload
 from collab.errors import ActionError, InsufficientStorage, TooLarge, UnsupportedType
@@ -211,23 +211,38 @@ class _Parser:
             self.form.fields.setdefault(self.name, []).append(value)
 
 
+Sniff = Callable[[Path], Kind | None]
+
+
 async def read_upload(
-    request: Request, store: FileStore, limit: int, max_files: int = 10
+    request: Request,
+    store: FileStore,
+    limit: int,
+    max_files: int = 10,
+    sniff: Sniff = detect,
+    kinds: Sequence[Kind] = KINDS,
 ) -> UploadForm:
     """Parse ``request``'s multipart body into an :class:`UploadForm` (use it with ``async with``),
     through :func:`upload_gate`: what every route that takes files calls, after
     its permission checks."""
     async with upload_gate(request):
-        return await parse_upload(request, store, limit, max_files)
+        return await parse_upload(request, store, limit, max_files, sniff, kinds)
 
 
 async def parse_upload(
-    request: Request, store: FileStore, limit: int, max_files: int = 10
+    request: Request,
+    store: FileStore,
+    limit: int,
+    max_files: int = 10,
+    sniff: Sniff = detect,
+    kinds: Sequence[Kind] = KINDS,
 ) -> UploadForm:
     """The streaming parser alone, without the gate (see :func:`read_upload`).
 
     ``limit`` bounds each file; a part with an empty file name and no bytes
-    (a file input left empty) is ignored.
+    (a file input left empty) is ignored. ``sniff`` tells a file's kind from
+    its content, one of ``kinds`` (named in the error for any other): by
+    default every kind :mod:`collab.documents.sniff` accepts.
     """
     _, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
@@ -247,7 +262,7 @@ async def parse_upload(
                 await incoming.write(data)
             parser.writes.clear()
             while parser.finished:
-                await _arrived(form, *parser.finished.pop(0))
+                await _arrived(form, *parser.finished.pop(0), sniff=sniff, kinds=kinds)
         push.finalize()
         if not parser.ended:  # the body stopped before the closing boundary
             raise ActionError(BAD_FORM)
@@ -260,7 +275,15 @@ async def parse_upload(
     return form
 
 
-async def _arrived(form: UploadForm, name: str, filename: str, incoming: Incoming) -> None:
+async def _arrived(
+    form: UploadForm,
+    name: str,
+    filename: str,
+    incoming: Incoming,
+    *,
+    sniff: Sniff = detect,
+    kinds: Sequence[Kind] = KINDS,
+) -> None:
     await incoming.finish()
     form._pending.remove(incoming)
     if incoming.size == 0:
@@ -268,10 +291,10 @@ async def _arrived(form: UploadForm, name: str, filename: str, incoming: Incomin
         if not filename:  # a file input left empty
             return
         raise ActionError(EMPTY_FILE, name=clean_name(filename, KINDS[0]).rsplit(".", 1)[0])
-    kind = await anyio.to_thread.run_sync(detect, incoming.path)
+    kind = await anyio.to_thread.run_sync(sniff, incoming.path)
     if kind is None:
         incoming.discard()
         shown = clean_name(filename, KINDS[0]).rsplit(".", 1)[0]
-        kinds = ", ".join(k.label for k in KINDS)
-        raise UnsupportedType(UNSUPPORTED, name=shown, kinds=kinds)
+        labels = ", ".join(k.label for k in kinds)
+        raise UnsupportedType(UNSUPPORTED, name=shown, kinds=labels)
     form.files.append(Upload(name, clean_name(filename, kind), kind, incoming))

@@ -34,8 +34,13 @@ OWNERS = ("document_id", "consultation_id", "contribution_version_id", "post_id"
 
 
 async def keep(session: AsyncSession, upload: Upload, user: User, **owner: Any) -> StoredFile:
-    """Store ``upload`` for ``owner`` (one of :data:`OWNERS`, with ``version`` for documents)."""
-    assert set(owner) - {"version", "note"} <= set(OWNERS) and owner, owner
+    """Store ``upload`` for ``owner`` (one of :data:`OWNERS`, with ``version`` for documents).
+
+    No owner: a row elsewhere points at the file and says who may read it
+    (a verbale's signed copy, ``Verbale.signed_file_id``); :func:`may_read`
+    answers no for it, its owner serves it.
+    """
+    assert set(owner) - {"version", "note"} <= set(OWNERS), owner
     # Two requests may bring the same bytes at once: the second insert is a no-op.
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert

@@ -17,35 +17,44 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from collab import web
 from collab.db import UnitOfWork
+from collab.documents.download import file_store
+from collab.documents.models import StoredFile
+from collab.documents.names import content_disposition
 from collab.errors import NotFound, PermissionDenied, Throttled
 from collab.i18n import N_, translations
-from collab.meetings import confirm, feeds, ics, minutes
+from collab.meetings import confirm, feeds, ics, minutes, signed
 from collab.meetings.actions import get_readable_room
 from collab.meetings.models import AgendaItem, Meeting, Verbale
 from collab.meetings.pdf import render_pdf_async
 from collab.meetings.room import Room, load_room
-from collab.meetings.room_public import REFERRER_POLICY, meeting_of_token
+from collab.meetings.room_public import REFERRER_POLICY, allow_public, meeting_of_token
 from collab.meetings.rules import may_take_notes
 from collab.meetings.verbale import TIME_SPAN, TITLE
 from collab.models import User, Zone
 from collab.permissions import Action, can
 from collab.services import services
 from collab.templating import local_time
+from collab.uploads import read_upload
 
 __all__ = [
     "edit_verbale",
     "meeting_calendar",
     "own_heading",
     "public_calendar",
+    "public_signed_verbale",
     "public_verbale",
+    "public_verbale_pdf",
     "publish_verbale",
     "routes",
+    "signed_verbale",
+    "upload_signed",
     "verbale_page",
     "verbale_pdf",
     "zone_calendar",
@@ -54,6 +63,7 @@ __all__ = [
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 ZONE_CALENDAR = N_("Meetings of ZO %(number)d %(name)s")
 NO_VERBALE = N_("This meeting has no verbale yet.")
+NO_SIGNED = N_("This verbale has no signed copy.")
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -242,24 +252,74 @@ def own_heading(body_html: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).split())
 
 
-async def _visible(request: Request, user: User) -> tuple[Room, Verbale, bool]:
-    """The room, its verbale, and whether ``user`` may edit it; 404 if not to be seen."""
+@dataclass(frozen=True)
+class Seen:
+    """A verbale someone may see: its room, whether they may write it, its signed copy."""
+
+    room: Room
+    verbale: Verbale
+    editor: bool  # may take notes: edit the draft, publish, upload the signed copy
+    signed: StoredFile | None
+
+    @property
+    def editable(self) -> bool:
+        return self.editor and self.verbale.published_at is None
+
+    @property
+    def may_sign(self) -> bool:
+        return self.editor and self.verbale.published_at is not None and self.signed is None
+
+
+async def _signed_copy(session: AsyncSession, verbale: Verbale) -> StoredFile | None:
+    if verbale.signed_file_id is None:
+        return None
+    return await session.get(StoredFile, verbale.signed_file_id)
+
+
+async def _visible(request: Request, user: User) -> Seen:
+    """The verbale of the meeting in the path as ``user`` may see it; 404 if not to be seen."""
     async with web.db(request).session() as session:
         room = await get_readable_room(session, user, request.path_params["id"])
-    editor = may_take_notes(user, room.meeting, room.zone_ids)
-    verbale = room.verbale
-    if verbale is None or (verbale.published_at is None and not editor):
-        raise NotFound(NO_VERBALE)
-    return room, verbale, editor and verbale.published_at is None
+        editor = may_take_notes(user, room.meeting, room.zone_ids)
+        verbale = room.verbale
+        if verbale is None or (verbale.published_at is None and not editor):
+            raise NotFound(NO_VERBALE)
+        signed = await _signed_copy(session, verbale)
+    return Seen(room, verbale, editor, signed)
 
 
-async def _page(
-    request: Request, room: Room, verbale: Verbale, editable: bool, **extra: Any
-) -> Response:
-    context = {**_context(request, room, verbale), "editable": editable,
-               "source": verbale.source, **extra}  # fmt: skip
+async def _public(request: Request) -> tuple[Seen, str]:
+    """The published verbale of the public meeting whose token is in the path; 404 if none."""
+    if not allow_public(request):
+        raise Throttled(N_("Too many requests. Wait a minute and try again."))
+    token: str = request.path_params["token"]
+    meeting_id = await meeting_of_token(request, token)
+    async with web.db(request).session() as session:
+        room = await load_room(session, meeting_id) if meeting_id is not None else None
+        verbale = room.verbale if room is not None else None
+        if room is None or verbale is None or verbale.published_at is None:
+            raise NotFound(NO_VERBALE)
+        signed = await _signed_copy(session, verbale)
+    return Seen(room, verbale, False, signed), token
+
+
+def _links(seen: Seen, token: str | None) -> dict[str, str]:
+    """Where the page sends for the PDF and the signed copy (public or not)."""
+    base = f"/m/{token}/verbale" if token else f"/meetings/{seen.room.meeting.id}/verbale"
+    links = {"pdf_url": f"{base}.pdf"}
+    if seen.signed is not None:
+        links["signed_url"] = f"{base}/signed"
+    return links
+
+
+async def _page(request: Request, seen: Seen, token: str | None = None, **extra: Any) -> Response:
+    context = {
+        **_context(request, seen.room, seen.verbale), "editable": seen.editable,
+        "may_sign": seen.may_sign, "signed": seen.signed, "source": seen.verbale.source,
+        "public": token is not None, "token": token, **_links(seen, token), **extra,
+    }  # fmt: skip
     status = 422 if extra.get("error") else 200
-    headers = REFERRER_POLICY if extra.get("public") else None
+    headers = REFERRER_POLICY if token is not None else None
     return await web.render(
         request, "meetings/verbale.html", context, status_code=status, headers=headers
     )
@@ -267,8 +327,7 @@ async def _page(
 
 async def verbale_page(request: Request) -> Response:
     user = await web.require_user(request)
-    room, verbale, editable = await _visible(request, user)
-    return await _page(request, room, verbale, editable)
+    return await _page(request, await _visible(request, user))
 
 
 async def edit_verbale(request: Request) -> Response:
@@ -281,8 +340,7 @@ async def edit_verbale(request: Request) -> Response:
 
     error = await web.attempt(request, write)
     if error is not None:
-        room, verbale, editable = await _visible(request, user)
-        return await _page(request, room, verbale, editable, **error, source=source)
+        return await _page(request, await _visible(request, user), **error, source=source)
     return web.redirect(request, f"/meetings/{meeting_id}/verbale")
 
 
@@ -296,27 +354,91 @@ async def publish_verbale(request: Request) -> Response:
     return web.redirect(request, f"/meetings/{meeting_id}/verbale")
 
 
-async def verbale_pdf(request: Request) -> Response:
-    user = await web.require_user(request)
-    room, verbale, _editable = await _visible(request, user)
+async def _pdf(request: Request, seen: Seen) -> Response:
     templates = services(request).templates
     html = templates.render(
-        "meetings/verbale_document.html", web.locale_of(request), _context(request, room, verbale)
+        "meetings/verbale_document.html",
+        web.locale_of(request),
+        _context(request, seen.room, seen.verbale),
     )
     pdf = await render_pdf_async(html)
-    name = f"verbale-riunione-{room.meeting.id}.pdf"
+    name = f"verbale-riunione-{seen.room.meeting.id}.pdf"
     return Response(pdf, media_type="application/pdf", headers=_attachment(name))
+
+
+async def verbale_pdf(request: Request) -> Response:
+    """The PDF laid out from the verbale's text: once a signed copy is
+    uploaded, its unsigned version."""
+    user = await web.require_user(request)
+    return await _pdf(request, await _visible(request, user))
+
+
+def _signed_response(request: Request, seen: Seen, public: bool) -> Response:
+    stored = seen.signed
+    path = file_store(request).path(stored.sha256) if stored is not None else None
+    if stored is None or path is None or not path.is_file():
+        raise NotFound(NO_SIGNED)
+    cache = "public, max-age=300" if public else "private, max-age=0, must-revalidate"
+    return FileResponse(
+        path,
+        media_type=stored.content_type,
+        headers={
+            "Content-Disposition": content_disposition(stored.name),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Cache-Control": cache,
+            **(REFERRER_POLICY if public else {}),
+        },
+    )
+
+
+async def signed_verbale(request: Request) -> Response:
+    """The signed copy, the official document, for whoever may read the published verbale."""
+    user = await web.require_user(request)
+    return _signed_response(request, await _visible(request, user), public=False)
+
+
+async def upload_signed(request: Request) -> Response:
+    """``POST /meetings/{id}/verbale/signed``: the signed copy of the published verbale."""
+    user = await web.require_user(request)
+    meeting_id: int = request.path_params["id"]
+    async with web.db(request).session() as session:
+        # Before the body is read: who may not upload here, or not now, uploads nothing.
+        signed.check_sign(user, await get_readable_room(session, user, meeting_id))
+    limit = web.settings(request).upload_max_bytes
+    store = file_store(request)
+    async with await read_upload(
+        request, store, limit, 1, sniff=signed.sniff, kinds=signed.KINDS
+    ) as form:
+        uploads = form.files_of("signed")
+
+        async def write(uow: UnitOfWork) -> None:
+            await signed.do_upload_signed(uow, user, meeting_id, uploads[0] if uploads else None)
+
+        error = await web.attempt(request, write)
+    if error is not None:
+        return await _page(request, await _visible(request, user), **error)
+    return web.redirect(request, f"/meetings/{meeting_id}/verbale")
 
 
 async def public_verbale(request: Request) -> Response:
     """The published verbale of a public meeting, for anyone with its link."""
-    token = request.path_params["token"]
-    meeting_id = await meeting_of_token(request, token)
-    async with web.db(request).session() as session:
-        room = await load_room(session, meeting_id) if meeting_id is not None else None
-    if room is None or room.verbale is None or room.verbale.published_at is None:
-        raise NotFound(NO_VERBALE)
-    return await _page(request, room, room.verbale, False, public=True, token=token)
+    seen, token = await _public(request)
+    return await _page(request, seen, token)
+
+
+async def public_verbale_pdf(request: Request) -> Response:
+    """The published verbale's PDF, for anyone with the meeting's public link."""
+    seen, _token = await _public(request)
+    response = await _pdf(request, seen)
+    response.headers.update(REFERRER_POLICY)
+    return response
+
+
+async def public_signed_verbale(request: Request) -> Response:
+    """The signed copy, for anyone with the meeting's public link."""
+    seen, _token = await _public(request)
+    return _signed_response(request, seen, public=True)
 
 
 def routes() -> list[BaseRoute]:
@@ -333,5 +455,9 @@ def routes() -> list[BaseRoute]:
         Route("/meetings/{id:id}/verbale", edit_verbale, methods=["POST"]),
         Route("/meetings/{id:id}/verbale/publish", publish_verbale, methods=["POST"]),
         Route("/meetings/{id:id}/verbale.pdf", verbale_pdf, methods=["GET"]),
+        Route("/meetings/{id:id}/verbale/signed", signed_verbale, methods=["GET"]),
+        Route("/meetings/{id:id}/verbale/signed", upload_signed, methods=["POST"]),
         Route("/m/{token}/verbale", public_verbale, methods=["GET"]),
+        Route("/m/{token}/verbale.pdf", public_verbale_pdf, methods=["GET"]),
+        Route("/m/{token}/verbale/signed", public_signed_verbale, methods=["GET"]),
     ]
