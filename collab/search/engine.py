@@ -37,7 +37,18 @@ from collab.search.documents import Doc, Item
 from collab.search.models import SearchItem, SearchItemZone
 from collab.search.text import Query, snippet
 
-__all__ = ["COUNT_CAP", "PER_PAGE", "SORTS", "Engine", "Filters", "Hit", "Results", "readable"]
+__all__ = [
+    "COUNT_CAP",
+    "PER_PAGE",
+    "SORTS",
+    "Engine",
+    "Filters",
+    "Hit",
+    "Results",
+    "readable",
+    "reader_tokens",
+    "scope_tokens",
+]
 
 PER_PAGE = 20
 #: Results counted at most; a search finding more says "more than" this
@@ -122,6 +133,45 @@ def readable(viewer: User | None) -> ColumnElement[bool]:
     if Relation.OTHER_ZONE in relations:
         conditions.append(SearchItem.zone_id.is_not(None) if zone is None else _in_other_zone(zone))
     return or_(*conditions)
+
+
+# Who may read an item, as words the full-text index holds beside its text
+# (``search_item.scope``): both engines intersect a search's words with its
+# reader's in the index, before a row is read.
+PUBLIC, METRO = "zpub", "zmetro"
+
+
+def scope_tokens(doc: Doc) -> str:
+    """The scope of ``doc``: ``zpub`` if public, ``zmetro`` if metropolitan,
+    ``z<id>`` for each of its zones; the same facts :func:`readable` reads
+    from ``public``, ``metro``, ``zone_id`` and ``search_item_zone``."""
+    tokens = [PUBLIC] if doc.public else []
+    if doc.metro:
+        tokens.append(METRO)
+    zones = set(doc.zones) if doc.kind in MULTI_ZONE else set()
+    if doc.zone_id is not None:
+        zones.add(doc.zone_id)
+    tokens.extend(f"z{zone}" for zone in sorted(zones))
+    return " ".join(tokens)
+
+
+def reader_tokens(viewer: User | None) -> tuple[str, ...] | None:
+    """The scope tokens of what ``viewer`` may read (any one will do): ``()``
+    when they read everything, None when tokens cannot say it (a reader of
+    the other zones but not of their own: no role is, today)."""
+    if viewer is None or not viewer.active:
+        return (PUBLIC,)
+    relations = TABLE[Action.READ][viewer.role]
+    if relations == frozenset(Relation):
+        return ()
+    if Relation.OTHER_ZONE in relations:
+        return None
+    tokens = [PUBLIC]
+    if Relation.METRO in relations:
+        tokens.append(METRO)
+    if Relation.OWN_ZONE in relations and viewer.zone_id is not None:
+        tokens.append(f"z{viewer.zone_id}")
+    return tuple(tokens)
 
 
 def in_zone(zone_id: int) -> ColumnElement[bool]:
@@ -347,8 +397,8 @@ class Engine(ABC):
 
 
 _COLUMN_NAMES = (
-    "zone_id", "theme_id", "comune_id", "author_id", "created_at", "public", "metro", "title",
-    "body", "context", "url", "public_url",
+    "zone_id", "theme_id", "comune_id", "author_id", "created_at", "public", "metro", "scope",
+    "title", "body", "context", "url", "public_url",
 )  # fmt: skip
 
 
@@ -357,8 +407,8 @@ def _columns(doc: Doc) -> dict[str, Any]:
     return {
         "zone_id": doc.zone_id, "theme_id": doc.theme_id, "comune_id": doc.comune_id,
         "author_id": doc.author_id, "created_at": doc.created_at, "public": doc.public,
-        "metro": doc.metro, "title": doc.title, "body": doc.body, "context": doc.context[:300],
-        "url": doc.url, "public_url": doc.public_url,
+        "metro": doc.metro, "scope": scope_tokens(doc), "title": doc.title, "body": doc.body,
+        "context": doc.context[:300], "url": doc.url, "public_url": doc.public_url,
     }  # fmt: skip
 
 

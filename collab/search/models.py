@@ -61,6 +61,8 @@ class SearchItem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     metro: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The same, as words the full-text index holds (collab.search.engine.scope_tokens).
+    scope: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Searched: title (weighs more) and body, as plain text.
     title: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")

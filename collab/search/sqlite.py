@@ -10,9 +10,8 @@ the original text (:func:`collab.search.text.snippet`), since FTS5's
 ``snippet()`` would show stems.
 
 Who may read an item is in the index too (migration 0020): the column
-``scope`` holds ``zpub`` for a public item, ``zmetro`` for a metropolitan
-one and ``z<id>`` for each of its zones, the same facts as ``search_item``'s
-``public``, ``metro``, ``zone_id`` and ``search_item_zone``. A search adds
+``scope`` holds its scope tokens (:func:`collab.search.engine.scope_tokens`:
+``zpub``, ``zmetro``, ``z<zone>``). A search adds
 the reader's tokens to its expression (``scope : (zpub OR zmetro OR z5)``),
 so FTS5 intersects the word lists with the reader's in C, and a page of a
 common word counts and ranks its readable matches without reading a
@@ -30,16 +29,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.models import User
-from collab.permissions import TABLE, Action, Relation
 from collab.search.documents import Doc
-from collab.search.engine import MULTI_ZONE, Engine
+from collab.search.engine import Engine, reader_tokens, scope_tokens
 from collab.search.models import SearchItem
 from collab.search.text import STOP_WORDS, Query, stem, stems
 
-__all__ = ["SqliteEngine", "fts_expression", "reader_scope", "scope"]
+__all__ = ["SqliteEngine", "fts_expression", "reader_scope"]
 
 FTS = table("search_fts", column("rowid"), column("title"), column("body"), column("scope"))
-PUBLIC, METRO = "zpub", "zmetro"
 # bm25() column weights: a word of the title counts as five of the body.
 TITLE_WEIGHT, BODY_WEIGHT = 5.0, 1.0
 
@@ -60,36 +57,11 @@ def fts_expression(query: Query) -> str:
     return expression
 
 
-def scope(doc: Doc) -> str:
-    """The ``scope`` tokens of ``doc``: who may find it, as
-    :func:`collab.search.engine.readable` reads it from ``search_item``."""
-    tokens = [PUBLIC] if doc.public else []
-    if doc.metro:
-        tokens.append(METRO)
-    zones = set(doc.zones) if doc.kind in MULTI_ZONE else set()
-    if doc.zone_id is not None:
-        zones.add(doc.zone_id)
-    tokens.extend(f"z{zone}" for zone in sorted(zones))
-    return " ".join(tokens)
-
-
 def reader_scope(viewer: User | None) -> str | None:
-    """The ``scope`` expression of what ``viewer`` may read, "" for nothing
-    to add (they read everything), None when tokens cannot say it (a reader
-    of the other zones but not their own: no role is, today)."""
-    if viewer is None or not viewer.active:
-        return PUBLIC
-    relations = TABLE[Action.READ][viewer.role]
-    if relations == frozenset(Relation):
-        return ""
-    if Relation.OTHER_ZONE in relations:
-        return None
-    tokens = [PUBLIC]
-    if Relation.METRO in relations:
-        tokens.append(METRO)
-    if Relation.OWN_ZONE in relations and viewer.zone_id is not None:
-        tokens.append(f"z{viewer.zone_id}")
-    return " OR ".join(tokens)
+    """The ``scope`` expression of what ``viewer`` may read: "" when they
+    read everything, None when tokens cannot say it."""
+    tokens = reader_tokens(viewer)
+    return None if tokens is None else " OR ".join(tokens)
 
 
 def _scoped(query: Query, viewer_scope: str) -> str:
@@ -99,7 +71,10 @@ def _scoped(query: Query, viewer_scope: str) -> str:
 
 
 def _text_row(item_id: int, doc: Doc) -> dict[str, Any]:
-    return {"id": item_id, "title": stems(doc.title), "body": stems(doc.body), "scope": scope(doc)}
+    return {
+        "id": item_id, "title": stems(doc.title), "body": stems(doc.body),
+        "scope": scope_tokens(doc),
+    }  # fmt: skip
 
 
 _PUT = text(
