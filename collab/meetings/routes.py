@@ -6,7 +6,14 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from collab import web  # noqa: F401 - registers the {name:id} URL convertor
-from collab.meetings import attachment_routes, documents, pages, public_pages, room_routes
+from collab.meetings import (
+    attachment_routes,
+    body_template,
+    documents,
+    pages,
+    public_pages,
+    room_routes,
+)
 
 __all__ = ["routes"]
 
@@ -18,5 +25,6 @@ def routes() -> list[BaseRoute]:
         *room_routes.routes(),
         *documents.routes(),
         *attachment_routes.routes(),
+        *body_template.routes(),
         *public_pages.routes(),
     ]

@@ -1,28 +1,58 @@
 """The draft of a meeting's verbale, written from the record when it closes.
 
-The secretary gets Markdown to edit, not a blank page: date and place, who
-chaired, the convened zones, present and absent comuni (and who was present
-without a vote), each agenda item with its notes, who spoke and for how long,
-each vote with its roll-call line and result, and the materials. The record
-comes in as plain values (:class:`Record`), so this module knows nothing of
-the database; the wording is translatable, Italian by default.
+The secretary gets Markdown to edit, not a blank page. The record comes in
+as plain values (:class:`Record`), so this module knows nothing of the
+database: the body and its session (number, type, call), date, times and
+place, the convocation (notice date and protocol), the agenda, the body's
+members present and absent and who was there without a vote, each point
+with its notes, speakers and votes (OGGETTO, the dispositivo, how the vote
+was taken, the roll-call line, the majority and the outcome), the chair's
+actions as the meeting log has them, and the signature blocks.
+
+The text is laid out by a Jinja2 template run in a sandbox
+(:mod:`collab.meetings.verbale_template`): the body's own, which admins
+edit, or the default one (``templates/meetings/verbale_draft.txt``),
+translatable, following Italian council practice.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from collab.i18n import N_, translations
-from collab.meetings.tally import Outcome, outcome_text, roll_call
+from collab.meetings.models import SessionType, VoteMethod
+from collab.meetings.tally import (
+    Outcome,
+    double_line,
+    majority_line,
+    outcome_text,
+    roll_call,
+)
 from collab.templating import local_time
 
-__all__ = ["ItemRecord", "Record", "Speech", "VoteRecord", "draft", "duration"]
+__all__ = [
+    "AGENDA",
+    "TIME_SPAN",
+    "TITLE",
+    "VIDEO_CALL",
+    "Attendee",
+    "Guest",
+    "ItemRecord",
+    "LogEntry",
+    "Record",
+    "Speech",
+    "VoteRecord",
+    "draft",
+    "duration",
+    "log_text",
+    "method_text",
+]
 
 Gettext = Callable[[str], str]
-Ngettext = Callable[[str, str, int], str]
 
 
 @dataclass(frozen=True)
@@ -30,13 +60,21 @@ class Speech:
     speaker: str
     comune: str | None
     seconds: int
+    at: datetime | None = None  # when they were given the floor
 
 
 @dataclass(frozen=True)
 class VoteRecord:
-    motion: str
+    motion: str  # the OGGETTO
     outcome: Outcome
     point: str = ""
+    text: str = ""  # the dispositivo (Markdown, as the chair typed it)
+    method: VoteMethod = VoteMethod.ROLL_CALL
+    opened_at: datetime | None = None
+    closed_at: datetime | None = None
+    without_quorum: bool = False  # opened without the quorum, after confirming
+    opened_by: str = ""
+    closed_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,6 +87,35 @@ class ItemRecord:
 
 
 @dataclass(frozen=True)
+class Attendee:
+    """A member of the body present at the meeting."""
+
+    name: str  # the comune, or the person
+    who: str = ""  # a comune: who checked it in (the sindaco or a delegate)
+    title: str = ""  # a person: their title in the body
+    left_at: datetime | None = None  # when they left before the close
+
+
+@dataclass(frozen=True)
+class Guest:
+    """Someone present without a vote."""
+
+    name: str
+    role: str = ""
+    zone: str = ""
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of the meeting's log (``MeetingLog``)."""
+
+    at: datetime
+    actor: str
+    action: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Record:
     title: str
     zones: list[str]  # "ZO 5 Pinerolese"
@@ -58,46 +125,71 @@ class Record:
     secretary: str = ""
     place: str = ""
     video_url: str = ""
-    present: list[tuple[str, str]] = field(default_factory=list)  # (comune, who checked in)
-    absent: list[str] = field(default_factory=list)  # comuni
-    guests: list[str] = field(default_factory=list)  # present without a vote
-    quorum: int = 0
+    present: list[Attendee] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # members: comuni or people
+    guests: list[Guest] = field(default_factory=list)  # present without a vote
+    quorum: int = 0  # members present required
     items: list[ItemRecord] = field(default_factory=list)
     materials: list[str] = field(default_factory=list)
+    # The body and the session (a meeting without a body: "", defaults).
+    body: str = ""
+    by_people: bool = False  # members are named people, not comuni
+    show_theme: bool = False
+    session_number: int | None = None
+    session_type: SessionType = SessionType.ORDINARIA
+    call: int = 1
+    notice_date: date | None = None
+    notice_protocol: str = ""
+    chair_title: str = ""
+    vice_chair: str = ""
+    vice_chair_title: str = ""
+    secretary_title: str = ""
+    # At the opening: members present and required (Meeting.opening), if recorded.
+    opening_present: int | None = None
+    log: list[LogEntry] = field(default_factory=list)
 
+    @property
+    def members(self) -> int:
+        return len(self.present) + len(self.absent)
+
+
+# Shared with the verbale's page header and the calendar (same wording).
+TITLE = N_("Minutes")
+TIME_SPAN = N_("from %(start)s to %(end)s")
+AGENDA = N_("Agenda")
+VIDEO_CALL = N_("Video call")
 
 MIN_SEC = N_("%(min)d min %(sec)d s")
 MIN_ONLY = N_("%(min)d min")
 SEC_ONLY = N_("%(sec)d s")
-ATTENDANCE = N_("Attendance")
-COMUNI_PRESENT = N_("Comuni present")
-NONE = N_("none")
-COMUNI_ABSENT = N_("Comuni absent")
-PRESENT_WITHOUT_A_VOTE = N_("Present without a vote")
-QUORUM_REACHED = N_("Quorum %(num)d: reached")
-QUORUM_MISSED = N_("Quorum %(num)d: not reached")
-SECRET_VOTE = N_("secret vote")
-OPEN_VOTE = N_("open vote")
-VOTE = N_("Vote")
-RESULT = N_("Result")
-SPEAKERS = N_("Speakers")
-TITLE = N_("Minutes")
-DATE = N_("Date")
-TIME_SPAN = N_("from %(start)s to %(end)s")
-PLACE = N_("Place")
-VIDEO_CALL = N_("Video call")
-CONVENED_ZONES = N_("Convened zones")
-CHAIR = N_("Chair")
-SECRETARY = N_("Secretary")
-AGENDA = N_("Agenda")
-MATERIALS = N_("Materials")
+
+METHODS = {
+    VoteMethod.ROLL_CALL: N_("openly, by roll call"),
+    VoteMethod.ELECTRONIC: N_("openly, by electronic voting system"),
+    VoteMethod.SECRET: N_("by secret ballot"),
+}
+
+# The chair's actions as the verbale states them; "%(actor)s" did it.
+LOG_TEXTS = {
+    "meeting.opened": N_("%(actor)s opens the session"),
+    "meeting.closed": N_("%(actor)s closes the session"),
+    "item.opened": N_("%(actor)s opens item %(position)s: %(title)s"),
+    "item.closed": N_("%(actor)s closes item %(position)s: %(title)s"),
+    "vote.opened": N_("%(actor)s opens the vote on %(motion)s"),
+    "vote.opened_without_quorum": N_(
+        "%(actor)s opens the vote on %(motion)s without the quorum, after confirming it"
+    ),
+    "vote.closed": N_("%(actor)s closes the vote on %(motion)s"),
+    "attendance.left": N_("%(who)s leaves the meeting"),
+    "attendance.returned": N_("%(who)s comes back to the meeting"),
+}
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|])")
 
 
-def _md(text: str) -> str:
+def md(text: str) -> str:
     """Plain text (a name, a title) inside Markdown: no accidental formatting."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text.replace("\n", " "))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text).replace("\n", " "))
 
 
 def duration(seconds: int, gettext: Gettext) -> str:
@@ -109,85 +201,123 @@ def duration(seconds: int, gettext: Gettext) -> str:
     return gettext(SEC_ONLY) % {"sec": secs}
 
 
-def _attendance(record: Record, _: Gettext) -> list[str]:
-    lines = [f"## {_(ATTENDANCE)}", ""]
-    total = len(record.present) + len(record.absent)
-    lines.append(
-        f"**{_(COMUNI_PRESENT)}** ({len(record.present)}/{total}): "
-        + ("; ".join(f"{_md(comune)} ({_md(who)})" for comune, who in record.present) or _(NONE))
-    )
-    lines.append("")
-    lines.append(
-        f"**{_(COMUNI_ABSENT)}** ({len(record.absent)}): "
-        + (", ".join(_md(c) for c in record.absent) or _(NONE))
-    )
-    if record.guests:
-        lines += ["", f"**{_(PRESENT_WITHOUT_A_VOTE)}**: " + ", ".join(map(_md, record.guests))]
-    if record.quorum:
-        held = len(record.present) >= record.quorum
-        text = _(QUORUM_REACHED) if held else _(QUORUM_MISSED)
-        lines += ["", text % {"num": record.quorum}]
-    return [*lines, ""]
+def method_text(method: VoteMethod, gettext: Gettext) -> str:
+    """How the vote was taken: "in modo palese, per appello nominale"."""
+    return gettext(METHODS[method])
 
 
-def _vote(vote: VoteRecord, _: Gettext, ngettext: Ngettext) -> list[str]:
-    title = _md(vote.motion) + (f" — {_md(vote.point)}" if vote.point else "")
-    kind = _(SECRET_VOTE) if vote.outcome.secret else _(OPEN_VOTE)
-    result = outcome_text(vote.outcome, _)
-    return [
-        f"**{_(VOTE)}** ({kind}): {title}",
-        "",
-        roll_call(vote.outcome, _, ngettext) + ".",
-        "",
-        f"**{_(RESULT)}**: {result}.",
-        "",
-    ]
+class _Default(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
 
 
-def _item(number: int, item: ItemRecord, _: Gettext, ngettext: Ngettext) -> list[str]:
-    lines = [f"### {number}. {_md(item.title)}", "", f"*{_md(item.theme)}*", ""]
-    if item.notes.strip():
-        lines += [item.notes.strip(), ""]
-    if item.speeches:
-        spoke = "; ".join(
-            f"{_md(s.speaker)}"
-            + (f" ({_md(s.comune)})" if s.comune else "")
-            + f", {duration(s.seconds, _)}"
-            for s in item.speeches
-        )
-        lines += [f"**{_(SPEAKERS)}**: {spoke}.", ""]
-    for vote in item.votes:
-        lines += _vote(vote, _, ngettext)
-    return lines
+def log_text(entry: LogEntry, gettext: Gettext) -> str:
+    """A chair action in words, or "" for what the verbale does not state."""
+    action = entry.action
+    if action == "vote.opened" and entry.detail.get("without_quorum"):
+        action = "vote.opened_without_quorum"
+    text = LOG_TEXTS.get(action)
+    if text is None:
+        return ""
+    values = _Default({k: v for k, v in entry.detail.items() if isinstance(v, (str, int))})
+    values.setdefault("actor", entry.actor)
+    values.setdefault("who", entry.actor)
+    return gettext(text) % values
 
 
-def draft(record: Record, locale: str = "it") -> str:
-    """The verbale's first draft, in Markdown."""
-    _ = translations(locale).gettext
-    day = local_time(record.opened_at, "EEEE d MMMM y", locale)
-    start = local_time(record.opened_at, "HH:mm", locale)
-    end = local_time(record.closed_at, "HH:mm", locale)
-    lines = [
-        f"# {_(TITLE)}: {_md(record.title)}",
-        "",
-        f"**{_(DATE)}**: {day}, " + _(TIME_SPAN) % {"start": start, "end": end},
-    ]
-    if record.place:
-        lines += ["", f"**{_(PLACE)}**: {_md(record.place)}"]
-    if record.video_url:
-        lines += ["", f"**{_(VIDEO_CALL)}**: <{record.video_url}>"]
-    lines += [
-        "",
-        f"**{_(CONVENED_ZONES)}**: " + ", ".join(map(_md, record.zones)),
-        "",
-        f"**{_(CHAIR)}**: {_md(record.chair)}"
-        + (f" — **{_(SECRETARY)}**: {_md(record.secretary)}" if record.secretary else ""),
-        "",
-    ]
-    lines += _attendance(record, _)
-    lines += [f"## {_(AGENDA)}", ""]
-    for number, item in enumerate(record.items, start=1):
-        lines += _item(number, item, _, translations(locale).ngettext)
-    if record.materials:
-        lines += [f"## {_(MATERIALS)}", ""] + [f"- {_md(m)}" for m in record.materials] + [""]
-    return "\n".join(lines).rstrip() + "\n"
+def draft(record: Record, locale: str = "it", template: str = "") -> str:
+    """The verbale's first draft, in Markdown, by ``template`` (empty: the default one).
+
+    A body's template that fails here (it was checked when saved, but the
+    record may hold what the preview did not) gives way to the default one,
+    so closing a meeting never fails on its verbale.
+    """
+    from collab.meetings.verbale_template import TemplateProblem, render
+
+    if template.strip():
+        try:
+            return render(template, record, locale)
+        except TemplateProblem:
+            pass
+    return render("", record, locale)
+
+
+def context_of(record: Record, locale: str) -> dict[str, Any]:
+    """The values a verbale template sees: the record with its dates and wordings
+    ready to print (see :mod:`collab.meetings.verbale_template`)."""
+    catalog = translations(locale)
+    _, ngettext = catalog.gettext, catalog.ngettext
+
+    def day(value: date | datetime | None) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            return local_time(value, "EEEE d MMMM y", locale)
+        from babel.dates import format_date
+
+        return format_date(value, "d MMMM y", locale=locale)
+
+    def time(value: datetime | None) -> str:
+        return local_time(value, "HH:mm", locale) if value else ""
+
+    def vote(v: VoteRecord) -> dict[str, Any]:
+        return {
+            "motion": v.motion, "point": v.point, "text": Markdown(v.text.strip()),
+            "method": v.method.value, "method_text": method_text(v.method, _),
+            "secret": v.outcome.secret, "roll_call": roll_call(v.outcome, _, ngettext),
+            "majority": majority_line(v.outcome, _, ngettext) if v.outcome.members else "",
+            "double": double_line(v.outcome, _, ngettext, locale),
+            "result": outcome_text(v.outcome, _), "approved": v.outcome.approved,
+            "quorum": v.outcome.quorum, "present": len(v.outcome.present),
+            "quorum_held": v.outcome.quorum_held, "without_quorum": v.without_quorum,
+            "opened": time(v.opened_at), "closed": time(v.closed_at),
+            "opened_by": v.opened_by, "closed_by": v.closed_by,
+        }  # fmt: skip
+
+    def speech(s: Speech) -> dict[str, Any]:
+        return {"speaker": s.speaker, "comune": s.comune or "", "at": time(s.at),
+                "length": duration(s.seconds, _)}  # fmt: skip
+
+    items = [
+        {"number": n, "title": i.title, "theme": i.theme, "notes": Markdown(i.notes.strip()),
+         "speeches": [speech(s) for s in i.speeches], "votes": [vote(v) for v in i.votes]}
+        for n, i in enumerate(record.items, start=1)
+    ]  # fmt: skip
+    log = [{"time": time(e.at), "text": text} for e in record.log if (text := log_text(e, _))]
+    present = [
+        {"name": a.name, "who": a.who if a.who != a.name else "", "title": a.title,
+         "left": time(a.left_at)}
+        for a in record.present
+    ]  # fmt: skip
+    return {
+        "body": {"name": record.body, "by_people": record.by_people,
+                 "show_theme": record.show_theme},
+        "meeting": {
+            "title": record.title, "zones": record.zones, "number": record.session_number,
+            "type": record.session_type.value, "call": record.call,
+            "date": day(record.opened_at), "opened": time(record.opened_at),
+            "closed": time(record.closed_at), "place": record.place,
+            "video_url": record.video_url, "notice_date": day(record.notice_date),
+            "notice_protocol": record.notice_protocol,
+        },
+        "chair": {"name": record.chair, "title": record.chair_title},
+        "vice_chair": {"name": record.vice_chair, "title": record.vice_chair_title},
+        "secretary": {"name": record.secretary, "title": record.secretary_title},
+        "members": record.members,
+        "present": present,
+        "absent": record.absent,
+        "guests": [{"name": g.name, "role": g.role, "zone": g.zone} for g in record.guests],
+        "quorum": record.quorum,
+        "opening_present": (
+            record.opening_present if record.opening_present is not None else len(record.present)
+        ),
+        "items": items,
+        "log": log,
+        "materials": record.materials,
+    }  # fmt: skip
+
+
+class Markdown(str):
+    """Text that is Markdown already (notes, a dispositivo): printed as it is."""
+
+    __slots__ = ()

@@ -627,7 +627,7 @@ async def test_close_ends_everything_and_drafts_the_verbale(db: Database, world:
     assert all(a.left_at is not None for a in room.attendance)
     assert room.verbale is not None and room.verbale.published_at is None
     source = room.verbale.source
-    assert source.startswith(f"# {italian('Minutes')}: Giornata di sintesi")
+    assert source.startswith(f"# {italian('Minutes of the session')}\n\n**Giornata di sintesi**")
     assert "Pinerolo (Sindaco5)" in source  # present, with who checked it in
     assert "Sindaco5 (Pinerolo)" in source  # spoke until the close
     assert "Staff" in source  # present without a vote

@@ -136,7 +136,8 @@ async def test_the_verbale_has_the_councils_line(council: Council) -> None:
     source = await c.verbale()
     assert f"\n{line}.\n" in source
     assert f"**{italian('Result')}**: non approvato." in source
-    assert f"({italian('open vote')}): Parere sul PSM" in source
+    assert f"**{italian('SUBJECT')}**: Parere sul PSM" in source
+    assert italian("openly, by roll call") in source
 
 
 async def test_a_present_comune_without_a_ballot_does_not_abstain(council: Council) -> None:
@@ -241,7 +242,8 @@ async def test_a_secret_vote_keeps_counts_and_no_names(council: Council) -> None
     )
     source = await c.verbale()
     assert f"\n{line}.\n" in source
-    assert f"({italian('secret vote')}): Nomina del rappresentante" in source
+    assert f"**{italian('SUBJECT')}**: Nomina del rappresentante" in source
+    assert italian("by secret ballot") in source
 
 
 async def test_votazione_per_punti(council: Council) -> None:
@@ -263,8 +265,8 @@ async def test_votazione_per_punti(council: Council) -> None:
     assert results["Asse 3: più mobile"].approved is False
     assert {v.vote.item_id for v in room.closed_votes} == {room.items[0].id}
     source = await c.verbale()
-    assert f"({italian('open vote')}): {motion} — Asse 1: più produttiva" in source
-    assert f"({italian('open vote')}): {motion} — Asse 3: più mobile" in source
+    assert f"**{italian('SUBJECT')}**: {motion} — Asse 1: più produttiva" in source
+    assert f"**{italian('SUBJECT')}**: {motion} — Asse 3: più mobile" in source
     assert "2 favorevoli (Luserna San Giovanni, Pinerolo), 1 contrario (Cumiana)" in source
     assert (
         "0 favorevoli, 2 contrari (Luserna San Giovanni, Pinerolo), 0 astenuti, "
