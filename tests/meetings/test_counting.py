@@ -3,20 +3,37 @@
 Pure tests first (no database): every counting convention and majority, with
 ties, zero ballots, everyone abstaining, a member leaving mid-vote with and
 without a ballot, presenti non votanti, delegates and secret votes; then the
-stored form. The same rules through the actions, on the database the session
-runs on (SQLite or PostgreSQL), are in :mod:`tests.meetings.test_counting_db`.
+stored form. Last, the same rules through the actions (a meeting of a body,
+its ballots and its close) on the database the session runs on: SQLite, or
+PostgreSQL with ``DATABASE_URL`` set (tests/dbs.py).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from collab.db import Database
+from collab.errors import Conflict
 from collab.i18n import translations
-from collab.meetings.models import BodyKind, Choice, Counting, Majority, VotingBody
+from collab.meetings import attendance, voting
+from collab.meetings.models import (
+    BodyKind,
+    BodyZone,
+    Choice,
+    Counting,
+    Majority,
+    Meeting,
+    Vote,
+    VotingBody,
+)
+from collab.meetings.room_views import region_context, view_for
 from collab.meetings.tally import (
+    NO_POPULATION,
     Member,
     Outcome,
     Rules,
@@ -32,6 +49,13 @@ from collab.meetings.tally import (
     tally,
     thaw,
 )
+from collab.models import Comune, User
+from tests.helpers import italian
+from tests.meetings.scene import comune_id, zone_ids
+from tests.meetings.test_actions import LUSERNA, PINEROLO, act, check_in, refused, room_of
+from tests.meetings.test_voting import Council, council, line_of
+
+__all__ = ["council"]  # the fixture, shared with tests.meetings.test_voting
 
 F, C, A, N = Choice.FAVOREVOLE, Choice.CONTRARIO, Choice.ASTENUTO, Choice.NON_PARTECIPA
 IT = translations("it")
@@ -451,3 +475,193 @@ def test_the_stored_form_keeps_rules_members_and_voters() -> None:
         "population_base": 60,
     }  # fmt: skip
     assert thaw(stored) == outcome
+
+
+# --- through the actions, on the session's database -----------------------------------------
+#
+# The council of tests.meetings.test_voting: ZO 5, four comuni (Pinerolo,
+# Cumiana, Luserna San Giovanni, Torre Pellice), quorum 3. Here the meeting
+# belongs to a body of those comuni, with the rules each test gives it.
+
+POPULATION = {
+    "Pinerolo": 35_400, "Cumiana": 7_800, "Luserna San Giovanni": 7_200, "Torre Pellice": 4_500,
+}  # fmt: skip
+
+
+async def _body(council: Council, **rules: Any) -> VotingBody:
+    """Make the council's meeting one of a body of the ZO 5 comuni, with ``rules``."""
+    async with council.db.transaction() as uow:
+        body = VotingBody(name=f"Assemblea ZO 5 {len(rules)}", kind=BodyKind.COMUNI, **rules)
+        uow.session.add(body)
+        await uow.session.flush()
+        (zone,) = await zone_ids(council.db, 5)
+        uow.session.add(BodyZone(body_id=body.id, zone_id=zone))
+        meeting = await uow.session.get(Meeting, council.meeting.id)
+        assert meeting is not None
+        meeting.body_id = body.id
+    return body
+
+
+async def _populations(db: Database, **changes: int | None) -> None:
+    values = {**POPULATION, **{k.replace("_", " "): v for k, v in changes.items()}}
+    async with db.transaction() as uow:
+        for comune in await uow.session.scalars(select(Comune).where(Comune.name.in_(values))):
+            comune.population = values[comune.name]
+
+
+async def _vote(c: Council, choices: dict[str, str], left: tuple[User, ...] = ()) -> Vote:
+    """All four present; each user in ``choices`` casts its ballot; ``left`` leave; close."""
+    users = {"P": c.pinerolo, "C": c.chair, "L": c.luserna, "T": c.torre}
+    await c.present(*users.values())
+    vote = await c.open_vote()
+    for key, choice in choices.items():
+        await c.cast(users[key], vote, choice)
+    for user in left:
+        await act(c.db, attendance.do_check_out, user, c.meeting.id)
+    return await c.close_vote(vote)
+
+
+@pytest.mark.parametrize(
+    ("counting", "voting", "approved"),
+    [(APART, 3, True), (VOTE, 4, False)],
+)
+async def test_abstainers_as_the_body_counts_them(
+    council: Council, counting: Counting, voting: int, approved: bool
+) -> None:
+    await _body(council, counting=counting)
+    closed = await _vote(
+        council, {"P": "favorevole", "C": "favorevole", "L": "astenuto", "T": "contrario"}
+    )
+    assert closed.result is not None and closed.approved is approved
+    outcome = thaw(closed.result)
+    assert (outcome.voting, outcome.rules.counting, outcome.members) == (voting, counting, 4)
+    assert line_of(closed.result) == (
+        f"4 presenti, {voting} votanti, 2 favorevoli (Cumiana, Pinerolo), "
+        "1 contrario (Torre Pellice), 1 astenuto (Luserna San Giovanni)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("choices", "approved", "line"),
+    [
+        # Three comuni of four, but not the population: Pinerolo weighs more.
+        ({"P": "contrario", "C": "favorevole", "L": "favorevole", "T": "favorevole"}, False,
+         "3 comuni su 4, 35,5% della popolazione: 19.500 abitanti su 54.900"),
+        # Pinerolo and one more: half the comuni is no majority (a tie).
+        ({"P": "favorevole", "C": "favorevole", "L": "contrario", "T": "contrario"}, False,
+         "2 comuni su 4, 78,7% della popolazione: 43.200 abitanti su 54.900"),
+        ({"P": "favorevole", "C": "favorevole", "L": "favorevole", "T": "contrario"}, True,
+         "3 comuni su 4, 91,8% della popolazione: 50.400 abitanti su 54.900"),
+        # Of the votanti: Torre Pellice abstains, apart.
+        ({"P": "favorevole", "C": "favorevole", "L": "contrario", "T": "astenuto"}, True,
+         "2 comuni su 3, 85,7% della popolazione: 43.200 abitanti su 50.400"),
+    ],
+)  # fmt: skip
+async def test_a_double_majority_of_comuni_and_population(
+    council: Council, choices: dict[str, str], approved: bool, line: str
+) -> None:
+    await _populations(council.db)
+    await _body(council, majority=DOUBLE)
+    closed = await _vote(council, choices)
+    assert closed.result is not None and closed.approved is approved
+    outcome = thaw(closed.result)
+    assert double_line(outcome, IT.gettext, IT.ngettext, "it") == line
+    room = await room_of(council.db, council.meeting.id)
+    view = view_for(council.chair, room)
+    (past,) = region_context(view, "it")["closed_votes"]
+    assert past[3:] == (outcome_text(outcome, IT.gettext), line)
+
+
+async def test_a_double_majority_needs_every_population(council: Council) -> None:
+    c = council
+    await _populations(c.db, Torre_Pellice=None)
+    await _body(c, majority=DOUBLE)
+    await c.present(c.pinerolo, c.chair, c.luserna, c.torre)
+    vote = await c.open_vote()
+    await c.cast(c.pinerolo, vote, "favorevole")
+    error = await refused(
+        c.db, Conflict, NO_POPULATION, voting.do_close_vote, c.chair, c.meeting.id, vote.id
+    )
+    assert error.params == {"names": "Torre Pellice"}
+    assert italian(NO_POPULATION, names="Torre Pellice").endswith("manca per: Torre Pellice.")
+    await _populations(c.db)
+    closed = await c.close_vote(vote)
+    assert closed.approved is True  # 35,400 of 35,400, one comune of one votante
+
+
+@pytest.mark.parametrize(
+    ("majority", "choices", "approved"),
+    [
+        # Absolute majority of 4 members: 3 in favour.
+        (ABSOLUTE, {"P": "favorevole", "C": "favorevole"}, False),
+        (ABSOLUTE, {"P": "favorevole", "C": "favorevole", "L": "favorevole"}, True),
+        # Two thirds of the 4 members: 3 in favour, however many vote.
+        (QUALIFIED, {"P": "favorevole", "C": "favorevole", "L": "contrario"}, False),
+        (QUALIFIED, {"P": "favorevole", "C": "favorevole", "L": "favorevole",
+                     "T": "contrario"}, True),
+    ],
+)  # fmt: skip
+async def test_majorities_of_the_members(
+    council: Council, majority: Majority, choices: dict[str, str], approved: bool
+) -> None:
+    await _body(council, majority=majority, majority_of_members=True)
+    closed = await _vote(council, choices)
+    assert closed.result is not None and closed.approved is approved
+    assert thaw(closed.result).required == 3
+
+
+async def test_leaving_mid_vote_with_and_without_a_ballot(council: Council) -> None:
+    c = council
+    await _body(c, counting=VOTE)
+    # Pinerolo votes and leaves: its ballot counts. Torre Pellice leaves without
+    # voting: not present. Luserna stays without voting: presente non votante.
+    closed = await _vote(c, {"P": "favorevole", "C": "contrario"}, left=(c.pinerolo, c.torre))
+    assert closed.result is not None
+    assert closed.result["present"] == ["Cumiana", "Luserna San Giovanni", "Pinerolo"]
+    assert closed.result["not_voting"] == ["Luserna San Giovanni"]
+    assert closed.approved is False  # 1 of 2 votanti: a tie
+    assert line_of(closed.result) == (
+        "3 presenti, 2 votanti, 1 favorevole (Pinerolo), 1 contrario (Cumiana), 0 astenuti, "
+        "1 presente non votante (Luserna San Giovanni)"
+    )
+    room = await room_of(c.db, c.meeting.id)
+    assert await comune_id(c.db, PINEROLO) not in room.present_ids
+
+
+async def test_the_delegate_is_named_with_the_comune_it_voted_for(council: Council) -> None:
+    c = council
+    await act(c.db, attendance.do_name_delegate, c.luserna, c.meeting.id, "tecnico5@test.collab.it")
+    await check_in(c.db, c.tecnico, c.meeting.id, LUSERNA)
+    await c.present(c.pinerolo)
+    vote = await c.open_vote()
+    await c.cast(c.tecnico, vote, "favorevole")
+    await c.cast(c.pinerolo, vote, "favorevole")
+    closed = await c.close_vote(vote)
+    assert closed.result is not None
+    outcome = thaw(closed.result)
+    assert dict(outcome.cast_by) == {
+        "Luserna San Giovanni": c.tecnico.name, "Pinerolo": c.pinerolo.name,
+    }  # fmt: skip
+    assert outcome.voter("Luserna San Giovanni") == f"Luserna San Giovanni ({c.tecnico.name})"
+
+
+async def test_a_result_frozen_before_bodies_shows_in_the_room(council: Council) -> None:
+    c = council
+    await c.present(c.pinerolo, c.chair)
+    vote = await c.open_vote()
+    await c.cast(c.pinerolo, vote, "favorevole")
+    await c.close_vote(vote)
+    old = {"secret": False, "quorum": 3, "present": ["Cumiana", "Pinerolo"],
+           "favorevoli": ["Pinerolo"], "contrari": [], "astenuti": ["Cumiana"],
+           "non_partecipanti": []}  # fmt: skip
+    async with c.db.transaction() as uow:
+        stored = await uow.session.get(Vote, vote.id)
+        assert stored is not None
+        stored.result = old
+    room = await room_of(c.db, c.meeting.id)
+    (past,) = region_context(view_for(c.chair, room), "it")["closed_votes"]
+    assert past[1:2] + past[3:] == (
+        "2 presenti, 1 votante, 1 favorevole (Pinerolo), 0 contrari, 1 astenuto (Cumiana)",
+        "non valida: manca il numero legale",
+        "",
+    )
