@@ -168,6 +168,7 @@ def record_of(room: Room, people: Mapping[int, User] | None = None, locale: str 
         ]  # fmt: skip
         items.append(ItemRecord(item.title, item.theme.name, item.notes, speeches, votes))
     opening = meeting.opening or {}
+    motions = {v.vote.id: v.vote.motion for v in room.votes}  # "vote_closed" names only the id
     vice = people.get(meeting.vice_chair_id) if meeting.vice_chair_id is not None else None
     return Record(
         title=meeting.title,
@@ -198,7 +199,12 @@ def record_of(room: Room, people: Mapping[int, User] | None = None, locale: str 
         notice_date=meeting.notice_date,
         notice_protocol=meeting.notice_protocol,
         log=[
-            LogEntry(e.at, names.get(e.actor_id or 0, ""), e.action, e.detail or {})
+            LogEntry(
+                e.at,
+                names.get(e.actor_id or 0, ""),
+                e.action,
+                {"motion": motions.get(int(e.detail.get("vote_id") or 0), ""), **(e.detail or {})},
+            )
             for e in room.log
         ],
     )

@@ -169,20 +169,25 @@ METHODS = {
     VoteMethod.SECRET: N_("by secret ballot"),
 }
 
-# The chair's actions as the verbale states them; "%(actor)s" did it.
-LOG_TEXTS = {
-    "meeting.opened": N_("%(actor)s opens the session"),
-    "meeting.closed": N_("%(actor)s closes the session"),
-    "item.opened": N_("%(actor)s opens item %(position)s: %(title)s"),
-    "item.closed": N_("%(actor)s closes item %(position)s: %(title)s"),
-    "vote.opened": N_("%(actor)s opens the vote on %(motion)s"),
-    "vote.opened_without_quorum": N_(
-        "%(actor)s opens the vote on %(motion)s without the quorum, after confirming it"
+# The meeting log's entries as the verbale states them (collab/meetings/log.py
+# names the actions): the chair's, with "%(actor)s" who did it, ...
+CHAIR_TEXTS = {
+    "opened": N_("%(actor)s opens the session"),
+    "item": N_("%(actor)s moves to the item: %(title)s"),
+    "vote_opened": N_("%(actor)s opens the vote on: %(motion)s"),
+    "vote_opened_without_quorum": N_(
+        "%(actor)s opens the vote on: %(motion)s, without the quorum, after confirming it"
     ),
-    "vote.closed": N_("%(actor)s closes the vote on %(motion)s"),
-    "attendance.left": N_("%(who)s leaves the meeting"),
-    "attendance.returned": N_("%(who)s comes back to the meeting"),
+    "vote_closed": N_("%(actor)s closes the vote on: %(motion)s"),
+    "closed": N_("%(actor)s closes the session"),
 }
+# ... and who came and went once the session was open, "%(who)s".
+ATTENDANCE_TEXTS = {
+    "check_in": N_("%(who)s enters"),
+    "left": N_("%(who)s leaves"),
+    "back": N_("%(who)s comes back"),
+}
+LOG_TEXTS = {**CHAIR_TEXTS, **ATTENDANCE_TEXTS}
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|])")
 
@@ -211,17 +216,25 @@ class _Default(dict[str, Any]):
         return "?"
 
 
+def _who(detail: Mapping[str, Any], actor: str) -> str:
+    """Who came or went: "Pinerolo (Mario Rossi)", a person, or who acted."""
+    user = str(detail.get("user") or actor)
+    if detail.get("comune"):
+        return f"{detail['comune']} ({user})"
+    return str(detail.get("member") or user)
+
+
 def log_text(entry: LogEntry, gettext: Gettext) -> str:
-    """A chair action in words, or "" for what the verbale does not state."""
+    """A log entry in words, or "" for what the verbale does not state."""
     action = entry.action
-    if action == "vote.opened" and entry.detail.get("without_quorum"):
-        action = "vote.opened_without_quorum"
+    if action == "vote_opened" and entry.detail.get("without_quorum"):
+        action = "vote_opened_without_quorum"
     text = LOG_TEXTS.get(action)
     if text is None:
         return ""
-    values = _Default({k: v for k, v in entry.detail.items() if isinstance(v, (str, int))})
+    values = _Default({k: v for k, v in entry.detail.items() if isinstance(v, str | int)})
     values.setdefault("actor", entry.actor)
-    values.setdefault("who", entry.actor)
+    values["who"] = _who(entry.detail, entry.actor)
     return gettext(text) % values
 
 
@@ -283,7 +296,19 @@ def context_of(record: Record, locale: str) -> dict[str, Any]:
          "speeches": [speech(s) for s in i.speeches], "votes": [vote(v) for v in i.votes]}
         for n, i in enumerate(record.items, start=1)
     ]  # fmt: skip
-    log = [{"time": time(e.at), "text": text} for e in record.log if (text := log_text(e, _))]
+    log = [
+        {"time": time(e.at), "text": text}
+        for e in record.log
+        if e.action in CHAIR_TEXTS and (text := log_text(e, _))
+    ]
+    # Arrivals before the opening are the attendance list; leaving at the close is the close.
+    movements = [
+        {"time": time(e.at), "text": text}
+        for e in record.log
+        if e.action in ATTENDANCE_TEXTS
+        and record.opened_at < e.at < record.closed_at
+        and (text := log_text(e, _))
+    ]
     present = [
         {"name": a.name, "who": a.who if a.who != a.name else "", "title": a.title,
          "left": time(a.left_at)}
@@ -313,6 +338,7 @@ def context_of(record: Record, locale: str) -> dict[str, Any]:
         ),
         "items": items,
         "log": log,
+        "movements": movements,
         "materials": record.materials,
     }  # fmt: skip
 

@@ -22,7 +22,8 @@ name is an error (``StrictUndefined``), not an empty string. What it sees:
   ``secret``, ``roll_call``, ``majority``, ``double``, ``result``,
   ``approved``, ``quorum``, ``present``, ``quorum_held``, ``without_quorum``,
   ``opened``, ``closed``, ``opened_by``, ``closed_by``);
-- ``log``: the chair's actions (``time``, ``text``); ``materials``;
+- ``log``: the chair's actions (``time``, ``text``); ``movements``: who
+  came and went while the session was open (``time``, ``text``); ``materials``;
 - ``_``/``gettext`` and ``ngettext`` (plurals), in the meeting's language.
 
 Every ``{{ value }}`` is printed as plain text: the characters Markdown
@@ -216,6 +217,8 @@ def sample_record(by_people: bool = False) -> Record:
         cast_by = {a.name: a.who for a in present}
         body, chair, chair_title = "Assemblea dei sindaci ZO 5", "Paola Ferri", "Portavoce"
     here = [a.name for a in present]
+    leaver = present[3].who or present[3].name
+    left = {"member": leaver} if by_people else {"comune": present[3].name, "user": leaver}
     outcome = tally(members, here, ballots, quorum=3, rules=rules, cast_by=cast_by)
     secret = tally(members, here, ballots, quorum=3, rules=rules, secret=True)
     vote = VoteRecord(
@@ -270,8 +273,9 @@ def sample_record(by_people: bool = False) -> Record:
         notice_protocol="12345/2026",
         opening_present=4,
         log=[
-            LogEntry(_at(10, 0), chair, "meeting.opened"),
-            LogEntry(_at(10, 50), chair, "vote.opened", {"motion": vote.motion}),
-            LogEntry(_at(12, 15), chair, "meeting.closed"),
+            LogEntry(_at(10, 0), chair, "opened"),
+            LogEntry(_at(10, 50), chair, "vote_opened", {"motion": vote.motion}),
+            LogEntry(_at(11, 40), leaver, "left", left),
+            LogEntry(_at(12, 15), chair, "closed"),
         ],
     )

@@ -114,14 +114,24 @@ def _record(**changes: object) -> Record:
         notice_date=date(2026, 11, 10),
         notice_protocol="4567/2026",
         log=[
-            LogEntry(at(10, 0), "Paola Ferri", "meeting.opened"),
+            LogEntry(at(10, 0), "Paola Ferri", "opened", {"present": 4, "required": 3}),
+            LogEntry(
+                at(10, 5), "Sara Conti", "check_in", {"comune": "Frossasco", "user": "Sara Conti"}
+            ),
             LogEntry(
                 at(10, 40),
                 "Paola Ferri",
-                "vote.opened",
+                "vote_opened",
                 {"motion": "Parere sul Piano strategico", "without_quorum": True},
             ),
-            LogEntry(at(10, 41), "Paola Ferri", "unknown.action"),
+            LogEntry(at(10, 41), "Paola Ferri", "unknown_action"),
+            LogEntry(
+                at(11, 40), "Luigi Bassi", "left", {"comune": "Pinerolo", "user": "Luigi Bassi"}
+            ),
+            LogEntry(at(12, 15), "Paola Ferri", "closed"),
+            LogEntry(
+                at(12, 15), "Paola Ferri", "left", {"comune": "Cumiana", "user": "Paola Ferri"}
+            ),
         ],
     )
     return replace(base, **changes)  # type: ignore[arg-type]
@@ -185,13 +195,18 @@ def test_each_vote_states_subject_dispositivo_method_quorum_result_and_outcome()
 
 def test_chair_actions_and_signatures_close_the_draft() -> None:
     lines = draft(_record()).splitlines()
+    moves = lines[lines.index("## Entrate e uscite") + 2 : lines.index("## Atti della presidenza")]
+    # Who came and went while the session was open (not the close's check-out).
+    assert moves == ["- 10:05 — Frossasco (Sara Conti) entra.",
+                     "- 11:40 — Pinerolo (Luigi Bassi) esce.", ""]  # fmt: skip
     actions = lines[lines.index("## Atti della presidenza") + 2 :]
-    assert actions[:2] == [
+    assert actions[:4] == [
         "- 10:00 — Paola Ferri dichiara aperta la seduta.",
-        "- 10:40 — Paola Ferri apre la votazione su: Parere sul Piano strategico "
+        "- 10:40 — Paola Ferri apre la votazione su: Parere sul Piano strategico, "
         "in mancanza del numero legale, previa conferma.",
+        "- 12:15 — Paola Ferri dichiara chiusa la seduta.",
+        "",  # an action the verbale does not state is left out
     ]
-    assert actions[2] == ""  # an action the verbale does not state is left out
     assert lines[-6:] == [
         "Letto, confermato e sottoscritto.",
         "",

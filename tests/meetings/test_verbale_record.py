@@ -87,7 +87,7 @@ async def _held(db: Database, world: World, body_id: int) -> int:
         )  # fmt: skip
         uow.session.add(
             MeetingLog(meeting_id=meeting.id, at=utcnow(), actor_id=chair.id,
-                       action="vote.opened", detail={"motion": "Parere sul Piano strategico"})
+                       action="vote_opened", detail={"vote_id": vote.id, "motion": vote.motion})
         )  # fmt: skip
     async with db.transaction() as uow:
         await voting.do_cast_ballot(uow, mayor, meeting.id, vote.id, "favorevole")
