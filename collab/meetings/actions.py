@@ -14,34 +14,44 @@ in :mod:`collab.meetings.floor`; all of them share :func:`lock_meeting`.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
 
 from sqlalchemy import delete, select
 
 from collab.audit import audit
 from collab.db import UnitOfWork, bump_revision
-from collab.errors import ActionError, Conflict, InvalidFields, NotFound, PermissionDenied
+from collab.errors import ActionError, Conflict, NotFound, PermissionDenied
 from collab.i18n import N_
 from collab.meetings import notices
+from collab.meetings.convocation import (
+    MAX_ITEMS,
+    MAX_MATERIALS,
+    AgendaLine,
+    Convocation,
+    check_convocation,
+    user_by_email,
+)
+from collab.meetings.log import log
 from collab.meetings.models import (
     AgendaItem,
     Meeting,
     MeetingMaterial,
     MeetingState,
     MeetingZone,
+    SessionType,
 )
 from collab.meetings.room import Room, load_room
-from collab.meetings.rules import may_chair, may_read
+from collab.meetings.rules import may_chair, may_preside, may_read
 from collab.meetings.tally import majority_quorum
-from collab.models import Theme, User, utcnow
+from collab.models import User, utcnow
 from collab.permissions import Action, can
 from collab.realtime.events import (
     MeetingUpdated,
 )
 
 __all__ = [
+    "MAX_ITEMS",
+    "MAX_MATERIALS",
     "AgendaLine",
     "Convocation",
     "check_convocation",
@@ -55,157 +65,33 @@ __all__ = [
     "lock_meeting",
     "notify_updated",
     "require_chair",
+    "require_presiding",
     "require_reader",
 ]
 
-MAX_ITEMS = 30
-MAX_MATERIALS = 30
 AGENDA_FILES = N_(
     "An agenda item with documents cannot be taken off the agenda: remove them first."
 )
 
 
-@dataclass(frozen=True)
-class AgendaLine:
-    title: str
-    theme_id: int
-    minutes: int = 15
-
-
-@dataclass(frozen=True)
-class Convocation:
-    """A convening form's values, as parsed (not yet checked)."""
-
-    title: str
-    zone_ids: list[int]
-    starts_at: datetime | None
-    items: list[AgendaLine]
-    description: str = ""
-    place: str = ""
-    video_url: str = ""
-    quorum: int | None = None
-    public: bool = False
-    materials: list[tuple[str, str]] = field(default_factory=list)  # (title, url)
-    secretary_email: str = ""  # who takes the notes and writes the verbale
-
-
-def _check_url(url: str, field_name: str) -> str:
-    url = url.strip()
-    if (url and not (url.startswith("https://") or url.startswith("http://"))) or len(url) > 500:
-        raise ActionError(N_("The address must start with https:// or http://."), field=field_name)
-    if any(c.isspace() for c in url):
-        raise ActionError(N_("The address must start with https:// or http://."), field=field_name)
-    return url
-
-
-def _check_title(title: str, field_name: str = "title") -> str:
-    title = " ".join(title.split())
-    if len(title) < 3:
-        raise ActionError(N_("The title must be at least 3 characters long."), field=field_name)
-    if len(title) > 200:
-        raise ActionError(N_("The title must be at most 200 characters long."), field=field_name)
-    return title
-
-
-async def check_convocation(
-    uow: UnitOfWork, user: User, form: Convocation, *, kept_zones: Collection[int] = ()
-) -> Convocation:
-    """The convocation with clean values, or the error of every field refused:
-    :class:`~collab.errors.InvalidFields` (a form shows them all at once), whose
-    own message and field are the first's. A zone ``user`` may not convene is
-    a 403 at once. Rows are named ``item-<n>`` and ``material-<n>`` (from 0).
-
-    ``kept_zones``: zones an edited meeting convenes already, which its chair
-    may keep even when they are not theirs to convene (a joint meeting).
-    """
-    problems: list[ActionError] = []
-
-    def checked(check: Callable[[], str], fallback: str) -> str:
-        try:
-            return check()
-        except ActionError as error:
-            problems.append(error)
-            return fallback
-
-    title = checked(lambda: _check_title(form.title), form.title)
-    if not form.zone_ids:
-        problems.append(ActionError(N_("Choose at least one zone."), field="zones"))
-    for zone_id in form.zone_ids:
-        if zone_id not in kept_zones and not can(user, Action.CONVENE, zone_id):
-            raise PermissionDenied(N_("You may convene meetings of your own zone only."))
-    if form.starts_at is None:
-        problems.append(
-            ActionError(N_("Give the date and time of the meeting."), field="starts_at")
-        )
-    elif form.starts_at < utcnow() - timedelta(days=1):
-        problems.append(ActionError(N_("The meeting cannot start in the past."), field="starts_at"))
-    if not form.place.strip() and not form.video_url.strip():
-        problems.append(ActionError(N_("Give a place, a video-call link, or both."), field="place"))
-    elif len(form.place) > 200:
-        problems.append(ActionError(N_("The place is too long."), field="place"))
-    video_url = checked(lambda: _check_url(form.video_url, "video_url"), "")
-    if len(form.description) > 5000:
-        problems.append(ActionError(N_("The description is too long."), field="description"))
-    items = await _check_items(uow, form, problems)
-    if form.quorum is not None and not 1 <= form.quorum <= 1000:
-        problems.append(ActionError(N_("The quorum must be a number of comuni."), field="quorum"))
-    materials = []
-    for n, (m_title, m_url) in enumerate(form.materials):
-        row = f"material-{n}"
-        clean_title = checked(lambda: _check_title(m_title, row), m_title)  # noqa: B023
-        clean_url = checked(lambda: _check_url(m_url, row), m_url)  # noqa: B023
-        if not clean_url:
-            problems.append(ActionError(N_("Each material needs an address."), field=row))
-        materials.append((clean_title, clean_url))
-    secretary_email = form.secretary_email.strip().lower()
-    if secretary_email:
-        secretary = await uow.session.scalar(select(User).where(User.email == secretary_email))
-        if secretary is None or not secretary.active or not may_read(secretary, form.zone_ids):
-            problems.append(ActionError(
-                N_("The secretary must be a user who can follow the meeting."), field="secretary"
-            ))  # fmt: skip
-    if problems:
-        raise InvalidFields(problems)
-    return Convocation(
-        title=title, zone_ids=sorted(set(form.zone_ids)), starts_at=form.starts_at, items=items,
-        description=form.description.strip(), place=" ".join(form.place.split()),
-        video_url=video_url, quorum=form.quorum, public=form.public, materials=materials,
-        secretary_email=secretary_email,
-    )  # fmt: skip
-
-
-async def _check_items(
-    uow: UnitOfWork, form: Convocation, problems: list[ActionError]
-) -> list[AgendaLine]:
-    """The agenda's clean lines; what is wrong goes to ``problems``, one per row."""
-    if not form.items:
-        problems.append(ActionError(N_("The agenda needs at least one item."), field="items"))
-    if len(form.items) > MAX_ITEMS or len(form.materials) > MAX_MATERIALS:
-        problems.append(ActionError(N_("Too many agenda items or materials."), field="items"))
-        return []
-    themes = {
-        t.id: t
-        for t in await uow.session.scalars(
-            select(Theme).where(Theme.id.in_([i.theme_id for i in form.items]))
-        )
-    }
-    items = []
-    for n, line in enumerate(form.items):
-        row = f"item-{n}"
-        theme = themes.get(line.theme_id)
-        try:
-            if theme is None or not theme.active:
-                raise ActionError(N_("Each agenda item needs a theme in use."), field=row)
-            if not 1 <= line.minutes <= 480:
-                raise ActionError(N_("An agenda item lasts from 1 to 480 minutes."), field=row)
-            items.append(AgendaLine(_check_title(line.title, row), line.theme_id, line.minutes))
-        except ActionError as error:
-            problems.append(error)
-    return items
+async def _set_heading(uow: UnitOfWork, user: User, meeting: Meeting, clean: Convocation) -> None:
+    """The session's heading: body, chair (the convener unless named), vice chair,
+    session number, type and call, and the notice."""
+    meeting.body_id = clean.body_id
+    chair = await user_by_email(uow, clean.chair_email) if clean.chair_email else user
+    vice = await user_by_email(uow, clean.vice_chair_email) if clean.vice_chair_email else None
+    meeting.chair_id = chair.id if chair else user.id
+    meeting.vice_chair_id = vice.id if vice else None
+    meeting.session_number = clean.session_number
+    meeting.session_type = SessionType(clean.session_type)
+    meeting.call = clean.call
+    meeting.notice_date = clean.notice_date
+    meeting.notice_protocol = clean.notice_protocol
 
 
 async def do_convene(uow: UnitOfWork, user: User, form: Convocation) -> Meeting:
-    """Convene a meeting; its convener chairs it. Every member of its zones sees it."""
+    """Convene a meeting; its convener chairs it unless the form names the chair.
+    Every member of its zones sees it."""
     clean = await check_convocation(uow, user, form)
     assert clean.starts_at is not None
     meeting = Meeting(
@@ -214,6 +100,7 @@ async def do_convene(uow: UnitOfWork, user: User, form: Convocation) -> Meeting:
         convened_by_id=user.id, chair_id=user.id, quorum=clean.quorum,
         public_token=secrets.token_urlsafe(16) if clean.public else None, revision=0,
     )  # fmt: skip
+    await _set_heading(uow, user, meeting, clean)
     if clean.secretary_email:
         meeting.secretary_id = await uow.session.scalar(
             select(User.id).where(User.email == clean.secretary_email)
@@ -244,23 +131,27 @@ async def do_convene(uow: UnitOfWork, user: User, form: Convocation) -> Meeting:
 
 
 async def do_edit(uow: UnitOfWork, user: User, meeting_id: int, form: Convocation) -> Room:
-    """Change a convened meeting: details, date, zones and agenda (not once opened).
+    """Change a convened meeting: details, date, zones, agenda and the session's
+    heading (not once opened).
 
     The lock bumps the revision once: the SEQUENCE calendars compare. The
-    quorum, the public link, the secretary and the materials stay as they are.
+    quorum, the public link, the secretary and the materials stay as they are
+    (a meeting given a body takes the body's quorum).
     """
     room = await lock_meeting(uow, meeting_id)
     require_chair(user, room)
     require_state(room, MeetingState.CONVOCATA)
     meeting, before = room.meeting, room.zone_ids
-    wanted = replace(form, quorum=meeting.quorum, materials=[], secretary_email="")
-    clean = await check_convocation(uow, user, wanted, kept_zones=before)
+    quorum = meeting.quorum if form.body_id is None else None
+    wanted = replace(form, quorum=quorum, materials=[], secretary_email="")
+    clean = await check_convocation(uow, user, wanted, kept_zones=before, kept_body=meeting.body_id)
     assert clean.starts_at is not None
     if any(not can(user, Action.CONVENE, z) for z in before - set(clean.zone_ids)):
         raise PermissionDenied(N_("You may convene meetings of your own zone only."))
     meeting.title, meeting.description = clean.title, clean.description
     meeting.place, meeting.video_url = clean.place, clean.video_url
-    meeting.starts_at = clean.starts_at
+    meeting.starts_at, meeting.quorum = clean.starts_at, quorum
+    await _set_heading(uow, user, meeting, clean)
     await _set_zones(uow, meeting_id, before, set(clean.zone_ids))
     await _set_agenda(uow, room, clean.items)
     audit(uow.session, user, "meeting.edited", meeting, zones=clean.zone_ids)
@@ -341,14 +232,34 @@ def require_reader(user: User | None, room: Room) -> None:
     """Refuse who may not follow the meeting as if it did not exist (404),
     before any other check: nothing about it (its state, who chairs it) may
     tell them more than a meeting id that was never used."""
-    if not may_read(user, room.zone_ids):
-        raise NotFound(N_("This meeting does not exist."))
+    if may_read(user, room.zone_ids):
+        return
+    # The body's members, the chair and the vice chair follow it wherever they are from.
+    named = (room.meeting.chair_id, room.meeting.vice_chair_id)
+    if user is not None and user.active and (room.member_of(user) or user.id in named):
+        return
+    raise NotFound(N_("This meeting does not exist."))
 
 
 def require_chair(user: User, room: Room) -> None:
+    """Manage the meeting: edit, cancel, its public link, its documents."""
     require_reader(user, room)
     if not may_chair(user, room.meeting, room.zone_ids):
         raise PermissionDenied(N_("Only the chair of the meeting can do this."))
+
+
+def require_presiding(user: User, room: Room) -> None:
+    """Preside (:func:`collab.meetings.rules.may_preside`): open and close the
+    meeting, move the agenda, open and close votes."""
+    if room.meeting.body_id is None:  # no designated chair: as before
+        require_chair(user, room)
+        return
+    require_reader(user, room)
+    if not may_preside(user, room.meeting, room.zone_ids, room.chair_present):
+        raise PermissionDenied(
+            N_("Only the chair of the meeting, or the vice chair while the chair is absent, "
+               "can do this.")
+        )  # fmt: skip
 
 
 def require_state(room: Room, *states: MeetingState) -> None:
@@ -377,20 +288,32 @@ def notify_updated(uow: UnitOfWork, room: Room) -> None:
 
 
 async def do_open(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
-    """Open the meeting: it goes in corso on its first item; the quorum is fixed now."""
+    """Open the meeting: it goes in corso on its first item; the quorum is fixed now.
+
+    A meeting without a body is chaired by whoever opens it, with the quorum
+    set at convening (or a majority of the comuni); a body's meeting by its
+    designated chair (or vice chair), with the body's quorum. Either way the
+    opening's count (members, present, required, held) is kept in
+    ``Meeting.opening`` and the meeting's log.
+    """
     room = await lock_meeting(uow, meeting_id)
-    require_chair(user, room)
+    require_presiding(user, room)
     require_state(room, MeetingState.CONVOCATA)
     now = utcnow()
     meeting = room.meeting
     meeting.state = MeetingState.IN_CORSO
     meeting.opened_at = now
-    meeting.chair_id = user.id
-    if meeting.quorum is None:
-        meeting.quorum = majority_quorum(len(room.comuni))
+    if meeting.body_id is None:
+        meeting.chair_id = user.id
+        if meeting.quorum is None:
+            meeting.quorum = majority_quorum(len(room.comuni))
+    present = len(room.present_member_ids)
+    meeting.opening = {"members": len(room.member_names), "present": present,
+                       "required": room.quorum, "held": present >= room.quorum}  # fmt: skip
     if room.items:
         room.items[0].opened_at = now
     audit(uow.session, user, "meeting.opened", meeting)
+    log(uow, meeting_id, user, "opened", at=now, **meeting.opening)
     notify_updated(uow, room)
     return room
 
@@ -409,7 +332,7 @@ async def do_cancel(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
 async def do_set_item(uow: UnitOfWork, user: User, meeting_id: int, item_id: int) -> Room:
     """Move to agenda item ``item_id`` (of this meeting): it becomes the current one."""
     room = await lock_meeting(uow, meeting_id)
-    require_chair(user, room)
+    require_presiding(user, room)
     require_state(room, MeetingState.IN_CORSO)
     target = next((i for i in room.items if i.id == item_id), None)
     if target is None:
@@ -423,6 +346,7 @@ async def do_set_item(uow: UnitOfWork, user: User, meeting_id: int, item_id: int
     if target.opened_at is None:
         target.opened_at = now
     target.closed_at = None
+    log(uow, meeting_id, user, "item", at=now, item_id=target.id, title=target.title)
     notify_updated(uow, room)
     return room
 

@@ -1,24 +1,18 @@
 """Meeting pages: the list of meetings a user follows, the convening form, and
 the same form to edit a meeting that has not started.
 
-The form's raw values live in :class:`ConveneForm`, so a refused submission
-re-renders exactly what the user typed; :meth:`ConveneForm.convocation` turns
-them into the domain's :class:`~collab.meetings.actions.Convocation` (a value
-that cannot even be parsed, a date or a number, is an ``ActionError`` on its
-field) and :func:`collab.meetings.actions.do_convene` checks the rest.
+The form's raw values live in :class:`~collab.meetings.convene_form.ConveneForm`,
+so a refused submission re-renders exactly what the user typed.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -29,161 +23,13 @@ from collab.errors import ActionError, InvalidFields, PermissionDenied
 from collab.forums.queries import paginate
 from collab.i18n import N_
 from collab.meetings import actions
-from collab.meetings.actions import AgendaLine, Convocation
-from collab.meetings.models import Meeting, MeetingState, MeetingZone
+from collab.meetings.convene_form import MAX_FIELDS, ConveneForm
+from collab.meetings.models import BodyMember, Meeting, MeetingState, MeetingZone, VotingBody
 from collab.meetings.room import Room
 from collab.models import Theme, User, Zone
 from collab.permissions import TABLE, Action, Relation, can
-from collab.templating import ROME
 
 __all__ = ["ConveneForm", "convene", "convene_page", "edit", "edit_page", "meetings_list", "routes"]
-
-DEFAULT_MINUTES = "15"
-MAX_FIELDS = 200  # the form's fields with every row it may have (actions.MAX_ITEMS...)
-ROW_ACTION = re.compile(r"(add|remove|up|down)-(item|material)(?:-(\d{1,2}))?")
-
-
-def _blank(kind: str) -> dict[str, str]:
-    if kind == "item":
-        return {"title": "", "theme": "", "minutes": DEFAULT_MINUTES}
-    return {"title": "", "url": ""}
-
-
-@dataclass
-class ConveneForm:
-    """The convening form as typed: strings, so it can be shown again unchanged.
-
-    Its agenda and materials are rows the user adds, removes and moves: with
-    JavaScript in place (``static/js/convene.js``), without it by the submit
-    buttons named ``row`` (:meth:`apply`), which re-render the form as typed.
-    """
-
-    title: str = ""
-    description: str = ""
-    zone_ids: set[int] = field(default_factory=set)
-    starts_at: str = ""  # <input type="datetime-local">: Europe/Rome wall time
-    place: str = ""
-    video_url: str = ""
-    quorum: str = ""
-    public: bool = False
-    secretary: str = ""  # an email
-    items: list[dict[str, str]] = field(default_factory=list)  # title, theme, minutes
-    materials: list[dict[str, str]] = field(default_factory=list)  # title, url
-    focus: str = ""  # the id of the field to focus after a row action
-
-    @classmethod
-    def blank(cls) -> ConveneForm:
-        return cls()._padded()
-
-    @classmethod
-    def of_room(cls, room: Room) -> ConveneForm:
-        """The form of a convened meeting as it stands (the fields an edit changes)."""
-        meeting = room.meeting
-        return cls(
-            title=meeting.title, description=meeting.description, zone_ids=room.zone_ids,
-            starts_at=meeting.starts_at.astimezone(ROME).strftime("%Y-%m-%dT%H:%M"),
-            place=meeting.place, video_url=meeting.video_url,
-            items=[{"title": i.title, "theme": str(i.theme_id), "minutes": str(i.minutes)}
-                   for i in room.items],
-        )._padded()  # fmt: skip
-
-    @classmethod
-    def from_data(cls, data: FormData) -> ConveneForm:
-        """The form as sent, every row kept (blank ones too: one was just added)."""
-        zone_ids = {
-            int(v)
-            for v in data.getlist("zones")
-            if isinstance(v, str) and v.isascii() and v.isdigit()
-        }
-        items = [
-            {k: web.field(data, f"item-{n}-{k}").strip() for k in ("title", "theme", "minutes")}
-            for n in range(actions.MAX_ITEMS)
-            if f"item-{n}-title" in data
-        ]
-        materials = [
-            {k: web.field(data, f"material-{n}-{k}").strip() for k in ("title", "url")}
-            for n in range(actions.MAX_MATERIALS)
-            if f"material-{n}-title" in data
-        ]
-        return cls(
-            title=web.field(data, "title"), description=web.field(data, "description"),
-            zone_ids={z for z in zone_ids if z < 2**31}, starts_at=web.field(data, "starts_at"),
-            place=web.field(data, "place"), video_url=web.field(data, "video_url"),
-            quorum=web.field(data, "quorum").strip(), public=web.field(data, "public") == "1",
-            secretary=web.field(data, "secretary").strip(), items=items, materials=materials,
-        )  # fmt: skip
-
-    def _padded(self) -> ConveneForm:
-        """At least one row of each kind: a form always offers one to fill."""
-        self.items = self.items or [_blank("item")]
-        self.materials = self.materials or [_blank("material")]
-        return self
-
-    def compact(self) -> ConveneForm:
-        """Blank rows dropped (they mean nothing): what is submitted, numbered as
-        :func:`collab.meetings.actions.check_convocation` names the rows."""
-        self.items = [i for i in self.items if i.get("title")]
-        self.materials = [m for m in self.materials if any(m.values())]
-        return self
-
-    def apply(self, action: str) -> bool:
-        """Add, remove or move a row as the button ``action`` says (``add-item``,
-        ``remove-material-2``, ``up-item-3``...); False if it says nothing."""
-        match = ROW_ACTION.fullmatch(action)
-        if match is None:
-            return False
-        verb, kind, raw = match.groups()
-        rows = self.items if kind == "item" else self.materials
-        limit = actions.MAX_ITEMS if kind == "item" else actions.MAX_MATERIALS
-        at = int(raw) if raw is not None else -1
-        if verb == "add" and len(rows) < limit:
-            rows.append(_blank(kind))
-            self.focus = f"{kind}-{len(rows) - 1}-title"
-        elif verb == "remove" and 0 <= at < len(rows):
-            del rows[at]
-            self.focus = f"add-{kind}"
-        elif verb in ("up", "down") and 0 <= at < len(rows):
-            to = at - 1 if verb == "up" else at + 1
-            if 0 <= to < len(rows):
-                rows[at], rows[to] = rows[to], rows[at]
-                self.focus = f"{kind}-{to}-title"
-        self._padded()
-        return True
-
-    def convocation(self) -> tuple[Convocation, list[ActionError]]:
-        """The domain's value, and the errors of what does not even parse (a date).
-
-        A number that does not parse is passed on as 0, which the domain refuses
-        with the same message on the same row."""
-        problems: list[ActionError] = []
-        try:
-            starts_at = _rome_to_utc(self.starts_at)
-        except ActionError as error:
-            problems.append(error)
-            starts_at = None
-        items = [
-            AgendaLine(row["title"], _number(row["theme"]) or 0,
-                       _number(row["minutes"] or DEFAULT_MINUTES) or 0)
-            for row in self.items
-            if row["title"]
-        ]  # fmt: skip
-        quorum = (_number(self.quorum) or 0) if self.quorum else None
-        convocation = Convocation(
-            title=self.title, zone_ids=sorted(self.zone_ids), starts_at=starts_at, items=items,
-            description=self.description, place=self.place,
-            video_url=self.video_url, quorum=quorum, public=self.public,
-            materials=[(m["title"], m["url"]) for m in self.materials if any(m.values())],
-            secretary_email=self.secretary,
-        )  # fmt: skip
-        return convocation, problems
-
-
-def _number(raw: str) -> int | None:
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
-
-
-def _rome_to_utc(raw: str) -> datetime | None:
-    return web.rome_to_utc(raw, "starts_at")
 
 
 async def _meeting_zones(session: AsyncSession, meeting_ids: list[int]) -> dict[int, list[Zone]]:
@@ -219,7 +65,16 @@ def _readable(user: User) -> ColumnElement[bool]:
         allowed.append(theirs)
     if Relation.OTHER_ZONE in relations:
         allowed.append(and_(convened, ~theirs) if user.zone_id is not None else convened)
-    return or_(*allowed) if allowed else false()
+    # As collab.meetings.actions.require_reader: the body's members, the chair, the vice.
+    allowed.append(Meeting.chair_id == user.id)
+    allowed.append(Meeting.vice_chair_id == user.id)
+    allowed.append(
+        exists().where(
+            BodyMember.body_id == Meeting.body_id, BodyMember.user_id == user.id,
+            BodyMember.active,
+        )
+    )  # fmt: skip
+    return or_(*allowed)
 
 
 async def meetings_list(request: Request) -> Response:
@@ -259,19 +114,27 @@ async def meetings_list(request: Request) -> Response:
 
 
 async def _form_choices(
-    request: Request, user: User, kept: set[int] | frozenset[int] = frozenset()
-) -> dict[str, Any]:
+    request: Request, user: User, kept: set[int] | frozenset[int] = frozenset(),
+    kept_body: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The zones ``user`` may convene, or keep (``kept``: an edited meeting's),
-    403 if none, and the themes in use."""
+    403 if none, the themes and the bodies in use (and ``kept_body``)."""
     async with web.db(request).session() as session:
         zones = list(await session.scalars(select(Zone).order_by(Zone.number)))
         themes = list(
             await session.scalars(select(Theme).where(Theme.active).order_by(Theme.position))
         )
+        bodies = list(
+            await session.scalars(
+                select(VotingBody)
+                .where(VotingBody.active | (VotingBody.id == kept_body))
+                .order_by(VotingBody.name)
+            )
+        )
     zones = [z for z in zones if z.id in kept or can(user, Action.CONVENE, z.id)]
     if not zones:
         raise PermissionDenied(N_("You are not allowed to convene meetings."))
-    return {"zones": zones, "themes": themes,
+    return {"zones": zones, "themes": themes, "bodies": bodies,
             "max_items": actions.MAX_ITEMS, "max_materials": actions.MAX_MATERIALS}  # fmt: skip
 
 
@@ -363,7 +226,7 @@ async def _editable(request: Request, user: User) -> tuple[Room, dict[str, Any]]
         room = await actions.get_readable_room(session, user, request.path_params["id"])
     actions.require_chair(user, room)
     actions.require_state(room, MeetingState.CONVOCATA)
-    choices = await _form_choices(request, user, room.zone_ids)
+    choices = await _form_choices(request, user, room.zone_ids, room.meeting.body_id)
     return room, {**choices, "meeting": room.meeting}
 
 

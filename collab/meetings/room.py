@@ -34,6 +34,7 @@ from collab.meetings.models import (
     VotingBody,
 )
 from collab.meetings.rules import meeting_zone_ids
+from collab.meetings.tally import Member, majority_quorum, required_present
 from collab.models import Comune, User, Zone
 
 __all__ = ["Room", "VoteView", "load_room", "meeting_zone_ids"]
@@ -75,6 +76,7 @@ class Room:
     body: VotingBody | None = None
     people: list[BodyMember] = field(default_factory=list)  # active members of a body of people
     log: list[MeetingLog] = field(default_factory=list)  # in order
+    vice_chair: User | None = None
 
     @property
     def by_people(self) -> bool:
@@ -96,6 +98,12 @@ class Room:
             return self.present_ids
         here = {a.user_id for a in self.attendance if a.comune_id is None and a.left_at is None}
         return {m.id for m in self.people if m.user_id in here}
+
+    @property
+    def chair_present(self) -> bool:
+        """The designated chair is checked in (for a comune, as a member or a guest)."""
+        chair = self.meeting.chair_id
+        return any(a.user_id == chair and a.left_at is None for a in self.attendance)
 
     def member_of(self, user: User | None) -> BodyMember | None:
         """``user``'s membership of this meeting's body of people, if any."""
@@ -166,9 +174,25 @@ class Room:
 
     @property
     def quorum(self) -> int:
-        from collab.meetings.tally import majority_quorum
+        """Members present for the meeting to deliberate: of a body, its structural
+        quorum of the call (:func:`collab.meetings.tally.required_present`);
+        otherwise the meeting's own, or a majority of the convened comuni."""
+        body = self.body
+        if body is None:
+            return self.meeting.quorum or majority_quorum(len(self.comuni))
+        if self.meeting.call == 2:
+            num, den = body.second_call_quorum_num, body.second_call_quorum_den
+            return required_present(len(self.member_names), num, den,
+                                    body.second_call_quorum_above)  # fmt: skip
+        return required_present(len(self.member_names), body.quorum_num, body.quorum_den,
+                                body.quorum_above)  # fmt: skip
 
-        return self.meeting.quorum or majority_quorum(len(self.comuni))
+    def members(self) -> list[Member]:
+        """The members of a vote, for :func:`collab.meetings.tally.tally`: comuni
+        with their population, or the body's people (by name, in order)."""
+        if self.by_people:
+            return [Member(m.user.name) for m in self.people]
+        return [Member(c.name, c.population) for c in self.comuni]
 
     @property
     def quorum_held(self) -> bool:
@@ -305,6 +329,7 @@ async def load_room(session: AsyncSession, meeting_id: int) -> Room | None:
         )
     )
     verbale = await session.scalar(select(Verbale).where(Verbale.meeting_id == meeting_id))
+    vice_chair = await session.get(User, meeting.vice_chair_id) if meeting.vice_chair_id else None
     log = list(
         await session.scalars(
             select(MeetingLog)
@@ -328,4 +353,5 @@ async def load_room(session: AsyncSession, meeting_id: int) -> Room | None:
         body=body,
         people=people,
         log=log,
+        vice_chair=vice_chair,
     )

@@ -17,7 +17,14 @@ from collab.meetings.models import Meeting, MeetingDelegate, MeetingZone
 from collab.models import User
 from collab.permissions import Action, can_in_zones
 
-__all__ = ["may_chair", "may_read", "may_take_notes", "meeting_zone_ids", "voting_comune"]
+__all__ = [
+    "may_chair",
+    "may_preside",
+    "may_read",
+    "may_take_notes",
+    "meeting_zone_ids",
+    "voting_comune",
+]
 
 
 async def meeting_zone_ids(session: AsyncSession, meeting_id: int) -> set[int]:
@@ -38,11 +45,32 @@ def may_chair(user: User | None, meeting: Meeting, zone_ids: Collection[int]) ->
     return can_in_zones(user, Action.CONVENE, zone_ids)
 
 
-def may_take_notes(user: User | None, meeting: Meeting, zone_ids: Collection[int]) -> bool:
-    """The live notes and the verbale: whoever may chair, and the meeting's secretary."""
+def may_preside(
+    user: User | None, meeting: Meeting, zone_ids: Collection[int], chair_present: bool
+) -> bool:
+    """Preside: open and close the meeting, move the agenda, open and close votes.
+
+    A meeting of a body: its designated chair, or the vice chair while the
+    chair is not checked in (``chair_present``). A meeting without a body keeps
+    the older rule: whoever may chair it (:func:`may_chair`).
+    """
     if user is None or not user.active:
         return False
-    return user.id == meeting.secretary_id or may_chair(user, meeting, zone_ids)
+    if meeting.body_id is None:
+        return may_chair(user, meeting, zone_ids)
+    if user.id == meeting.chair_id:
+        return True
+    return user.id == meeting.vice_chair_id and not chair_present
+
+
+def may_take_notes(user: User | None, meeting: Meeting, zone_ids: Collection[int]) -> bool:
+    """The live notes and the verbale: whoever may chair (CMTo staff act as
+    secretary), the meeting's secretary, and its chair and vice chair."""
+    if user is None or not user.active:
+        return False
+    if user.id in (meeting.secretary_id, meeting.chair_id, meeting.vice_chair_id):
+        return True
+    return may_chair(user, meeting, zone_ids)
 
 
 def voting_comune(
