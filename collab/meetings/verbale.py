@@ -255,6 +255,15 @@ def draft(record: Record, locale: str = "it", template: str = "") -> str:
     return render("", record, locale)
 
 
+def _voters(outcome: Outcome) -> str:
+    """Who cast each comune's ballot, "Airasca (Mario Rossi); Cumiana (Paola Ferri)";
+    "" for a secret vote or a body of people (the name is the voter's)."""
+    if outcome.secret:
+        return ""
+    cast = [outcome.voter(name) for name in sorted(outcome.cast_by, key=str.casefold)]
+    return "; ".join(text for text in cast if text.endswith(")"))
+
+
 def context_of(record: Record, locale: str) -> dict[str, Any]:
     """The values a verbale template sees: the record with its dates and wordings
     ready to print (see :mod:`collab.meetings.verbale_template`)."""
@@ -280,6 +289,7 @@ def context_of(record: Record, locale: str) -> dict[str, Any]:
             "secret": v.outcome.secret, "roll_call": roll_call(v.outcome, _, ngettext),
             "majority": majority_line(v.outcome, _, ngettext) if v.outcome.members else "",
             "double": double_line(v.outcome, _, ngettext, locale),
+            "voters": _voters(v.outcome),
             "result": outcome_text(v.outcome, _), "approved": v.outcome.approved,
             "quorum": v.outcome.quorum, "present": len(v.outcome.present),
             "quorum_held": v.outcome.quorum_held, "without_quorum": v.without_quorum,

@@ -19,7 +19,8 @@ name is an error (``StrictUndefined``), not an empty string. What it sees:
 - ``items``: ``number``, ``title``, ``theme``, ``notes``, ``speeches``
   (``speaker``, ``comune``, ``at``, ``length``) and ``votes`` (``motion``,
   ``point``, ``text`` the dispositivo, ``method``, ``method_text``,
-  ``secret``, ``roll_call``, ``majority``, ``double``, ``result``,
+  ``secret``, ``roll_call``, ``majority``, ``double``, ``voters`` (who cast
+  each comune's ballot), ``result``,
   ``approved``, ``quorum``, ``present``, ``quorum_held``, ``without_quorum``,
   ``opened``, ``closed``, ``opened_by``, ``closed_by``);
 - ``log``: the chair's actions (``time``, ``text``); ``movements``: who

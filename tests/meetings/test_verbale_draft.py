@@ -181,7 +181,7 @@ def test_each_vote_states_subject_dispositivo_method_quorum_result_and_outcome()
     lines = draft(_record()).splitlines()
     outcome = _outcome()
     start = lines.index("**OGGETTO**: Parere sul Piano strategico")
-    vote = [line for line in lines[start:] if line][:7]
+    vote = [line for line in lines[start:] if line][:8]
     assert vote[1] == "Si **esprime parere favorevole**."  # the dispositivo is Markdown
     assert vote[2] == (
         "Il presidente pone in votazione la proposta in modo palese, per appello nominale. "
@@ -190,7 +190,11 @@ def test_each_vote_states_subject_dispositivo_method_quorum_result_and_outcome()
     assert vote[3].startswith("Numero legale: 3 presenti richiesti; maggioranza: ")
     assert vote[4].startswith(roll_call(outcome, IT.gettext, IT.ngettext) + ".")
     assert "della popolazione" in vote[4]  # the double majority's line
-    assert vote[5] == f"**Esito**: {outcome_text(outcome, IT.gettext)}."
+    # Comuni by name with who voted for them (only where someone did).
+    assert vote[5] == (
+        "Hanno espresso il voto per i comuni: Airasca (Mario Rossi); Frossasco (Sara Conti)."
+    )
+    assert vote[6] == f"**Esito**: {outcome_text(outcome, IT.gettext)}."
 
 
 def test_chair_actions_and_signatures_close_the_draft() -> None:
@@ -238,6 +242,17 @@ def test_plurals_follow_the_numbers_in_both_languages() -> None:
     assert "**Absent (2)**: Cumiana, Vigone." in english
     assert "The quorum is not reached: 1 member present, 2 required." in english
     assert "Having ascertained the quorum (4 members present, 3 required)" in draft(_record(), "en")
+
+
+def test_a_secret_vote_names_nobody() -> None:
+    secret = _outcome(secret=True)
+    vote = VoteRecord("Nomina", secret, method=VoteMethod.SECRET)
+    text = draft(_record(items=[ItemRecord("Nomine", "Governance", votes=[vote])]))
+    assert "Il presidente pone in votazione la proposta a scrutinio segreto." in text
+    assert roll_call(secret, IT.gettext, IT.ngettext) + "." in text
+    for name in ("Mario Rossi", "Sara Conti"):
+        assert name not in text.split("## 1. Nomine")[1].split("## Entrate")[0]
+    assert "Hanno espresso il voto" not in text
 
 
 def test_a_body_of_people_lists_names_with_titles() -> None:

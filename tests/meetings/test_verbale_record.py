@@ -161,6 +161,9 @@ async def test_the_draft_is_written_from_the_body_s_record(db: Database, world: 
     outcome = thaw(vote.result)
     assert roll_call(outcome, IT.gettext, IT.ngettext) + "." in lines
     assert f"**Esito**: {outcome_text(outcome, IT.gettext)}." in lines
+    assert (
+        "Hanno espresso il voto per i comuni: Cumiana (Portavoce5); Pinerolo (Sindaco5)." in lines
+    )
     (action,) = [ln for ln in lines if "apre la votazione su" in ln]
     assert action.endswith(" — Portavoce5 apre la votazione su: Parere sul Piano strategico.")
     signatures = "| Portavoce di zona, sindaco di Cumiana | Città metropolitana di Torino |"
