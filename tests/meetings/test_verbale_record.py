@@ -7,8 +7,11 @@ On SQLite by default, on PostgreSQL with ``DATABASE_URL`` (tests/dbs.py).
 
 from __future__ import annotations
 
+import io
+from collections.abc import Awaitable, Callable
 from datetime import date
 
+from pypdf import PdfReader
 from sqlalchemy import select, update
 
 from collab.db import Database
@@ -18,7 +21,6 @@ from collab.meetings.models import (
     BodyKind,
     BodyZone,
     Meeting,
-    MeetingLog,
     SessionType,
     Verbale,
     Vote,
@@ -27,9 +29,12 @@ from collab.meetings.models import (
 )
 from collab.meetings.room import load_room
 from collab.meetings.tally import outcome_text, roll_call, thaw
-from collab.models import Comune, utcnow
+from collab.models import Comune
 from tests.conftest import World
+from tests.helpers import Client, parse, text_of
 from tests.meetings.scene import comune_id, convene, zone_ids
+
+Login = Callable[[str], Awaitable[Client]]
 
 IT = translations("it")
 
@@ -82,12 +87,7 @@ async def _held(db: Database, world: World, body_id: int) -> int:
         await uow.session.execute(
             update(Vote).where(Vote.id == vote.id).values(
                 text="Si **esprime parere favorevole** al Piano.", method=VoteMethod.ELECTRONIC,
-                opened_by_id=chair.id,
             )
-        )  # fmt: skip
-        uow.session.add(
-            MeetingLog(meeting_id=meeting.id, at=utcnow(), actor_id=chair.id,
-                       action="vote_opened", detail={"vote_id": vote.id, "motion": vote.motion})
         )  # fmt: skip
     async with db.transaction() as uow:
         await voting.do_cast_ballot(uow, mayor, meeting.id, vote.id, "favorevole")
@@ -164,8 +164,10 @@ async def test_the_draft_is_written_from_the_body_s_record(db: Database, world: 
     assert (
         "Hanno espresso il voto per i comuni: Cumiana (Portavoce5); Pinerolo (Sindaco5)." in lines
     )
-    (action,) = [ln for ln in lines if "apre la votazione su" in ln]
-    assert action.endswith(" — Portavoce5 apre la votazione su: Parere sul Piano strategico.")
+    # The chair's actions, from the meeting log the actions write.
+    actions = [ln.split(" — ", 1)[1] for ln in lines if ln.startswith("- ") and " — " in ln]
+    assert "Portavoce5 apre la votazione su: Parere sul Piano strategico." in actions
+    assert "Portavoce5 chiude la votazione su: Parere sul Piano strategico." in actions
     signatures = "| Portavoce di zona, sindaco di Cumiana | Città metropolitana di Torino |"
     assert lines[-2:] == ["| Portavoce5 | Staff |", signatures]
 
@@ -205,3 +207,25 @@ async def test_a_meeting_without_a_body_keeps_the_convened_comuni(
     (present,) = [ln for ln in lines if ln.startswith("**Presente (")]
     assert present.endswith("**: Pinerolo (Sindaco5).")
     assert not any(ln.startswith("*Tema:") for ln in lines)
+
+
+async def test_the_pdf_of_the_body_s_verbale_is_pdf_a_with_its_heading_once(
+    db: Database, world: World, login_as: Login
+) -> None:
+    meeting_id = await _held(db, world, await _body(db))
+    chair = await login_as("portavoce5")
+    response = await chair.get(f"/meetings/{meeting_id}/verbale.pdf")
+    assert response.status_code == 200
+    reader = PdfReader(io.BytesIO(response.content))
+    heading = "Verbale della seduta n. 4 — Assemblea dei sindaci ZO 5"
+    pages = [" ".join((page.extract_text() or "").split()) for page in reader.pages]
+    # The body's heading, no meeting header above it; on later pages, the running header.
+    assert pages[0].startswith(heading) and pages[0].count(heading) == 1
+    assert all(page.count(heading) == 1 for page in pages[1:])
+    assert reader.metadata is not None and reader.metadata.title == heading
+    assert "/StructTreeRoot" in reader.trailer["/Root"]
+    xmp = reader.xmp_metadata
+    assert xmp is not None and 'pdfaid:part="3"' in xmp.rdf_root.toxml()
+    page = await chair.get(f"/meetings/{meeting_id}/verbale")
+    assert parse(page).select_one("article#verbale .verbale-head") is None
+    assert text_of(page, "article#verbale .verbale-body h1") == heading
