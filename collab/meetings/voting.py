@@ -138,9 +138,7 @@ async def do_close_vote(uow: UnitOfWork, user: User, meeting_id: int, vote_id: i
 
 def _members(room: Room) -> list[Member]:
     """The vote's members: the body's people, or the voting comuni with their population."""
-    if room.by_people:
-        return [Member(name) for name in room.member_names.values()]
-    return [Member(c.name, c.population) for c in room.comuni]
+    return room.members()
 
 
 def _count(room: Room, view: VoteView) -> Outcome:
