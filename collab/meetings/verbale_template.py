@@ -37,6 +37,7 @@ Domain code: no Starlette.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
@@ -85,6 +86,9 @@ UNDEFINED = N_("The template uses a name that does not exist: %(detail)s")
 FAILS = N_("The template cannot be applied to a meeting: %(detail)s")
 EMPTY_OUTPUT = N_("The template writes nothing: the verbale would be empty.")
 OUTPUT_TOO_LONG = N_("The verbale this template writes is too long.")
+TOO_MUCH_WORK = N_(
+    "The template does too much work: loops, calls or repetitions beyond %(max)d steps."
+)
 
 
 class TemplateProblem(ActionError):
@@ -101,9 +105,48 @@ def _finalize(value: Any) -> str:
     return md(str(value))
 
 
+# The work one render may do: items of every range, characters of every
+# repeated string, calls. A template loops over a meeting's items, people and
+# votes; one that loops a million times is a mistake, or worse.
+MAX_STEPS = 200_000
+_steps: ContextVar[list[int]] = ContextVar("verbale_template_steps")
+TOO_MUCH = "the template does too much work (loops, calls or repetitions)"
+
+
+def _charge(steps: int) -> None:
+    left = _steps.get()
+    left[0] -= steps
+    if left[0] < 0:
+        raise SecurityError(TOO_MUCH)
+
+
+def _range(*args: int) -> range:
+    values = range(*args)
+    _charge(len(values))
+    return values
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with a budget on ranges, repetitions and calls."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("the power operator is not allowed")
+        for sequence, times in ((left, right), (right, left)):
+            if isinstance(sequence, str | list | tuple) and isinstance(times, int):
+                _charge(len(sequence) * max(times, 0))
+        return super().call_binop(context, operator, left, right)
+
+    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _charge(1)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
 @cache
 def _environment(locale: str) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         undefined=StrictUndefined,
         autoescape=False,
         trim_blocks=True,
@@ -113,6 +156,7 @@ def _environment(locale: str) -> ImmutableSandboxedEnvironment:
         finalize=_finalize,
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["range"] = _range
     return env
 
 
@@ -139,9 +183,14 @@ def render(source: str, record: Record, locale: str = "it") -> str:
     compile or does not render.
     """
     template = _compile(source if source.strip() else DEFAULT_TEMPLATE, locale)
+    token = _steps.set([MAX_STEPS])
     try:
-        text = template.render(context_of(record, locale))
+        text = _generate(template, context_of(record, locale))
+    except TemplateProblem:
+        raise
     except SecurityError as exc:
+        if str(exc) == TOO_MUCH:
+            raise TemplateProblem(TOO_MUCH_WORK, field="template", max=MAX_STEPS) from exc
         raise TemplateProblem(UNSAFE, field="template", detail=str(exc)) from exc
     except UndefinedError as exc:
         raise TemplateProblem(UNDEFINED, field="template", detail=str(exc)) from exc
@@ -153,12 +202,26 @@ def render(source: str, record: Record, locale: str = "it") -> str:
         raise TemplateProblem(
             FAILS, field="template", detail=f"{type(exc).__name__}: {exc}"
         ) from exc
+    finally:
+        _steps.reset(token)
     text = _tidy(text)
     if not text.strip():
         raise TemplateProblem(EMPTY_OUTPUT, field="template")
     if len(text) > MAX_OUTPUT:
         raise TemplateProblem(OUTPUT_TOO_LONG, field="template")
     return text
+
+
+def _generate(template: Template, context: dict[str, Any]) -> str:
+    """The rendered text, stopped as soon as it is longer than a verbale may be."""
+    parts: list[str] = []
+    size = 0
+    for part in template.generate(context):
+        size += len(part)
+        if size > MAX_OUTPUT:
+            raise TemplateProblem(OUTPUT_TOO_LONG, field="template")
+        parts.append(part)
+    return "".join(parts)
 
 
 def _tidy(text: str) -> str:

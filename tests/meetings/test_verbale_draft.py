@@ -31,6 +31,7 @@ from collab.meetings.verbale import (
 )
 from collab.meetings.verbale_template import (
     DEFAULT_TEMPLATE,
+    MAX_STEPS,
     MAX_TEMPLATE,
     TemplateProblem,
     check,
@@ -40,6 +41,7 @@ from collab.meetings.verbale_template import (
 from tests.helpers import italian
 
 UNSAFE = "The template uses something that is not allowed: %(detail)s"
+TOO_MUCH = "The template does too much work: loops, calls or repetitions beyond %(max)d steps."
 
 F, C, A, N = Choice.FAVOREVOLE, Choice.CONTRARIO, Choice.ASTENUTO, Choice.NON_PARTECIPA
 POPULATION = {"Airasca": 3_800, "Cumiana": 7_900, "Frossasco": 2_800, "Pinerolo": 35_400,
@@ -304,6 +306,16 @@ def test_a_body_s_template_writes_the_draft() -> None:
         ("{{ nessuno }}", "The template uses a name that does not exist: %(detail)s", {}),
         ("{{ 1 / 0 }}", "The template cannot be applied to a meeting: %(detail)s", {}),
         ("{# nulla #}", "The template writes nothing: the verbale would be empty.", {}),
+        ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+         TOO_MUCH, {"max": MAX_STEPS}),
+        ("{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
+         "{{ f(40) }}", TOO_MUCH, {"max": MAX_STEPS}),
+        ("{{ 'x' * 1000000000 }}", TOO_MUCH, {"max": MAX_STEPS}),
+        ("{{ 2 ** 1000 }}", UNSAFE, {}),
+        ("{% for i in range(99999) %}{{ 'abcdefghij' }}{% endfor %}",
+         "The verbale this template writes is too long.", {}),
+        ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+         "The template cannot be applied to a meeting: %(detail)s", {}),
         ("x" * (MAX_TEMPLATE + 1), "The template is too long: at most %(max)d characters.",
          {"max": MAX_TEMPLATE}),
     ],
