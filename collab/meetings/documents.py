@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -354,14 +355,32 @@ async def publish_verbale(request: Request) -> Response:
     return web.redirect(request, f"/meetings/{meeting_id}/verbale")
 
 
+# A published verbale never changes: its PDF (per language) is laid out once
+# per process and kept, a few of them, for whoever asks next (the public
+# link's visitors above all). A draft is laid out on every request.
+PDF_CACHED = 16
+_published_pdfs: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()
+
+
 async def _pdf(request: Request, seen: Seen) -> Response:
-    templates = services(request).templates
-    html = templates.render(
-        "meetings/verbale_document.html",
-        web.locale_of(request),
-        _context(request, seen.room, seen.verbale),
-    )
-    pdf = await render_pdf_async(html)
+    locale = web.locale_of(request)
+    verbale = seen.verbale
+    key = None
+    if verbale.published_at is not None:
+        key = (verbale.id, verbale.published_at.isoformat(), locale)
+    pdf = _published_pdfs.get(key) if key is not None else None
+    if pdf is None:
+        templates = services(request).templates
+        html = templates.render(
+            "meetings/verbale_document.html", locale, _context(request, seen.room, verbale)
+        )
+        pdf = await render_pdf_async(html)
+        if key is not None:
+            _published_pdfs[key] = pdf
+            while len(_published_pdfs) > PDF_CACHED:
+                _published_pdfs.popitem(last=False)
+    elif key is not None:
+        _published_pdfs.move_to_end(key)
     name = f"verbale-riunione-{seen.room.meeting.id}.pdf"
     return Response(pdf, media_type="application/pdf", headers=_attachment(name))
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from collab.db import Database
 from collab.documents.models import StoredFile
 from collab.documents.sniff import PDF
-from collab.meetings import actions, attendance, minutes, signed
+from collab.meetings import actions, attendance, documents, minutes, signed
 from collab.meetings.models import Meeting, Verbale
 from tests.conftest import World
 from tests.helpers import Client, italian, parse, snapshot, text_of
@@ -263,3 +263,37 @@ async def test_a_draft_is_not_served_through_the_public_link(
         token = await session.scalar(select(Meeting.public_token).where(Meeting.id == meeting_id))
     for path in ("verbale", "verbale.pdf", "verbale/signed"):
         assert (await new_client().get(f"/m/{token}/{path}")).status_code == 404
+
+
+async def test_a_published_verbale_s_pdf_is_laid_out_once(
+    login_as: Login,
+    db: Database,
+    world: World,
+    new_client: Callable[[], Client],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    meeting_id = await _published(db, world, public=True, publish=False)
+    renders: list[str] = []
+    real = documents.render_pdf_async
+
+    async def counted(html: str, *args: object, **kwargs: object) -> bytes:
+        renders.append(html)
+        return await real(html)
+
+    monkeypatch.setattr(documents, "render_pdf_async", counted)
+    chair = await login_as("portavoce5")
+    url = f"/meetings/{meeting_id}/verbale.pdf"
+    # A draft changes: laid out on every request.
+    assert (await chair.get(url)).status_code == 200
+    assert (await chair.get(url)).status_code == 200
+    assert len(renders) == 2
+    async with db.transaction() as uow:
+        await minutes.do_publish_verbale(uow, world["portavoce5"], meeting_id)
+    async with db.session() as session:
+        token = await session.scalar(select(Meeting.public_token).where(Meeting.id == meeting_id))
+    first = await chair.get(url)
+    public = await new_client().get(f"/m/{token}/verbale.pdf")
+    again = await new_client().get(f"/m/{token}/verbale.pdf")
+    assert len(renders) == 3  # published: once, then kept
+    assert first.content == public.content == again.content
+    assert public.content.startswith(b"%PDF-")
