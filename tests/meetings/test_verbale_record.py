@@ -18,7 +18,9 @@ from collab.db import Database
 from collab.i18n import translations
 from collab.meetings import actions, attendance, floor, minutes, voting
 from collab.meetings.models import (
+    Attendance,
     BodyKind,
+    BodyMember,
     BodyZone,
     Meeting,
     SessionType,
@@ -229,3 +231,42 @@ async def test_the_pdf_of_the_body_s_verbale_is_pdf_a_with_its_heading_once(
     page = await chair.get(f"/meetings/{meeting_id}/verbale")
     assert parse(page).select_one("article#verbale .verbale-head") is None
     assert text_of(page, "article#verbale .verbale-body h1") == heading
+
+
+async def test_a_body_of_people_lists_its_members_with_titles(db: Database, world: World) -> None:
+    staff, chair = world["staff"], world["portavoce5"]
+    async with db.transaction() as uow:
+        body = VotingBody(name="Tavolo tecnico della mobilità", kind=BodyKind.PEOPLE)
+        uow.session.add(body)
+        await uow.session.flush()
+        titles = {"portavoce5": "Coordinatore", "sindaco5": "Componente", "sindaco9": "Componente",
+                  "tecnico9": "Dirigente"}  # fmt: skip
+        for position, (key, title) in enumerate(titles.items()):
+            uow.session.add(BodyMember(body_id=body.id, user_id=world[key].id, title=title,
+                                       position=position))  # fmt: skip
+        body_id = body.id
+    meeting = await convene(db, staff, (5,), items=1)
+    async with db.transaction() as uow:
+        await uow.session.execute(
+            update(Meeting)
+            .where(Meeting.id == meeting.id)
+            .values(body_id=body_id, chair_id=chair.id)
+        )
+    async with db.transaction() as uow:
+        await actions.do_open(uow, chair, meeting.id)
+    async with db.transaction() as uow:  # present: two members and a guest (not a member)
+        for key in ("portavoce5", "sindaco5", "tecnico5"):
+            uow.session.add(Attendance(meeting_id=meeting.id, user_id=world[key].id,
+                                       voting=key != "tecnico5"))  # fmt: skip
+    async with db.transaction() as uow:
+        await minutes.do_close(uow, chair, meeting.id)
+    lines = (await _source(db, meeting.id)).splitlines()
+    assert lines[0] == "# Verbale della seduta — Tavolo tecnico della mobilità"
+    assert "**Presiede**: Portavoce5, Coordinatore." in lines
+    assert "**Presenti (2 su 4)**: Portavoce5, Coordinatore; Sindaco5, Componente." in lines
+    assert "**Assenti (2)**: Sindaco9, Tecnico9." in lines
+    assert (
+        "**Presenti senza diritto di voto**: Tecnico5 "
+        "(Funzionario del Comune di Luserna San Giovanni, ZO 5 Pinerolese)."
+    ) in lines
+    assert lines[-2:] == ["| Portavoce5 |  |", "| Coordinatore |  |"]  # no secretary named
