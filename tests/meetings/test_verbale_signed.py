@@ -297,3 +297,26 @@ async def test_a_published_verbale_s_pdf_is_laid_out_once(
     assert len(renders) == 3  # published: once, then kept
     assert first.content == public.content == again.content
     assert public.content.startswith(b"%PDF-")
+
+
+async def test_with_htmx_an_error_replaces_the_form_and_success_redirects(
+    login_as: Login, db: Database, world: World
+) -> None:
+    meeting_id = await _published(db, world)
+    chair = await login_as("portavoce5")
+    url = f"/meetings/{meeting_id}/verbale/signed"
+    form = parse(await chair.get(f"/meetings/{meeting_id}/verbale")).select_one(
+        'form[data-testid="verbale-sign-form"]'
+    )
+    assert form is not None and form["hx-post"] == url
+    assert form["hx-target"] == form["hx-select"] == "#verbale-sign"
+    refused = await chair.upload(url, files=_file("v.pdf", PLAIN_PDF), htmx=True)
+    assert refused.status_code == 422
+    section = parse(refused).select_one("#verbale-sign")
+    assert section is not None
+    assert text_of(refused, "#verbale-sign #signed-file ~ .invalid-feedback") == italian(
+        signed.NOT_SIGNED
+    )
+    done = await chair.upload(url, files=_file("v.pdf", pades()), htmx=True)
+    assert done.status_code == 200
+    assert done.headers["hx-redirect"] == f"/meetings/{meeting_id}/verbale"
