@@ -68,6 +68,7 @@ KINDS: dict[str, st.SearchStrategy[bytes]] = {
     "status": v.enum_values(*STATUS_WORDS),
     "choice": v.enum_values(*CHOICE_WORDS),
     "direction": v.enum_values("up", "down"),
+    "action": v.enum_values("preview", "save", "reset"),  # a body's verbale template
     "lang": v.enum_values("it", "en"),
     "level": v.enum_values("all", "mentions", "none", "follow", "mute"),
     "follow": v.enum_values("1", "0", "on", "off"),
@@ -136,6 +137,7 @@ SPECS: dict[str, Spec] = {
     "/account/calendar/revoke": Spec(),
     "/meetings/{id:id}/verbale": Spec(("source",)),
     "/meetings/{id:id}/verbale/publish": Spec(("confirmed",)),
+    "/meetings/{id:id}/verbale/signed": Spec(body="upload", files=("signed",)),
     "/meetings/{id:id}/items/{item:id}/files": Spec(body="upload", files=("files",)),
     "/metro/{theme:str}/new": Spec(("title", "body"), body="message", files=("files",)),
     "/metro/{theme:str}/follow": Spec(("follow",)),
@@ -159,6 +161,7 @@ SPECS: dict[str, Spec] = {
     "/admin/comuni/import": Spec(body="upload", files=("file",), last=True),
     "/admin/comuni/{id:id}": Spec(("name", "zone"), last=True),
     "/admin/zones/{number:id}": Spec(("name", "name_en")),
+    "/admin/bodies/{id:id}/verbale": Spec(("action", "source")),
     "/admin/legal/{kind:str}": Spec(LEGAL),
     "/admin/mail/{id:id}/resend": Spec(),
     "/admin/users/{id:id}/bounce/clear": Spec(),
