@@ -1,4 +1,6 @@
-"""Meeting writes: who is present (comuni checked in, guests) and delegates.
+"""Meeting writes: who is present (comuni checked in, members of a body of
+people, guests) and delegates; each arrival, departure and return is in the
+meeting's log (:mod:`collab.meetings.log`) with its time.
 
 Like every meeting write (see :mod:`collab.meetings.actions`), each ``do_*``
 first takes the meeting's lock, then checks permissions and only then state
@@ -14,6 +16,7 @@ from collab.db import UnitOfWork
 from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.i18n import N_
 from collab.meetings.actions import lock_meeting, require_reader, require_state
+from collab.meetings.log import log
 from collab.meetings.models import Attendance, MeetingDelegate, MeetingState
 from collab.meetings.room import Room
 from collab.meetings.rules import voting_comune
@@ -66,12 +69,16 @@ async def do_check_in(uow: UnitOfWork, user: User, meeting_id: int, comune_id: i
     else:
         row.left_at = None
         row.user_id = user.id
+    name = next(c.name for c in room.comuni if c.id == comune_id)
+    log(uow, meeting_id, user, "check_in" if row is None else "back", at=now, comune=name,
+        user=user.name, guest=False)  # fmt: skip
     uow.record(AttendanceChanged(zone_id=None, meeting_id=meeting_id))
     return room
 
 
 async def do_join_as_guest(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
-    """Be recorded as present without a vote (CMTo staff, a guest portavoce...)."""
+    """Be recorded as present in person: a member of a body of people (who then
+    votes), or anyone else without a vote (CMTo staff, a guest portavoce...)."""
     room = await lock_meeting(uow, meeting_id)
     require_follower(user, room)
     require_state(room, MeetingState.CONVOCATA, MeetingState.IN_CORSO)
@@ -80,12 +87,24 @@ async def do_join_as_guest(uow: UnitOfWork, user: User, meeting_id: int) -> Room
         raise Conflict(N_("You are already registered at this meeting."))
     if mine is not None and mine.comune_id is not None:
         raise Conflict(N_("You are already registered at this meeting."))
+    member = room.member_of(user)
+    now = utcnow()
     if mine is None:
-        uow.session.add(Attendance(meeting_id=meeting_id, user_id=user.id, voting=False))
+        uow.session.add(Attendance(meeting_id=meeting_id, user_id=user.id,
+                                   voting=member is not None, checked_in_at=now))  # fmt: skip
     else:
         mine.left_at = None
+    log(uow, meeting_id, user, "check_in" if mine is None else "back", at=now,
+        **_who(user, member is not None))  # fmt: skip
     uow.record(AttendanceChanged(zone_id=None, meeting_id=meeting_id))
     return room
+
+
+def _who(user: User, member: bool) -> dict[str, object]:
+    """A person's log detail: a member of the body, or a guest."""
+    if member:
+        return {"member": user.name, "user": user.name, "guest": False}
+    return {"user": user.name, "guest": True}
 
 
 async def do_check_out(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
@@ -101,6 +120,11 @@ async def do_check_out(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
     if row is None:
         raise Conflict(N_("You are not checked in."))
     row.left_at = utcnow()
+    if row.comune is not None:
+        detail: dict[str, object] = {"comune": row.comune.name, "user": user.name, "guest": False}
+    else:
+        detail = _who(user, room.member_of(user) is not None)
+    log(uow, meeting_id, user, "left", at=row.left_at, **detail)
     uow.record(AttendanceChanged(zone_id=None, meeting_id=meeting_id))
     return room
 

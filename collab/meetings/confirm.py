@@ -25,7 +25,12 @@ from starlette.routing import BaseRoute, Route
 from collab import web
 from collab.errors import ActionError, Conflict
 from collab.i18n import N_
-from collab.meetings.actions import get_readable_room, require_chair, require_state
+from collab.meetings.actions import (
+    get_readable_room,
+    require_chair,
+    require_presiding,
+    require_state,
+)
 from collab.meetings.minutes import check_editable_verbale
 from collab.meetings.models import MeetingState
 from collab.meetings.room import Room
@@ -48,7 +53,7 @@ class Step:
 
 def _close(request: Request, user: User, room: Room) -> str:
     # As collab.meetings.minutes.do_close.
-    require_chair(user, room)
+    require_presiding(user, room)
     if room.meeting.state != MeetingState.IN_CORSO:
         raise Conflict(N_("Only a meeting in progress can be closed."))
     if room.open_vote is not None:
@@ -65,7 +70,7 @@ def _cancel(request: Request, user: User, room: Room) -> str:
 
 def _close_vote(request: Request, user: User, room: Room) -> str:
     # As collab.meetings.voting.do_close_vote.
-    require_chair(user, room)
+    require_presiding(user, room)
     vote_id: int = request.path_params["vote_id"]
     view = next((v for v in room.votes if v.vote.id == vote_id), None)
     if view is None:

@@ -20,7 +20,8 @@ from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.i18n import N_, translations
 from collab.markup import render_markdown
 from collab.meetings import notices
-from collab.meetings.actions import lock_meeting, require_chair, require_reader
+from collab.meetings.actions import lock_meeting, require_presiding, require_reader
+from collab.meetings.log import log
 from collab.meetings.models import (
     Attendance,
     MeetingState,
@@ -213,7 +214,7 @@ def record_of(room: Room, people: Mapping[int, User] | None = None, locale: str 
 async def do_close(uow: UnitOfWork, user: User, meeting_id: int, locale: str = "it") -> Room:
     """Close the meeting (no vote may be open) and draft its verbale."""
     room = await lock_meeting(uow, meeting_id)
-    require_chair(user, room)
+    require_presiding(user, room)
     if room.meeting.state != MeetingState.IN_CORSO:
         raise Conflict(N_("Only a meeting in progress can be closed."))
     if room.open_vote is not None:
@@ -238,6 +239,7 @@ async def do_close(uow: UnitOfWork, user: User, meeting_id: int, locale: str = "
     verbale = Verbale(meeting_id=meeting.id, source=source, html=render_markdown(source),
                       updated_at=now)  # fmt: skip
     uow.session.add(verbale)
+    log(uow, meeting.id, user, "closed", at=now)
     audit(uow.session, user, "meeting.closed", meeting)
     uow.record(MeetingUpdated(zone_id=None, meeting_id=meeting.id, state=meeting.state.value))
     uow.record(VerbaleChanged(zone_id=None, meeting_id=meeting.id, published=False))

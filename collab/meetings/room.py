@@ -105,6 +105,19 @@ class Room:
         chair = self.meeting.chair_id
         return any(a.user_id == chair and a.left_at is None for a in self.attendance)
 
+    def people_present(self, closed: bool = False) -> list[tuple[BodyMember, Attendance]]:
+        """Members of a body of people present now (or, ``closed``, at the close),
+        in the body's order, with their attendance."""
+        at = self.meeting.closed_at
+        rows = {
+            a.user_id: a
+            for a in self.attendance
+            if a.comune_id is None
+            and (a.left_at is None if not closed else at is not None and a.left_at is not None
+                 and a.left_at >= at)
+        }  # fmt: skip
+        return [(m, rows[m.user_id]) for m in self.people if m.user_id in rows]
+
     def member_of(self, user: User | None) -> BodyMember | None:
         """``user``'s membership of this meeting's body of people, if any."""
         if user is None or not self.by_people:
@@ -148,7 +161,9 @@ class Room:
         closed = self.meeting.closed_at
         if closed is None:
             return []
-        return [a for a in self._left_at_close(closed) if a.comune_id is None]
+        members = {m.user_id for m in self.people}
+        rows = self._left_at_close(closed)
+        return [a for a in rows if a.comune_id is None and a.user_id not in members]
 
     def _left_at_close(self, closed: datetime) -> list[Attendance]:
         return [a for a in self.attendance if a.left_at is not None and a.left_at >= closed]

@@ -155,20 +155,34 @@ async def end_floor(request: Request) -> Response:
 
 
 def _vote_form(data: FormData) -> dict[str, Any]:
-    values = {k: web.field(data, k) for k in ("motion", "point")}
+    values = {k: web.field(data, k) for k in ("motion", "point", "text", "method")}
     return {"vote_form": {**values, "secret": web.field(data, "secret") == "1"}}
 
 
 async def open_vote(request: Request) -> Response:
+    """Open a vote; in a body's meeting without the quorum, first ask the chair to
+    confirm: the vote's region again, the form as typed and a confirmation
+    (``without_quorum=1``), with htmx or without."""
     mid = _meeting_id(request)
 
     async def write(uow: UnitOfWork, user: User, data: FormData) -> object:
         return await voting.do_open_vote(
             uow, user, mid, web.field(data, "motion"), web.field(data, "point"),
-            secret=web.field(data, "secret") == "1",
+            secret=web.field(data, "secret") == "1", text=web.field(data, "text"),
+            method=web.field(data, "method"),
+            without_quorum=web.field(data, "without_quorum") == "1",
         )  # fmt: skip
 
-    return await _act(request, "vote", write, keep=_vote_form)
+    try:
+        return await _act(request, "vote", write, keep=_vote_form)
+    except voting.QuorumMissing as missing:
+        user = await web.require_user(request)
+        extra = {"quorum_confirm": web.translate(request, missing),
+                 **_vote_form(await web.form(request))}  # fmt: skip
+        if web.is_htmx(request):
+            return await _regions(request, user, "vote", 409, **extra)
+        context = {**await _context(request, user, True), **extra}
+        return await web.render(request, "meetings/room.html", context, 409)
 
 
 async def close_vote(request: Request) -> Response:

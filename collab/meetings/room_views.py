@@ -23,7 +23,7 @@ from collab.i18n import translations
 from collab.markup import render_markdown
 from collab.meetings.models import Choice, MeetingState
 from collab.meetings.room import Room, VoteView
-from collab.meetings.rules import may_chair, may_take_notes, voting_comune
+from collab.meetings.rules import may_chair, may_preside, may_take_notes, voting_comune
 from collab.meetings.tally import double_line, outcome_text, roll_call, thaw
 from collab.models import User
 from collab.permissions import Action, can
@@ -53,6 +53,8 @@ class Variant:
     mode: str
     comune_id: int | None = None  # the comune this viewer checks in and votes for
     names_delegate: bool = False  # the comune's sindaco: may name its delegate
+    presides: bool = False  # opens and closes the meeting and votes, moves the agenda
+    member_id: int | None = None  # their BodyMember in a body of people: checks in, votes
 
 
 def variant_of(user: User | None, room: Room) -> Variant:
@@ -60,7 +62,10 @@ def variant_of(user: User | None, room: Room) -> Variant:
     if user is None:
         return Variant("public")
     zone_ids = room.zone_ids
-    comune_id = voting_comune(user, zone_ids, room.delegates)
+    # In a body of people its members vote, not comuni.
+    comune_id = None if room.by_people else voting_comune(user, zone_ids, room.delegates)
+    member = room.member_of(user)
+    presides = may_preside(user, room.meeting, zone_ids, room.chair_present)
     sindaco = (
         comune_id is not None
         and comune_id == user.comune_id
@@ -71,11 +76,11 @@ def variant_of(user: User | None, room: Room) -> Variant:
         mode = "chair"
     elif may_take_notes(user, room.meeting, zone_ids):
         mode = "notes"
-    elif comune_id is not None:
+    elif comune_id is not None or member is not None:
         mode = "voter"
     else:
         mode = "member"
-    return Variant(mode, comune_id, sindaco)
+    return Variant(mode, comune_id, sindaco, presides, member.id if member else None)
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,21 @@ class RoomView:
 
     @property
     def chair(self) -> bool:
+        """Manages the meeting: edits, cancels it, its public link (may_chair)."""
         return self.variant.mode == "chair"
+
+    @property
+    def presides(self) -> bool:
+        """Presides: opens and closes it, moves the agenda, opens and closes votes."""
+        return self.variant.presides
+
+    @property
+    def member_id(self) -> int | None:
+        return self.variant.member_id
+
+    @property
+    def member_present(self) -> bool:
+        return self.member_id is not None and self.member_id in self.room.present_member_ids
 
     @property
     def notes(self) -> bool:
@@ -129,10 +148,12 @@ class RoomView:
         return next((c.name for c in self.room.comuni if c.id == self.comune_id), "")
 
     def own_ballot(self, vote: VoteView) -> Choice | None:
-        """What this viewer's comune voted (only its own voters see it)."""
-        if self.comune_id is None:
+        """What this viewer's comune (or they, as a member) voted (only its own
+        voters see it)."""
+        key = self.member_id if self.member_id is not None else self.comune_id
+        if key is None:
             return None
-        return vote.ballots.get(self.comune_id)
+        return vote.ballots.get(key)
 
     def queued(self) -> bool | None:
         """Has ``me`` asked for the floor? None when the person is not known here."""
@@ -178,7 +199,7 @@ def region_context(view: RoomView, locale: str) -> dict[str, Any]:
     room = view.room
     tr = translations(locale)
     current = room.current_item
-    comuni = {c.id: c.name for c in room.comuni}
+    comuni = room.member_names  # comune id (or body member id) -> name
     open_vote = room.open_vote
     tally: dict[str, Any] = {}
     if open_vote is not None:

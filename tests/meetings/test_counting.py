@@ -20,7 +20,7 @@ from sqlalchemy import select
 from collab.db import Database
 from collab.errors import Conflict
 from collab.i18n import translations
-from collab.meetings import attendance, voting
+from collab.meetings import actions, attendance, voting
 from collab.meetings.models import (
     BodyKind,
     BodyZone,
@@ -50,7 +50,9 @@ from collab.meetings.tally import (
     thaw,
 )
 from collab.models import Comune, User
+from tests.conftest import World
 from tests.helpers import italian
+from tests.meetings.bodies_scene import body_meeting, make_body
 from tests.meetings.scene import comune_id, zone_ids
 from tests.meetings.test_actions import LUSERNA, PINEROLO, act, check_in, refused, room_of
 from tests.meetings.test_voting import Council, council, line_of
@@ -574,10 +576,11 @@ async def test_a_double_majority_of_comuni_and_population(
 
 async def test_a_double_majority_needs_every_population(council: Council) -> None:
     c = council
-    await _populations(c.db, Torre_Pellice=None)
     await _body(c, majority=DOUBLE)
     await c.present(c.pinerolo, c.chair, c.luserna, c.torre)
     vote = await c.open_vote()
+    # Opening refuses it too (tests/meetings/test_body_voting.py): lost since.
+    await _populations(c.db, Torre_Pellice=None)
     await c.cast(c.pinerolo, vote, "favorevole")
     error = await refused(
         c.db, Conflict, NO_POPULATION, voting.do_close_vote, c.chair, c.meeting.id, vote.id
@@ -664,4 +667,40 @@ async def test_a_result_frozen_before_bodies_shows_in_the_room(council: Council)
         "2 presenti, 1 votante, 1 favorevole (Pinerolo), 0 contrari, 1 astenuto (Cumiana)",
         "non valida: manca il numero legale",
         "",
+    )
+
+
+async def test_a_body_of_people_counts_each_member_once(db: Database, world: World) -> None:
+    """A council of five named people, abstainers among the votanti, two thirds
+    of the votanti to carry; a guest present without a vote is not counted."""
+    chair, deputy, officer = world["portavoce5"], world["sindaco5"], world["tecnico5"]
+    councillor, absent, guest = world["sindaco9"], world["tecnico9"], world["staff"]
+    body = await make_body(
+        db, "Consiglio metropolitano",
+        people=((chair, "Sindaco metropolitano"), (deputy, "Consigliere delegato"),
+                (officer, "Dirigente"), (councillor, "Consigliere"), (absent, "Consigliere")),
+        counting=VOTE.value, majority=QUALIFIED.value,
+    )  # fmt: skip
+    meeting = await body_meeting(db, world["staff"], body, (5,), chair_email=chair.email)
+    mid = meeting.id
+    for user in (chair, deputy, officer, councillor, guest):
+        await act(db, attendance.do_join_as_guest, user, mid)
+    await act(db, actions.do_open, chair, mid)
+    vote, _ = await act(db, voting.do_open_vote, chair, mid, "Approvazione del DUP")
+    choices = {chair: "favorevole", deputy: "favorevole", officer: "astenuto",
+               councillor: "non_partecipa"}  # fmt: skip
+    for user, choice in choices.items():
+        await act(db, voting.do_cast_ballot, user, mid, vote.id, choice)
+    closed, _ = await act(db, voting.do_close_vote, chair, mid, vote.id)
+    assert closed.result is not None and closed.approved is True  # 2 of 3 votanti
+    outcome = thaw(closed.result)
+    assert (outcome.members, outcome.quorum, outcome.required) == (5, 3, 2)
+    assert line_of(closed.result) == (
+        "3 presenti, 3 votanti, 2 favorevoli (Portavoce5, Sindaco5), 0 contrari, "
+        "1 astenuto (Tecnico5), 1 non partecipa al voto (Sindaco9)"
+    )
+    # A person votes for themselves: no "(who)" after their name.
+    assert [outcome.voter(n) for n in outcome.favorevoli] == ["Portavoce5", "Sindaco5"]
+    assert majority_line(outcome, IT.gettext, IT.ngettext) == (
+        "maggioranza dei 2/3 dei votanti: necessari 2 voti favorevoli"
     )
