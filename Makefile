@@ -35,7 +35,7 @@ run: demo
 	@echo "or open the public meeting link above to follow a meeting as anyone can."
 	@echo ""
 	$(BIN)/uvicorn --factory collab.app:create_app --host 127.0.0.1 --port $(PORT) \
-		--ws-per-message-deflate false --ws-ping-interval 60 --ws-ping-timeout 20
+		--ws-per-message-deflate false --ws-ping-interval 0
 
 # Parallel test processes (pytest-xdist): one per core; `make test JOBS=0`
 # runs in this process (pdb, -x). Each worker has its own databases, ports

@@ -179,9 +179,10 @@ class Server:
         self._log.close()
 
 
-# collab's websocket pings, as the Procfile sets them (tests/servers.py has the
-# same; tests/realtime/test_keepalive.py checks they agree).
-COLLAB_WS_KEEPALIVE = ("--ws-ping-interval", "60", "--ws-ping-timeout", "20")
+# uvicorn's websocket pings for collab, as the Procfile sets them: none, the
+# app's heartbeat schedule pings (tests/servers.py has the same;
+# tests/realtime/test_keepalive.py checks they agree).
+COLLAB_WS_KEEPALIVE = ("--ws-ping-interval", "0")
 
 
 def uvicorn_argv(app: str, port: int, *, factory: bool = False) -> list[str]:

@@ -42,10 +42,10 @@ def free_port() -> int:
         return port
 
 
-# uvicorn's websocket pings, as the Procfile sets them: the app's heartbeat
-# keeps idle sockets busy, the pings only find peers gone silent (within
-# interval + timeout, 80 s). docs/operations.md, tests/realtime/test_keepalive.py.
-WS_KEEPALIVE = ("--ws-ping-interval", "60", "--ws-ping-timeout", "20")
+# uvicorn's websocket pings, as the Procfile sets them: none of its own; the
+# app's heartbeat schedule pings (collab/realtime/beats.py) and closes peers
+# gone silent. docs/operations.md, tests/realtime/test_keepalive.py.
+WS_KEEPALIVE = ("--ws-ping-interval", "0")
 
 
 def start_uvicorn(

@@ -16,6 +16,15 @@ beats stays as a safety net (a write that bypasses the actions, an expired
 session); a public follower's link is checked at every beat (its answer is
 shared per process, see :mod:`collab.realtime.access`).
 
+The schedule keeps the peers' liveness too, in place of uvicorn's own pings
+(which the Procfile turns off: ``--ws-ping-interval 0``): every
+:data:`PING_EVERY`-th beat carries a ping in the heartbeat's own write
+(:class:`collab.realtime.wire.Wire`), and a peer whose pong has not come
+:data:`PONG_TIMEOUT` seconds later is closed at its next beat, with
+uvicorn's close (1011 "keepalive ping timeout"). uvicorn's pings cost a
+timer and a write of their own each, twice a heartbeat's CPU at 10,000 idle
+sockets (docs/performance.md).
+
 Each socket's due time is jittered (``interval`` x 0.85-1.15; the first one
 0.25-1 interval after the setup), so that sockets opened together do not beat
 together for ever.
@@ -37,13 +46,19 @@ from collab.realtime.frames import heartbeat_frame
 from collab.realtime.here import Here, best_effort
 from collab.realtime.presence import Presence
 
-__all__ = ["FULL_CHECK_EVERY", "Beating", "Beats"]
+__all__ = ["FULL_CHECK_EVERY", "PING_EVERY", "PONG_TIMEOUT", "Beating", "Beats"]
 
 logger = logging.getLogger(__name__)
 
 # A full check (session and every topic) at least this often, even with no
 # user.changed event: a safety net, not the way rights changes arrive.
 FULL_CHECK_EVERY = 20  # heartbeats
+# Keep-alive pings ride on every PING_EVERY-th heartbeat (about every 50 s
+# at 25 s), in the same write; a peer whose pong has not come PONG_TIMEOUT s
+# after its ping is closed at its next beat (Connection.beat): within about
+# 85 s of its last pong. No timer per socket, no write of their own.
+PING_EVERY = 2
+PONG_TIMEOUT = 20.0
 
 
 class Beating:
@@ -160,7 +175,8 @@ class Beats:
         beating.beats += 1
         if beating.public or beating.beats % FULL_CHECK_EVERY == 0:
             beating.check_soon()
-        beating.conn.put(heartbeat_frame())
+        ping = beating.beats % PING_EVERY == 0
+        beating.conn.beat(heartbeat_frame(), ping=ping, pong_timeout=PONG_TIMEOUT)
         if beating.here.topics and beating.conn.user is not None:
             self._touch.append(beating)
 

@@ -111,6 +111,21 @@ class Connection:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def beat(self, frame: str, *, ping: bool, pong_timeout: float) -> None:
+        """The heartbeat ``frame``, with a ping riding on it if ``ping`` and it
+        goes straight to the transport. A peer whose last ping has waited
+        more than ``pong_timeout`` seconds for its pong is gone: its
+        connection is closed (code 1011), as uvicorn's own pings would."""
+        wire = self.wire
+        if wire is not None and wire.peer_silent(pong_timeout):
+            wire.drop_peer()
+            return
+        if self.waiter is not None and wire is not None and wire.write_now(frame, ping=ping):
+            return
+        self.put(frame)  # behind other frames, or through ``send``
+        if ping and wire is not None:
+            wire.ping()
+
     @property
     def overflowed(self) -> bool:
         return self.limit < 0

@@ -1,8 +1,11 @@
-"""An idle socket under a real uvicorn: peers gone silent are closed by uvicorn's
-pings, and an open socket keeps neither the handshake nor the middleware chain.
+"""An idle socket under a real uvicorn: peers gone silent are closed by the
+pings that ride on the heartbeats, and an open socket keeps neither the
+handshake nor the middleware chain.
 
-The pings run here every 0.5 s (the Procfile's 60 s would make a slow test);
-the last test checks that every place that serves the app uses the same flags.
+uvicorn runs with the Procfile's flags (no pings of its own) and the
+heartbeats every 0.25 s, the pong timeout 0.5 s (the app's 25 s and 20 s
+would make slow tests); the last test checks that every place that serves
+the app uses the same flags.
 """
 
 from __future__ import annotations
@@ -24,11 +27,14 @@ from websockets.frames import Frame, Opcode
 
 from bench.procs import COLLAB_WS_KEEPALIVE, uvicorn_argv
 from collab.cookies import SESSION_COOKIE
-from collab.realtime.beats import Beats
+from collab.realtime import beats as beats_module
+from collab.realtime.beats import PING_EVERY, Beats
+from collab.realtime.wire import KEEPALIVE_ATTRIBUTES
 from tests.helpers import Client
 from tests.servers import ROOT, WS_KEEPALIVE, free_port
 
-PING = 0.5  # seconds: uvicorn's ping interval and pong timeout in these tests
+BEAT = 0.25  # seconds: the heartbeat interval in these tests
+PONG_TIMEOUT = 0.5
 SUBSCRIBE = json.dumps({"type": "subscribe", "topics": {}})
 
 
@@ -48,21 +54,25 @@ class Served:
 
 @pytest.fixture
 async def served(
-    app: Starlette, login_as: Callable[[str], Awaitable[Client]]
+    app: Starlette, login_as: Callable[[str], Awaitable[Client]], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Served]:
-    """The app (its lifespan already running) under uvicorn, pings every ``PING`` s."""
+    """The app (its lifespan already running) under uvicorn, beating every ``BEAT`` s."""
+    beats: Beats = app.state.services.beats
+    monkeypatch.setattr(beats, "interval", BEAT)
+    monkeypatch.setattr(beats, "tick", BEAT / 20)
+    monkeypatch.setattr(beats_module, "PONG_TIMEOUT", PONG_TIMEOUT)
     client = await login_as("sindaco5")
     cookie = client.http.cookies[SESSION_COOKIE]
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
-        ws_per_message_deflate=False, ws_ping_interval=PING, ws_ping_timeout=PING,
+        ws_per_message_deflate=False, ws_ping_interval=0,
     )  # fmt: skip
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
         await asyncio.sleep(0.01)
-    yield Served(server, port, app.state.services.beats, cookie)
+    yield Served(server, port, beats, cookie)
     server.should_exit = True
     await task
 
@@ -86,8 +96,9 @@ async def silent_peer(served: Served) -> tuple[asyncio.StreamReader, asyncio.Str
 async def test_a_peer_that_stops_answering_pings_is_closed(served: Served) -> None:
     reader, writer = await silent_peer(served)
     await served.until_beating(1)
-    # uvicorn closes it one ping interval and one pong timeout later, and the
-    # handler ends: the socket leaves the schedule (and its topics, its presence).
+    # Closed at the first beat more than the pong timeout after a ping, with
+    # uvicorn's own close, and the handler ends: the socket leaves the
+    # schedule (and its topics, its presence).
     await served.until_beating(0)
     async with asyncio.timeout(10):
         received = await reader.read()  # all the server sent, up to its close
@@ -102,9 +113,41 @@ async def test_a_peer_that_answers_pings_stays_open(served: Served) -> None:
     async with connect(url, additional_headers=headers, ping_interval=None) as socket:
         await socket.send(SUBSCRIBE)
         await served.until_beating(1)
-        await asyncio.sleep(PING * 8)  # the client library answers every ping
+        await asyncio.sleep(PONG_TIMEOUT * 8)  # the client library answers every ping
         assert served.beats._live == 1
         await socket.ping()  # still open both ways
+
+
+async def test_pings_ride_on_heartbeats(served: Served) -> None:
+    """Every PING_EVERY-th heartbeat comes with a ping in the same write; a
+    peer that answers each one stays open."""
+    reader, writer = await silent_peer(served)
+    await served.until_beating(1)
+    heartbeats = pings = 0
+    async with asyncio.timeout(10):
+        while heartbeats < 4 * PING_EVERY:
+            head = await reader.readexactly(2)
+            size = head[1] & 0x7F
+            if size == 126:
+                size = int.from_bytes(await reader.readexactly(2), "big")
+            payload = await reader.readexactly(size)
+            if head[0] == 0x89:  # FIN + ping: answer it, masked as a client must
+                pings += 1
+                writer.write(Frame(Opcode.PONG, payload).serialize(mask=True, extensions=[]))
+            elif b"data-heartbeat" in payload:
+                heartbeats += 1
+    assert pings >= 3, (heartbeats, pings)
+    assert served.beats._live == 1
+    writer.close()
+
+
+def test_uvicorn_has_what_the_pings_use() -> None:
+    """The pings set and read uvicorn's own keep-alive state: an uvicorn
+    without it would leave idle sockets with no pings at all."""
+    for name in KEEPALIVE_ATTRIBUTES:
+        assert hasattr(WebSocketsSansIOProtocol, name) or name in (
+            WebSocketsSansIOProtocol.__init__.__code__.co_names
+        ), name
 
 
 def _awaiting(task: asyncio.Task[Any]) -> list[str]:
