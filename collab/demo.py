@@ -24,7 +24,8 @@ from collab.legal.actions import LegalForm, do_save_page
 from collab.legal.content import template_text
 from collab.legal.models import LegalKind
 from collab.meetings.actions import AgendaLine, Convocation, do_convene
-from collab.meetings.models import Meeting
+from collab.meetings.bodies import BodyForm, MemberLine, do_create_body
+from collab.meetings.models import BodyKind, Counting, Majority, Meeting, VotingBody
 from collab.models import Theme, User, Zone, utcnow
 from collab.templating import ROME
 
@@ -116,6 +117,7 @@ async def load_demo(database: Database, store: FileStore | None = None) -> bool:
             for reply_author, text in replies:
                 await actions.do_reply(uow, users[reply_author], thread.id, text)
     await _spread_in_time(database)
+    await _demo_bodies(database)
     await _demo_meeting(database)
     await _demo_consultation(database)
     await _demo_legal(database)
@@ -180,7 +182,33 @@ async def _demo_legal(database: Database) -> None:
             await do_save_page(uow, None, kind, form)
 
 
-# A joint meeting of ZO 5 and ZO 6 tomorrow at 10:00 (Turin), convened by staff.
+# The bodies that meet: the mayors of ZO 5 and ZO 6, deciding by a double
+# majority (comuni and population), and a commission of named people.
+ASSEMBLY = "Assemblea dei sindaci delle zone 5 e 6"
+COMMISSION = "Commissione consiliare Mobilità e trasporti"
+COMMISSION_MEMBERS = [
+    ("portavoce.pinerolese@demo.collab.it", "Consigliere delegato alla mobilità, presidente"),
+    ("sindaco.susa@demo.collab.it", "Consigliera metropolitana"),
+    ("sindaco.pinerolo@demo.collab.it", "Consigliere metropolitano"),
+    ("tecnico.ivrea@demo.collab.it", "Dirigente del servizio Trasporti"),
+]
+
+
+async def _demo_bodies(database: Database) -> None:
+    async with database.transaction() as uow:
+        zones = list(await uow.session.scalars(select(Zone.id).where(Zone.number.in_([5, 6]))))
+        await do_create_body(uow, None, BodyForm(
+            name=ASSEMBLY, kind=BodyKind.COMUNI.value, zone_ids=zones,
+            counting=Counting.ABSTAINERS_VOTE.value, majority=Majority.DOUBLE.value,
+        ))  # fmt: skip
+        await do_create_body(uow, None, BodyForm(
+            name=COMMISSION, kind=BodyKind.PEOPLE.value,
+            members=[MemberLine(email, title) for email, title in COMMISSION_MEMBERS],
+            majority=Majority.SIMPLE.value, show_theme=True,
+        ))  # fmt: skip
+
+
+# The assembly of ZO 5 and ZO 6 tomorrow at 10:00 (Turin), convened and chaired by staff.
 MEETING_AGENDA = [
     ("Parere sul Piano strategico metropolitano", "psm-mobile-collegata", 40),
     ("Orari del trasporto pubblico locale", "trasporti-mobilita", 20),
@@ -198,6 +226,7 @@ async def _demo_meeting(database: Database) -> None:
         assert staff is not None
         themes = {t.slug: t.id for t in await s.scalars(select(Theme))}
         zones = list(await s.scalars(select(Zone.id).where(Zone.number.in_([5, 6]))))
+        body = await s.scalar(select(VotingBody.id).where(VotingBody.name == ASSEMBLY))
         form = Convocation(
             title="Giornata di sintesi del Pinerolese e delle Valli di Susa e Sangone",
             zone_ids=zones,
@@ -210,6 +239,13 @@ async def _demo_meeting(database: Database) -> None:
             video_url="https://videoconferenza.example.org/zo5-zo6",
             public=True,
             materials=[("Bozza del Piano strategico", "https://www.cittametropolitana.torino.it/")],
+            body_id=body,
+            # Staff chair it (the demo's scripts and tests drive it as staff), the
+            # portavoce of ZO 5 presides while they are away.
+            vice_chair_email="portavoce.pinerolese@demo.collab.it",
+            session_number=3,
+            notice_date=datetime.now(ROME).date(),
+            notice_protocol="prot. n. 18342/2026",
         )
         await do_convene(uow, staff, form)
 

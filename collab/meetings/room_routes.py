@@ -179,10 +179,11 @@ async def open_vote(request: Request) -> Response:
         user = await web.require_user(request)
         extra = {"quorum_confirm": web.translate(request, missing),
                  **_vote_form(await web.form(request))}  # fmt: skip
+        # A question, not an error (200): nothing was refused for good.
         if web.is_htmx(request):
-            return await _regions(request, user, "vote", 409, **extra)
+            return await _regions(request, user, "vote", **extra)
         context = {**await _context(request, user, True), **extra}
-        return await web.render(request, "meetings/room.html", context, 409)
+        return await web.render(request, "meetings/room.html", context)
 
 
 async def close_vote(request: Request) -> Response:

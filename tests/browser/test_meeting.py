@@ -124,6 +124,8 @@ def test_a_meeting_live_from_opening_to_verbale(open_session: Callable[..., Sess
     # The chair opens a vote on the parere; the mayor votes from their page.
     chair.page.fill("#vote-motion", MOTION)
     _click(chair.page, "open-vote-form")
+    # One comune of the assembly's eight is present: the chair confirms.
+    _click(chair.page, "quorum-confirm-form")
     expect(mayor.page.locator('[data-testid="motion"]')).to_contain_text(MOTION)
     for page in followers:
         expect(page.locator('[data-testid="motion"]')).to_contain_text(MOTION)

@@ -63,7 +63,11 @@ def test_a_follower_gets_each_region_as_it_changes(browser: Browser) -> None:
 def test_a_secret_vote_goes_out_without_names(browser: Browser) -> None:
     _open_and_check_in(browser)
     browser.login(STAFF)
-    browser.post(f"{ROOM}/votes", {"motion": "Parere sul PSM", "point": "", "secret": "1"})
+    # One comune of eight is present: the chair confirms opening without the quorum.
+    browser.post(
+        f"{ROOM}/votes",
+        {"motion": "Parere sul PSM", "point": "", "secret": "1", "without_quorum": "1"},
+    )
     browser.login(SUSA)
     with browser.client.websocket_connect("/ws") as ws:
         subscribe(ws, {TOPIC: None})
@@ -139,7 +143,10 @@ def test_item_change_and_an_open_votes_tally_reach_followers(browser: Browser) -
         subscribe(ws, {TOPIC: None})
         browser.login(STAFF)
         browser.post(f"{ROOM}/item", {"item_id": str(next_item["value"])})
-        browser.post(f"{ROOM}/votes", {"motion": "Parere sul PTGM", "point": "Art. 3"})
+        browser.post(
+            f"{ROOM}/votes",
+            {"motion": "Parere sul PTGM", "point": "Art. 3", "without_quorum": "1"},
+        )
         browser.login(MAYOR)
         room = BeautifulSoup(browser.client.get(ROOM).text, "html.parser")
         form = room.select_one('[data-testid="ballot-contrario"]')
