@@ -33,7 +33,13 @@ NOTIFICATION_KINDS = (
 ITEM_FIELDS = tuple(f"item-{n}-{k}" for n in range(3) for k in ("title", "theme", "minutes"))
 MATERIAL_FIELDS = tuple(f"material-{n}-{k}" for n in range(2) for k in ("title", "url"))
 CONVENE = ("title", "description", "zones", "starts_at", "place", "video_url", "quorum",
-           "public", "secretary", *ITEM_FIELDS, *MATERIAL_FIELDS)  # fmt: skip
+           "public", "secretary", *ITEM_FIELDS, *MATERIAL_FIELDS, "body", "chair",
+           "vice_chair", "session_number", "session_type", "call", "notice_date",
+           "notice_protocol")  # fmt: skip
+BODY = ("name", "kind", "zones", "members", "counting", "majority", "majority_num",
+        "majority_den", "majority_of_members", "quorum_num", "quorum_den", "quorum_above",
+        "second_call_quorum_num", "second_call_quorum_den", "second_call_quorum_above",
+        "show_theme", "active")  # fmt: skip
 LEGAL = ("body_it", "body_en", "version", "conformity", "drafted_on", "reviewed_on",
          "assessment", "feedback_email", "feedback_url", "agid_url")  # fmt: skip
 
@@ -43,6 +49,7 @@ KINDS: dict[str, st.SearchStrategy[bytes]] = {
     "deadline": v.datetime_values(),
     "drafted_on": v.date_values(),
     "reviewed_on": v.date_values(),
+    "notice_date": v.date_values(),
     **dict.fromkeys(
         (
             "zones",
@@ -61,9 +68,23 @@ KINDS: dict[str, st.SearchStrategy[bytes]] = {
             "item-0-minutes",
             "item-1-minutes",
             "item-2-minutes",
+            "body",
+            "session_number",
+            "call",
+            "majority_num",
+            "majority_den",
+            "quorum_num",
+            "quorum_den",
+            "second_call_quorum_num",
+            "second_call_quorum_den",
         ),
         v.number_values(),
     ),
+    "kind": v.enum_values("comuni", "people"),
+    "counting": v.enum_values("abstainers_vote", "abstainers_apart"),
+    "majority": v.enum_values("simple", "absolute", "qualified", "double"),
+    "session_type": v.enum_values("ordinaria", "straordinaria"),
+    "method": v.enum_values("appello_nominale", "elettronico", "segreto"),
     "role": v.enum_values(*ROLE_WORDS),
     "status": v.enum_values(*STATUS_WORDS),
     "choice": v.enum_values(*CHOICE_WORDS),
@@ -73,7 +94,20 @@ KINDS: dict[str, st.SearchStrategy[bytes]] = {
     "level": v.enum_values("all", "mentions", "none", "follow", "mute"),
     "follow": v.enum_values("1", "0", "on", "off"),
     **dict.fromkeys(
-        ("active", "public", "secret", "value", "publish_names", "confirmed"), v.enum_values("1")
+        (
+            "active",
+            "public",
+            "secret",
+            "value",
+            "publish_names",
+            "confirmed",
+            "without_quorum",
+            "majority_of_members",
+            "quorum_above",
+            "second_call_quorum_above",
+            "show_theme",
+        ),
+        v.enum_values("1"),
     ),
     **dict.fromkeys(NOTIFICATION_KINDS, v.enum_values(*MODE_WORDS)),
     "List-Unsubscribe": v.enum_values("One-Click"),
@@ -130,7 +164,9 @@ SPECS: dict[str, Spec] = {
     "/meetings/{id:id}/floor/{request_id:id}/grant": Spec(),
     "/meetings/{id:id}/floor/end": Spec(),
     "/meetings/{id:id}/items/{item_id:id}/notes": Spec(("notes",)),
-    "/meetings/{id:id}/votes": Spec(("motion", "point", "secret")),
+    "/meetings/{id:id}/votes": Spec(
+        ("motion", "point", "secret", "text", "method", "without_quorum")
+    ),
     "/meetings/{id:id}/votes/{vote_id:id}/ballot": Spec(("choice",)),
     "/meetings/{id:id}/votes/{vote_id:id}/close": Spec(("confirmed",), last=True),
     "/account/calendar": Spec(),
@@ -162,6 +198,8 @@ SPECS: dict[str, Spec] = {
     "/admin/comuni/{id:id}": Spec(("name", "zone"), last=True),
     "/admin/zones/{number:id}": Spec(("name", "name_en")),
     "/admin/bodies/{id:id}/verbale": Spec(("action", "source")),
+    "/admin/bodies/new": Spec(BODY),
+    "/admin/bodies/{id:id}": Spec(BODY, last=True),
     "/admin/legal/{kind:str}": Spec(LEGAL),
     "/admin/mail/{id:id}/resend": Spec(),
     "/admin/users/{id:id}/bounce/clear": Spec(),

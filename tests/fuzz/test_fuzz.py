@@ -159,7 +159,10 @@ async def _live_meeting(db: Database) -> None:
     async with db.transaction() as uow:
         await floor.do_raise_hand(uow, mayor, meeting_id)
     async with db.transaction() as uow:
-        await voting.do_open_vote(uow, staff, meeting_id, "Parere favorevole sul Piano")
+        # One comune of the assembly's eight: the chair confirms it without the quorum.
+        await voting.do_open_vote(
+            uow, staff, meeting_id, "Parere favorevole sul Piano", without_quorum=True
+        )
 
 
 async def _real_ids(session: AsyncSession) -> dict[str, tuple[int, ...]]:
