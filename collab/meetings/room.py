@@ -88,7 +88,13 @@ class Room:
         """Member key -> name, in the members' order: comune id -> the comune's
         name, or (a body of people) body member id -> the person's name."""
         if self.by_people:
-            return {m.id: m.user.name for m in self.people}
+            # Two members of the same name stay two (a vote counts names): their titles.
+            seen = [m.user.name for m in self.people]
+            return {
+                m.id: m.user.name if seen.count(m.user.name) == 1
+                else f"{m.user.name} ({m.title or m.user.email})"
+                for m in self.people
+            }  # fmt: skip
         return {c.id: c.name for c in self.comuni}
 
     @property
@@ -206,7 +212,7 @@ class Room:
         """The members of a vote, for :func:`collab.meetings.tally.tally`: comuni
         with their population, or the body's people (by name, in order)."""
         if self.by_people:
-            return [Member(m.user.name) for m in self.people]
+            return [Member(name) for name in self.member_names.values()]
         return [Member(c.name, c.population) for c in self.comuni]
 
     @property

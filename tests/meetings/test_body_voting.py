@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from sqlalchemy import select, update
 
+from collab.accounts.actions import do_create_user
 from collab.db import Database
 from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.meetings import actions, attendance, voting
@@ -16,7 +17,7 @@ from collab.meetings.models import Ballot, Majority, Meeting, MeetingLog, Vote, 
 from collab.meetings.tally import NO_POPULATION
 from collab.models import Comune
 from tests.conftest import World
-from tests.helpers import Client, italian, parse, text_of
+from tests.helpers import PASSWORD, Client, italian, parse, text_of
 from tests.meetings.bodies_scene import body_meeting, make_body
 from tests.meetings.scene import comune_id
 from tests.meetings.test_actions import CUMIANA, act, add_sindaco, refused, room_of
@@ -198,3 +199,29 @@ async def test_a_double_majority_vote_needs_every_population_to_open(
     else:
         vote, _ = await act(db, voting.do_open_vote, chair, meeting.id, "Parere sul PSM")
         assert vote.without_quorum is False  # 3 of 4 present, 3 required
+
+
+async def test_two_members_of_the_same_name_stay_two(db: Database, world: World) -> None:
+    async with db.transaction() as uow:
+        namesake = await do_create_user(
+            uow, None, email="omonimo@test.collab.it", name=world["sindaco9"].name,
+            role="tecnico", password=PASSWORD, comune_istat="001125",
+        )  # fmt: skip
+    body = await make_body(
+        db, "Tavolo degli omonimi",
+        people=((world["portavoce5"], "Coordinatore"), (world["sindaco9"], "Sindaco di Ivrea"),
+                (namesake, "")),
+    )  # fmt: skip
+    chair = world["portavoce5"]
+    meeting = await body_meeting(db, world["staff"], body, (5,), chair_email=chair.email)
+    for user in (chair, world["sindaco9"], namesake):
+        await act(db, attendance.do_join_as_guest, user, meeting.id)
+    await act(db, actions.do_open, chair, meeting.id)
+    vote, _ = await act(db, voting.do_open_vote, chair, meeting.id, "Parere")
+    await act(db, voting.do_cast_ballot, world["sindaco9"], meeting.id, vote.id, "favorevole")
+    await act(db, voting.do_cast_ballot, namesake, meeting.id, vote.id, "contrario")
+    closed, _ = await act(db, voting.do_close_vote, chair, meeting.id, vote.id)
+    assert closed.result is not None
+    name = world["sindaco9"].name
+    assert closed.result["favorevoli"] == [f"{name} (Sindaco di Ivrea)"]
+    assert closed.result["contrari"] == [f"{name} (omonimo@test.collab.it)"]
