@@ -22,7 +22,7 @@ from collab.i18n import N_
 from collab.models import Comune, User, Zone
 from collab.realtime.events import UserChanged
 
-__all__ = ["ImportReport", "LineError", "import_comuni", "parse_comuni"]
+__all__ = ["ImportReport", "LineError", "import_comuni", "parse_comuni", "parse_population"]
 
 MAX_BYTES = 2 * 1024 * 1024
 
@@ -88,7 +88,7 @@ def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
 POPULATION = re.compile(r"\d{1,7}|\d{1,3}(?:[. \u00a0']\d{3}){1,2}")
 
 
-def _population(cell: str) -> int | None:
+def parse_population(cell: str) -> int | None:
     """The population written in ``cell``; ValueError when it is not a number."""
     if not cell:
         return None
@@ -127,7 +127,7 @@ def parse_comuni(data: bytes, zone_numbers: set[int]) -> tuple[list[Row], list[L
             continue
         code, name, zone = cells[:3]
         try:
-            population = _population(cells[3] if len(cells) == 4 else "")
+            population = parse_population(cells[3] if len(cells) == 4 else "")
         except ValueError:
             errors.append(
                 LineError(

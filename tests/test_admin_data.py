@@ -601,8 +601,10 @@ async def test_moving_a_comune_moves_its_users(
     [row] = await audit_rows(db, "comune.updated")
     assert row.actor_id == world["admin"].id
     assert (row.object_type, row.object_id) == ("comune", str(pinerolo.id))
-    assert row.detail == {"before": {"name": "Pinerolo", "zone": 5},
-                          "after": {"name": "Pinerolo", "zone": 4}}  # fmt: skip
+    assert row.detail == {
+        "before": {"name": "Pinerolo", "zone": 5, "population": 35400},
+        "after": {"name": "Pinerolo", "zone": 4, "population": 35400},
+    }
     listed = comune_rows(await admin.get("/admin/comuni", params={"zone": "4"}))
     assert listed["001191"] == ["001191", "Pinerolo", "4", "1"]
 
@@ -618,6 +620,37 @@ async def test_admin_renames_a_comune(world: World, db: Database, login_as: Logi
     data["name"] = "Venaria Reale (TO)"
     assert (await admin.post(f"/admin/comuni/{target.id}", data)).status_code == 303
     assert len(await audit_rows(db, "comune.updated")) == 1
+
+
+async def test_admin_sets_a_comunes_population(
+    world: World, db: Database, login_as: LoginAs
+) -> None:
+    target = await comune(db, "001292")
+    admin = await login_as("admin")
+    page = parse(await admin.get(f"/admin/comuni/{target.id}"))
+    assert field_value(page, "#population") == "32800"
+    data = {"name": "Venaria Reale", "zone": "2", "population": "33.015"}
+    assert (await admin.post(f"/admin/comuni/{target.id}", data)).status_code == 303
+    assert (await comune(db, "001292")).population == 33015
+    before = await snapshot(db)
+    response = await admin.post(f"/admin/comuni/{target.id}", {**data, "population": "circa 33"})
+    assert response.status_code == 422
+    assert text_of(response, ".alert-danger") == italian(
+        "The population is a whole number of inhabitants."
+    )
+    assert field_value(parse(response), "#population") == "circa 33"
+    assert await snapshot(db) == before
+    # Empty: unknown (a double majority then cannot be counted); absent: left alone.
+    assert (
+        await admin.post(f"/admin/comuni/{target.id}", {**data, "population": ""})
+    ).status_code == 303
+    assert (await comune(db, "001292")).population is None
+    data.pop("population")
+    assert (
+        await admin.post(f"/admin/comuni/{target.id}", {**data, "population": "33015"})
+    ).status_code == 303
+    assert (await admin.post(f"/admin/comuni/{target.id}", data)).status_code == 303
+    assert (await comune(db, "001292")).population == 33015
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from collab.audit import audit
 from collab.db import UnitOfWork
 from collab.errors import ActionError, NotFound, PermissionDenied
 from collab.i18n import N_
-from collab.importer import ImportReport, import_comuni
+from collab.importer import ImportReport, import_comuni, parse_population
 from collab.models import Comune, Theme, User, Zone
 from collab.permissions import Action, can
 from collab.realtime.events import UserChanged
@@ -226,12 +226,14 @@ async def _zone_by_number(uow: UnitOfWork, number: int | str) -> Zone:
 
 
 async def do_update_comune(
-    uow: UnitOfWork, actor: User | None, comune_id: int, *, name: str, zone_number: int | str
-) -> Comune:
-    """Rename a comune or move it to another zone.
+    uow: UnitOfWork, actor: User | None, comune_id: int, *, name: str, zone_number: int | str,
+    population: str | None = None,
+) -> Comune:  # fmt: skip
+    """Rename a comune, move it to another zone, set its population (ISTAT).
 
     Its users follow it: a user's zone is always derived from their comune, so
     from the next request they read and write in the new zone, not the old.
+    ``population`` None leaves it as it is; "" makes it unknown.
     """
     check_admin(actor)
     comune = await uow.session.get(Comune, comune_id)
@@ -239,9 +241,17 @@ async def do_update_comune(
         raise NotFound(N_("This comune does not exist."))
     name = check_name(name)
     zone = await _zone_by_number(uow, zone_number)
-    before = {"name": comune.name, "zone": comune.zone.number}
-    after = {"name": name, "zone": zone.number}
+    people = comune.population
+    if population is not None:
+        try:
+            people = parse_population(population.strip())
+        except ValueError:
+            raise ActionError(N_("The population is a whole number of inhabitants."),
+                              field="population") from None  # fmt: skip
+    before = {"name": comune.name, "zone": comune.zone.number, "population": comune.population}
+    after = {"name": name, "zone": zone.number, "population": people}
     if before != after:
+        comune.population = people
         if zone.id != comune.zone_id:
             # Its users now read another zone: their open pages check again.
             users = await uow.session.scalars(select(User.id).where(User.comune_id == comune.id))

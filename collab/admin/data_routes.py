@@ -175,7 +175,8 @@ async def _comune_form(
 async def edit_comune_page(request: Request) -> Response:
     await _admin(request)
     comune, users = await _comune(request)
-    values = {"name": comune.name, "zone": str(comune.zone.number)}
+    population = str(comune.population) if comune.population is not None else ""
+    values = {"name": comune.name, "zone": str(comune.zone.number), "population": population}
     return await _comune_form(request, comune, users, values=values)
 
 
@@ -183,13 +184,16 @@ async def update_comune(request: Request) -> Response:
     actor = await _admin(request)
     comune, users = await _comune(request)
     data = await web.form(request)
-    values = {"name": web.field(data, "name"), "zone": web.field(data, "zone")}
+    values = {k: web.field(data, k) for k in ("name", "zone", "population")}
+    # A form without the field (an older page, a script) leaves the population alone.
+    population = values["population"] if "population" in data else None
     error = await web.attempt(
         request,
         lambda uow: actions.do_update_comune(
-            uow, actor, comune.id, name=values["name"], zone_number=values["zone"]
+            uow, actor, comune.id, name=values["name"], zone_number=values["zone"],
+            population=population,
         ),
-    )
+    )  # fmt: skip
     if error:
         return await _comune_form(request, comune, users, 422, values=values, **error)
     return web.redirect(request, "/admin/comuni")

@@ -195,7 +195,7 @@ SPECS: dict[str, Spec] = {
     "/admin/themes/{id:id}/move": Spec(("direction",)),
     "/admin/themes/{id:id}/active": Spec(("active",), last=True),
     "/admin/comuni/import": Spec(body="upload", files=("file",), last=True),
-    "/admin/comuni/{id:id}": Spec(("name", "zone"), last=True),
+    "/admin/comuni/{id:id}": Spec(("name", "zone", "population"), last=True),
     "/admin/zones/{number:id}": Spec(("name", "name_en")),
     "/admin/bodies/{id:id}/verbale": Spec(("action", "source")),
     "/admin/bodies/new": Spec(BODY),
