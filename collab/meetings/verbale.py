@@ -255,13 +255,14 @@ def draft(record: Record, locale: str = "it", template: str = "") -> str:
     return render("", record, locale)
 
 
-def _voters(outcome: Outcome) -> str:
+def _voters(outcome: Outcome, by_people: bool) -> str:
     """Who cast each comune's ballot, "Airasca (Mario Rossi); Cumiana (Paola Ferri)";
-    "" for a secret vote or a body of people (the name is the voter's)."""
-    if outcome.secret:
+    "" for a secret vote or a body of people (the name is the voter's: a person
+    whose own name ends in a bracket, "Portavoce ZO 5 (Cumiana)", is no comune)."""
+    if outcome.secret or by_people:
         return ""
-    cast = [outcome.voter(name) for name in sorted(outcome.cast_by, key=str.casefold)]
-    return "; ".join(text for text in cast if text.endswith(")"))
+    cast = sorted(outcome.cast_by.items(), key=lambda pair: pair[0].casefold())
+    return "; ".join(outcome.voter(name) for name, who in cast if who and who != name)
 
 
 def context_of(record: Record, locale: str) -> dict[str, Any]:
@@ -289,7 +290,7 @@ def context_of(record: Record, locale: str) -> dict[str, Any]:
             "secret": v.outcome.secret, "roll_call": roll_call(v.outcome, _, ngettext),
             "majority": majority_line(v.outcome, _, ngettext) if v.outcome.members else "",
             "double": double_line(v.outcome, _, ngettext, locale),
-            "voters": _voters(v.outcome),
+            "voters": _voters(v.outcome, record.by_people),
             "result": outcome_text(v.outcome, _), "approved": v.outcome.approved,
             "quorum": v.outcome.quorum, "present": len(v.outcome.present),
             "quorum_held": v.outcome.quorum_held, "without_quorum": v.without_quorum,

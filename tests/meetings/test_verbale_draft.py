@@ -267,6 +267,20 @@ def test_a_body_of_people_lists_names_with_titles() -> None:
     assert "Il presidente pone in votazione la proposta a scrutinio segreto." in text
 
 
+def test_a_person_whose_name_ends_in_a_bracket_is_no_comune() -> None:
+    # A person's ballot is their own: no "cast for the comuni by" line, even
+    # when a name looks like "Comune (who)" (the demo has "Portavoce ZO 5 (Cumiana)").
+    names = ["Portavoce ZO 5 (Cumiana)", "Sindaca di Susa"]
+    outcome = tally([Member(n) for n in names], names, {n: F for n in names}, quorum=2,
+                    cast_by={n: n for n in names})  # fmt: skip
+    people = replace(sample_record(by_people=True), items=[
+        ItemRecord("Orari", "Trasporti", votes=[VoteRecord("Nuovi orari", outcome)]),
+    ])  # fmt: skip
+    text = draft(people)
+    assert "2 favorevoli (Portavoce ZO 5 (Cumiana), Sindaca di Susa), 0 contrari" in text
+    assert "Hanno espresso il voto" not in text
+
+
 def test_names_cannot_format_the_draft() -> None:
     text = draft(_record(title="*Urgente* [link](http://x)", chair="_Rossi_", body="# Organo |"))
     html = BeautifulSoup(render_markdown(text), "html.parser")
