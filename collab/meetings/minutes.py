@@ -233,13 +233,14 @@ async def do_close(uow: UnitOfWork, user: User, meeting_id: int, locale: str = "
     for row in room.attendance:
         if row.left_at is None:
             row.left_at = now
+    # The close is a chair action the verbale states: logged before it is drafted.
+    room.log.append(log(uow, meeting.id, user, "closed", at=now))
     # Everyone was checked out at the close just above: the record reads them so.
     record = record_of(room, await people_of(uow.session, room), locale)
     source = draft(record, locale, room.body.verbale_template if room.body else "")
     verbale = Verbale(meeting_id=meeting.id, source=source, html=render_markdown(source),
                       updated_at=now)  # fmt: skip
     uow.session.add(verbale)
-    log(uow, meeting.id, user, "closed", at=now)
     audit(uow.session, user, "meeting.closed", meeting)
     uow.record(MeetingUpdated(zone_id=None, meeting_id=meeting.id, state=meeting.state.value))
     uow.record(VerbaleChanged(zone_id=None, meeting_id=meeting.id, published=False))

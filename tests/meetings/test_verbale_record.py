@@ -170,6 +170,7 @@ async def test_the_draft_is_written_from_the_body_s_record(db: Database, world: 
     actions = [ln.split(" — ", 1)[1] for ln in lines if ln.startswith("- ") and " — " in ln]
     assert "Portavoce5 apre la votazione su: Parere sul Piano strategico." in actions
     assert "Portavoce5 chiude la votazione su: Parere sul Piano strategico." in actions
+    assert "Portavoce5 dichiara chiusa la seduta." in actions  # logged before the draft
     signatures = "| Portavoce di zona, sindaco di Cumiana | Città metropolitana di Torino |"
     assert lines[-2:] == ["| Portavoce5 | Staff |", signatures]
 
