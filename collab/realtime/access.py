@@ -5,7 +5,9 @@ The rules are the features' (each :class:`~collab.realtime.registry.TopicKind`
 says which zones its topics belong to and who may follow them, the same
 rules as its pages); this module applies them and remembers, per process,
 what does not change: the zones of a thread, a meeting, a consultation are
-fixed when it is created, so the heartbeat of every socket costs no query.
+fixed when it is created, so the heartbeat of every socket costs no query
+(but one of someone a topic kind names outside its zones, see
+:attr:`~collab.realtime.registry.TopicKind.named`).
 A public link's topic is remembered for a few seconds only, since a link can
 be withdrawn.
 """
@@ -64,7 +66,19 @@ class TopicAccess:
         """Raise :class:`Rejected` (4403) unless ``user`` may follow every topic."""
         for topic in topics:
             found = await self.zones(topic)
-            if found is None or not found[0].may_follow(user, found[1]):
+            if found is None:
+                raise Rejected(4403)
+            kind, zones = found
+            if kind.may_follow(user, zones):
+                continue
+            # Named outside the zones (a body's member from another zone): asked
+            # each time, since who is named can change.
+            parsed = self.registry.parse(topic)
+            if (
+                kind.named is None
+                or parsed is None
+                or not await kind.named(self.db, user, parsed[1])
+            ):
                 raise Rejected(4403)
 
     async def public_topic(self, conn: HTTPConnection, token: str) -> str | None:

@@ -91,8 +91,11 @@ class TopicKind:
     thing (the socket is refused as for a topic it may not read); with
     ``fixed_zones`` they never change, and the engine remembers them per
     process. ``may_follow(user, zones)`` applies the feature's read rule;
-    ``public``, when set, lets a link's token open one topic of the kind;
-    with ``presence``, the pages of its topics show who else is on them.
+    ``named(db, user, id)``, when set, lets someone it refuses follow all the
+    same (a meeting's chair, its body's members, wherever they are from): a
+    query, asked only then. ``public``, when set, lets a link's token open one
+    topic of the kind; with ``presence``, the pages of its topics show who
+    else is on them.
     """
 
     name: str
@@ -102,6 +105,7 @@ class TopicKind:
     fixed_zones: bool = True
     public: PublicAccess | None = None
     presence: bool = False
+    named: Callable[[Database, User, int], Awaitable[bool]] | None = None
 
 
 @dataclass(frozen=True)

@@ -223,3 +223,45 @@ def test_a_reconnect_replays_each_missed_event_exactly_once(browser: Browser) ->
         browser.post(f"{ROOM}/hand/withdraw", {})
         got = frames(ws, 2)
     assert [head(f) for f in got] == [(TOPIC, 4), (TOPIC, 5)]
+
+
+def _option(page: BeautifulSoup, select: str, text: str) -> str:
+    for option in page.select(f"{select} option"):
+        if option.get_text(strip=True).startswith(text):
+            return str(option["value"])
+    raise AssertionError(f"no option {text!r} in {select}")
+
+
+def test_a_body_s_member_from_another_zone_follows_live(browser: Browser) -> None:
+    # The demo's commission (a body of people) meets, convened for ZO 5 only:
+    # its member from Ivrea (ZO 9) follows the room live, as on its page; a
+    # mayor of ZO 6 who is no member is refused, as by the page (404).
+    browser.login(STAFF)
+    form = BeautifulSoup(browser.client.get("/meetings/new").text, "html.parser")
+    zone5 = form.select_one('label:-soup-contains("ZO 5 ")')
+    assert zone5 is not None
+    answer = browser.post("/meetings/new", {
+        "title": "Commissione sugli orari", "zones": str(zone5["for"]).removeprefix("zone-"),
+        "starts_at": "2030-05-06T10:00", "place": "Sala consiliare, Pinerolo",
+        "body": _option(form, "#body", "Commissione consiliare"),
+        "item-0-title": "Orari", "item-0-theme": _option(form, "#item-0-theme", ""),
+        "item-0-minutes": "15",
+    })  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    room = answer.headers["location"]
+    topic = f"meeting:{room.rsplit('/', 1)[1]}"
+    browser.login("sindaco.avigliana@demo.collab.it")  # ZO 6, no member
+    assert browser.client.get(room).status_code == 404
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {topic: None})
+        with pytest.raises(WebSocketDisconnect) as refused:
+            ws.receive_text()
+    assert refused.value.code == 4403
+    browser.login(IVREA)
+    assert browser.client.get(room).status_code == 200
+    with browser.client.websocket_connect("/ws") as ws:
+        subscribe(ws, {topic: None})
+        browser.login(STAFF)
+        assert browser.post(f"{room}/open", {}).status_code == 303
+        (frame,) = frames(ws, 1)
+    assert head(frame) == (topic, 1) and "#room-status" in _targets(frame)
