@@ -245,7 +245,7 @@ async def _demo_meeting(database: Database) -> None:
             vice_chair_email="portavoce.pinerolese@demo.collab.it",
             session_number=3,
             notice_date=datetime.now(ROME).date(),
-            notice_protocol="prot. n. 18342/2026",
+            notice_protocol="18342/2026",
         )
         await do_convene(uow, staff, form)
 
