@@ -8,8 +8,9 @@ cancellation, each vote, the verbale; the reminder once per start time, so a
 meeting moved within the hour reminds again. Domain code: no Starlette here.
 
 - convened, changed, cancelled: the *invited*, every user of a comune of the
-  convened zones (all roles); a change or cancellation also reaches the
-  zones a change took away, who had been told before;
+  convened zones (all roles), and those a body's meeting names (:func:`named`:
+  the body's members, its chair and vice chair); a change or cancellation
+  also reaches the zones a change took away, who had been told before;
 - a vote opened: who is checked in now (attendance not left);
 - the verbale published: who attended at any time;
 - within the hour (:func:`remind_soon`, a ``Reminder``): the invited of each
@@ -27,7 +28,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.db import Database, UnitOfWork
-from collab.meetings.models import Attendance, Meeting, MeetingState, MeetingZone, Vote
+from collab.meetings.models import (
+    Attendance,
+    BodyMember,
+    Meeting,
+    MeetingState,
+    MeetingZone,
+    Vote,
+)
 from collab.models import Comune, User
 from collab.notifications.actions import notify
 from collab.notifications.kinds import Kind
@@ -38,6 +46,7 @@ __all__ = [
     "changed",
     "convened",
     "invited",
+    "named",
     "remind_soon",
     "soon_ref",
     "verbale_published",
@@ -60,6 +69,18 @@ async def invited(session: AsyncSession, zone_ids: Collection[int]) -> list[int]
     return list(rows)
 
 
+async def named(session: AsyncSession, meeting: Meeting) -> list[int]:
+    """Who a body's meeting names besides its zones: the body's members (wherever
+    they are from), its chair and its vice chair. A meeting without a body: none."""
+    if meeting.body_id is None:
+        return []
+    ids = [i for i in (meeting.chair_id, meeting.vice_chair_id) if i is not None]
+    ids += await session.scalars(
+        select(BodyMember.user_id).where(BodyMember.body_id == meeting.body_id, BodyMember.active)
+    )
+    return ids
+
+
 def _params(meeting: Meeting) -> dict[str, Any]:
     """JSON-safe: the meeting and its start as Turin's wall time."""
     local = meeting.starts_at.astimezone(ROME)
@@ -77,7 +98,7 @@ async def _to_invited(
     zones = sorted(set(zone_ids))
     return await notify(
         uow,
-        await invited(uow.session, zones),
+        [*await invited(uow.session, zones), *await named(uow.session, meeting)],
         kind,
         ref=ref,
         url=f"/meetings/{meeting.id}",

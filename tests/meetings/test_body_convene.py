@@ -16,6 +16,7 @@ from collab.errors import PermissionDenied
 from collab.meetings import actions, attendance
 from collab.meetings.models import Meeting, MeetingLog, MeetingZone, SessionType
 from collab.models import Theme
+from collab.notifications.models import Notification
 from collab.templating import ROME
 from tests.conftest import World, email
 from tests.helpers import Client, italian, parse, snapshot
@@ -220,3 +221,21 @@ async def test_the_chair_presides_and_the_vice_only_while_the_chair_is_absent(
     assert opened_entry.detail == room.meeting.opening
     item_entry = next(e for e in entries if e.action == "item")
     assert item_entry.detail == {"item_id": second, "title": room.items[1].title}
+
+
+async def test_a_body_of_people_hears_of_its_meeting(db: Database, world: World) -> None:
+    body = await make_body(db, "Tavolo tecnico", people=((world["sindaco9"], "Sindaco di Ivrea"),))
+    meeting = await body_meeting(
+        db, world["staff"], body, (5,), vice_chair_email=world["portavoce5"].email
+    )
+    async with db.session() as session:
+        told = set(
+            await session.scalars(
+                select(Notification.user_id).where(
+                    Notification.ref == f"meeting:{meeting.id}:convened"
+                )
+            )
+        )
+    # A member of zone 9 is told, as the zone 5 users are; who is neither is not.
+    assert world["sindaco9"].id in told and world["tecnico5"].id in told
+    assert world["tecnico9"].id not in told and world["staff"].id not in told  # the convener
