@@ -11,7 +11,7 @@ from __future__ import annotations
 from collab.db import UnitOfWork
 from collab.errors import ActionError, Conflict, PermissionDenied
 from collab.i18n import N_
-from collab.meetings.actions import lock_meeting, require_chair, require_reader, require_state
+from collab.meetings.actions import lock_meeting, require_presiding, require_reader, require_state
 from collab.meetings.attendance import require_follower
 from collab.meetings.models import AgendaItem, FloorRequest, MeetingState
 from collab.meetings.room import Room
@@ -64,7 +64,7 @@ async def do_withdraw_hand(uow: UnitOfWork, user: User, meeting_id: int) -> Room
 async def do_grant_floor(uow: UnitOfWork, user: User, meeting_id: int, request_id: int) -> Room:
     """Give the floor to a request in the queue; whoever spoke before stops."""
     room = await lock_meeting(uow, meeting_id)
-    require_chair(user, room)
+    require_presiding(user, room)
     require_state(room, MeetingState.IN_CORSO)
     request = next((r for r in room.queue if r.id == request_id), None)
     if request is None:
@@ -80,7 +80,7 @@ async def do_grant_floor(uow: UnitOfWork, user: User, meeting_id: int, request_i
 
 
 async def do_end_floor(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
-    """End the current speech: the chair, or the speaker themselves."""
+    """End the current speech: who presides, or the speaker themselves."""
     room = await lock_meeting(uow, meeting_id)
     require_follower(user, room)
     require_state(room, MeetingState.IN_CORSO)
@@ -88,7 +88,7 @@ async def do_end_floor(uow: UnitOfWork, user: User, meeting_id: int) -> Room:
     if speaker is None:
         raise Conflict(N_("Nobody has the floor."))
     if speaker.user_id != user.id:
-        require_chair(user, room)
+        require_presiding(user, room)
     speaker.ended_at = utcnow()
     uow.record(FloorChanged(zone_id=None, meeting_id=meeting_id))
     return room

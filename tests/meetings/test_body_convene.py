@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from collab.db import Database
 from collab.errors import PermissionDenied
-from collab.meetings import actions, attendance
+from collab.meetings import actions, attendance, floor
 from collab.meetings.models import Meeting, MeetingLog, MeetingZone, SessionType
 from collab.models import Theme
 from collab.notifications.models import Notification
@@ -239,3 +239,21 @@ async def test_a_body_of_people_hears_of_its_meeting(db: Database, world: World)
     # A member of zone 9 is told, as the zone 5 users are; who is neither is not.
     assert world["sindaco9"].id in told and world["tecnico5"].id in told
     assert world["tecnico9"].id not in told and world["staff"].id not in told  # the convener
+
+
+async def test_who_presides_gives_the_floor(db: Database, world: World) -> None:
+    body = await make_body(db, "Assemblea dei sindaci ZO 5", zones=(5,))
+    chair, mayor, staff = world["portavoce5"], world["sindaco5"], world["staff"]
+    meeting = await body_meeting(db, staff, body, chair_email=chair.email)
+    await act(db, attendance.do_check_in, chair, meeting.id, await comune_id(db, CUMIANA))
+    await act(db, actions.do_open, chair, meeting.id)
+    await act(db, floor.do_raise_hand, mayor, meeting.id)
+    (request,) = (await room_of(db, meeting.id)).queue
+    # The convener manages the meeting, but the floor is the chair's to give.
+    await refused(
+        db, PermissionDenied, PRESIDE, floor.do_grant_floor, staff, meeting.id, request.id
+    )
+    await act(db, floor.do_grant_floor, chair, meeting.id, request.id)
+    await refused(db, PermissionDenied, PRESIDE, floor.do_end_floor, staff, meeting.id)
+    await act(db, floor.do_end_floor, chair, meeting.id)
+    assert (await room_of(db, meeting.id)).speaker is None
