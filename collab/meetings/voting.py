@@ -78,6 +78,11 @@ class QuorumMissing(Conflict):
 MAX_TEXT = 20_000
 
 
+SECRET_DOUBLE = N_(
+    "A vote by double majority cannot be secret: the population in favour would tell who voted how."
+)
+
+
 def parse_method(value: str, secret: bool) -> VoteMethod:
     """The method chosen (none: by roll call; a secret vote is by secret ballot)."""
     if not value:
@@ -134,6 +139,9 @@ async def do_open_vote(
         raise ActionError(N_("The proposal is too long (at most 20,000 characters)."),
                           field="text")  # fmt: skip
     chosen = parse_method(method, secret)
+    if chosen == VoteMethod.SECRET and rules_of(room.body).majority == Majority.DOUBLE:
+        # The population in favour would tell, among few comuni, who voted how.
+        raise ActionError(SECRET_DOUBLE, field="method")
     present, required = check_open_vote(room, without_quorum)
     current, now = room.current_item, utcnow()
     vote = Vote(

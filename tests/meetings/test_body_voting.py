@@ -197,6 +197,12 @@ async def test_a_double_majority_vote_needs_every_population_to_open(
                               meeting.id, "Parere sul PSM")  # fmt: skip
         assert error.params == {"names": "Torre Pellice"}
     else:
+        # Never secret: the population in favour would tell who voted how.
+        await refused(
+            db, ActionError, voting.SECRET_DOUBLE,
+            lambda uow: voting.do_open_vote(uow, chair, meeting.id, "Parere sul PSM",
+                                            secret=True),
+        )  # fmt: skip
         vote, _ = await act(db, voting.do_open_vote, chair, meeting.id, "Parere sul PSM")
         assert vote.without_quorum is False  # 3 of 4 present, 3 required
 
