@@ -9,6 +9,9 @@ same as for a file that does not exist, so a file's existence is not revealed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -21,7 +24,7 @@ from collab.documents.store import FileStore
 from collab.errors import NotFound
 from collab.i18n import N_
 
-__all__ = ["download", "file_store", "file_url", "routes"]
+__all__ = ["download", "file_store", "file_url", "routes", "stored_file_response"]
 
 NO_FILE = N_("This file does not exist or you may not read it.")
 
@@ -43,6 +46,18 @@ async def download(request: Request) -> Response:
     path = file_store(request).path(stored.sha256)
     if not path.is_file():
         raise NotFound(NO_FILE)
+    return stored_file_response(path, stored)
+
+
+def stored_file_response(
+    path: Path,
+    stored: StoredFile,
+    *,
+    cache: str = "private, max-age=0, must-revalidate",
+    headers: Mapping[str, str] | None = None,
+) -> FileResponse:
+    """``stored``'s bytes at ``path`` as a download: an attachment, never
+    sniffed, sandboxed should it be opened; ``headers`` added."""
     return FileResponse(
         path,
         media_type=stored.content_type,
@@ -50,7 +65,8 @@ async def download(request: Request) -> Response:
             "Content-Disposition": content_disposition(stored.name),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "sandbox; default-src 'none'",
-            "Cache-Control": "private, max-age=0, must-revalidate",
+            "Cache-Control": cache,
+            **(headers or {}),
         },
     )
 

@@ -20,14 +20,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from collab import web
 from collab.db import UnitOfWork
-from collab.documents.download import file_store
+from collab.documents.download import file_store, stored_file_response
 from collab.documents.models import StoredFile
-from collab.documents.names import content_disposition
 from collab.errors import NotFound, PermissionDenied, Throttled
 from collab.i18n import N_, translations
 from collab.meetings import confirm, feeds, ics, minutes, signed
@@ -397,18 +396,11 @@ def _signed_response(request: Request, seen: Seen, public: bool) -> Response:
     path = file_store(request).path(stored.sha256) if stored is not None else None
     if stored is None or path is None or not path.is_file():
         raise NotFound(NO_SIGNED)
-    cache = "public, max-age=300" if public else "private, max-age=0, must-revalidate"
-    return FileResponse(
-        path,
-        media_type=stored.content_type,
-        headers={
-            "Content-Disposition": content_disposition(stored.name),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "sandbox; default-src 'none'",
-            "Cache-Control": cache,
-            **(REFERRER_POLICY if public else {}),
-        },
-    )
+    if public:
+        return stored_file_response(
+            path, stored, cache="public, max-age=300", headers=REFERRER_POLICY
+        )
+    return stored_file_response(path, stored)
 
 
 async def signed_verbale(request: Request) -> Response:
