@@ -7,11 +7,13 @@ import pytest
 from bs4 import BeautifulSoup
 from starlette.websockets import WebSocketDisconnect
 
-from tests.realtime.test_ws import Browser, browser, frames, head, subscribe
+from collab.demo import ASSEMBLY
+from tests.realtime.test_ws import Browser, _token, browser, frames, head, subscribe
 
 __all__ = ["browser"]  # the fixture, shared with the websocket tests
 
 STAFF = "staff@demo.collab.it"
+ADMIN = "admin@demo.collab.it"
 MAYOR = "sindaco.pinerolo@demo.collab.it"  # Pinerolo, ZO 5
 SUSA = "sindaco.susa@demo.collab.it"  # ZO 6
 IVREA = "tecnico.ivrea@demo.collab.it"  # ZO 9: not convened
@@ -60,7 +62,41 @@ def test_a_follower_gets_each_region_as_it_changes(browser: Browser) -> None:
     assert queue is not None and "Sindaco di Pinerolo" in queue.get_text()
 
 
+def _by_simple_majority(browser: Browser) -> None:
+    """The admin sets the demo assembly's rule to a simple majority, through
+    its form: a vote by double majority is never secret."""
+    browser.login(ADMIN)
+    bodies = BeautifulSoup(browser.client.get("/admin/bodies").text, "html.parser")
+    row = next(tr for tr in bodies.select("tr") if ASSEMBLY in tr.get_text())
+    link = row.select_one('a[href^="/admin/bodies/"]')
+    assert link is not None
+    url = str(link["href"])
+    form = BeautifulSoup(browser.client.get(url).text, "html.parser").select_one(
+        'form[data-testid="body-form"]'
+    )
+    assert form is not None
+    fields: dict[str, str] = {}
+    for field in form.select("input[name], select[name], textarea[name]"):
+        name = str(field["name"])
+        if field.name == "select":
+            chosen = field.select_one("option[selected]") or field.select_one("option")
+            assert chosen is not None
+            fields[name] = str(chosen["value"])
+        elif field.name == "textarea":
+            fields[name] = field.get_text()
+        elif field.get("type") not in ("checkbox", "radio") or field.has_attr("checked"):
+            fields[name] = str(field.get("value", ""))
+    zones = [str(box["value"]) for box in form.select("input[name=zones][checked]")]
+    fields.pop("csrf_token", None)
+    fields["majority"] = "simple"
+    token = _token(browser.client.get("/").text)
+    data: dict[str, str | list[str]] = {"csrf_token": token, **fields, "zones": zones}
+    response = browser.client.post(url, data=data, follow_redirects=False)
+    assert response.status_code == 303, response.text
+
+
 def test_a_secret_vote_goes_out_without_names(browser: Browser) -> None:
+    _by_simple_majority(browser)
     _open_and_check_in(browser)
     browser.login(STAFF)
     # One comune of eight is present: the chair confirms opening without the quorum.
