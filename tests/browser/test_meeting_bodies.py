@@ -491,7 +491,7 @@ def test_two_bodies_vote_by_their_rules_and_the_verbali_say_so(
         + ".",
         f"Assente (1): {NAMES[ABSENT]}.",
         f"Presenti senza diritto di voto: {NAMES[STAFF]} ({CMTO}).",
-        f"Accertato il numero legale ({len(present)} presenti, {quorum} richiesti), "
+        f"Accertato il numero legale ({len(present)} presenti, minimo richiesto {quorum}), "
         "il presidente dichiara aperta la seduta.",
         f"1. {council.items[0]}",
     ])  # fmt: skip
@@ -554,8 +554,8 @@ def test_two_bodies_vote_by_their_rules_and_the_verbali_say_so(
         f"Segretario verbalizzante: {NAMES[STAFF]}, {CMTO}.",
         f"Presenti ({len(comuni)} su {len(comuni)}): {cast_by}.",
         "Assenti (0): nessuno.",
-        f"Accertato il numero legale ({len(comuni)} presenti, {assembly_quorum} "
-        "richiesti), il presidente dichiara aperta la seduta.",
+        f"Accertato il numero legale ({len(comuni)} presenti, minimo richiesto "
+        f"{assembly_quorum}), il presidente dichiara aperta la seduta.",
         f"1. {assembly.items[0]}",
     ])  # fmt: skip
     _check(

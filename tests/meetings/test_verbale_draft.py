@@ -168,7 +168,7 @@ def test_the_default_draft_follows_council_practice() -> None:
         "(Funzionario del Comune di Pinerolo, ZO 5 Pinerolese)."
     ) in lines
     assert (
-        "Accertato il numero legale (4 presenti, 3 richiesti), "
+        "Accertato il numero legale (4 presenti, minimo richiesto 3), "
         "il presidente dichiara aperta la seduta."
     ) in lines
     assert "## 1. Parere sul Piano strategico" in lines
@@ -238,7 +238,7 @@ def test_plurals_follow_the_numbers_in_both_languages() -> None:
     text = draft(one)
     assert "**Presente (1 su 3)**: Airasca (Mario Rossi)." in text
     assert "**Assenti (2)**: Cumiana, Vigone." in text
-    assert "Il numero legale non è raggiunto: 1 presente, 2 richiesti." in text
+    assert "Il numero legale non è raggiunto: 1 presente, minimo richiesto 2." in text
     english = draft(one, "en")
     assert "**Present (1 of 3)**: Airasca (Mario Rossi)." in english
     assert "**Absent (2)**: Cumiana, Vigone." in english
