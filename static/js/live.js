@@ -117,8 +117,12 @@
     var existing = id ? document.getElementById(id) : null;
     var target = document.querySelector(tpl.getAttribute("data-target"));
     if (op === "replace") {
-      if (existing) { swap(existing, html, "outerHTML"); }
-      return Boolean(existing);
+      if (!existing) { return false; }
+      var typed = typedIn(existing);
+      swap(existing, html, "outerHTML");
+      var fresh = document.getElementById(id);
+      if (fresh && typed) { putBack(fresh, typed); }
+      return true;
     }
     if (op === "place") { return place(target, existing, html); }
     if (!target) { return false; }
@@ -174,6 +178,89 @@
     }
     if (shown) { announce(head.getAttribute("data-announce")); }
   }
+
+  // -- What the person is typing survives a region's new copy ---------------
+  //
+  // A region redrawn by a frame (someone checks in, a vote opens) would take
+  // with it what the person was typing in one of its forms: the chair's
+  // motion, half written. The values typed in its fields (text, choices,
+  // ticks: never hidden ones, which the new copy has right) are put into the
+  // same fields of the new copy, the focus and the cursor too.
+  function editable(field) {
+    return field.name && field.type !== "hidden" && field.type !== "submit" &&
+      field.type !== "button" && field.type !== "file";
+  }
+
+  function typedIn(root) {
+    var forms = formsByKey(root);
+    var found = null;
+    Object.keys(forms).forEach(function (key) {
+      var fields = Array.prototype.filter.call(forms[key].elements, editable);
+      var changed = fields.some(function (f) {
+        if (f.type === "checkbox" || f.type === "radio") { return f.checked !== f.defaultChecked; }
+        if (f.tagName === "SELECT") {
+          return Array.prototype.some.call(f.options, function (o) {
+            return o.selected !== o.defaultSelected;
+          });
+        }
+        return f.value !== f.defaultValue;
+      });
+      if (!changed) { return; }
+      found = found || { forms: {}, focus: null };
+      found.forms[key] = fields.map(function (f) {
+        return {
+          name: f.name, type: f.type, value: f.value, checked: f.checked,
+          focused: f === document.activeElement,
+          selection: f === document.activeElement && "selectionStart" in f
+            ? [f.selectionStart, f.selectionEnd] : null
+        };
+      });
+    });
+    return found;
+  }
+
+  function putBack(root, typed) {
+    var forms = formsByKey(root);
+    Object.keys(typed.forms).forEach(function (key) {
+      var form = forms[key];
+      if (!form) { return; }
+      var fresh = Array.prototype.filter.call(form.elements, editable);
+      typed.forms[key].forEach(function (was) {
+        var field = fresh.filter(function (f) {
+          return f.name === was.name && f.type === was.type &&
+            (was.type !== "checkbox" && was.type !== "radio" || f.value === was.value);
+        })[0];
+        if (!field) { return; }
+        if (was.type === "checkbox" || was.type === "radio") {
+          field.checked = was.checked;
+        } else {
+          field.value = was.value;
+        }
+        if (was.focused) {
+          field.focus();
+          if (was.selection) {
+            try { field.setSelectionRange(was.selection[0], was.selection[1]); } catch (e) { /* not a text field */ }
+          }
+        }
+      });
+    });
+  }
+
+  // The same for a region a response swaps out of band (the chair gives the
+  // floor: the response redraws the vote region too, where the motion is
+  // being typed). The form the person submitted is its response's own
+  // target, never out of band: what they sent is not put back.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var old = event.detail.target;
+    if (old && old.id) { event.detail.typed = { id: old.id, values: typedIn(old) }; }
+  });
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var kept = event.detail.typed;
+    if (!kept || !kept.values) { return; }
+    var fresh = document.getElementById(kept.id);
+    if (fresh) { putBack(fresh, kept.values); }
+    kept.values = null;  // once, however many elements the swap added
+  });
 
   // -- A reset: the page's content afresh, in place -------------------------
   //

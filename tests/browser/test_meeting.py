@@ -108,10 +108,17 @@ def test_a_meeting_live_from_opening_to_verbale(open_session: Callable[..., Sess
     anonymous = visitor.context.request.get(href, max_redirects=0)  # to the login page
     assert anonymous.status in (302, 303) and "/login" in anonymous.headers["location"]
 
-    # The mayor checks Pinerolo in: the register updates everywhere.
+    # The chair starts writing the motion of a vote; meanwhile the mayor checks
+    # Pinerolo in: the register updates everywhere, and the chair's vote form,
+    # drawn again (a new copy of the region), still holds the motion typed.
+    chair.page.fill("#vote-motion", MOTION)
+    chair.page.evaluate("document.getElementById('room-vote').dataset.before = '1'")
     _click(mayor.page, "checkin")
     for page in followers:
         expect(page.locator('[data-testid="present"]')).to_contain_text("Pinerolo")
+    expect(chair.page.locator('[data-testid="present"]')).to_contain_text("Pinerolo")
+    expect(chair.page.locator("#room-vote[data-before]")).to_have_count(0)
+    expect(chair.page.locator("#vote-motion")).to_have_value(MOTION)
 
     # A raised hand, the queue, the floor given, the timer running.
     _click(mayor.page, "raise-hand")
@@ -121,8 +128,9 @@ def test_a_meeting_live_from_opening_to_verbale(open_session: Callable[..., Sess
         expect(page.locator('[data-testid="speaker-name"]')).to_contain_text("Sindaco di Pinerolo")
         expect(page.locator('[data-testid="timer"]')).not_to_have_text("00:00", timeout=4000)
 
-    # The chair opens a vote on the parere; the mayor votes from their page.
-    chair.page.fill("#vote-motion", MOTION)
+    # The chair opens the vote on the parere (the motion typed before the
+    # check-in and the floor); the mayor votes from their page.
+    expect(chair.page.locator("#vote-motion")).to_have_value(MOTION)
     _click(chair.page, "open-vote-form")
     # One comune of the assembly's eight is present: the chair confirms.
     _click(chair.page, "quorum-confirm-form")
