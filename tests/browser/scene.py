@@ -25,7 +25,7 @@ from collab.accounts.email_change import do_request_email_change
 from collab.accounts.reset import do_request_reset
 from collab.consultations import actions as consultations
 from collab.db import Database
-from collab.demo import DEMO_PASSWORD
+from collab.demo import ASSEMBLY, DEMO_PASSWORD
 from collab.demo_library import one_page_pdf
 from collab.documents.models import Document
 from collab.documents.sniff import PDF
@@ -37,7 +37,7 @@ from collab.mail.outbox import queue
 from collab.meetings import actions as meetings
 from collab.meetings import attachments, attendance, floor, minutes, voting
 from collab.meetings.actions import AgendaLine, Convocation
-from collab.meetings.models import Meeting
+from collab.meetings.models import Meeting, VotingBody
 from collab.meetings.room import load_room
 from collab.models import Comune, Theme, User, Zone, utcnow
 from collab.notifications.kinds import Kind
@@ -103,6 +103,7 @@ class Scene:
     unsubscribe_token: str  # the sindaco's one-click unsubscribe from replies
     email_token: str  # the tecnico's link confirming a new e-mail address
     mail: int  # a message in the outbox
+    body: int  # the demo's assembly of ZO 5 and 6 (a voting body of comuni)
 
     def values(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,6 +142,8 @@ async def _build(url: str, store: FileStore) -> Scene:
             live = await s.get(Meeting, meeting_ids["live"])
             published = await s.get(Meeting, meeting_ids["published"])
             assert live and live.public_token and published and published.public_token
+            body = await s.scalar(select(VotingBody.id).where(VotingBody.name == ASSEMBLY))
+            assert body is not None, "the demo has its assembly"
             return Scene(
                 zone=ZONE, theme=THEME, metro_theme=METRO_THEME,
                 thread=thread, own_post=own_post, edited_post=edited_post,
@@ -153,7 +156,7 @@ async def _build(url: str, store: FileStore) -> Scene:
                 library_theme=library_theme.slug, user=users["sindaco"].id,
                 theme_id=theme.id, comune=comune, reset_token=reset_token, mail=mail,
                 unsubscribe_token=token_for(SECRET_KEY, users["sindaco"].id, Kind.REPLY),
-                email_token=await _email_change(db, users),
+                email_token=await _email_change(db, users), body=body,
             )  # fmt: skip
     finally:
         await db.dispose()
