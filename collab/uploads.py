@@ -249,7 +249,11 @@ async def parse_upload(
     if not boundary:
         raise ActionError(BAD_FORM)
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit * max_files + OVERHEAD + MAX_FIELD_BYTES:
+    if (
+        length.isascii()
+        and length.isdigit()
+        and int(length) > limit * max_files + OVERHEAD + MAX_FIELD_BYTES
+    ):
         raise TooLarge(TOO_LARGE, limit=_megabytes(limit))
     form = UploadForm()
     parser = _Parser(store, limit, max_files, form)

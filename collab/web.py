@@ -181,7 +181,7 @@ async def form(request: Request, max_fields: int = 100) -> FormData:
     """The submitted form; a body that is too large is refused (413), one with
     more than ``max_fields`` fields too (400: a form with rows raises it)."""
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_FORM_BYTES:
+    if length and length.isascii() and length.isdigit() and int(length) > MAX_FORM_BYTES:
         raise HTTPException(413)
     return await request.form(max_files=0, max_fields=max_fields, max_part_size=MAX_FORM_BYTES)
 
@@ -196,7 +196,7 @@ async def upload_form(request: Request, max_bytes: int) -> FormData:
     (``await data.close()``) to drop the spooled file.
     """
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > max_bytes:
+    if length and length.isascii() and length.isdigit() and int(length) > max_bytes:
         raise HTTPException(413)
     chunks: list[bytes] = []
     size = 0

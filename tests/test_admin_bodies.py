@@ -199,9 +199,10 @@ async def test_body_checks_zones_names_and_fractions(
     world: World, db: Database, login_as: LoginAs
 ) -> None:
     client = await login_as("admin")
-    response = await post(client, "/admin/bodies/new", comuni_body(zones=["99999"]))
-    assert response.status_code == 422
-    assert errors(response) == {"zones": italian("Choose the zones whose comuni are members.")}
+    for zones in (["99999"], ["\u00b2"], ["\u0665"]):  # no such zone; "²"; Arabic-Indic 5
+        response = await post(client, "/admin/bodies/new", comuni_body(zones=zones))
+        assert response.status_code == 422, zones
+        assert errors(response) == {"zones": italian("Choose the zones whose comuni are members.")}
     response = await post(client, "/admin/bodies/new", comuni_body(zones=[], kind="assemblea"))
     assert errors(response) == {"kind": italian("Choose whether the members are comuni or people.")}
     response = await post(

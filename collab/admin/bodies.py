@@ -56,7 +56,9 @@ def _values(data: FormData) -> dict[str, Any]:
     }
     values.update({k: web.field(data, k) == "1" for k in CHECKBOXES})
     values["zones"] = {
-        int(v) for v in data.getlist("zones") if isinstance(v, str) and v.isdigit() and len(v) < 10
+        int(v)
+        for v in data.getlist("zones")
+        if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) < 10
     }
     return values
 

@@ -275,7 +275,7 @@ class _Reader(HTMLParser):
         href = values.get("href") or ""
         if tag == "a" and values.get("class") == "mention" and href.startswith("/people/"):
             number = href.removeprefix("/people/")
-            if number.isdigit() and int(number) not in self.linked:
+            if number.isascii() and number.isdigit() and int(number) not in self.linked:
                 self.linked.append(int(number))
 
     def handle_data(self, data: str) -> None:
