@@ -30,6 +30,7 @@ from pypdf import PdfReader
 
 from collab.templating import ROME
 from tests.browser.conftest import NO_RELOAD_MARKER, Session, login_session
+from tests.browser.test_meeting import _click, _confirm
 
 pytestmark = pytest.mark.slow
 
@@ -182,18 +183,6 @@ def vote_block(item: str, motion: str, text: str, e: Expected, voters: str = "")
 
 
 # --- the browser's steps ---------------------------------------------------------------------
-
-
-def _click(page: Page, testid: str) -> None:
-    page.locator(f'[data-testid="{testid}"] [type="submit"]').first.click()
-
-
-def _confirm(page: Page, testid: str) -> None:
-    """An irreversible step: its button opens the dialog, focused on "Go back"; confirm."""
-    _click(page, testid)
-    expect(page.locator("#confirm-dialog")).to_be_visible()
-    expect(page.locator('[data-testid="confirm-dialog-cancel"]')).to_be_focused()
-    page.locator('[data-testid="confirm-dialog-submit"]').click()
 
 
 def _live(page: Page) -> None:
