@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -50,38 +51,99 @@ def _unique(entries: list[tuple[int, str]]) -> list[Present]:
     return [Present(name, user_id) for name, user_id in sorted(people)]
 
 
+class _Topic:
+    """One topic's entries, and the people they add up to (kept as they change)."""
+
+    __slots__ = ("entries", "listing", "people", "sweep_at")
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[float, int, str]] = {}  # key: expires, user id, name
+        self.people: dict[tuple[str, int], int] = {}  # (name, user id): their sockets
+        self.listing: list[Present] | None = []  # sorted people; None: to sort again
+        # No entry expires before this (a lower bound: touching only delays
+        # expiries), so a reading sweeps the entries only once it has passed.
+        self.sweep_at = math.inf
+
+    def put(self, key: str, expires: float, user_id: int, name: str) -> None:
+        old = self.entries.get(key)
+        self.entries[key] = (expires, user_id, name)
+        if expires < self.sweep_at:
+            self.sweep_at = expires
+        if old is not None:
+            if old[1] == user_id and old[2] == name:
+                return  # a heartbeat: the same person, a later expiry
+            self._drop((old[2], old[1]))
+        person = (name, user_id)
+        count = self.people.get(person, 0)
+        self.people[person] = count + 1
+        if count == 0:
+            self.listing = None
+
+    def pop(self, key: str) -> None:
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self._drop((old[2], old[1]))
+
+    def _drop(self, person: tuple[str, int]) -> None:
+        count = self.people[person] - 1
+        if count:
+            self.people[person] = count
+        else:
+            del self.people[person]
+            self.listing = None
+
+    def who(self, now: float) -> list[Present]:
+        if now > self.sweep_at:
+            expired = [key for key, (expires, _, _) in self.entries.items() if expires < now]
+            for key in expired:
+                self.pop(key)
+            self.sweep_at = min((e[0] for e in self.entries.values()), default=math.inf)
+        if self.listing is None:
+            self.listing = [Present(name, user_id) for name, user_id in sorted(self.people)]
+        return list(self.listing)
+
+
 class MemoryPresence:
+    """Presence for one process. A reading costs what changed since the last one:
+    the people of a topic are counted as entries come and go, and the entries
+    are swept for expiry only when one may have expired (with 10,000 sockets on
+    a meeting, listing them at every heartbeat tick was most of an idle
+    process's CPU)."""
+
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._topics: dict[str, dict[str, tuple[float, int, str]]] = {}
+        self._topics: dict[str, _Topic] = {}
+
+    def _topic(self, topic: str) -> _Topic:
+        found = self._topics.get(topic)
+        if found is None:
+            found = self._topics[topic] = _Topic()
+        return found
 
     async def touch(self, topic: str, key: str, user_id: int, name: str) -> None:
-        self._topics.setdefault(topic, {})[key] = (time.monotonic() + self.ttl, user_id, name)
+        self._topic(topic).put(key, time.monotonic() + self.ttl, user_id, name)
 
     async def touch_many(self, entries: list[Entry]) -> None:
         expires = time.monotonic() + self.ttl
-        topics = self._topics
         for topic, key, user_id, name in entries:
-            topics.setdefault(topic, {})[key] = (expires, user_id, name)
+            self._topic(topic).put(key, expires, user_id, name)
 
     async def leave(self, topic: str, key: str, user_id: int, name: str) -> None:
-        entries = self._topics.get(topic, {})
-        entries.pop(key, None)
-        if not entries:
-            self._topics.pop(topic, None)
+        found = self._topics.get(topic)
+        if found is None:
+            return
+        found.pop(key)
+        if not found.entries:
+            del self._topics[topic]
 
     async def who(self, topic: str) -> list[Present]:
-        now = time.monotonic()
-        entries = self._topics.get(topic, {})
-        live, expired = [], []
-        for key, (expires, user_id, name) in entries.items():
-            if expires < now:
-                expired.append(key)
-            else:
-                live.append((user_id, name))
-        for key in expired:
-            del entries[key]
-        return _unique(live)
+        found = self._topics.get(topic)
+        if found is None:
+            return []
+        people = found.who(time.monotonic())
+        if not found.entries:
+            del self._topics[topic]
+        return people
 
     async def close(self) -> None:
         self._topics.clear()

@@ -81,3 +81,45 @@ async def test_touching_many_entries_at_once_refreshes_each(presence: Presence) 
     await asyncio.sleep(TTL / 2 + 0.1)  # "dead#a" was not touched again
     assert await presence.who("thread:1") == [Present("Bruno", 9)]
     assert await presence.who("thread:2") == [Present("Carla", 11)]
+
+
+async def test_a_socket_whose_user_is_renamed_shows_the_new_name() -> None:
+    # In memory only: Redis keeps the old name's member until it expires.
+    lasting = MemoryPresence(ttl=300)
+    await lasting.touch("thread:1", "w#a", 7, "Ada")
+    await lasting.touch("thread:1", "w#b", 9, "Bruno")
+    assert await lasting.who("thread:1") == [Present("Ada", 7), Present("Bruno", 9)]
+    await lasting.touch_many([("thread:1", "w#a", 7, "Ada Rossi")])  # its next heartbeat
+    assert await lasting.who("thread:1") == [Present("Ada Rossi", 7), Present("Bruno", 9)]
+
+
+async def test_a_reading_is_the_callers_to_keep(lasting: Presence) -> None:
+    await lasting.touch("thread:1", "w#a", 7, "Ada")
+    first = await lasting.who("thread:1")
+    first.append(Present("Intruso", 1))
+    await lasting.touch("thread:1", "w#b", 9, "Bruno")
+    await lasting.leave("thread:1", "w#a", 7, "Ada")
+    assert await lasting.who("thread:1") == [Present("Bruno", 9)]
+    assert first[0] == Present("Ada", 7)
+
+
+async def test_readings_follow_many_tabs_coming_and_going(lasting: Presence) -> None:
+    # Ten people with thirty tabs each; the readings between the changes
+    # must be those of a fresh count of the live entries.
+    tabs = [(f"w#{n}", n % 10, f"U{n % 10}") for n in range(300)]
+    await lasting.touch_many([("thread:1", key, uid, name) for key, uid, name in tabs])
+    assert [p.user_id for p in await lasting.who("thread:1")] == list(range(10))
+    for key, uid, name in tabs:
+        if uid in (3, 4) or key.endswith("5"):
+            await lasting.leave("thread:1", key, uid, name)
+    expected = sorted(
+        {
+            Present(name, uid)
+            for key, uid, name in tabs
+            if uid not in (3, 4) and not key.endswith("5")
+        }
+    )
+    assert await lasting.who("thread:1") == expected
+    for key, uid, name in tabs:
+        await lasting.leave("thread:1", key, uid, name)
+    assert await lasting.who("thread:1") == []
