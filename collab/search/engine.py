@@ -305,28 +305,41 @@ class Engine(ABC):
         # Nothing but the words and the reader: the engine may count and rank
         # in its index alone, and read only the page's rows.
         plain = not narrowed and filters.sort == "relevance"
-        # Counted up to COUNT_CAP + 1 only: past that, "more than 1,000" says
-        # as much, and the exact count of a common word cost as much as the
-        # ranking itself (27,000 matches, 5,800 readable: bench.search).
-        capped: Select[Any] = (
-            base.with_only_columns(literal_column("1")).order_by(None).limit(COUNT_CAP + 1)
-        )
-        if plain and (in_index := self._in_index(query, viewer)) is not None:
-            capped = in_index.limit(COUNT_CAP + 1)
-        total = await session.scalar(select(func.count()).select_from(capped.subquery())) or 0
+        page = max(1, page)
+        # An engine that ranks every readable match anyway may count them in
+        # the same statement (PostgreSQL): the same cap applies below.
+        counted = None
+        if plain and page <= COUNT_CAP // PER_PAGE:
+            offset = (page - 1) * PER_PAGE
+            counted = await self._counted_page(session, query, viewer, PER_PAGE, offset)
+        rows: Sequence[SearchItem] = ()
+        if counted is not None:
+            total, rows = counted
+        else:
+            # Counted up to COUNT_CAP + 1 only: past that, "more than 1,000"
+            # says as much, and the exact count of a common word cost as much
+            # as the ranking itself (27,000 matches, 5,800 readable: bench.search).
+            capped: Select[Any] = (
+                base.with_only_columns(literal_column("1")).order_by(None).limit(COUNT_CAP + 1)
+            )
+            if plain and (in_index := self._in_index(query, viewer)) is not None:
+                capped = in_index.limit(COUNT_CAP + 1)
+            total = await session.scalar(select(func.count()).select_from(capped.subquery())) or 0
         more = total > COUNT_CAP
         total = min(total, COUNT_CAP)
         pages = max(1, math.ceil(total / PER_PAGE))
-        page = min(max(1, page), pages)
         if total == 0:
             return Results(hits=(), total=0, page=1, pages=1)
-        limit, offset = min(PER_PAGE, total - (page - 1) * PER_PAGE), (page - 1) * PER_PAGE
-        top = self._top(query, viewer, limit, offset) if plain else None
-        if top is None:
-            newest = (SearchItem.created_at.desc(), SearchItem.id.desc())
-            order = newest if filters.sort == "newest" else (self._rank(query), *newest)
-            top = base.with_only_columns(SearchItem).order_by(*order).limit(limit).offset(offset)
-        rows = (await session.execute(top)).scalars().all()
+        if counted is None or page > pages:
+            page = min(page, pages)
+            limit, offset = min(PER_PAGE, total - (page - 1) * PER_PAGE), (page - 1) * PER_PAGE
+            top = self._top(query, viewer, limit, offset) if plain else None
+            if top is None:
+                newest = (SearchItem.created_at.desc(), SearchItem.id.desc())
+                order = newest if filters.sort == "newest" else (self._rank(query), *newest)
+                top = base.with_only_columns(SearchItem).order_by(*order)
+                top = top.limit(limit).offset(offset)
+            rows = (await session.execute(top)).scalars().all()
         snippets = await self._snippets(session, rows, query)
         zones: dict[int, set[int]] = {}
         if any(row.public_url is not None for row in rows):
@@ -375,6 +388,16 @@ class Engine(ABC):
     ) -> Select[Any] | None:
         """The page of ``SearchItem`` rows, best first, ranked in the index
         before any row is read, if the engine can."""
+        return None
+
+    async def _counted_page(
+        self, session: AsyncSession, query: Query, viewer: User | None, limit: int, offset: int
+    ) -> tuple[int, Sequence[SearchItem]] | None:
+        """How many matches ``viewer`` may read (all of them, or at least
+        ``COUNT_CAP + 1``) and the page of the ``limit`` best after
+        ``offset``, in one statement, if the engine can; None if it cannot,
+        or if ``offset`` is past the matches (the caller counts, and shows
+        the last page)."""
         return None
 
     @abstractmethod

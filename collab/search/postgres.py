@@ -19,9 +19,20 @@ of long documents.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, cast, func, literal, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,8 +51,20 @@ TSV: ColumnElement[Any] = literal_column("search_item.tsv")
 SCOPE_PREFIX = "scope:"
 
 
-def tsquery(query: Query) -> ColumnElement[Any]:
-    """The ``tsquery`` of ``query``: all parts AND-ed, excluded words negated."""
+def _and(parts: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = func.tsquery_and(combined, part)
+    return combined
+
+
+def tsquery(query: Query, scope: ColumnElement[Any] | None = None) -> ColumnElement[Any]:
+    """The ``tsquery`` of ``query``: all parts AND-ed, excluded words negated,
+    and ``scope`` (the reader's) if given; the empty ``tsquery`` (which
+    matches nothing) when no word it looks for is left once PostgreSQL
+    drops its stop words: ``stavo`` is in its list and not in
+    :data:`collab.search.text.STOP_WORDS`, and the scope AND-ed to nothing,
+    or ``!word`` alone, would match everything."""
     parts: list[ColumnElement[Any]] = [
         func.plainto_tsquery(ITALIAN, func.search_unaccent(word)) for word in query.terms
     ]
@@ -52,14 +75,24 @@ def tsquery(query: Query) -> ColumnElement[Any]:
     if query.prefix is not None:
         # The prefix is a folded \w+ word: no quote or operator of tsquery's syntax.
         parts.append(func.to_tsquery(ITALIAN, func.search_unaccent(f"'{query.prefix}':*")))
-    parts.extend(
+    positive = _and(parts)
+    excluded = [
         func.tsquery_not(func.plainto_tsquery(ITALIAN, func.search_unaccent(word)))
         for word in query.excluded
+    ]
+    return case(
+        (func.numnode(positive) == 0, cast(literal(""), TSQUERY)),
+        else_=_and([positive, *excluded, *([] if scope is None else [scope])]),
     )
-    combined = parts[0]
-    for part in parts[1:]:
-        combined = func.tsquery_and(combined, part)
-    return combined
+
+
+def once(value: ColumnElement[Any]) -> ScalarSelect[Any]:
+    """``value`` as a scalar subquery: PostgreSQL computes it once per
+    statement (an InitPlan). As a plain expression of bound parameters, a
+    prepared statement's generic plan, which PostgreSQL picks after five
+    runs, parsed and stemmed the query again for every row it ranked and
+    rechecked: 30 instead of 20 ms for "trasporto" (EXPLAIN ANALYZE)."""
+    return select(value).scalar_subquery()
 
 
 class PostgresEngine(Engine):
@@ -80,19 +113,53 @@ class PostgresEngine(Engine):
         return select(SearchItem.id).select_from(SearchItem)
 
     def _match(self, query: Query) -> ColumnElement[bool]:
-        return TSV.op("@@")(tsquery(query))
+        return TSV.op("@@")(once(tsquery(query)))
 
     def _readable_match(self, query: Query, viewer: User | None) -> list[ColumnElement[bool]]:
         tokens = reader_tokens(viewer)
         if tokens is None:
             return super()._readable_match(query, viewer)
-        if not tokens:
-            return [self._match(query)]
-        # The reader's scope lexemes, quoted: "scope:z5" is no word a parser
-        # makes of typed text, so only the scope finds them.
-        readers = " | ".join(f"'{SCOPE_PREFIX}{token}'" for token in tokens)
-        scoped = func.tsquery_and(tsquery(query), cast(literal(readers), TSQUERY))
-        return [TSV.op("@@")(scoped)]
+        return [_scoped_match(query, tokens)]
 
     def _rank(self, query: Query) -> ColumnElement[Any]:
-        return func.ts_rank_cd(TSV, tsquery(query)).desc()
+        return func.ts_rank_cd(TSV, once(tsquery(query))).desc()
+
+    async def _counted_page(
+        self, session: AsyncSession, query: Query, viewer: User | None, limit: int, offset: int
+    ) -> tuple[int, Sequence[SearchItem]] | None:
+        # Every readable match is ranked (ts_rank_cd, best first) to cut the
+        # page, so the same pass counts them (a window over all of them)
+        # instead of a second statement; only id, date and rank travel
+        # through the sort, and the page's rows are read by id afterwards.
+        tokens = reader_tokens(viewer)
+        if tokens is None:
+            return None
+        rank = func.ts_rank_cd(TSV, once(tsquery(query))).label("rank")
+        top = (
+            select(SearchItem.id, SearchItem.created_at, rank, func.count().over().label("found"))
+            .where(_scoped_match(query, tokens))
+            .order_by(rank.desc(), SearchItem.created_at.desc(), SearchItem.id.desc())
+            .limit(limit)
+            .offset(offset)
+            .subquery("top")
+        )
+        found = (
+            await session.execute(
+                select(SearchItem, top.c.found)
+                .join(top, SearchItem.id == top.c.id)
+                .order_by(top.c.rank.desc(), top.c.created_at.desc(), top.c.id.desc())
+            )
+        ).all()
+        if not found:
+            return None if offset else (0, ())
+        return found[0][1], [row for row, _ in found]
+
+
+def _scoped_match(query: Query, tokens: Sequence[str]) -> ColumnElement[bool]:
+    """The matches of ``query`` with one of the scope ``tokens`` (none: all)."""
+    if not tokens:
+        return TSV.op("@@")(once(tsquery(query)))
+    # The reader's scope lexemes, quoted: "scope:z5" is no word a parser
+    # makes of typed text, so only the scope finds them.
+    readers = " | ".join(f"'{SCOPE_PREFIX}{token}'" for token in tokens)
+    return TSV.op("@@")(once(tsquery(query, cast(literal(readers), TSQUERY))))
