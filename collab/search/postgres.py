@@ -130,15 +130,27 @@ class PostgresEngine(Engine):
         # Every readable match is ranked (ts_rank_cd, best first) to cut the
         # page, so the same pass counts them (a window over all of them)
         # instead of a second statement; only id, date and rank travel
-        # through the sort, and the page's rows are read by id afterwards.
+        # through the window and the sort, and the page's rows are read by
+        # id afterwards. The ranking is a subquery of its own (OFFSET 0, so
+        # that PostgreSQL does not merge it): else the planner ranks above
+        # the window, which then stores every match's tsv: "mensa" for a
+        # mayor (4,305 matches) took 17 instead of 10 ms (psql, medians).
         tokens = reader_tokens(viewer)
         if tokens is None:
             return None
-        rank = func.ts_rank_cd(TSV, once(tsquery(query))).label("rank")
-        top = (
-            select(SearchItem.id, SearchItem.created_at, rank, func.count().over().label("found"))
+        ranked = (
+            select(
+                SearchItem.id,
+                SearchItem.created_at,
+                func.ts_rank_cd(TSV, once(tsquery(query))).label("rank"),
+            )
             .where(_scoped_match(query, tokens))
-            .order_by(rank.desc(), SearchItem.created_at.desc(), SearchItem.id.desc())
+            .offset(0)
+            .subquery("ranked")
+        )
+        top = (
+            select(ranked, func.count().over().label("found"))
+            .order_by(ranked.c.rank.desc(), ranked.c.created_at.desc(), ranked.c.id.desc())
             .limit(limit)
             .offset(offset)
             .subquery("top")
