@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from collab import sqlite_trips
+from collab.search.text import add_sqlite_functions
 from collab.search.tracking import index_before_commit
 
 __all__ = [
@@ -67,6 +68,8 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # search_item's triggers write search_fts with its stems (migration 0022).
+    add_sqlite_functions(dbapi_conn)
 
 
 def make_engine(url: str) -> AsyncEngine:

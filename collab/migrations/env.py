@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from collab.schema import metadata as schema_metadata
+from collab.search.text import add_sqlite_functions
 
 config = context.config
 target_metadata = schema_metadata
@@ -28,6 +30,9 @@ def _run(connection: Connection) -> None:
 
 async def _run_async(url: str) -> None:
     engine = create_async_engine(url)
+    if engine.dialect.name == "sqlite":
+        # What search_item's triggers call (migration 0022), as collab.db gives it.
+        event.listen(engine.sync_engine, "connect", lambda conn, _: add_sqlite_functions(conn))
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

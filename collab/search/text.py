@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import Stemmer
 
@@ -21,9 +22,11 @@ from collab.i18n import N_
 __all__ = [
     "MAX_QUERY_CHARS",
     "SNIPPET_SCAN",
+    "SQL_STEMS",
     "STOP_WORDS",
     "Query",
     "QueryError",
+    "add_sqlite_functions",
     "fold",
     "html_text",
     "matches",
@@ -107,6 +110,22 @@ def stem(word: str) -> str:
 def stems(text: str) -> str:
     """What the SQLite index holds for ``text``: its stems, stop words dropped."""
     return " ".join(stem(w) for w in words(text) if w not in STOP_WORDS)
+
+
+#: The SQL name of :func:`stems` on a SQLite connection: the triggers that
+#: keep ``search_fts`` (migration 0022) call it on what ``search_item`` holds.
+SQL_STEMS = "search_stems"
+
+
+def _sql_stems(value: str | None) -> str:
+    return stems(value) if value else ""
+
+
+def add_sqlite_functions(dbapi_connection: Any) -> None:
+    """Give a new SQLite connection :data:`SQL_STEMS`, which every statement
+    writing ``search_item`` needs (``collab.db.make_engine`` and the
+    migrations call it on each connection they open)."""
+    dbapi_connection.create_function(SQL_STEMS, 1, _sql_stems, deterministic=True)
 
 
 def html_text(markup: str) -> str:
