@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -157,13 +158,57 @@ class MemoryPresence:
 IN_FLIGHT = 16
 
 
+# The topic's version changes whenever its people may have: a member added
+# (a new socket, or a renamed user), removed or expired. A reading that knows
+# the current version gets no members back: a worker reads a meeting's
+# 10,000 entries only after a change, not at every heartbeat tick.
+_TOUCH = """
+local added = 0
+for i = 3, #ARGV, 2 do
+  added = added + redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+if added > 0 or redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
+else
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
+return added
+"""
+_LEAVE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) > 0 then
+  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+end
+return 0
+"""
+_WHO = """
+local version = redis.call('GET', KEYS[2])
+if redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1]) > 0 or not version then
+  version = ARGV[2]
+  redis.call('SET', KEYS[2], version, 'EX', ARGV[4])
+end
+if version == ARGV[3] then
+  return {version}
+end
+return {version, redis.call('ZRANGE', KEYS[1], 0, -1)}
+"""
+
+
 class RedisPresence:
+    """Presence shared by the workers: per topic, a sorted set of entries
+    scored by expiry and a version (see ``_WHO``); each worker keeps the
+    people of the version it read last."""
+
     def __init__(self, url: str, ttl: float) -> None:
         from redis.asyncio import from_url
 
         self.ttl = ttl
         self.redis: Any = from_url(url)
         self._turns = asyncio.Semaphore(IN_FLIGHT)
+        self._touch = self.redis.register_script(_TOUCH)
+        self._leave = self.redis.register_script(_LEAVE)
+        self._who = self.redis.register_script(_WHO)
+        self._read: dict[str, tuple[bytes, list[Present]]] = {}  # topic: version, people
 
     @staticmethod
     def _key(topic: str) -> str:
@@ -173,42 +218,59 @@ class RedisPresence:
     def _member(key: str, user_id: int, name: str) -> str:
         return json.dumps([key, user_id, name], separators=(",", ":"))
 
-    async def touch(self, topic: str, key: str, user_id: int, name: str) -> None:
+    def _keys(self, topic: str) -> list[str]:
         rkey = self._key(topic)
-        async with self._turns, self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(rkey, {self._member(key, user_id, name): time.time() + self.ttl})
-            pipe.expire(rkey, int(self.ttl * 2) + 1)
-            await pipe.execute()
+        return [rkey, f"{rkey}:v"]
+
+    def _expire(self) -> int:
+        return int(self.ttl * 2) + 1
+
+    async def touch(self, topic: str, key: str, user_id: int, name: str) -> None:
+        await self.touch_many([(topic, key, user_id, name)])
 
     async def touch_many(self, entries: list[Entry]) -> None:
-        # The heartbeats due together: one pipeline, one ZADD and one EXPIRE
-        # per topic, instead of a round trip per socket.
+        # The heartbeats due together: one pipeline, one script per topic,
+        # instead of a round trip per socket.
         expires = time.time() + self.ttl
         by_topic: dict[str, dict[str, float]] = {}
         for topic, key, user_id, name in entries:
             by_topic.setdefault(topic, {})[self._member(key, user_id, name)] = expires
         async with self._turns, self.redis.pipeline(transaction=False) as pipe:
             for topic, members in by_topic.items():
-                rkey = self._key(topic)
-                pipe.zadd(rkey, members)
-                pipe.expire(rkey, int(self.ttl * 2) + 1)
+                args: list[Any] = [self._expire(), secrets.token_hex(8)]
+                for member, score in members.items():
+                    args += [score, member]
+                await self._touch(keys=self._keys(topic), args=args, client=pipe)
             await pipe.execute()
 
     async def leave(self, topic: str, key: str, user_id: int, name: str) -> None:
+        args: list[Any] = [self._member(key, user_id, name), secrets.token_hex(8), self._expire()]
         async with self._turns:
-            await self.redis.zrem(self._key(topic), self._member(key, user_id, name))
+            await self._leave(keys=self._keys(topic), args=args)
 
     async def who(self, topic: str) -> list[Present]:
-        rkey = self._key(topic)
-        async with self._turns, self.redis.pipeline(transaction=False) as pipe:
-            pipe.zremrangebyscore(rkey, "-inf", time.time())
-            pipe.zrange(rkey, 0, -1)
-            _, members = await pipe.execute()
+        known = self._read.get(topic)
+        args: list[Any] = [
+            time.time(),
+            secrets.token_hex(8),
+            known[0] if known else b"",
+            self._expire(),
+        ]
+        async with self._turns:
+            answer = await self._who(keys=self._keys(topic), args=args)
+        version = answer[0]
+        if len(answer) == 1:
+            return list(known[1]) if known is not None else []
         entries = []
-        for raw in members:
+        for raw in answer[1]:
             _, user_id, name = json.loads(raw)
             entries.append((int(user_id), str(name)))
-        return _unique(entries)
+        people = _unique(entries)
+        if people:
+            self._read[topic] = (version, people)
+        else:
+            self._read.pop(topic, None)  # nobody there: forget the topic
+        return list(people)
 
     async def close(self) -> None:
         await self.redis.aclose()

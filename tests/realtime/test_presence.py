@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -123,3 +124,46 @@ async def test_readings_follow_many_tabs_coming_and_going(lasting: Presence) -> 
     for key, uid, name in tabs:
         await lasting.leave("thread:1", key, uid, name)
     assert await lasting.who("thread:1") == []
+
+
+async def test_workers_sharing_redis_see_each_others_changes(redis_url: str) -> None:
+    first = await _store("redis", redis_url, TTL)
+    second = RedisPresence(redis_url, ttl=TTL)
+    try:
+        await first.touch("thread:1", "w1#a", 7, "Ada")
+        assert await second.who("thread:1") == [Present("Ada", 7)]  # read and kept
+        await first.touch_many([("thread:1", "w1#b", 9, "Bruno")])  # someone new
+        assert await second.who("thread:1") == [Present("Ada", 7), Present("Bruno", 9)]
+        await first.leave("thread:1", "w1#a", 7, "Ada")
+        assert await second.who("thread:1") == [Present("Bruno", 9)]
+        await asyncio.sleep(TTL + 0.1)  # the first worker died: its entries expire
+        assert await second.who("thread:1") == []
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_heartbeat_reading_with_nothing_changed_parses_no_entry(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await _store("redis", redis_url, 300)
+    try:
+        await store.touch_many([("thread:1", f"w#{n}", n % 3, f"U{n % 3}") for n in range(500)])
+        assert len(await store.who("thread:1")) == 3
+        parsed: list[object] = []
+        real = json.loads
+
+        def loads(raw: object) -> object:
+            parsed.append(raw)
+            return real(raw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(json, "loads", loads)
+        # Their next heartbeats: the same people, later expiries.
+        await store.touch_many([("thread:1", f"w#{n}", n % 3, f"U{n % 3}") for n in range(500)])
+        assert len(await store.who("thread:1")) == 3
+        assert parsed == []
+        await store.touch("thread:1", "w#new", 3, "U3")  # a new socket: read again
+        assert len(await store.who("thread:1")) == 4
+        assert len(parsed) == 501
+    finally:
+        await store.close()
