@@ -180,6 +180,7 @@ class IdleResult:
     heartbeats_per_s: float = float("nan")
     queries_per_s: float | None = None
     loadgen_cpu: float = float("nan")  # cores: the load generator and this process
+    redis_cpu: float | None = None  # --redis: fraction of one core
     foreign_cpu: float = float("nan")  # cores used by processes not of this benchmark
     open_at_end: int = 0
     closed: dict[str, int] = field(default_factory=dict)  # sockets the server closed, by code
@@ -203,6 +204,9 @@ class IdleBench(Bench):
             data_dir = self.workdir / "collab-data"
             log(f"  preparing collab's database in {data_dir} ({self.target.label})")
             extra = dict(self.settings)
+            if self.args.redis:
+                extra["REDIS_URL"] = self.redis_url()
+                self.flush_redis()
             if self.target.checkout != ROOT:
                 # Ahead of the editable install of the working tree (checked below).
                 extra["PYTHONPATH"] = str(self.target.checkout)
@@ -321,7 +325,8 @@ async def measure_idle(
                 result.warnings.append(f"only {live}/{result.connected} subscriptions went live")
             await asyncio.sleep(args.warmup)
             log(f"  measuring for {args.window:g} s")
-            sampler = Sampler([server.pid], [], [p.pid for p in gen.procs])
+            redis = [bench.redis.pid] if bench.redis is not None else []
+            sampler = Sampler([server.pid], redis, [p.pid for p in gen.procs])
             beats_before = gen.status()["heartbeats"]
             queries_before = queries_so_far(bench.queries_socket)
             t0 = time.monotonic_ns()
@@ -341,10 +346,14 @@ async def measure_idle(
             gen.join()
     finally:
         await running.stop()
+        if bench.redis is not None:
+            bench.redis.stop()
 
     seconds = (t1 - t0) / 1e9
     result.window_s = seconds
     result.server_cpu = sampler.cores("server", t0, t1)
+    if bench.redis is not None:
+        result.redis_cpu = sampler.cores("aux", t0, t1)
     result.foreign_cpu = sampler.cores("machine", t0, t1) - sampler.cores("ours", t0, t1)
     result.loadgen_cpu = sampler.cores("ours", t0, t1) - result.server_cpu
     result.rss_before_mb = rss_before / 2**20
@@ -395,14 +404,15 @@ def _num(value: float | None, digits: int = 1) -> str:
 def table(results: list[IdleResult]) -> str:
     lines = [
         "| target | sockets | server CPU, % of a core | RSS/socket KiB | heartbeats/s "
-        "| SQL queries/s |",
-        "|---" * 6 + "|",
+        "| SQL queries/s | Redis CPU, % of a core |",
+        "|---" * 7 + "|",
     ]
     for r in results:
+        redis = "-" if r.redis_cpu is None else _num(r.redis_cpu * 100)
         lines.append(
             f"| {r.target} | {r.connected:,} | {_num(r.server_cpu * 100)} "
             f"| {_num(r.rss_per_socket_kb)} | {_num(r.heartbeats_per_s)} "
-            f"| {_num(r.queries_per_s)} |"
+            f"| {_num(r.queries_per_s)} | {redis} |"
         )
     return "\n".join(lines)
 
@@ -444,6 +454,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "repeat to compare, '.' is the working tree: --rev 00023b0 --rev .",
     )
     parser.add_argument("--procs", type=int, default=2, help="load generator processes (2)")
+    parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="give the server a Redis (REDIS_URL: presence and fan-out as with several "
+        "workers) and measure its CPU too",
+    )
     parser.add_argument(
         "--wait-quiet",
         type=float,
