@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import re
@@ -63,8 +64,10 @@ class Page:
     status: int = 0
 
     def pct(self, q: float) -> float:
+        """The nearest-rank percentile: the p99 of 100 times is the 99th, of 20 the
+        slowest (then a p99 is a maximum: run 100 rounds or more to read one)."""
         ordered = sorted(self.times)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else 0.0
 
     def summary(self) -> dict[str, Any]:
         p50, p99 = statistics.median(self.times), self.pct(0.99)
