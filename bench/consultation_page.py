@@ -38,6 +38,7 @@ from typing import Any
 import httpx
 
 from bench.procs import command_line, print_report, work_dir
+from bench.stats import percentile
 
 PASSWORD = "password-del-banco"  # noqa: S105 (the throwaway users of a temporary database)
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -162,7 +163,7 @@ async def measure(http: httpx.AsyncClient, engine: Any, url: str, requests: int)
         size = len(response.content)
 
     def p99(values: list[float]) -> float:
-        return sorted(values)[min(len(values) - 1, int(len(values) * 0.99))]
+        return percentile(values, 0.99)
 
     return {
         "url": url,

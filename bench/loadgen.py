@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.procs import CLK_TCK, cpu_seconds, raise_fd_limit, rss_bytes
+from bench.stats import percentile
 
 __all__ = [
     "LoadGenerator",
@@ -371,11 +372,8 @@ def _or0(value: float) -> float:
     return 0.0 if value != value else value
 
 
-def _quantile(sorted_values: Sequence[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    rank = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[rank]
+def _quantile(values: Sequence[float], q: float) -> float:
+    return percentile(values, q, empty=float("nan"))
 
 
 @dataclass

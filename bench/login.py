@@ -48,6 +48,7 @@ from starlette.applications import Starlette
 
 from bench.fanout import CSRF_RE, POSTER, SUBSCRIBER, _login, _new_thread
 from bench.procs import ROOT, Server, collab_data, free_port, uvicorn_argv
+from bench.stats import percentile
 
 DEMO_PASSWORD = "collab-demo"  # noqa: S105 - collab/demo.py, public demo data
 # Who logs in, in turn (collab/demo.py): a valid e-mail and password each time.
@@ -97,10 +98,7 @@ def inline_app() -> Starlette:
 
 
 def _quantile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return percentile(values, q, empty=float("nan"))
 
 
 def _figures(values: list[float]) -> dict[str, float | None]:

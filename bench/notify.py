@@ -59,6 +59,7 @@ from bench.procs import (
     uvicorn_argv,
     work_dir,
 )
+from bench.stats import percentile
 from bench.wsclient import LeanClient, connect
 
 STAFF = "staff@demo.collab.it"
@@ -243,8 +244,7 @@ class Round:
 
 
 def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+    return percentile(values, q)
 
 
 async def post_form(

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import random
 import re
@@ -45,6 +44,7 @@ from sqlalchemy import select
 from bench import dataset
 from bench.gcprobe import FACTORY, read_log, summarize
 from bench.procs import Server, command_line, free_port, print_report, uvicorn_argv, work_dir
+from bench.stats import percentile
 
 SLACK_MS = 10.0  # the goal: p99 within p50 + 10 ms
 PAGE_LINK = re.compile(r"[?&]page=(\d+)")
@@ -63,14 +63,8 @@ class Page:
     size: int = 0
     status: int = 0
 
-    def pct(self, q: float) -> float:
-        """The nearest-rank percentile: the p99 of 100 times is the 99th, of 20 the
-        slowest (then a p99 is a maximum: run 100 rounds or more to read one)."""
-        ordered = sorted(self.times)
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else 0.0
-
     def summary(self) -> dict[str, Any]:
-        p50, p99 = statistics.median(self.times), self.pct(0.99)
+        p50, p99 = statistics.median(self.times), percentile(self.times, 0.99)
         return {
             "page": self.name, "role": self.role, "url": self.url, "status": self.status,
             "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),

@@ -70,6 +70,7 @@ from bench.procs import (
     uvicorn_argv,
     work_dir,
 )
+from bench.stats import percentile
 
 UNINDEXED = "bench.search:unindexed_app"
 CHUNK = 2_000  # rows per bulk insert
@@ -397,8 +398,7 @@ def unindexed_app() -> Any:
 
 
 def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else 0.0
+    return round(percentile(values, q), 1)
 
 
 def timing(values: list[float]) -> dict[str, Any]:

@@ -53,6 +53,7 @@ from bench.procs import (
     uvicorn_argv,
     work_dir,
 )
+from bench.stats import percentile
 
 BODY = "Risposta di prova {token}: va bene per noi."
 TOKEN = re.compile(r"zw[0-9a-f]{12}w")
@@ -155,7 +156,7 @@ class Run:
         values = sorted(self.latencies_ms)
 
         def pct(q: float) -> float:
-            return round(values[min(len(values) - 1, int(q * len(values)))], 1) if values else 0.0
+            return round(percentile(values, q), 1)
 
         return {
             "posters": self.posters,
