@@ -10,9 +10,9 @@ SQLite rows hold what :func:`collab.search.text.stems` makes of the text.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import Table, delete, insert, select, text, update
 
 from collab.db import Database
 from collab.search.models import SearchItem
@@ -20,6 +20,7 @@ from collab.search.text import stems
 from tests.conftest import World
 from tests.search.scene import find
 
+ITEMS = cast(Table, SearchItem.__table__)  # Core: rows written as plain SQL would
 TRIGGERS = {"search_item_fts_insert", "search_item_fts_update", "search_item_fts_delete"}
 
 
@@ -50,7 +51,7 @@ async def test_a_row_written_in_sql_is_indexed_changed_and_dropped(
     title, body = "Variante al piano regolatore", "Le osservazioni sulle aree agricole."
     async with db.transaction() as uow:
         item_id = await uow.session.scalar(
-            insert(SearchItem.__table__)
+            insert(ITEMS)
             .values(
                 kind="thread", object_id=999_001, zone_id=None, created_at=datetime.now(UTC),
                 metro=True, scope="zmetro", title=title, body=body, url="/threads/999001",
@@ -87,13 +88,14 @@ async def test_an_update_that_keeps_the_text_keeps_the_full_text_row(
     full-text row again: on SQLite its FTS5 row keeps its place."""
     async with db.transaction() as uow:
         item_id = await uow.session.scalar(
-            insert(SearchItem.__table__)
+            insert(ITEMS)
             .values(
                 kind="post", object_id=999_002, zone_id=5, created_at=datetime.now(UTC),
                 scope="z5", title="", body="Il ponte sul Chisone riapre.", url="/threads/1",
             )
             .returning(SearchItem.id)
         )  # fmt: skip
+    assert item_id is not None
     before = await full_text(db, item_id)
     async with db.transaction() as uow:
         await uow.session.execute(
