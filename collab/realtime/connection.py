@@ -57,6 +57,9 @@ class Connection:
         self.ended: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         # What a user.changed event calls: the socket checks at once (ws.live).
         self.on_recheck: Callable[[], None] | None = None
+        # A user.changed event that came before on_recheck was set (while the
+        # socket was being set up, after its user was read): checked then.
+        self.recheck_missed = False
         # The hot path asks this for every event: answer from the table once
         # per zone. A role change ends the session and a move to another zone
         # takes away the old zone's topics; either way the user.changed event
@@ -74,6 +77,8 @@ class Connection:
             # The user's rights changed: check the session and the topics now.
             if self.on_recheck is not None:
                 self.on_recheck()
+            else:
+                self.recheck_missed = True
             return
         self.put(payload)
 

@@ -245,6 +245,10 @@ async def _session(ws: WebSocket) -> None:
             check = _checker(ws, topics)
             beating = Beating(conn, Here(ws, conn, []), check, public=token is not None)
             conn.on_recheck = beating.check_soon
+            if conn.recheck_missed:
+                # The user changed while the socket was being set up, after
+                # the read above: the event came before there was a check.
+                beating.check_soon()
             for topic, after in topics.items():
                 await hub.subscribe(topic, conn, after)
                 subscribed.append(topic)

@@ -15,6 +15,7 @@ from collab.realtime.beats import Beating, Beats
 from collab.realtime.connection import Connection
 from collab.realtime.frames import heartbeat_frame
 from collab.realtime.presence import Entry, MemoryPresence
+from collab.realtime.sessions import RECHECK
 
 INTERVAL = 0.2  # seconds between beats here: ticks of 10 ms
 
@@ -181,3 +182,17 @@ async def test_one_socket_failing_its_beat_stops_no_other(caplog: pytest.LogCapt
     broken.put = put  # type: ignore[method-assign]
     await _until(lambda: _beaten(healthy) >= 3)
     assert "a heartbeat failed" in caplog.text
+
+
+async def test_a_rights_change_during_the_setup_is_checked_once_the_checks_exist() -> None:
+    # The user's own topic is followed before the user is read; an event that
+    # comes after the read but before the socket's checks exist (its zones
+    # still being authorized) must not be lost (collab/realtime/ws.py).
+    conn = Connection(None, User(id=1, name="A"), "it", queue_size=10)  # type: ignore[arg-type]
+    conn.deliver("user:1", 7, RECHECK)
+    assert conn.recheck_missed
+    assert not conn.frames  # nothing sent to the page
+    checked: list[int] = []
+    conn.on_recheck = lambda: checked.append(1)
+    conn.deliver("user:1", 8, RECHECK)
+    assert checked == [1]
