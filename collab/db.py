@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from collab import sqlite_trips
@@ -78,10 +79,12 @@ def make_engine(url: str) -> AsyncEngine:
         module = sqlite_trips.dbapi()
         engine = create_async_engine(
             url,
-            connect_args={"timeout": SQLITE_BUSY_MS / 1000},
+            # A write transaction runs on the loop's thread (sqlite_trips.go_inline).
+            connect_args={"timeout": SQLITE_BUSY_MS / 1000, "check_same_thread": False},
             **({"module": module} if module is not None else {}),
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "checkin", sqlite_trips.leave_inline)
         return engine
     # A server that does not answer fails a request in seconds (then 503),
     # not after asyncpg's minute or the pool's half minute. No JIT: our
@@ -221,7 +224,11 @@ class Database:
     ) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = async_sessionmaker(
+            self.engine,
+            expire_on_commit=False,
+            sync_session_class=sqlite_trips.WriteSession if url.startswith("sqlite") else Session,
+        )
         self.after_commit = after_commit
         self.sink = sink
         # SQLite only: PostgreSQL locks rows, and its writers run side by side.
@@ -234,12 +241,16 @@ class Database:
             yield session
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+    async def transaction(self, *, long: bool = False) -> AsyncIterator[UnitOfWork]:
         """A unit of work: commits on success, rolls back on any exception.
 
         On SQLite it waits for its turn in :class:`WriterQueue` first and
         holds it until the commit or rollback (not through the after-commit
-        hook and the publishing, which write nothing here).
+        hook and the publishing, which write nothing here). Its statements
+        run on the event loop's thread (:func:`collab.sqlite_trips.go_inline`),
+        unless ``long``: a write that may take long (a sweep of thousands of
+        rows, a file's text to index) keeps aiosqlite's thread, so that the
+        loop goes on meanwhile.
         """
         logged: Sequence[Any] = ()
         async with contextlib.AsyncExitStack() as turn:
@@ -248,6 +259,9 @@ class Database:
             async with self.sessions() as session:
                 uow = UnitOfWork(session)
                 try:
+                    if self.writers is not None and not long:
+                        # Its turn ends with its own work (collab/sqlite_trips.py).
+                        sqlite_trips.go_inline(session, SQLITE_BUSY_MS)
                     yield uow
                     # The search index follows the write in its transaction (collab/search/).
                     await index_before_commit(session, uow.events)

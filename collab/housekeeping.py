@@ -59,7 +59,7 @@ class Swept:
 async def sweep(database: Database, settings: Settings, now: datetime | None = None) -> Swept:
     """One pass: delete what is past its retention; returns how much went."""
     now = now or utcnow()
-    async with database.transaction() as uow:
+    async with database.transaction(long=True) as uow:  # maybe thousands of rows
         events = await event_log.prune(uow.session, now - timedelta(days=settings.event_log_days))
         result = await uow.session.execute(
             delete(LoginAttempt).where(

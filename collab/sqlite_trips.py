@@ -1,4 +1,5 @@
-"""SQLite statements in one trip to aiosqlite's thread instead of four.
+"""SQLite statements in one trip to aiosqlite's thread instead of four, and
+a write transaction's in none (:func:`go_inline`, at the end of this module).
 
 aiosqlite runs the ``sqlite3`` connection in a thread of its own; every call
 is a hand-off: the event loop queues a function, the thread runs it and
@@ -30,14 +31,17 @@ import sqlite3
 from typing import Any
 
 import aiosqlite
+from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
 
-__all__ = ["AVAILABLE", "OneTripCursor", "dbapi"]
+__all__ = ["AVAILABLE", "OneTripCursor", "WriteSession", "dbapi", "go_inline", "leave_inline"]
 
 #: Whether this aiosqlite has what one trip needs.
 AVAILABLE = callable(getattr(aiosqlite.Connection, "_execute", None))
@@ -61,6 +65,37 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) 
         return description, rows, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
+
+
+async def _at_once() -> None:
+    return None
+
+
+def _busy(error: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY: another connection holds the lock this statement needs."""
+    return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY or (
+        "database is locked" in str(error)
+    )
+
+
+def _run_patient(
+    conn: sqlite3.Connection, operation: str, parameters: Any, many: bool, patience_ms: int
+) -> _Outcome:
+    """In aiosqlite's thread: :func:`_run` with the busy timeout, for an inline
+    statement that found the lock taken by another process."""
+    conn.execute(f"PRAGMA busy_timeout={patience_ms}")
+    try:
+        return _run(conn, operation, parameters, many)
+    finally:
+        conn.execute("PRAGMA busy_timeout=0")
+
+
+def _commit_patient(conn: sqlite3.Connection, patience_ms: int) -> None:
+    conn.execute(f"PRAGMA busy_timeout={patience_ms}")
+    try:
+        conn.commit()
+    finally:
+        conn.execute("PRAGMA busy_timeout=0")
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -102,14 +137,35 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def close(self) -> None:
         self._rows.clear()
 
+    def _keep(self, outcome: _Outcome) -> None:
+        self._description, rows, self._rowcount, self._lastrowid = outcome
+        self._rows = collections.deque(rows) if rows is not None else collections.deque()
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        adapt: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        if not adapt.inline:
+            return super().execute(operation, parameters)
+        try:
+            self._keep(adapt.run_inline(operation, parameters, False))
+        except Exception as error:
+            adapt._handle_exception(error)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        adapt: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        if not adapt.inline:
+            return super().executemany(operation, seq_of_parameters)
+        try:
+            self._keep(adapt.run_inline(operation, seq_of_parameters, True))
+        except Exception as error:
+            adapt._handle_exception(error)
+
     async def _trip(self, operation: str, parameters: Any, many: bool) -> None:
         async with self._adapt_connection._execute_mutex:
             connection = self._connection
             outcome: _Outcome = await connection._execute(
                 _run, connection._conn, operation, parameters, many
             )
-        self._description, rows, self._rowcount, self._lastrowid = outcome
-        self._rows = collections.deque(rows) if rows is not None else collections.deque()
+        self._keep(outcome)
 
     async def _execute_async(self, operation: Any, parameters: Any) -> None:
         await self._trip(operation, parameters, False)
@@ -122,8 +178,34 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("inline", "patience_ms")
     _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.inline = False  # see go_inline
+        self.patience_ms = 0
+
+    def run_inline(self, operation: str, parameters: Any, many: bool) -> _Outcome:
+        """The statement on the event loop's thread; in aiosqlite's thread, with
+        the busy timeout, only if another process holds the lock it needs (the
+        statement failed at once and changed nothing: SQLite takes the write
+        lock before a statement's first change)."""
+        conn = self._connection._conn
+        # SQLAlchemy's async layer checks that an execution awaited: a switch
+        # to the loop's greenlet and back does (no turn of the loop).
+        await_(_at_once())
+        try:
+            return _run(conn, operation, parameters, many)
+        except sqlite3.OperationalError as error:
+            if not _busy(error):
+                raise
+        outcome: _Outcome = await_(
+            self._connection._execute(
+                _run_patient, conn, operation, parameters, many, self.patience_ms
+            )
+        )
+        return outcome
 
     def _idle(self) -> bool:
         """Whether ``sqlite3`` holds no open transaction: then its ``commit``
@@ -138,12 +220,33 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def rollback(self) -> None:
         # Every read session ends with one (the pool's reset): one trip less each.
-        if not self._idle():
+        if self._idle():
+            return
+        if not self.inline:
             super().rollback()
+            return
+        try:
+            self._connection._conn.rollback()  # never waits for a lock
+        except Exception as error:
+            self._handle_exception(error)
 
     def commit(self) -> None:
-        if not self._idle():
+        if self._idle():
+            return
+        if not self.inline:
             super().commit()
+            return
+        conn = self._connection._conn
+        try:
+            try:
+                conn.commit()
+                return
+            except sqlite3.OperationalError as error:
+                if not _busy(error):
+                    raise
+            await_(self._connection._execute(_commit_patient, conn, self.patience_ms))
+        except Exception as error:
+            self._handle_exception(error)
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -157,3 +260,60 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
 def dbapi() -> AsyncAdapt_aiosqlite_dbapi | None:
     """The ``module`` for ``create_async_engine`` on SQLite (None: SQLAlchemy's own)."""
     return OneTripDBAPI(aiosqlite, sqlite3) if AVAILABLE else None
+
+
+# --- Write transactions on the event loop's thread ------------------------------
+#
+# A write transaction holds this process's write turn (collab.db.WriterQueue)
+# from its first statement to its commit. Each of its statements used to be a
+# trip to aiosqlite's thread and back, and at every trip the other requests'
+# work ran before the turn holder's next statement: under ten writers the
+# turn lasted several times its own CPU time. A write transaction's
+# statements are short (rows by key, a few index entries), so they run on
+# the loop's thread, one after the other, and the turn ends as soon as its
+# own work is done. Reads outside a write transaction keep the thread (a
+# search or a long list does not stop the loop).
+#
+# The loop must never wait for another process's lock: inline, the busy
+# timeout is 0, and a statement that finds the lock taken goes to the thread
+# and waits there, with the usual timeout.
+
+
+INLINE = "collab.sqlite_inline"  # in session.info: its transaction writes (see below)
+
+
+class WriteSession(Session):
+    """The ORM session on SQLite: one that :func:`go_inline` marked runs its
+    transaction on the loop's thread from the moment it takes a connection."""
+
+
+@event.listens_for(WriteSession, "after_begin")
+def _inline_on_begin(session: Session, _transaction: Any, connection: Any) -> None:
+    patience_ms = session.info.get(INLINE)
+    if patience_ms is None:
+        return
+    adapted = connection.connection.dbapi_connection
+    if not isinstance(adapted, OneTripConnection) or adapted.inline:
+        return
+    adapted._connection._conn.execute("PRAGMA busy_timeout=0")
+    adapted.patience_ms = patience_ms
+    adapted.inline = True
+
+
+def go_inline(session: Any, patience_ms: int) -> None:
+    """Run ``session``'s transaction on the loop's thread (a :class:`WriteSession`,
+    before its first statement); ``patience_ms``: the usual busy timeout.
+
+    Undone when its connection goes back to the pool (:func:`leave_inline`,
+    a ``checkin`` listener of the engine)."""
+    session.info[INLINE] = patience_ms
+
+
+def leave_inline(dbapi_connection: Any, _record: Any = None) -> None:
+    """Back to aiosqlite's thread, with the usual busy timeout."""
+    if not isinstance(dbapi_connection, OneTripConnection) or not dbapi_connection.inline:
+        return
+    dbapi_connection.inline = False
+    conn = dbapi_connection._connection._conn
+    if conn is not None:
+        conn.execute(f"PRAGMA busy_timeout={dbapi_connection.patience_ms}")

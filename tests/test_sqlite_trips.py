@@ -1,22 +1,38 @@
 """SQLite statements in one trip to aiosqlite's thread (collab/sqlite_trips.py).
 
 Whatever SQLAlchemy reads from a cursor must be what the standard adapter
-gives; only the number of trips changes.
+gives; only the number of trips changes. A write transaction makes none.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, exc, insert, select, text, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    exc,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collab import sqlite_trips
-from collab.db import make_engine
+from collab.db import SQLITE_BUSY_MS, Database, make_engine
+
+HANG = 10.0  # seconds: what would otherwise hang fails instead
 
 metadata = MetaData()
 items = Table(
@@ -125,3 +141,117 @@ async def test_ending_a_read_makes_no_trip(engine: AsyncEngine, trips: list[Any]
     async with engine.connect() as conn:
         names = list(await conn.scalars(select(items.c.name)))
     assert names == ["kept"]
+
+
+# --- Write transactions on the loop's thread (go_inline) --------------------------------
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'inline.sqlite3'}")
+    async with database.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield database
+    await database.dispose()
+
+
+class Ticker:
+    """Counts the event loop's turns while it runs."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self.ticks += 1
+            await asyncio.sleep(0)
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
+async def busy_timeout(db: Database) -> int:
+    async with db.engine.connect() as conn:
+        return int((await conn.execute(text("PRAGMA busy_timeout"))).scalar_one())
+
+
+async def test_a_write_transaction_runs_on_the_loops_thread(db: Database, trips: list[Any]) -> None:
+    """Once it has its connection, a write transaction makes no trip to the
+    thread and lets no other task run until it commits: the write turn lasts
+    its own work, not the other requests' (collab/sqlite_trips.py)."""
+    await busy_timeout(db)  # the pool's first connection, made in the thread
+    trips.clear()
+    ticker = Ticker()
+    try:
+        await asyncio.sleep(0)  # the ticker runs
+        async with db.transaction() as uow:
+            await uow.session.execute(insert(items).values(name="uno"))
+            ticks = ticker.ticks
+            assert ticks > 0
+            for n in range(5):
+                await uow.session.execute(insert(items).values(name=f"altro {n}"))
+                await uow.session.execute(select(items.c.id))
+            assert ticker.ticks == ticks  # nobody else ran
+    finally:
+        ticker.stop()
+    assert trips == []  # the commit neither
+    # Back in the pool, the connection uses the thread again, with the usual timeout.
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(items)) == 6
+    assert trips == [sqlite_trips._run]
+    assert await busy_timeout(db) == SQLITE_BUSY_MS
+
+
+async def test_a_rollback_on_the_loops_thread_undoes_the_write(db: Database) -> None:
+    with pytest.raises(exc.IntegrityError):
+        async with db.transaction() as uow:
+            await uow.session.execute(insert(items).values(name="uno"))
+            await uow.session.execute(insert(items).values(name="uno"))
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(items)) == 0
+    assert await busy_timeout(db) == SQLITE_BUSY_MS
+
+
+async def test_another_process_lock_is_awaited_in_the_thread(
+    db: Database, tmp_path: Path, trips: list[Any]
+) -> None:
+    """Another process holds the write lock: the statement that needs it waits
+    in aiosqlite's thread, with the busy timeout, while the loop goes on; it
+    is written once the lock is free."""
+    other = sqlite3.connect(tmp_path / "inline.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO items (name) VALUES ('altro processo')")
+    ticker = Ticker()
+
+    async def release() -> None:
+        await asyncio.sleep(0.3)
+        other.execute("COMMIT")
+
+    releasing = asyncio.create_task(release())
+    try:
+        async with asyncio.timeout(HANG):
+            async with db.transaction() as uow:
+                await uow.session.execute(insert(items).values(name="nostro"))
+                ticks = ticker.ticks
+                assert ticks > 100  # the loop ran while the statement waited
+                await uow.session.execute(insert(items).values(name="ancora"))
+    finally:
+        ticker.stop()
+        await releasing
+        other.close()
+    assert sqlite_trips._run_patient in trips
+    async with db.session() as session:
+        names = set(await session.scalars(select(items.c.name)))
+    assert names == {"altro processo", "nostro", "ancora"}
+    assert await busy_timeout(db) == SQLITE_BUSY_MS
+
+
+async def test_a_long_write_keeps_the_thread(db: Database, trips: list[Any]) -> None:
+    """A sweep or a file's text (``transaction(long=True)``) lets the loop go on."""
+    await busy_timeout(db)
+    trips.clear()
+    async with db.transaction(long=True) as uow:
+        await uow.session.execute(insert(items).values(name="uno"))
+    assert len(trips) == 2  # the INSERT, the COMMIT
+    assert trips[0] is sqlite_trips._run

@@ -173,7 +173,7 @@ async def finish(
     else:
         state = FAILED if attempts >= MAX_ATTEMPTS else PENDING
     now = utcnow()
-    async with database.transaction() as uow:
+    async with database.transaction(long=True) as uow:  # a file's text: stemmed as indexed
         result = await uow.session.execute(
             update(FileText)
             .where(FileText.sha256 == claimed.sha256, FileText.claim == claimed.token)
