@@ -214,13 +214,16 @@ async def do_reply(
     now = utcnow()
     post = Post(thread=thread, author_id=user.id, source=source, html=rendered.html, created_at=now)
     uow.session.add(post)
-    _bump(thread, +1)
-    thread.last_activity_at = now
     await uow.session.flush()
     await _attach(uow, user, post, uploads)
     # Mentions before replies: one notification per person and post (same ref).
     await mentions.notify_mentions(uow, user, thread, post, rendered.linked, limit=mention_limit)
     await notices.notify_reply(uow, user, thread, post)
+    # The thread's row last: on PostgreSQL its UPDATE locks the row until the
+    # commit, and every other reply to the thread waits for that lock. Taken
+    # here, it is held for the few statements left, not for the whole reply.
+    _bump(thread, +1)
+    thread.last_activity_at = now
     uow.record(PostCreated(zone_id=thread.zone_id, thread_id=thread.id, post_id=post.id))
     return post
 
