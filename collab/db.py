@@ -211,9 +211,22 @@ class UnitOfWork:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.events: list[Any] = []
+        self._last: list[Any] = []
 
     def record(self, event: Any) -> None:
         self.events.append(event)
+
+    def last(self, statement: Any, params: dict[str, Any] | None = None) -> None:
+        """Run ``statement`` at the end of the transaction, just before the
+        event log and the commit: an UPDATE of a row that many writers share
+        (a thread's post count) holds its lock on PostgreSQL for the fewest
+        statements. Nothing in the transaction may read what it changes."""
+        self._last.append((statement, params))
+
+    async def run_last(self) -> None:
+        statements, self._last = self._last, []
+        for statement, params in statements:
+            await self.session.execute(statement, params)
 
 
 class Database:
@@ -265,6 +278,7 @@ class Database:
                     yield uow
                     # The search index follows the write in its transaction (collab/search/).
                     await index_before_commit(session, uow.events)
+                    await uow.run_last()
                     if uow.events and self.sink is not None:
                         # In the transaction: the log commits with the write, or neither does.
                         logged = await self.sink.append(session, uow.events)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
@@ -87,6 +87,15 @@ def check_reason(reason: str) -> str:
     if len(reason) > MAX_REASON:
         raise ActionError(N_("The reason is too long."), field="reason")
     return reason
+
+
+# A reply's UPDATE of its thread, built once (building costs as much as running it).
+_REPLIED = (
+    update(Thread)
+    .where(Thread.id == bindparam("thread_id"))
+    .values(post_count=Thread.post_count + 1, last_activity_at=bindparam("at"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def _bump(thread: Thread, delta: int) -> None:
@@ -219,11 +228,12 @@ async def do_reply(
     # Mentions before replies: one notification per person and post (same ref).
     await mentions.notify_mentions(uow, user, thread, post, rendered.linked, limit=mention_limit)
     await notices.notify_reply(uow, user, thread, post)
-    # The thread's row last: on PostgreSQL its UPDATE locks the row until the
-    # commit, and every other reply to the thread waits for that lock. Taken
-    # here, it is held for the few statements left, not for the whole reply.
-    _bump(thread, +1)
-    thread.last_activity_at = now
+    # The thread's row last (UnitOfWork.last): on PostgreSQL its UPDATE locks
+    # the row until the commit, and every other reply to the thread waits for
+    # that lock. Taken there, it is held for the event log's statement and
+    # the commit, not for the whole reply.
+    uow.last(_REPLIED, {"thread_id": thread.id, "at": now})
+    uow.session.expire(thread, ["post_count", "last_activity_at"])
     uow.record(PostCreated(zone_id=thread.zone_id, thread_id=thread.id, post_id=post.id))
     return post
 
