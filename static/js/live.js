@@ -328,6 +328,10 @@
         return response.text();
       })
       .then(function (html) {
+        // Not under a press or a request's answer (see "A frame waits" below).
+        return quiet(body).then(function () { return html; });
+      })
+      .then(function (html) {
         var fresh = new DOMParser().parseFromString(html, "text/html");
         var freshBody = fresh.querySelector(".page-body");
         var freshLive = fresh.getElementById("live");
@@ -368,15 +372,141 @@
       })
       .then(function () {
         refreshing = false;
-        var queued = waiting;
-        waiting = [];
-        queued.forEach(function (frame) { apply(el, frame); });
+        drain();
         if (again) { refresh(el); }
       })
       .catch(function () {
         window.location.reload();
       });
   }
+
+  // -- A frame waits for a click, and for the answer of a request ----------
+  //
+  // A frame replaces a region whole. One that lands between the press of a
+  // button and the click takes the button away from under the pointer: the
+  // browser gives the click to no form, and the check-in, the ballot or the
+  // motion is simply not sent (a person's click lasts a tenth of a second,
+  // while the others of the meeting check in and vote). One that replaces
+  // the region an htmx request came from, while its answer is on the way,
+  // leaves htmx a detached element to swap the answer (or its error) into:
+  // it is lost. So frames wait in `waiting` while a button is pressed (the
+  // pointer, or the space bar on a button: until the click has been
+  // dispatched) and, when they would replace what a request in flight came
+  // from or answers into, until its answer is in. Then they are applied in
+  // order, after it: the page still ends as the newest frame shows it. Both
+  // waits are bounded (a press held down, a long upload).
+  var PRESS_MAX_MS = 3000;
+  var TAP_MS = 300; // a tap's click follows the release of the touch
+  var REQUEST_MAX_MS = 10000;
+  var LOOK_MS = 200; // frames waiting look again this often
+  var pressing = false;
+  var pressTimer = null;
+  var requests = []; // { detail: an htmx request's event detail, since: ms }
+  var looking = null;
+
+  function press() {
+    pressing = true;
+    window.clearTimeout(pressTimer);
+    pressTimer = window.setTimeout(release, PRESS_MAX_MS);
+  }
+
+  // After `ms`: a timer set during the click's dispatch runs once the click
+  // (and the form submission it makes) is done.
+  function releaseIn(ms) {
+    if (!pressing) { return; }
+    window.clearTimeout(pressTimer);
+    pressTimer = window.setTimeout(release, ms);
+  }
+
+  function release() {
+    pressing = false;
+    window.clearTimeout(pressTimer);
+    pressTimer = null;
+    drain();
+  }
+
+  function inFlight() {
+    var now = Date.now();
+    requests = requests.filter(function (r) {
+      return r.detail.xhr && r.detail.xhr.readyState !== 4 && now - r.since < REQUEST_MAX_MS;
+    });
+    return requests;
+  }
+
+  // Whether `node` holds what a request in flight came from or answers into.
+  function answering(node) {
+    return inFlight().some(function (r) {
+      var d = r.detail;
+      return Boolean((d.elt && node.contains(d.elt)) || (d.target && node.contains(d.target)));
+    });
+  }
+
+  function mustWait(frame) {
+    if (pressing) { return true; }
+    if (!inFlight().length) { return false; }
+    var holder = document.createElement("template");
+    holder.innerHTML = frame;
+    var parts = holder.content.children;
+    for (var i = 1; i < parts.length; i++) {
+      var id = parts[i].getAttribute("data-id");
+      var node = id ? document.getElementById(id) : null;
+      if (node && answering(node)) { return true; }
+    }
+    return false;
+  }
+
+  // Apply the frames that waited, in order, as far as they may go now.
+  function drain() {
+    window.clearTimeout(looking);
+    looking = null;
+    var el = liveElement();
+    while (el && waiting.length && !refreshing) {
+      if (mustWait(waiting[0])) {
+        // The release and the answer call again; this look is for a
+        // request whose end we do not hear of (its element went).
+        looking = window.setTimeout(drain, LOOK_MS);
+        return;
+      }
+      apply(el, waiting.shift());
+    }
+  }
+
+  // A promise kept once nothing is pressed nor answered into under `root`.
+  function quiet(root) {
+    return new Promise(function (resolve) {
+      (function look() {
+        if (pressing || (root && answering(root))) {
+          window.setTimeout(look, LOOK_MS);
+          return;
+        }
+        resolve();
+      })();
+    });
+  }
+
+  document.addEventListener("pointerdown", press, true);
+  document.addEventListener("pointerup", function (event) {
+    releaseIn(event.pointerType === "mouse" ? 0 : TAP_MS);
+  }, true);
+  document.addEventListener("pointercancel", function () { releaseIn(0); }, true);
+  document.addEventListener("click", function () { releaseIn(0); }, true);
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (event.key === " " && target && target.closest &&
+        target.closest("button, input[type=submit], input[type=button], [role=button]")) {
+      press();
+    }
+  }, true);
+  document.addEventListener("keyup", function (event) {
+    if (event.key === " ") { releaseIn(0); }
+  }, true);
+  window.addEventListener("blur", function () { releaseIn(0); });
+  document.addEventListener("htmx:beforeSend", function (event) {
+    inFlight().push({ detail: event.detail, since: Date.now() }); // the ended ones go
+  });
+  document.addEventListener("htmx:afterRequest", function () {
+    window.setTimeout(drain, 0); // once htmx has swapped the answer in
+  });
 
   // The author's own htmx response and the websocket frame of the same change
   // race: when the frame got there first, the element is already in the page
@@ -412,8 +542,10 @@
     var el = liveElement();
     if (!el || event.target !== el) { return; }
     event.preventDefault(); // we apply frames ourselves, idempotently
-    if (refreshing) {
-      waiting.push(event.detail.message); // applied once the fresh content is in
+    if (refreshing || waiting.length || mustWait(event.detail.message)) {
+      // Applied once the fresh content is in, the click done or the answer in.
+      waiting.push(event.detail.message);
+      if (!refreshing) { drain(); }
       return;
     }
     apply(el, event.detail.message);
