@@ -141,23 +141,26 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows) if rows is not None else collections.deque()
 
-    def execute(self, operation: Any, parameters: Any = None) -> Any:
+    def _inline(self, operation: Any, parameters: Any, many: bool) -> bool:
+        """Run the statement on the loop's thread if its transaction does (go_inline)."""
         adapt: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
         if not adapt.inline:
-            return super().execute(operation, parameters)
+            return False
         try:
-            self._keep(adapt.run_inline(operation, parameters, False))
+            self._keep(adapt.run_inline(operation, parameters, many))
         except Exception as error:
             adapt._handle_exception(error)
+        return True
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        if not self._inline(operation, parameters, False):
+            return super().execute(operation, parameters)
+        return None
 
     def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
-        adapt: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
-        if not adapt.inline:
+        if not self._inline(operation, seq_of_parameters, True):
             return super().executemany(operation, seq_of_parameters)
-        try:
-            self._keep(adapt.run_inline(operation, seq_of_parameters, True))
-        except Exception as error:
-            adapt._handle_exception(error)
+        return None
 
     async def _trip(self, operation: str, parameters: Any, many: bool) -> None:
         async with self._adapt_connection._execute_mutex:
