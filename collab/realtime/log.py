@@ -9,17 +9,30 @@ commit order. A reader that sees seq N+2 after N knows N+1 exists, committed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collab.models import EventLog, TopicSeq, utcnow
+from collab.models import EventLog, TopicSeq, UTCDateTime, utcnow
 from collab.realtime.events import Event
 
 __all__ = ["LoggedEvent", "append", "bounds", "last_seqs", "prune", "since"]
@@ -80,11 +93,71 @@ async def _advance(session: AsyncSession, counts: dict[str, int]) -> dict[str, i
     return {str(topic): int(seq) for topic, seq in result}
 
 
+# PostgreSQL: the topics' upsert and the events' INSERT in one statement (a
+# data-modifying CTE), so a write's topic rows are locked for its commit only,
+# and every write makes one round trip less. The events come as arrays, in
+# order; ``back`` is how many events of its topic follow it in this write.
+# The upsert takes the topics in name order, like _advance.
+_PG_APPEND = text(
+    """
+WITH placed AS (
+    SELECT p.topic, p.back, p.payload
+    FROM unnest(:topics, :backs, :payloads) AS p(topic, back, payload)
+), advanced AS (
+    INSERT INTO topic_seq (topic, last_seq)
+    SELECT topic, count(*) FROM placed GROUP BY topic ORDER BY topic
+    ON CONFLICT (topic) DO UPDATE SET last_seq = topic_seq.last_seq + excluded.last_seq
+    RETURNING topic, last_seq
+)
+INSERT INTO event_log (topic, seq, payload, created_at)
+SELECT placed.topic, advanced.last_seq - placed.back, CAST(placed.payload AS json), :now
+FROM placed JOIN advanced ON advanced.topic = placed.topic
+RETURNING topic, seq
+"""
+).bindparams(
+    bindparam("topics", type_=ARRAY(String)),
+    bindparam("backs", type_=ARRAY(Integer)),
+    bindparam("payloads", type_=ARRAY(Text)),
+    bindparam("now", type_=UTCDateTime()),
+)
+
+
+async def _append_pg(
+    session: AsyncSession, placed: list[tuple[dict[str, Any], str]]
+) -> list[LoggedEvent]:
+    counts: dict[str, int] = {}
+    for _, topic in placed:
+        counts[topic] = counts.get(topic, 0) + 1
+    backs: list[int] = []
+    seen: dict[str, int] = {}
+    for _, topic in placed:
+        seen[topic] = seen.get(topic, 0) + 1
+        backs.append(counts[topic] - seen[topic])
+    result = await (await session.connection()).execute(
+        _PG_APPEND,
+        {
+            "topics": [topic for _, topic in placed],
+            "backs": backs,
+            "payloads": [json.dumps(payload) for payload, _ in placed],
+            "now": utcnow(),
+        },
+    )
+    last: dict[str, int] = {}
+    for topic, seq in result:
+        last[topic] = max(last.get(topic, 0), int(seq))
+    return [
+        LoggedEvent(topic, last[topic] - back, payload)
+        for (payload, topic), back in zip(placed, backs, strict=True)
+    ]
+
+
 async def append(session: AsyncSession, events: Sequence[Event]) -> list[LoggedEvent]:
     """Append ``events`` to their topics' logs, in order; part of the caller's transaction."""
     placed = [(event.to_dict(), topic) for event in events for topic in event.topics]
     if not placed:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        return await _append_pg(session, placed)
     counts: dict[str, int] = {}
     for _, topic in placed:
         counts[topic] = counts.get(topic, 0) + 1

@@ -142,3 +142,34 @@ async def test_a_write_with_many_topics_numbers_each_in_order(db: Database, user
     async with db.session() as session:
         assert await log.bounds(session, "user:1") == (1, 6)
         assert [i.seq for i in await log.since(session, "user:2", 0)] == [1, 2, 3, 4]
+
+
+async def test_concurrent_writes_to_shared_topics_number_them_once_each(db: Database) -> None:
+    """Twelve writes at once, each on the same shared topics given in a
+    different order (on PostgreSQL: row locks, taken in name order, so no
+    deadlock): every topic's seqs are 1..N, each event once, and each write
+    got back the seqs the log holds."""
+    import asyncio
+
+    from collab.realtime.events import NotificationsChanged
+
+    topics_of = [list(range(1, 6)), list(range(5, 0, -1)), [3, 1, 4, 2, 5]]
+
+    async def write(n: int) -> list[log.LoggedEvent]:
+        users = topics_of[n % len(topics_of)]
+        events = [
+            NotificationsChanged(zone_id=None, user_id=u, notification_id=n * 100 + u)
+            for u in users
+        ]
+        async with db.transaction() as uow:
+            return await log.append(uow.session, events)
+
+    written = await asyncio.gather(*(write(n) for n in range(12)))
+    returned = {(i.topic, i.seq): i.event["notification_id"] for w in written for i in w}
+    async with db.session() as session:
+        for user in range(1, 6):
+            stored = await log.since(session, f"user:{user}", 0)
+            assert [i.seq for i in stored] == list(range(1, 13))
+            for item in stored:
+                assert returned[(item.topic, item.seq)] == item.event["notification_id"]
+            assert sorted(i.event["notification_id"] % 100 for i in stored) == [user] * 12
