@@ -1,5 +1,6 @@
 """SQLite statements in one trip to aiosqlite's thread instead of four, and
-a write transaction's in none (:func:`go_inline`, at the end of this module).
+a write transaction's in one, its commit (:func:`go_inline`, at the end of
+this module).
 
 aiosqlite runs the ``sqlite3`` connection in a thread of its own; every call
 is a hand-off: the event loop queues a function, the thread runs it and
@@ -239,14 +240,11 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         if not self.inline:
             super().commit()
             return
+        # In the thread, even inline: a commit may checkpoint the WAL, which
+        # writes the database file and waits for the disk (synchronous=NORMAL
+        # syncs at checkpoints); the loop must not wait for that.
         conn = self._connection._conn
         try:
-            try:
-                conn.commit()
-                return
-            except sqlite3.OperationalError as error:
-                if not _busy(error):
-                    raise
             await_(self._connection._execute(_commit_patient, conn, self.patience_ms))
         except Exception as error:
             self._handle_exception(error)
@@ -279,7 +277,8 @@ def dbapi() -> AsyncAdapt_aiosqlite_dbapi | None:
 #
 # The loop must never wait for another process's lock: inline, the busy
 # timeout is 0, and a statement that finds the lock taken goes to the thread
-# and waits there, with the usual timeout.
+# and waits there, with the usual timeout. Nor for the disk: the commit,
+# which may checkpoint the WAL, goes to the thread.
 
 
 INLINE = "collab.sqlite_inline"  # in session.info: its transaction writes (see below)
