@@ -224,7 +224,9 @@ async def subscriber(base: str, port: int) -> AsyncIterator[Subscriber]:
         cookies = "; ".join(f"{k}={v}" for k, v in reader.cookies.items())
         url = f"ws://127.0.0.1:{port}/ws"
         async with connect(url, additional_headers=[("Cookie", cookies)]) as ws:
-            topics = {f"thread:{thread_id}": None}
+            # From seq 0, not "from now on" (None): the first reply may commit
+            # before the server has taken the subscription, and is replayed.
+            topics = {f"thread:{thread_id}": 0}
             await ws.send(json.dumps({"type": "subscribe", "topics": topics}))
             yield Subscriber(writer, csrf, thread_id, ws)
 
