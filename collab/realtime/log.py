@@ -123,11 +123,8 @@ RETURNING topic, seq
 
 
 async def _append_pg(
-    session: AsyncSession, placed: list[tuple[dict[str, Any], str]]
+    session: AsyncSession, placed: list[tuple[dict[str, Any], str]], counts: dict[str, int]
 ) -> list[LoggedEvent]:
-    counts: dict[str, int] = {}
-    for _, topic in placed:
-        counts[topic] = counts.get(topic, 0) + 1
     backs: list[int] = []
     seen: dict[str, int] = {}
     for _, topic in placed:
@@ -156,11 +153,11 @@ async def append(session: AsyncSession, events: Sequence[Event]) -> list[LoggedE
     placed = [(event.to_dict(), topic) for event in events for topic in event.topics]
     if not placed:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        return await _append_pg(session, placed)
     counts: dict[str, int] = {}
     for _, topic in placed:
         counts[topic] = counts.get(topic, 0) + 1
+    if session.get_bind().dialect.name == "postgresql":
+        return await _append_pg(session, placed, counts)
     last = await _advance(session, counts)
     # A topic's seqs for this write: the ``count`` just before its new last.
     next_seq = {topic: last[topic] - count + 1 for topic, count in counts.items()}
