@@ -248,9 +248,19 @@ class Database:
         self.writers = WriterQueue(WRITE_TURN_S) if url.startswith("sqlite") else None
 
     @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A read session (no commit)."""
+    async def session(self, *, quick: bool = False) -> AsyncIterator[AsyncSession]:
+        """A read session (no commit).
+
+        ``quick``: a read or two by key (every request's session, a write's
+        check before its body is read). On SQLite they run on the event
+        loop's thread, like a write's statements, instead of a trip each to
+        aiosqlite's thread: a reader waits for no lock in WAL mode, and the
+        rare one that finds the database busy goes to the thread
+        (:func:`collab.sqlite_trips.go_inline`).
+        """
         async with self.sessions() as session:
+            if quick and self.writers is not None:
+                sqlite_trips.go_inline(session, SQLITE_BUSY_MS)
             yield session
 
     @contextlib.asynccontextmanager

@@ -63,13 +63,19 @@ class Board:
         return f"{self.url}/{theme.slug}"
 
 
+def carries_files(request: Request) -> bool:
+    """Whether the body may hold files (multipart): then who may not write
+    there is refused before it is read (a url-encoded form is small, and
+    the action checks the same again in its transaction)."""
+    return request.headers.get("content-type", "").lower().startswith("multipart/form-data")
+
+
 async def read_message_form(request: Request) -> UploadForm:
     """The form of a new thread or a reply: multipart with files, or url-encoded without.
 
     Use it with ``async with``: files the action did not keep are deleted on exit.
     """
-    content_type = request.headers.get("content-type", "")
-    if content_type.lower().startswith("multipart/form-data"):
+    if carries_files(request):
         limit = web.settings(request).upload_max_bytes
         return await read_upload(request, file_store(request), limit, actions.MAX_FILES)
     data = await web.form(request)
@@ -203,7 +209,7 @@ async def new_thread_page(request: Request) -> Response:
 
 async def new_thread(request: Request) -> Response:
     user = await web.require_user(request)
-    async with web.db(request).session() as session:
+    async with web.db(request).session(quick=True) as session:
         # Before the body is read: who may not post here uploads nothing.
         board = await _board(session, request, user, Action.POST)
         theme = await actions.get_theme(session, request.path_params["theme"])

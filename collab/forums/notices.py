@@ -15,11 +15,20 @@ another zone since they took part hears nothing more of it.
 
 from __future__ import annotations
 
-from sqlalchemy import BindParameter, CompoundSelect, bindparam, func, select, union
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    select,
+    union,
+)
 
 from collab.db import UnitOfWork
 from collab.forums.follows import theme_followers
-from collab.forums.mentions import plain_text, post_url, readers
+from collab.forums.mentions import plain_text, post_url, readers, readers_among
 from collab.forums.models import Post, Thread
 from collab.models import User
 from collab.notifications.actions import notify
@@ -29,9 +38,9 @@ from collab.notifications.models import FollowLevel, ThreadFollow
 __all__ = ["notify_new_thread", "notify_reply"]
 
 
-def _took_part_or_watching() -> CompoundSelect[int]:
-    """Who wrote a live post in the thread ``:thread_id``, and who watches it:
-    one query, built once (:data:`_TOOK_PART_OR_WATCHING`).
+def _took_part_or_watching(*more: Select[int]) -> CompoundSelect[int]:
+    """Who wrote a live post in the thread ``:thread_id``, and who watches it
+    (and who ``more`` finds): one query, built once (:data:`_TOOK_PART_OR_WATCHING`).
 
     The authors come from the ``ix_post_thread_author_live`` index one at a
     time (a recursive "loose index scan": the smallest author, then the
@@ -48,21 +57,30 @@ def _took_part_or_watching() -> CompoundSelect[int]:
     watching = select(ThreadFollow.user_id).where(
         ThreadFollow.thread_id == thread_id, ThreadFollow.level == FollowLevel.WATCHING
     )
-    return union(select(authors.c.id).where(authors.c.id.is_not(None)), watching)
+    return union(select(authors.c.id).where(authors.c.id.is_not(None)), watching, *more)
 
 
 _TOOK_PART_OR_WATCHING = _took_part_or_watching()
 
 
+def _audience(metro: bool) -> Select[int]:
+    """Who a reply in the thread ``:thread_id`` (of zone ``:zone_id``, started by
+    ``:started_by``) may notify: its author, who took part, who watches,
+    of them who may read it now. One statement, built once (:data:`_AUDIENCE`)."""
+    started_by = select(bindparam("started_by", type_=Integer))
+    return readers_among(metro, _took_part_or_watching(started_by))
+
+
+_AUDIENCE = {metro: _audience(metro) for metro in (False, True)}
+
+
 async def notify_reply(uow: UnitOfWork, author: User, thread: Thread, post: Post) -> list[int]:
     """Notify the thread's participants and watchers of ``post``; who was."""
     session = uow.session
-    candidates = set(await session.scalars(_TOOK_PART_OR_WATCHING, {"thread_id": thread.id}))
-    candidates.add(thread.author_id)
-    candidates.discard(author.id)
-    if not candidates:
+    params = {"thread_id": thread.id, "zone_id": thread.zone_id, "started_by": thread.author_id}
+    allowed = [uid for uid in await session.scalars(_AUDIENCE[thread.zone_id is None], params)]
+    if not any(uid != author.id for uid in allowed):
         return []
-    allowed = [person.id for person in await readers(session, thread.zone_id, candidates)]
     return await notify(
         uow,
         allowed,

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from collab import web
 from collab.errors import ActionError
 from collab.forums import actions, mention_routes, queries, tracking
-from collab.forums.boards import Board, read_message_form
+from collab.forums.boards import Board, carries_files, read_message_form
 from collab.forums.models import Post, PostRevision, Thread
 from collab.models import User
 from collab.permissions import Action, can
@@ -87,9 +87,10 @@ async def thread_page(request: Request) -> Response:
 async def reply(request: Request) -> Response:
     user = await web.require_user(request)
     thread_id = request.path_params["id"]
-    async with web.db(request).session() as session:
+    if carries_files(request):
         # Before the body is read: who may not reply here, or not now, uploads nothing.
-        await actions.check_reply(session, user, thread_id)
+        async with web.db(request).session(quick=True) as session:
+            await actions.check_reply(session, user, thread_id)
     async with await read_message_form(request) as form:
         body, shown_page = form.get("body"), form.get("page")
         try:

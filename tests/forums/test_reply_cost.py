@@ -29,16 +29,17 @@ from tests.conftest import World
 from tests.forums.support import Login, location, reply, start
 from tests.helpers import statements
 
-#: Statements of one reply over HTTP (``POST /threads/{id}/reply``) that
-#: notifies three people: the session read; the thread read by the route
-#: before the body and again in the transaction; the post's INSERT and the
-#: thread's UPDATE; who took part or watches; which of them may read it; the
-#: post's page; who wants the notification; its INSERT; the topics' upsert;
-#: the event log's INSERT; for the search index, in the same transaction,
-#: the post's item: one upsert, whose row SQLite's triggers copy into FTS5
-#: (migration 0022) as PostgreSQL's generated column does (collab/search/:
-#: the thread is the one the reply loaded).
-BUDGET = 13
+#: Statements of one reply over HTTP (``POST /threads/{id}/reply``, a
+#: url-encoded form: no files, so no check before the body is read) that
+#: notifies three people: the session read; the thread read in the
+#: transaction; the post's INSERT and the thread's UPDATE; who took part or
+#: watches and may read it (one statement); the post's page; who wants the
+#: notification; its INSERT; the topics' upsert; the event log's INSERT; for
+#: the search index, in the same transaction, the post's item: one upsert,
+#: whose row SQLite's triggers copy into FTS5 (migration 0022) as
+#: PostgreSQL's generated column does (collab/search/: the thread is the
+#: one the reply loaded).
+BUDGET = 11
 
 
 async def reply_notifications(db: Database, post_id: int) -> dict[int, MailState]:
