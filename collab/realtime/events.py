@@ -7,7 +7,7 @@ of an event: the receiving side renders it, once per event and view variant.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 __all__ = [
@@ -55,12 +55,24 @@ class Event:
     zone_id: int | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **asdict(self)}
+        # A shallow copy: fields are ids and plain values (a tuple of ids at
+        # most), which dataclasses.asdict copied deeply on every write.
+        return {"type": self.type, **{name: getattr(self, name) for name in _names(type(self))}}
 
     @property
     def topics(self) -> tuple[str, ...]:
         """The topics whose logs this event is appended to (see :func:`board_topic`)."""
         return (board_topic(self.zone_id),)
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type[Event]) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 def board_topic(zone_id: int | None) -> str:
