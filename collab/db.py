@@ -225,8 +225,13 @@ class UnitOfWork:
 
     async def run_last(self) -> None:
         statements, self._last = self._last, []
+        if not statements:
+            return
+        # On the connection: no ORM bookkeeping (and no new annotated copy of
+        # the statement, whose cache key was computed on every reply).
+        connection = await self.session.connection()
         for statement, params in statements:
-            await self.session.execute(statement, params)
+            await connection.execute(statement, params)
 
 
 class Database:

@@ -78,7 +78,9 @@ async def notify_reply(uow: UnitOfWork, author: User, thread: Thread, post: Post
     """Notify the thread's participants and watchers of ``post``; who was."""
     session = uow.session
     params = {"thread_id": thread.id, "zone_id": thread.zone_id, "started_by": thread.author_id}
-    allowed = [uid for uid in await session.scalars(_AUDIENCE[thread.zone_id is None], params)]
+    # On the connection (ids, no ORM objects): no ORM bookkeeping.
+    rows = await (await session.connection()).execute(_AUDIENCE[thread.zone_id is None], params)
+    allowed = [uid for (uid,) in rows]
     if not any(uid != author.id for uid in allowed):
         return []
     return await notify(

@@ -203,7 +203,8 @@ async def post_position(session: AsyncSession, post: Post) -> int:
     known: dict[int, int] = session.info.setdefault(_POSITIONS, {})
     before = known.get(post.id)
     if before is None:
-        before = await session.scalar(_BEFORE, {"thread_id": post.thread_id, "id": post.id})
+        connection = await session.connection()  # a count: no ORM bookkeeping
+        before = await connection.scalar(_BEFORE, {"thread_id": post.thread_id, "id": post.id})
         before = known[post.id] = before or 0
     return before // POSTS_PER_PAGE + 1
 

@@ -192,7 +192,7 @@ async def write_notifications(
     event; the ids notified (what :func:`notify` and the fan-out share)."""
     modes: dict[int, Mode | None] = {}
     for chunk in _chunks(sorted(wanted)):
-        rows = await uow.session.execute(
+        rows = await (await uow.session.connection()).execute(
             _WHO_WANTS[thread_id is not None],
             {"ids": chunk, "kind": kind.value, "ref": ref, "thread_id": thread_id},
         )
