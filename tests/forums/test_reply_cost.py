@@ -33,13 +33,14 @@ from tests.helpers import statements
 #: url-encoded form: no files, so no check before the body is read) that
 #: notifies three people: the session read; the thread read in the
 #: transaction; the post's INSERT and the thread's UPDATE; who took part or
-#: watches and may read it (one statement); the post's page; who wants the
-#: notification; its INSERT; the topics' upsert; the event log's INSERT; for
-#: the search index, in the same transaction, the post's item: one upsert,
-#: whose row SQLite's triggers copy into FTS5 (migration 0022) as
-#: PostgreSQL's generated column does (collab/search/: the thread is the
-#: one the reply loaded).
-BUDGET = 11
+#: watches and may read it (one statement); the post's page; the
+#: notifications, for who wants them (one INSERT ... SELECT); the topics'
+#: upsert; the event log's INSERT; for the search index, in the same
+#: transaction, the post's item: one upsert, whose row SQLite's triggers
+#: copy into FTS5 (migration 0022) as PostgreSQL's generated column does
+#: (collab/search/: the thread is the one the reply loaded). PostgreSQL
+#: makes one less: its event log is one statement.
+BUDGET = 10
 
 
 async def reply_notifications(db: Database, post_id: int) -> dict[int, MailState]:
