@@ -137,8 +137,12 @@ _md.add_render_rule("mention", _render_mention)
 
 def parse_mentions(source: str) -> list[Mention]:
     """The mentions of ``source`` in order (none from code spans or blocks)."""
+    return _mentions_in(_md.parse(source))
+
+
+def _mentions_in(tokens: Sequence[Token]) -> list[Mention]:
     found: list[Mention] = []
-    for token in _md.parse(source):
+    for token in tokens:
         for child in token.children or ():
             if child.type == "mention":
                 found.append(Mention(child.meta["name"], child.meta["id"]))
@@ -270,11 +274,12 @@ async def _resolver(
 
 async def render_post(session: AsyncSession, zone_id: int | None, source: str) -> Rendered:
     """``source`` as safe HTML, its mentions of readers of ``zone_id`` linked."""
-    mentions = parse_mentions(source)
-    if not mentions:
-        return Rendered(sanitize_html(_md.render(source)))
-    env = await _resolver(session, zone_id, mentions)
-    html = sanitize_html(_md.render(source, env))
+    # Parsed once: whom it mentions, then the HTML from the same tokens
+    # (the parse does not depend on who the mentions resolve to).
+    tokens = _md.parse(source, {})
+    mentions = _mentions_in(tokens)
+    env = await _resolver(session, zone_id, mentions) if mentions else {"linked": []}
+    html = sanitize_html(_md.renderer.render(tokens, _md.options, env))
     return Rendered(html, env["linked"])
 
 
