@@ -90,8 +90,10 @@ async def load(
 
 # Every request with a cookie runs it: built once, since building a statement
 # costs about as much as running it.
+# The session's columns, not the entity: only its user is an ORM object
+# (the request's), and every entity a query loads costs its row processing.
 _RELOAD = (
-    select(WebSession, User)
+    select(WebSession.user_id, WebSession.last_seen, WebSession.data, User)
     .outerjoin(User, User.id == WebSession.user_id)
     .where(WebSession.id == bindparam("key"))
 )
@@ -104,19 +106,13 @@ async def reload(
     row = (await session.execute(_RELOAD, {"key": key})).first()
     if row is None:
         return None
-    found, user = row
+    user_id, last_seen, data, user = row
     now = now or utcnow()
-    if found.last_seen + lifetime(found.user_id, max_age) <= now:
+    if last_seen + lifetime(user_id, max_age) <= now:
         return None
-    if found.user_id is not None and (user is None or not user.active):
+    if user_id is not None and (user is None or not user.active):
         return None
-    return Current(
-        key=key,
-        user_id=found.user_id,
-        user=user,
-        saved=dict(found.data or {}),
-        last_seen=found.last_seen,
-    )
+    return Current(key=key, user_id=user_id, user=user, saved=dict(data or {}), last_seen=last_seen)
 
 
 async def do_start(
