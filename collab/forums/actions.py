@@ -8,10 +8,13 @@ permission table for the thread's zone, and raises an
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import raiseload
+from sqlalchemy.orm import make_transient_to_detached, raiseload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from collab.audit import audit
 from collab.db import UnitOfWork
@@ -30,6 +33,7 @@ from collab.realtime.events import (
     ThreadCreated,
     ThreadUpdated,
 )
+from collab.search.tracking import note_created
 
 __all__ = [
     "check_body",
@@ -96,6 +100,30 @@ _REPLIED = (
     .values(post_count=Thread.post_count + 1, last_activity_at=bindparam("at"))
     .execution_options(synchronize_session=False)
 )
+
+
+_POSTS = cast(Table, Post.__table__)
+_INSERT_POST = insert(_POSTS).returning(_POSTS.c.id)
+
+
+async def _insert_post(
+    uow: UnitOfWork, thread: Thread, author_id: int, source: str, html: str, now: datetime
+) -> Post:
+    """A reply's row, by one INSERT on the connection: no unit-of-work flush
+    (a third of the reply's ORM time). The :class:`Post` joins the session
+    as if loaded, its thread set; the search index is told of it."""
+    values = {"thread_id": thread.id, "author_id": author_id, "source": source, "html": html}
+    connection = await uow.session.connection()
+    post_id = (await connection.execute(_INSERT_POST, {**values, "created_at": now})).scalar_one()
+    post = Post(
+        id=post_id, **values, created_at=now,
+        edited_at=None, deleted_at=None, deleted_by_id=None, delete_reason=None,
+    )  # fmt: skip
+    make_transient_to_detached(post)
+    uow.session.add(post)
+    set_committed_value(post, "thread", thread)
+    note_created(uow.session, "post", post_id)
+    return post
 
 
 def _bump(thread: Thread, delta: int) -> None:
@@ -221,9 +249,7 @@ async def do_reply(
     source = check_body(source)
     rendered = await mentions.render_post(uow.session, thread.zone_id, source)
     now = utcnow()
-    post = Post(thread=thread, author_id=user.id, source=source, html=rendered.html, created_at=now)
-    uow.session.add(post)
-    await uow.session.flush()
+    post = await _insert_post(uow, thread, user.id, source, rendered.html, now)
     await _attach(uow, user, post, uploads)
     # Mentions before replies: one notification per person and post (same ref).
     await mentions.notify_mentions(uow, user, thread, post, rendered.linked, limit=mention_limit)

@@ -30,7 +30,14 @@ from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
 
-__all__ = ["WATCHED", "TextQueued", "index_before_commit", "may_have_files", "targets_of_events"]
+__all__ = [
+    "WATCHED",
+    "TextQueued",
+    "index_before_commit",
+    "may_have_files",
+    "note_created",
+    "targets_of_events",
+]
 
 _KEY = "collab.search.targets"
 _BLOBS = "collab.search.blobs"
@@ -147,6 +154,15 @@ def _note_file(session: Session, stored: Any, added: bool) -> None:
         session.info.setdefault(_WITH_FILES, set()).add(owner)
     if added:
         session.info.setdefault(_BLOBS, set()).add(stored.sha256)
+
+
+def note_created(session: AsyncSession, kind: str, object_id: int) -> None:
+    """A row of a watched table written without the ORM's flush (a reply's
+    post): indexed before commit, and known to have no file yet, like a new
+    object that a flush wrote."""
+    info = session.sync_session.info
+    info.setdefault(_KEY, set()).add((kind, object_id))
+    info.setdefault(_NEW, set()).add((kind, object_id))
 
 
 def may_have_files(session: AsyncSession, target: tuple[str, int]) -> bool:
