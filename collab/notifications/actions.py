@@ -43,6 +43,7 @@ __all__ = [
     "INLINE_RECIPIENTS",
     "TITLE_CHARS",
     "BatchQueued",
+    "MailOwed",
     "do_mark_all_read",
     "do_mark_read",
     "do_prune",
@@ -64,6 +65,17 @@ class BatchQueued:
     hook wakes this process's fan-out. It has no topic, so it is not logged
     or published (only :class:`~collab.realtime.events.Event` s are)."""
 
+    topics: ClassVar[tuple[str, ...]] = ()
+
+
+@dataclass(frozen=True)
+class MailOwed:
+    """Recorded on the unit of work when a notification it wrote owes an
+    e-mail at once: after commit, the hook wakes this process's mailer (a
+    write that notified only the bell or the digest does not). Like
+    :class:`BatchQueued`, not logged or published."""
+
+    type: ClassVar[str] = "notification.mail_owed"
     topics: ClassVar[tuple[str, ...]] = ()
 
 
@@ -198,7 +210,8 @@ def _insert_wanted(muting: bool) -> Any:
         )
         rows = rows.where(~muted.exists())
     columns = ["user_id", *shared, "mail_state"]
-    return insert(table).from_select(columns, rows).returning(table.c.id, table.c.user_id)
+    returning = (table.c.id, table.c.user_id, table.c.mail_state)
+    return insert(table).from_select(columns, rows).returning(*returning)
 
 
 _INSERT_WANTED = {muting: _insert_wanted(muting) for muting in (False, True)}
@@ -238,12 +251,17 @@ async def write_notifications(
     # On the connection: ids back, no ORM objects or bookkeeping.
     connection = await uow.session.connection()
     notified: list[tuple[int, int]] = []
+    mail_owed = False
     for chunk in _chunks(sorted(wanted)):
         result = await connection.execute(
             _INSERT_WANTED[thread_id is not None], {**shared, "ids": chunk}
         )
-        notified += ((int(nid), int(uid)) for nid, uid in result)
+        for nid, uid, state in result:
+            notified.append((int(nid), int(uid)))
+            mail_owed = mail_owed or state == MailState.PENDING
     notified.sort(key=lambda row: row[1])
+    if mail_owed:
+        uow.record(MailOwed())
     for notification_id, uid in notified:
         uow.record(NotificationsChanged(zone_id=None, user_id=uid, notification_id=notification_id))
     return [uid for _, uid in notified]

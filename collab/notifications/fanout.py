@@ -31,10 +31,9 @@ from sqlalchemy import delete, select
 
 from collab.cancelling import checkpoint
 from collab.db import Database, UnitOfWork
-from collab.notifications.actions import BatchQueued, write_notifications
+from collab.notifications.actions import BatchQueued, MailOwed, write_notifications
 from collab.notifications.kinds import Kind
 from collab.notifications.models import NotificationBatch
-from collab.realtime.events import NotificationsChanged
 from collab.worker import Worker
 
 __all__ = ["POLL", "RETRY_AFTER", "NotificationFanout", "expand", "wake_after_commit"]
@@ -120,13 +119,15 @@ def wake_after_commit(
     fanout: NotificationFanout, mailer: Worker
 ) -> Callable[[Sequence[Any]], Awaitable[None]]:
     """The database's after-commit hook: a commit that queued a batch wakes
-    this process's fan-out; one that created notifications, its mailer
-    (other processes find either at their next poll)."""
+    this process's fan-out; one that created notifications owing an e-mail
+    at once, its mailer (other processes find either at their next poll).
+    A pass of the mailer takes the write turn on SQLite: a reply that only
+    rang the bell does not cost every other writer one."""
 
     async def after_commit(events: Sequence[Any]) -> None:
         if any(isinstance(e, BatchQueued) for e in events):
             fanout.wake()
-        if any(isinstance(e, NotificationsChanged) and e.notification_id for e in events):
+        if any(isinstance(e, MailOwed) for e in events):
             mailer.wake()
 
     return after_commit

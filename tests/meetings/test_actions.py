@@ -20,6 +20,7 @@ from collab.meetings.actions import AgendaLine, Convocation
 from collab.meetings.models import Attendance, Meeting, MeetingState
 from collab.meetings.room import Room, load_room
 from collab.models import Comune, Theme, User, utcnow
+from collab.notifications.actions import MailOwed
 from collab.realtime.events import (
     AttendanceChanged,
     FloorChanged,
@@ -120,8 +121,9 @@ async def _form(db: Database, **changes: Any) -> Convocation:
 async def test_convene_makes_the_meeting_and_its_agenda(db: Database, world: World) -> None:
     form = await _form(db, zone_ids=await zone_ids(db, 5, 9), quorum=4, public=True)
     meeting, events = await act(db, actions.do_convene, world["staff"], form)
-    # Nobody follows a room that did not exist; the invited hear on their own topics.
-    assert {e.type for e in events} <= {NotificationsChanged.type}
+    # Nobody follows a room that did not exist; the invited hear on their own
+    # topics (and by e-mail at once: the commit wakes the mailer).
+    assert {e.type for e in events} <= {NotificationsChanged.type, MailOwed.type}
     room = await room_of(db, meeting.id)
     assert room.meeting.state == MeetingState.CONVOCATA
     assert (room.meeting.chair_id, room.meeting.quorum) == (world["staff"].id, 4)
@@ -244,7 +246,7 @@ async def test_cancel_only_while_convened(db: Database, world: World) -> None:
     )  # fmt: skip
     room, events = await act(db, actions.do_cancel, world["portavoce5"], meeting.id)
     assert room.meeting.state == MeetingState.ANNULLATA
-    meeting_events = [e for e in events if not isinstance(e, NotificationsChanged)]
+    meeting_events = [e for e in events if not isinstance(e, NotificationsChanged | MailOwed)]
     assert meeting_events == [MeetingUpdated(None, meeting.id, state="annullata", item_id=None)]
     for write in (actions.do_cancel, actions.do_open):
         await refused(

@@ -48,10 +48,22 @@ async def test_notify_writes_rows_and_events_for_the_recipients(db: Database, wo
     assert all(r.read_at is None and r.excerpt == "Ordine del giorno" for r in rows)
     # Convocations are e-mailed at once by default.
     assert {r.mail_state for r in rows} == {MailState.PENDING}
-    assert sorted((e.user_id, e.notification_id) for e in events) == sorted(
+    changed = [e for e in events if isinstance(e, NotificationsChanged)]
+    assert sorted((e.user_id, e.notification_id) for e in changed) == sorted(
         (r.user_id, r.id) for r in rows
     )
-    assert all(isinstance(e, NotificationsChanged) for e in events)
+    # They owe an e-mail at once: the commit wakes the mailer.
+    assert [e for e in events if e not in changed] == [actions.MailOwed()]
+
+
+async def test_notifications_for_the_bell_or_the_digest_do_not_wake_the_mailer(
+    db: Database, world: World
+) -> None:
+    mayor = world["sindaco5"]
+    async with capture_events(db) as events:
+        await _notify(db, [mayor.id], kind=Kind.REPLY)  # the digest, by default
+    assert [r.mail_state for r in await _rows(db)] == [MailState.DIGEST]
+    assert events and all(isinstance(e, NotificationsChanged) for e in events)
 
 
 async def test_notify_leaves_out_actor_inactive_never_and_repeats(
