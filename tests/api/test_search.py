@@ -18,6 +18,7 @@ from collab.meetings import actions as meetings
 from collab.meetings import minutes
 from collab.models import Comune, Theme, utcnow
 from collab.permissions import Action, can
+from collab.templating import ROME
 from tests.conftest import WORLD_USERS, World
 from tests.consultations.scene import open_consultation
 from tests.helpers import Client, italian
@@ -185,7 +186,9 @@ async def test_filters_sort_and_pages(
     newest = (await c.get("/api/v1/search?q=sentiero&sort=newest")).json()["results"]
     assert [h["created_at"] for h in newest] == sorted((h["created_at"] for h in newest),
                                                        reverse=True)  # fmt: skip
-    today = utcnow().date().isoformat()
+    # The filters' days are Europe/Rome's: from 23:00 UTC (22:00 in summer)
+    # Rome's today is UTC's tomorrow.
+    today = utcnow().astimezone(ROME).date().isoformat()
     recent = (await c.get(f"/api/v1/search?q=sentiero&from={today}&to={today}")).json()
     assert recent["total"] == 24
     by = (await c.get(f"/api/v1/search?q=sentiero&author={s5.id}")).json()
