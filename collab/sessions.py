@@ -89,9 +89,8 @@ async def load(
 
 
 # Every request with a cookie runs it: built once, since building a statement
-# costs about as much as running it.
-# The session's columns, not the entity: only its user is an ORM object
-# (the request's), and every entity a query loads costs its row processing.
+# costs about as much as running it. The session's columns, not its entity:
+# only the user is an ORM object (the request's).
 _RELOAD = (
     select(WebSession.user_id, WebSession.last_seen, WebSession.data, User)
     .outerjoin(User, User.id == WebSession.user_id)

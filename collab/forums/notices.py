@@ -60,6 +60,8 @@ def _took_part_or_watching(*more: Select[int]) -> CompoundSelect[int]:
     return union(select(authors.c.id).where(authors.c.id.is_not(None)), watching, *more)
 
 
+# The participants and watchers alone: a reply runs them inside _AUDIENCE;
+# tests/forums/test_reply_cost.py checks that they come from the index.
 _TOOK_PART_OR_WATCHING = _took_part_or_watching()
 
 
