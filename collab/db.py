@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from collab import sqlite_trips
+from collab.prepared import Prepared
 from collab.search.text import add_sqlite_functions
 from collab.search.tracking import index_before_commit
 
@@ -216,7 +217,7 @@ class UnitOfWork:
     def record(self, event: Any) -> None:
         self.events.append(event)
 
-    def last(self, statement: Any, params: dict[str, Any] | None = None) -> None:
+    def last(self, statement: Prepared, params: dict[str, Any]) -> None:
         """Run ``statement`` at the end of the transaction, just before the
         event log and the commit: an UPDATE of a row that many writers share
         (a thread's post count) holds its lock on PostgreSQL for the fewest
@@ -225,13 +226,8 @@ class UnitOfWork:
 
     async def run_last(self) -> None:
         statements, self._last = self._last, []
-        if not statements:
-            return
-        # On the connection: no ORM bookkeeping (and no new annotated copy of
-        # the statement, whose cache key was computed on every reply).
-        connection = await self.session.connection()
         for statement, params in statements:
-            await connection.execute(statement, params)
+            await statement.run(self.session, params)
 
 
 class Database:

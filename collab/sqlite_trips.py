@@ -42,7 +42,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
-__all__ = ["AVAILABLE", "OneTripCursor", "WriteSession", "dbapi", "go_inline", "leave_inline"]
+__all__ = [
+    "AVAILABLE",
+    "OneTripCursor",
+    "WriteSession",
+    "dbapi",
+    "go_inline",
+    "leave_inline",
+    "run_direct",
+]
 
 #: Whether this aiosqlite has what one trip needs.
 AVAILABLE = callable(getattr(aiosqlite.Connection, "_execute", None))
@@ -248,6 +256,23 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             await_(self._connection._execute(_commit_patient, conn, self.patience_ms))
         except Exception as error:
             self._handle_exception(error)
+
+
+async def run_direct(adapted: OneTripConnection, sql: str, arguments: Any, many: bool) -> list[Any]:
+    """A statement of an inline transaction, from plain async code (no greenlet:
+    :class:`collab.prepared.Prepared`): as :meth:`OneTripConnection.run_inline`,
+    on the loop's thread, in aiosqlite's thread only to wait for another
+    process's lock. Its rows; ``sqlite3``'s errors as they come."""
+    conn = adapted._connection._conn
+    try:
+        outcome = _run(conn, sql, arguments, many)
+    except sqlite3.OperationalError as error:
+        if not _busy(error):
+            raise
+        outcome = await adapted._connection._execute(
+            _run_patient, conn, sql, arguments, many, adapted.patience_ms
+        )
+    return outcome[1] or []
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -26,6 +26,7 @@ from collab.forums.models import Post, PostRevision, Thread
 from collab.i18n import N_
 from collab.models import Theme, User, utcnow
 from collab.permissions import Action, can
+from collab.prepared import Prepared
 from collab.realtime.events import (
     PostCreated,
     PostDeleted,
@@ -94,16 +95,15 @@ def check_reason(reason: str) -> str:
 
 
 # A reply's UPDATE of its thread, built once (building costs as much as running it).
-_REPLIED = (
+_REPLIED = Prepared(
     update(Thread)
     .where(Thread.id == bindparam("thread_id"))
     .values(post_count=Thread.post_count + 1, last_activity_at=bindparam("at"))
-    .execution_options(synchronize_session=False)
 )
 
 
 _POSTS = cast(Table, Post.__table__)
-_INSERT_POST = insert(_POSTS).returning(_POSTS.c.id)
+_INSERT_POST = Prepared(insert(_POSTS).returning(_POSTS.c.id))
 
 
 async def _insert_post(
@@ -113,8 +113,7 @@ async def _insert_post(
     (a third of the reply's ORM time). The :class:`Post` joins the session
     as if loaded, its thread set; the search index is told of it."""
     values = {"thread_id": thread.id, "author_id": author_id, "source": source, "html": html}
-    connection = await uow.session.connection()
-    post_id = (await connection.execute(_INSERT_POST, {**values, "created_at": now})).scalar_one()
+    post_id = await _INSERT_POST.scalar(uow.session, {**values, "created_at": now})
     post = Post(
         id=post_id, **values, created_at=now,
         edited_at=None, deleted_at=None, deleted_by_id=None, delete_reason=None,

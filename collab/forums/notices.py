@@ -34,6 +34,7 @@ from collab.models import User
 from collab.notifications.actions import notify
 from collab.notifications.kinds import Kind
 from collab.notifications.models import FollowLevel, ThreadFollow
+from collab.prepared import Prepared
 
 __all__ = ["notify_new_thread", "notify_reply"]
 
@@ -73,15 +74,15 @@ def _audience(metro: bool) -> Select[int]:
     return readers_among(metro, _took_part_or_watching(started_by))
 
 
-_AUDIENCE = {metro: _audience(metro) for metro in (False, True)}
+_AUDIENCE = {metro: Prepared(_audience(metro)) for metro in (False, True)}
 
 
 async def notify_reply(uow: UnitOfWork, author: User, thread: Thread, post: Post) -> list[int]:
     """Notify the thread's participants and watchers of ``post``; who was."""
     session = uow.session
     params = {"thread_id": thread.id, "zone_id": thread.zone_id, "started_by": thread.author_id}
-    # On the connection (ids, no ORM objects): no ORM bookkeeping.
-    rows = await (await session.connection()).execute(_AUDIENCE[thread.zone_id is None], params)
+    # Ids, no ORM objects (collab/prepared.py).
+    rows = await _AUDIENCE[thread.zone_id is None].rows(session, params)
     allowed = [uid for (uid,) in rows]
     if not any(uid != author.id for uid in allowed):
         return []

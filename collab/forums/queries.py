@@ -16,6 +16,7 @@ from collab.documents.files import files_of
 from collab.documents.models import StoredFile
 from collab.forums.models import Post, Thread
 from collab.models import Comune, Theme, Zone
+from collab.prepared import Prepared
 
 __all__ = [
     "POSTS_PER_PAGE",
@@ -188,8 +189,8 @@ _POSITIONS = "collab.forums.post_positions"  # key of ``Session.info``: post id 
 
 
 # The posts before one in its thread; built once (every reply counts).
-_BEFORE = select(func.count()).where(
-    Post.thread_id == bindparam("thread_id"), Post.id < bindparam("id")
+_BEFORE = Prepared(
+    select(func.count()).where(Post.thread_id == bindparam("thread_id"), Post.id < bindparam("id"))
 )
 
 
@@ -203,8 +204,7 @@ async def post_position(session: AsyncSession, post: Post) -> int:
     known: dict[int, int] = session.info.setdefault(_POSITIONS, {})
     before = known.get(post.id)
     if before is None:
-        connection = await session.connection()  # a count: no ORM bookkeeping
-        before = await connection.scalar(_BEFORE, {"thread_id": post.thread_id, "id": post.id})
+        before = await _BEFORE.scalar(session, {"thread_id": post.thread_id, "id": post.id})
         before = known[post.id] = before or 0
     return before // POSTS_PER_PAGE + 1
 

@@ -37,6 +37,7 @@ from collab.notifications.models import (
     NotificationSetting,
     ThreadFollow,
 )
+from collab.prepared import Prepared
 from collab.realtime.events import NotificationsChanged
 
 __all__ = [
@@ -214,7 +215,7 @@ def _insert_wanted(muting: bool) -> Any:
     return insert(table).from_select(columns, rows).returning(*returning)
 
 
-_INSERT_WANTED = {muting: _insert_wanted(muting) for muting in (False, True)}
+_INSERT_WANTED = {muting: Prepared(_insert_wanted(muting)) for muting in (False, True)}
 
 
 async def write_notifications(
@@ -248,15 +249,14 @@ async def write_notifications(
         "default_mode": KINDS[kind].default,
         "thread_id": thread_id,
     }
-    # On the connection: ids back, no ORM objects or bookkeeping.
-    connection = await uow.session.connection()
+    # Ids back, no ORM objects or bookkeeping (collab/prepared.py).
     notified: list[tuple[int, int]] = []
     mail_owed = False
     for chunk in _chunks(sorted(wanted)):
-        result = await connection.execute(
-            _INSERT_WANTED[thread_id is not None], {**shared, "ids": chunk}
+        rows = await _INSERT_WANTED[thread_id is not None].rows(
+            uow.session, {**shared, "ids": chunk}
         )
-        for nid, uid, state in result:
+        for nid, uid, state in rows:
             notified.append((int(nid), int(uid)))
             mail_owed = mail_owed or state == MailState.PENDING
     notified.sort(key=lambda row: row[1])

@@ -33,6 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.models import EventLog, TopicSeq, UTCDateTime, utcnow
+from collab.prepared import Prepared
 from collab.realtime.events import Event
 
 __all__ = ["LoggedEvent", "append", "bounds", "last_seqs", "prune", "since"]
@@ -75,7 +76,26 @@ def _build_upsert(dialect: str) -> Any:
 # hundreds of topics): a reply's three or four topics are one round trip, not
 # one each, and a notification to 600 people is not 600.
 _UPSERTS = {dialect: _build_upsert(dialect) for dialect in ("postgresql", "sqlite")}
-_INSERT_EVENTS = insert(cast(Table, EventLog.__table__))  # Core: no ORM bookkeeping per row
+_INSERT_EVENTS = Prepared(insert(cast(Table, EventLog.__table__)))  # no ORM bookkeeping per row
+
+# SQLite: the upsert of up to SMALL topics as one prepared multi-row statement
+# per count (collab/prepared.py): a reply's topics are its thread's, its
+# zone's and one per person it notifies.
+SMALL = 16
+
+
+def _build_small_upsert(count: int) -> Prepared:
+    insert_ = sqlite_insert(TopicSeq)
+    statement = insert_.values(
+        [{"topic": bindparam(f"topic{i}"), "last_seq": bindparam(f"n{i}")} for i in range(count)]
+    ).on_conflict_do_update(
+        index_elements=[TopicSeq.topic],
+        set_={"last_seq": TopicSeq.last_seq + insert_.excluded.last_seq},
+    )
+    return Prepared(statement.returning(TopicSeq.topic, TopicSeq.last_seq))
+
+
+_SMALL_UPSERTS = [_build_small_upsert(count) for count in range(SMALL + 1)]
 
 
 async def _advance(session: AsyncSession, counts: dict[str, int]) -> dict[str, int]:
@@ -86,9 +106,16 @@ async def _advance(session: AsyncSession, counts: dict[str, int]) -> dict[str, i
     order and cannot deadlock.
     """
     dialect = session.get_bind().dialect.name
+    topics = sorted(counts)
+    if dialect == "sqlite" and len(topics) <= SMALL:
+        params: dict[str, Any] = {}
+        for i, topic in enumerate(topics):
+            params[f"topic{i}"], params[f"n{i}"] = topic, counts[topic]
+        rows = await _SMALL_UPSERTS[len(topics)].rows(session, params)
+        return {str(topic): int(seq) for topic, seq in rows}
     connection = await session.connection()
     result = await connection.execute(
-        _UPSERTS[dialect], [{"topic": topic, "n": counts[topic]} for topic in sorted(counts)]
+        _UPSERTS[dialect], [{"topic": topic, "n": counts[topic]} for topic in topics]
     )
     return {str(topic): int(seq) for topic, seq in result}
 
@@ -169,7 +196,7 @@ async def append(session: AsyncSession, events: Sequence[Event]) -> list[LoggedE
         next_seq[topic] = seq + 1
         rows.append({"topic": topic, "seq": seq, "payload": payload, "created_at": now})
         logged.append(LoggedEvent(topic, seq, payload))
-    await (await session.connection()).execute(_INSERT_EVENTS, rows)
+    await _INSERT_EVENTS.run_many(session, rows)
     return logged
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.models import User
 from collab.permissions import TABLE, Action, Relation
+from collab.prepared import Prepared
 from collab.search.documents import Doc, Item
 from collab.search.models import SearchItem, SearchItemZone
 from collab.search.text import Query, snippet
@@ -216,8 +217,8 @@ class Engine(ABC):
         """Write ``doc``, replacing what the index held for its item."""
         # One statement, new item or not, built once: a reply pays for its
         # post's row once, and not again for building the statement.
-        item_id = await session.scalar(
-            self._upsert_one, {"kind": doc.kind, "object_id": doc.object_id, **_columns(doc)}
+        item_id = await self._upsert_one.scalar(
+            session, {"kind": doc.kind, "object_id": doc.object_id, **_columns(doc)}
         )
         assert item_id is not None
         if doc.kind in MULTI_ZONE:
@@ -228,13 +229,15 @@ class Engine(ABC):
         await self._put_text(session, item_id, doc)
 
     @functools.cached_property
-    def _upsert_one(self) -> Any:
+    def _upsert_one(self) -> Prepared:
         """INSERT of one item, or UPDATE of the item already there, returning its id."""
         upsert = self._upsert()
-        return upsert.on_conflict_do_update(
-            index_elements=["kind", "object_id"],
-            set_={name: upsert.excluded[name] for name in _COLUMN_NAMES},
-        ).returning(SearchItem.id)
+        return Prepared(
+            upsert.on_conflict_do_update(
+                index_elements=["kind", "object_id"],
+                set_={name: upsert.excluded[name] for name in _COLUMN_NAMES},
+            ).returning(SearchItem.id)
+        )
 
     async def put_many(self, session: AsyncSession, docs: Sequence[Doc]) -> None:
         """Write ``docs`` as :meth:`put` writes each, in a few statements
