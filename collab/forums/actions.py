@@ -13,7 +13,7 @@ from typing import cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached, raiseload
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from collab.audit import audit
@@ -26,7 +26,7 @@ from collab.forums.models import Post, PostRevision, Thread
 from collab.i18n import N_
 from collab.models import Theme, User, utcnow
 from collab.permissions import Action, can
-from collab.prepared import Prepared
+from collab.prepared import Entity, Prepared
 from collab.realtime.events import (
     PostCreated,
     PostDeleted,
@@ -59,10 +59,11 @@ MAX_REASON = 500
 MAX_FILES = FILES_PER_FORM["post"]  # attachments of one post
 THEME_RETIRED = N_("This theme is no longer in use.")
 # The thread a reply is written to: its own columns only (no zone, theme and
-# author joined in), built once; a reply reads it twice (the check before the
-# body is read, and the write), and a statement built per call costs as much
-# again as running it.
-_THREAD_TO_WRITE = select(Thread).options(raiseload("*")).where(Thread.id == bindparam("id"))
+# author joined in), one prepared statement, the Thread built from its row
+# (collab/prepared.py): a reply reads it in its transaction, and a multipart
+# one before its body too.
+_THREAD = Entity(Thread)
+_THREAD_TO_WRITE = Prepared(select(*_THREAD.columns).where(Thread.id == bindparam("id")))
 
 
 def check_title(title: str) -> str:
@@ -181,11 +182,11 @@ async def check_reply(session: AsyncSession, user: User, thread_id: int) -> Thre
     """Whether ``user`` may reply to the thread now (read, post, not closed);
     asked before the body is read, and by :func:`do_reply` again.
 
-    The thread comes without its relationships: touching ``thread.zone``
-    raises rather than querying.
+    The thread comes without its relationships (its zone, theme and author
+    are not loaded: touching one fails rather than querying).
     """
-    found = (await session.execute(_THREAD_TO_WRITE, {"id": thread_id})).scalar()
-    thread = _readable(user, found)
+    rows = await _THREAD_TO_WRITE.rows(session, {"id": thread_id})
+    thread = _readable(user, _THREAD.attach(session, rows[0]) if rows else None)
     _require(user, Action.POST, thread.zone_id)
     _check_open(user, thread)
     return thread
