@@ -264,6 +264,12 @@ class Database:
                 sqlite_trips.go_inline(session, SQLITE_BUSY_MS)
             yield session
 
+    async def read(self, statement: Prepared, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """``statement``'s rows, outside any session: a read by key that every
+        request makes (its session row), for less than a session's own cost
+        (:meth:`collab.prepared.Prepared.read`)."""
+        return await statement.read(self.engine, params, SQLITE_BUSY_MS)
+
     @contextlib.asynccontextmanager
     async def transaction(self, *, long: bool = False) -> AsyncIterator[UnitOfWork]:
         """A unit of work: commits on success, rolls back on any exception.

@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, exc, inspect
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -43,56 +43,101 @@ _HANDLE = "collab.prepared"  # key of Session.info: (transaction, connection, di
 _Row = tuple[Any, ...]
 
 
-class _Compiled:
-    """One compiled form of a statement: its SQL and how values go in and out."""
+# How a positional argument is found: a fixed value (processed once), a
+# parameter, or an element of an IN list parameter.
+_FIXED, _PARAM, _ITEM = 0, 1, 2
+_Plan = tuple[str, list[tuple[int, Any, Any, Any]]]
 
-    __slots__ = ("compiled", "expanding", "names", "processors", "results", "sql")
+
+class _Compiled:
+    """One compiled form of a statement: its SQL and how values go in and out.
+
+    An IN list's SQL depends on its length: a plan (the SQL, where each
+    argument comes from) is made once per length, from SQLAlchemy's own
+    expansion of the first parameters of that length.
+    """
+
+    __slots__ = ("compiled", "dynamic", "lists", "plans", "processors", "results")
 
     def __init__(self, statement: Executable, dialect: Dialect, keys: Sequence[str]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
         self.compiled = compiled
-        # IN lists and literal values are rendered per execution.
-        self.expanding = any(b.expanding or b.literal_execute for b in compiled.binds.values())
-        self.sql: str = compiled.string
-        self.names: Sequence[str] = compiled.positiontup or ()
+        binds = list(compiled.binds.values())
+        # Rendered into the SQL, computed at each run, or lists of tuples:
+        # SQLAlchemy's expansion at every run.
+        self.dynamic = any(
+            b.literal_execute or b.callable is not None or (b.expanding and b.type._is_tuple_type)
+            for b in binds
+        )
+        self.lists = tuple(b.key for b in binds if b.expanding and b.key in keys)
         # What SQLAlchemy's execution applies (its DefaultExecutionContext):
-        # the compiled statement's processors, and the expanded ones' per run.
+        # the compiled statement's processors, and the expanded ones'.
         self.processors: Mapping[str, Any] = compiled._bind_processors
-        if not self.expanding:
-            state = compiled.construct_expanded_state(
-                {key: None for key in keys}, escape_names=False
-            )
-            self.sql, self.names = state.statement, state.positiontup or ()
+        self.plans: dict[tuple[int, ...], _Plan] = {}
         columns = getattr(statement, "exported_columns", ())
         processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-        self.results = processors if any(processors) else None
+        self.results = [(i, p) for i, p in enumerate(processors) if p is not None] or None
+
+    def _plan(self, params: Mapping[str, Any]) -> _Plan:
+        state = self.compiled.construct_expanded_state(params, escape_names=False)
+        processors = {**self.processors, **state.processors}
+        items = {
+            name: (key, index)
+            for key, names in (state.parameter_expansion or {}).items()
+            for index, name in enumerate(names)
+        }
+        steps: list[tuple[int, Any, Any, Any]] = []
+        for name in state.positiontup or ():
+            process = processors.get(name)
+            item = items.get(name)
+            if item is not None and item[0] in params:
+                steps.append((_ITEM, item[0], item[1], process))
+            elif name in params:
+                steps.append((_PARAM, name, None, process))
+            else:
+                value = state.parameters[name]
+                steps.append((_FIXED, process(value) if process is not None else value, None, None))
+        return state.statement, steps
+
+    def _expanded(self, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """SQLAlchemy's expansion of these parameters, used once."""
+        state = self.compiled.construct_expanded_state(params, escape_names=False)
+        processors = {**self.processors, **state.processors}
+        arguments = []
+        for name in state.positiontup or ():
+            value, process = state.parameters[name], processors.get(name)
+            arguments.append(process(value) if process is not None else value)
+        return state.statement, arguments
 
     def arguments(self, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
         """The SQL and its positional arguments for ``params``."""
-        processors: Mapping[str, Any]
-        if self.expanding:
-            state = self.compiled.construct_expanded_state(params, escape_names=False)
-            sql, names = state.statement, state.positiontup or ()
-            processors = {**self.processors, **state.processors}
-            values = state.parameters
-        else:
-            sql, names, processors = self.sql, self.names, self.processors
-            values = self.compiled.construct_params(params, escape_names=False)
+        if self.dynamic or not all(isinstance(params[key], list | tuple) for key in self.lists):
+            return self._expanded(params)
+        shape = tuple(len(params[key]) for key in self.lists)
+        plan = self.plans.get(shape)
+        if plan is None:
+            plan = self.plans[shape] = self._plan(params)
+        sql, steps = plan
         arguments = []
-        for name in names:
-            value = values[name]
-            process = processors.get(name)
+        for kind, a, b, process in steps:
+            if kind == _FIXED:
+                arguments.append(a)
+                continue
+            value = params[a] if kind == _PARAM else params[a][b]
             arguments.append(process(value) if process is not None else value)
         return sql, arguments
 
-    def rows(self, rows: list[Any]) -> list[_Row]:
+    def rows(self, rows: list[Any]) -> list[Any]:
         results = self.results
         if results is None:
             return rows
-        return [
-            tuple(value if p is None else p(value) for p, value in zip(results, row, strict=True))
-            for row in rows
-        ]
+        processed = []
+        for row in rows:
+            values = list(row)
+            for i, process in results:
+                values[i] = process(values[i])
+            processed.append(tuple(values))
+        return processed
 
 
 def _needs_sqlalchemy(compiled: Any) -> bool:
@@ -135,6 +180,42 @@ class Prepared:
         result = await (await session.connection()).execute(self.statement, params)
         return [tuple(row) for row in result] if result.returns_rows else []
 
+    async def read(
+        self, engine: AsyncEngine, params: Mapping[str, Any], patience_ms: int
+    ) -> list[_Row]:
+        """Its rows, read outside any session (``Database.read``: a row or two
+        by key, every request's session row). On SQLite a pooled connection's
+        ``sqlite3`` connection runs it on the loop's thread
+        (:func:`collab.sqlite_trips.read_direct`; ``patience_ms``: its busy
+        timeout), with none of an ORM session's setting up and tearing down.
+        """
+        sync_engine = engine.sync_engine
+        dispatch = sync_engine.dispatch
+        if sync_engine.dialect.name == "sqlite" and not (
+            dispatch.before_cursor_execute or dispatch.after_cursor_execute
+        ):
+            form = self._form(sync_engine.dialect, tuple(params))
+            if form is not None:
+                pooled = await engine.raw_connection()
+                try:
+                    adapted = pooled.dbapi_connection
+                    if isinstance(adapted, sqlite_trips.OneTripConnection) and not adapted.inline:
+                        sql, arguments = form.arguments(params)
+                        try:
+                            found = await sqlite_trips.read_direct(
+                                adapted, sql, arguments, patience_ms
+                            )
+                        except sqlite3.Error as error:
+                            raise exc.DBAPIError.instance(
+                                sql, arguments, error, sqlite3.Error
+                            ) from error
+                        return form.rows(found) if found else []
+                finally:
+                    pooled.close()
+        async with engine.connect() as connection:
+            result = await connection.execute(self.statement, params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+
     async def scalar(self, session: AsyncSession, params: Mapping[str, Any]) -> Any:
         """The first column of the first row, or None."""
         found = await self.rows(session, params)
@@ -153,10 +234,9 @@ class Prepared:
         if direct is not None:
             connection, dialect = direct
             form = self._form(dialect, tuple(rows[0]))
-            if form is not None and not form.expanding and form.results is None:
-                sql = form.sql
+            if form is not None and not form.dynamic and not form.lists and form.results is None:
                 batch = [form.arguments(params)[1] for params in rows]
-                await _execute(connection, sql, batch, many=True)
+                await _execute(connection, form.arguments(rows[0])[0], batch, many=True)
                 return
         await (await session.connection()).execute(self.statement, list(rows))
 
@@ -204,12 +284,13 @@ class Entity:
     :meth:`relate` or left unloaded (touching one raises, as a detached
     instance's does)."""
 
-    __slots__ = ("columns", "keys", "model", "primary")
+    __slots__ = ("columns", "keys", "manager", "model", "primary")
 
     def __init__(self, model: type[Any]) -> None:
         mapper = inspect(model)
         attrs = list(mapper.column_attrs)
         self.model = model
+        self.manager = mapper.class_manager
         self.keys = [attr.key for attr in attrs]
         self.columns: list[ColumnElement[Any]] = [attr.columns[0] for attr in attrs]
         self.primary = [
@@ -221,7 +302,10 @@ class Entity:
 
     def build(self, values: Sequence[Any]) -> Any:
         """A detached instance with ``values`` (in :attr:`columns`' order)."""
-        instance = self.model(**dict(zip(self.keys, values, strict=True)))
+        # As the ORM's loader makes one: no __init__, the values straight into
+        # its __dict__ (no attribute events), then committed as loaded.
+        instance = self.manager.new_instance()
+        instance.__dict__.update(zip(self.keys, values, strict=True))
         make_transient_to_detached(instance)
         return instance
 

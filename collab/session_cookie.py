@@ -108,8 +108,7 @@ class SessionMiddleware:
                 state = Current(key=digest(token))
         elif token:
             try:
-                async with web.db(conn).session(quick=True) as session:
-                    state = await sessions.load(session, token, self.max_age) or Current()
+                state = await sessions.load(web.db(conn), token, self.max_age) or Current()
             except Exception as exc:
                 if not is_unavailable(exc):
                     raise

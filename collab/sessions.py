@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collab.db import UnitOfWork
+from collab.db import Database, UnitOfWork
 from collab.models import Comune, User, WebSession, Zone, utcnow
 from collab.prepared import Entity, Prepared
 from collab.realtime.events import UserChanged
@@ -77,16 +77,17 @@ def lifetime(user_id: int | None, max_age: int) -> timedelta:
 
 
 async def load(
-    session: AsyncSession, token: str, max_age: int, now: datetime | None = None
+    db: Database, token: str, max_age: int, now: datetime | None = None
 ) -> Current | None:
     """The live session ``token`` names, with its active user; None when there
     is none (never was, ended, expired, or its user was deactivated).
 
-    One query on the primary key (the user joined to it).
+    One query on the primary key (the user joined to it), outside any ORM
+    session (:meth:`collab.db.Database.read`).
     """
     if not well_formed(token):
         return None  # ours are URL-safe base64 (and PostgreSQL refuses NUL)
-    return await reload(session, digest(token), max_age, now)
+    return await reload(db, digest(token), max_age, now)
 
 
 # Every request with a cookie runs it: one prepared statement (collab/prepared.py),
@@ -128,10 +129,10 @@ def _user_of(values: tuple[Any, ...]) -> User | None:
 
 
 async def reload(
-    session: AsyncSession, key: str, max_age: int, now: datetime | None = None
+    db: Database, key: str, max_age: int, now: datetime | None = None
 ) -> Current | None:
     """:func:`load` by the row's id (a socket checking its session again)."""
-    rows = await _RELOAD.rows(session, {"key": key})
+    rows = await db.read(_RELOAD, {"key": key})
     if not rows:
         return None
     user_id, last_seen, data, *rest = rows[0]

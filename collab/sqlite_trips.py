@@ -49,6 +49,7 @@ __all__ = [
     "dbapi",
     "go_inline",
     "leave_inline",
+    "read_direct",
     "run_direct",
 ]
 
@@ -272,6 +273,29 @@ async def run_direct(adapted: OneTripConnection, sql: str, arguments: Any, many:
         outcome = await adapted._connection._execute(
             _run_patient, conn, sql, arguments, many, adapted.patience_ms
         )
+    return outcome[1] or []
+
+
+async def read_direct(
+    adapted: OneTripConnection, sql: str, arguments: Any, patience_ms: int
+) -> list[Any]:
+    """A read outside any transaction (a connection just taken from the pool,
+    :meth:`collab.prepared.Prepared.read`): on the loop's thread with no busy
+    timeout (a reader in WAL mode waits for nobody), in aiosqlite's thread
+    with ``patience_ms`` if SQLite says busy all the same. Its rows."""
+    conn = adapted._connection._conn
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        try:
+            outcome = _run(conn, sql, arguments, False)
+        except sqlite3.OperationalError as error:
+            if not _busy(error):
+                raise
+            outcome = await adapted._connection._execute(
+                _run_patient, conn, sql, arguments, False, patience_ms
+            )
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={patience_ms}")
     return outcome[1] or []
 
 

@@ -134,8 +134,7 @@ async def session_uid(conn: HTTPConnection) -> int | None:
     if not isinstance(found, sessions.Current):
         return None
     if conn.scope["type"] == "websocket" and found.key is not None:
-        async with db(conn).session() as session:
-            again = await sessions.reload(session, found.key, settings(conn).session_max_age)
+        again = await sessions.reload(db(conn), found.key, settings(conn).session_max_age)
         return again.user_id if again is not None else None
     return found.user_id
 
@@ -161,8 +160,7 @@ async def current_user(conn: HTTPConnection) -> User | None:
     user = None
     if isinstance(found, sessions.Current) and found.key is not None:
         if conn.scope["type"] == "websocket":
-            async with db(conn).session() as session:
-                again = await sessions.reload(session, found.key, settings(conn).session_max_age)
+            again = await sessions.reload(db(conn), found.key, settings(conn).session_max_age)
             user = again.user if again is not None else None
         else:
             user = found.user

@@ -29,6 +29,7 @@ from sqlalchemy import (
     exc,
     insert,
     select,
+    text,
     update,
 )
 
@@ -116,12 +117,17 @@ async def test_rows_are_what_sqlalchemy_gives(sqlite_db: Database, direct: list[
         # An IN list of another length is another statement.
         reds = await BY_COLOURS.rows(uow.session, {"colours": [Colour.RED]})
         assert [name for name, *_ in reds] == ["uno", "tre"]
+        blues = await BY_COLOURS.rows(uow.session, {"colours": (Colour.BLUE,)})
+        assert [name for name, *_ in blues] == ["due"]
+        also = await BY_COLOURS.rows(uow.session, {"colours": {Colour.BLUE}})  # any iterable
+        assert also == blues
+        assert await BY_COLOURS.rows(uow.session, {"colours": []}) == []
         await RENAME.run(uow.session, {"key": 2, "to": "deux"})
         assert (
             await Prepared(select(things.c.name).where(things.c.id == 2)).scalar(uow.session, {})
             == "deux"
         )
-    assert len(direct) == 7
+    assert len(direct) == 10
     async with sqlite_db.session() as session:  # committed
         names = list(await session.scalars(select(things.c.name).order_by(things.c.id)))
     assert names == ["uno", "deux", "tre"]
@@ -187,3 +193,89 @@ async def test_statement_listeners_see_every_statement(
     assert counted[0][0] == world["staff"].id
     assert counted[0][1].tzinfo is not None
     assert len(direct) == (1 if db.url.startswith("sqlite") else 0)
+
+
+async def test_an_entity_is_built_as_the_orm_loads_it(db: Database, world: World) -> None:
+    """Built from a prepared row: the same values as the ORM's load, no
+    changes pending, its identity set; a relationship set as loaded."""
+    from sqlalchemy import inspect
+
+    from collab.models import Comune
+    from collab.prepared import Entity
+
+    users, comuni = Entity(User), Entity(Comune)
+    by_id = Prepared(
+        select(*users.columns, *comuni.columns)
+        .join(Comune, Comune.id == User.comune_id)
+        .where(User.id == bindparam("id"))
+    )
+    mayor = world["sindaco5"]
+    async with db.session() as session:
+        (values,) = await by_id.rows(session, {"id": mayor.id})
+        loaded = await session.get(User, mayor.id)
+        assert loaded is not None
+        expected = {key: getattr(loaded, key) for key in users.keys}
+    user = users.build(values[: len(users)])
+    users.relate(user, "comune", comuni.build(values[len(users) :]))
+    state = inspect(user)
+    assert state.detached and state.key == inspect(loaded).key
+    assert {key: getattr(user, key) for key in users.keys} == expected
+    assert not state.modified and not state.expired_attributes & set(users.keys)
+    assert user.comune is not None and user.comune.id == mayor.comune_id
+
+    async with db.transaction() as uow:
+        (values,) = await by_id.rows(uow.session, {"id": mayor.id})
+        attached = users.attach(uow.session, values[: len(users)])
+        assert inspect(attached).persistent
+        uow.session.expire(attached, ["name"])
+        # The identity map's instance again, its expired column from the row.
+        assert users.attach(uow.session, values[: len(users)]) is attached
+        assert attached.name == expected["name"]
+        assert not uow.session.dirty
+
+
+async def busy_timeout(database: Database) -> int:
+    async with database.engine.connect() as conn:
+        return int((await conn.execute(text("PRAGMA busy_timeout"))).scalar_one())
+
+
+async def test_a_read_outside_any_session(
+    sqlite_db: Database, direct: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Database.read``: a pooled connection's, on the loop's thread; in the
+    thread, with the busy timeout, if SQLite says busy; the connection back
+    in the pool with its usual busy timeout."""
+    from collab import sqlite_trips
+    from collab.db import SQLITE_BUSY_MS
+
+    async with sqlite_db.transaction() as uow:
+        await INSERT.rows(uow.session, row("uno", Colour.RED))
+    direct.clear()
+    params = {"colours": [Colour.RED]}
+    found = await sqlite_db.read(BY_COLOURS, params)
+    assert found == [("uno", Colour.RED, AT, AT.replace(tzinfo=None), {"n": [1, 2]})]
+    assert direct == []  # not a transaction's statement
+    assert await busy_timeout(sqlite_db) == SQLITE_BUSY_MS
+
+    original, calls = sqlite_trips._run, []
+
+    def busy_once(*args: Any) -> Any:
+        calls.append(args[1])
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return original(*args)
+
+    monkeypatch.setattr(sqlite_trips, "_run", busy_once)
+    assert await sqlite_db.read(BY_COLOURS, params) == found
+    assert len(calls) == 2  # on the loop's thread, then in aiosqlite's
+    monkeypatch.setattr(sqlite_trips, "_run", original)
+    assert await busy_timeout(sqlite_db) == SQLITE_BUSY_MS
+
+
+async def test_a_read_on_any_database(db: Database, world: World) -> None:
+    by_email = Prepared(select(User.id, User.created_at).where(User.email == bindparam("email")))
+    ((user_id, created_at),) = await db.read(by_email, {"email": world["staff"].email})
+    assert user_id == world["staff"].id and created_at.tzinfo is not None
+    with statements(db) as seen:
+        await db.read(by_email, {"email": world["staff"].email})
+    assert len(seen) == 1  # a listener sees it

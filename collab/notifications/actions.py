@@ -171,11 +171,10 @@ def _insert_wanted(muting: bool) -> Any:
         .scalar_subquery(),
         bindparam("default_mode", type_=NotificationSetting.__table__.c.mode.type),
     )
+    # CASE chosen WHEN ...: the person's mode is looked up once, not per branch.
     mail_state = case(
-        *(
-            (chosen == mode, literal(state, table.c.mail_state.type))
-            for mode, state in _MAIL_STATE.items()
-        ),
+        {mode: literal(state, table.c.mail_state.type) for mode, state in _MAIL_STATE.items()},
+        value=chosen,
         else_=literal(MailState.NONE, table.c.mail_state.type),
     )
     already = select(Notification.id).where(
