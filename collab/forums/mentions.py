@@ -16,6 +16,7 @@ inactive account, someone who may not read the thread) as the plain text
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -301,21 +302,25 @@ class _Reader(HTMLParser):
         self.text.append(data)
 
 
-def _read(html: str) -> _Reader:
+@functools.lru_cache(maxsize=64)
+def _read(html: str) -> tuple[tuple[int, ...], str]:
+    """Whom the HTML links, and its text. Kept for the last few posts: a
+    reply reads its new post's twice (its notifications' excerpt, then the
+    notice of people it could not notify), and Python's HTML parser is slow."""
     reader = _Reader()
     reader.feed(html)
     reader.close()
-    return reader
+    return tuple(reader.linked), " ".join("".join(reader.text).split())
 
 
 def linked_people(html: str) -> list[int]:
     """The people a post's stored HTML mentions (links), in order, once each."""
-    return _read(html).linked
+    return list(_read(html)[0])
 
 
 def plain_text(html: str) -> str:
     """A post's stored HTML as plain text (for a notification's excerpt)."""
-    return " ".join("".join(_read(html).text).split())
+    return _read(html)[1]
 
 
 def beyond_limit(html: str, author_id: int, limit: int) -> int:
