@@ -73,6 +73,18 @@ class MemoryLayer(InMemoryChannelLayer):  # type: ignore[misc]
         self._swept_at = now
         super()._clean_expired()
 
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        # A group nobody in this process listens to (the layer is this
+        # process's alone): nothing to send. The shipped method built an
+        # ``as_completed`` over no tasks, an asyncio.Queue included, for each
+        # of a write's topics (a reply's are its thread's, its zone's and one
+        # per person it notifies).
+        if not self.groups.get(group):
+            assert isinstance(message, dict), "Message is not a dict"
+            self.require_valid_group_name(group)
+            return
+        await super().group_send(group, message)
+
 
 async def ping_layer(layer: ChannelLayer, redis_url: str = "", wait: float = 2.0) -> None:
     """Raise unless the layer can carry a message now.
