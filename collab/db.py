@@ -69,6 +69,10 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Commits never checkpoint: a write transaction commits on the event
+    # loop's thread (collab/sqlite_trips.py), and a checkpoint writes the
+    # database file and syncs it. Checkpointer does it in the thread.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
     # search_item's triggers write search_fts with its stems (migration 0022).
     add_sqlite_functions(dbapi_conn)
@@ -230,6 +234,48 @@ class UnitOfWork:
             await statement.run(self.session, params)
 
 
+# SQLite: commits between two checkpoints of the WAL. A reply adds 10-40
+# pages to it, so it stays within a few megabytes (SQLite's own default is
+# a checkpoint at 1,000 pages, by whichever commit crosses them).
+CHECKPOINT_EVERY = 100
+
+
+class Checkpointer:
+    """Copies the WAL back into the database file every :data:`CHECKPOINT_EVERY`
+    commits of this process, off the write path.
+
+    Commits do not checkpoint (``wal_autocheckpoint=0``): they run on the
+    event loop's thread, and a checkpoint writes the database file and
+    syncs it. This one runs in aiosqlite's thread, one at a time, PASSIVE:
+    readers and writers go on meanwhile; frames it could not copy yet (a
+    reader still uses them) are copied by the next. SQLite checkpoints once
+    more when the last connection closes.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.commits = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def committed(self) -> None:
+        self.commits += 1
+        if self.commits < CHECKPOINT_EVERY or (self._task is not None and not self._task.done()):
+            return
+        self.commits = 0
+        self._task = asyncio.get_running_loop().create_task(self.run(), name="wal-checkpoint")
+
+    async def run(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:
+            log.warning("WAL checkpoint failed; the next one will try again", exc_info=True)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=WRITE_TURN_S)
+
+
 class Database:
     """The engine and session factory of one process."""
 
@@ -247,6 +293,7 @@ class Database:
         self.sink = sink
         # SQLite only: PostgreSQL locks rows, and its writers run side by side.
         self.writers = WriterQueue(WRITE_TURN_S) if url.startswith("sqlite") else None
+        self.checkpoints = Checkpointer(self.engine) if url.startswith("sqlite") else None
 
     @contextlib.asynccontextmanager
     async def session(self, *, quick: bool = False) -> AsyncIterator[AsyncSession]:
@@ -300,6 +347,8 @@ class Database:
                         # In the transaction: the log commits with the write, or neither does.
                         logged = await self.sink.append(session, uow.events)
                     await session.commit()
+                    if self.checkpoints is not None:
+                        self.checkpoints.committed()
                 except BaseException:
                     await session.rollback()
                     raise
@@ -318,6 +367,8 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self.checkpoints is not None:
+            await self.checkpoints.stop()
         await self.engine.dispose()
 
 

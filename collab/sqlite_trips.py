@@ -1,6 +1,6 @@
 """SQLite statements in one trip to aiosqlite's thread instead of four, and
-a write transaction's in one, its commit (:func:`go_inline`, at the end of
-this module).
+a write transaction's in none (:func:`go_inline`, at the end of this
+module).
 
 aiosqlite runs the ``sqlite3`` connection in a thread of its own; every call
 is a hand-off: the event loop queues a function, the thread runs it and
@@ -249,12 +249,20 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         if not self.inline:
             super().commit()
             return
-        # In the thread, even inline: a commit may checkpoint the WAL, which
-        # writes the database file and waits for the disk (synchronous=NORMAL
-        # syncs at checkpoints); the loop must not wait for that.
+        # On the loop's thread too: it appends the transaction's pages to the
+        # WAL (the page cache; synchronous=NORMAL syncs only at checkpoints)
+        # and never checkpoints (wal_autocheckpoint=0: collab.db's
+        # Checkpointer does that in aiosqlite's thread, off every write's
+        # path). A trip to the thread for it cost the loop more than the
+        # commit itself (the hand-off, and the GIL going back and forth).
         conn = self._connection._conn
         try:
-            await_(self._connection._execute(_commit_patient, conn, self.patience_ms))
+            try:
+                conn.commit()
+            except sqlite3.OperationalError as error:
+                if not _busy(error):
+                    raise
+                await_(self._connection._execute(_commit_patient, conn, self.patience_ms))
         except Exception as error:
             self._handle_exception(error)
 
@@ -326,8 +334,10 @@ def dbapi() -> AsyncAdapt_aiosqlite_dbapi | None:
 #
 # The loop must never wait for another process's lock: inline, the busy
 # timeout is 0, and a statement that finds the lock taken goes to the thread
-# and waits there, with the usual timeout. Nor for the disk: the commit,
-# which may checkpoint the WAL, goes to the thread.
+# and waits there, with the usual timeout. Nor for the disk: the commit runs
+# inline too, but only appends to the WAL (no sync with synchronous=NORMAL);
+# checkpoints, which write the database file and sync it, are off for every
+# commit (wal_autocheckpoint=0) and run in the thread (collab.db.Checkpointer).
 
 
 INLINE = "collab.sqlite_inline"  # in session.info: its transaction writes (see below)

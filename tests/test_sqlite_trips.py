@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import collab.db
 from collab import sqlite_trips
 from collab.db import SQLITE_BUSY_MS, Database, make_engine
 
@@ -178,7 +179,7 @@ async def busy_timeout(db: Database) -> int:
 
 async def test_a_write_transaction_runs_on_the_loops_thread(db: Database, trips: list[Any]) -> None:
     """Once it has its connection, a write transaction makes no trip to the
-    thread before its commit and lets no other task run until then: the
+    thread, its commit included, and lets no other task run until then: the
     write turn lasts its own work, not the other requests'
     (collab/sqlite_trips.py)."""
     await busy_timeout(db)  # the pool's first connection, made in the thread
@@ -196,8 +197,8 @@ async def test_a_write_transaction_runs_on_the_loops_thread(db: Database, trips:
             assert ticker.ticks == ticks  # nobody else ran
     finally:
         ticker.stop()
-    # Only the commit: it may checkpoint the WAL and wait for the disk.
-    assert trips == [sqlite_trips._commit_patient]
+    # Not even the commit: it never checkpoints (the Checkpointer does).
+    assert trips == []
     # Back in the pool, the connection uses the thread again, with the usual timeout.
     trips.clear()
     async with db.session() as session:
@@ -258,3 +259,28 @@ async def test_a_long_write_keeps_the_thread(db: Database, trips: list[Any]) -> 
         await uow.session.execute(insert(items).values(name="uno"))
     assert len(trips) == 2  # the INSERT, the COMMIT
     assert trips[0] is sqlite_trips._run
+
+
+async def test_commits_leave_checkpoints_to_the_checkpointer(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trips: list[Any]
+) -> None:
+    """A commit only appends to the WAL; every CHECKPOINT_EVERY commits the
+    WAL goes back into the database file, in aiosqlite's thread."""
+    monkeypatch.setattr(collab.db, "CHECKPOINT_EVERY", 3)
+    async with db.engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar_one() == 0
+    path = tmp_path / "inline.sqlite3"
+    size = path.stat().st_size
+    for n in range(2):
+        async with db.transaction() as uow:
+            await uow.session.execute(insert(items), [{"name": f"{n}-{i}"} for i in range(2000)])
+    assert path.stat().st_size == size  # all in the WAL
+    assert db.checkpoints is not None and db.checkpoints.commits == 2
+    trips.clear()
+    async with db.transaction() as uow:
+        await uow.session.execute(insert(items).values(name="terzo"))
+    await asyncio.wait_for(db.checkpoints._task, HANG)  # type: ignore[arg-type]
+    assert path.stat().st_size > size
+    assert trips == [sqlite_trips._run]  # the checkpoint, in the thread
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(items)) == 4001
