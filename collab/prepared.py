@@ -169,6 +169,7 @@ class Prepared:
 
     async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[_Row]:
         """The statement's rows (none for a statement without RETURNING)."""
+        await _autoflush(session)
         direct = await _direct(session)
         if direct is not None:
             connection, dialect = direct
@@ -230,6 +231,7 @@ class Prepared:
         its effect: on SQLite one ``executemany``."""
         if not rows:
             return
+        await _autoflush(session)
         direct = await _direct(session)
         if direct is not None:
             connection, dialect = direct
@@ -263,9 +265,15 @@ async def _direct(session: AsyncSession) -> tuple[Any, Dialect] | None:
     dispatch = engine.dispatch
     if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
         return None  # someone counts or logs statements: SQLAlchemy's path
-    if not sync._is_clean() and sync.autoflush:
-        await session.flush()
     return adapted, engine.dialect
+
+
+async def _autoflush(session: AsyncSession) -> None:
+    """Pending ORM changes first, as an ORM execution's autoflush would, on
+    every path (the statement may read or refer to them)."""
+    sync = session.sync_session
+    if sync.autoflush and not sync._is_clean():
+        await session.flush()
 
 
 async def _execute(adapted: Any, sql: str, arguments: Any, many: bool = False) -> list[Any]:

@@ -267,11 +267,11 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             self._handle_exception(error)
 
 
-async def run_direct(adapted: OneTripConnection, sql: str, arguments: Any, many: bool) -> list[Any]:
-    """A statement of an inline transaction, from plain async code (no greenlet:
-    :class:`collab.prepared.Prepared`): as :meth:`OneTripConnection.run_inline`,
-    on the loop's thread, in aiosqlite's thread only to wait for another
-    process's lock. Its rows; ``sqlite3``'s errors as they come."""
+async def _here_or_waiting(
+    adapted: OneTripConnection, sql: str, arguments: Any, many: bool, patience_ms: int
+) -> list[Any]:
+    """On the loop's thread; in aiosqlite's thread, with the busy timeout, only
+    if another process holds the lock it needs. Its rows."""
     conn = adapted._connection._conn
     try:
         outcome = _run(conn, sql, arguments, many)
@@ -279,9 +279,16 @@ async def run_direct(adapted: OneTripConnection, sql: str, arguments: Any, many:
         if not _busy(error):
             raise
         outcome = await adapted._connection._execute(
-            _run_patient, conn, sql, arguments, many, adapted.patience_ms
+            _run_patient, conn, sql, arguments, many, patience_ms
         )
     return outcome[1] or []
+
+
+async def run_direct(adapted: OneTripConnection, sql: str, arguments: Any, many: bool) -> list[Any]:
+    """A statement of an inline transaction, from plain async code (no greenlet:
+    :class:`collab.prepared.Prepared`), as :meth:`OneTripConnection.run_inline`
+    runs one. Its rows; ``sqlite3``'s errors as they come."""
+    return await _here_or_waiting(adapted, sql, arguments, many, adapted.patience_ms)
 
 
 async def read_direct(
@@ -294,17 +301,9 @@ async def read_direct(
     conn = adapted._connection._conn
     conn.execute("PRAGMA busy_timeout=0")
     try:
-        try:
-            outcome = _run(conn, sql, arguments, False)
-        except sqlite3.OperationalError as error:
-            if not _busy(error):
-                raise
-            outcome = await adapted._connection._execute(
-                _run_patient, conn, sql, arguments, False, patience_ms
-            )
+        return await _here_or_waiting(adapted, sql, arguments, False, patience_ms)
     finally:
         conn.execute(f"PRAGMA busy_timeout={patience_ms}")
-    return outcome[1] or []
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
