@@ -202,14 +202,7 @@ class Prepared:
                     adapted = pooled.dbapi_connection
                     if isinstance(adapted, sqlite_trips.OneTripConnection) and not adapted.inline:
                         sql, arguments = form.arguments(params)
-                        try:
-                            found = await sqlite_trips.read_direct(
-                                adapted, sql, arguments, patience_ms
-                            )
-                        except sqlite3.Error as error:
-                            raise exc.DBAPIError.instance(
-                                sql, arguments, error, sqlite3.Error
-                            ) from error
+                        found = await _execute(adapted, sql, arguments, patience_ms=patience_ms)
                         return form.rows(found) if found else []
                 finally:
                     pooled.close()
@@ -237,8 +230,10 @@ class Prepared:
             connection, dialect = direct
             form = self._form(dialect, tuple(rows[0]))
             if form is not None and not form.dynamic and not form.lists and form.results is None:
-                batch = [form.arguments(params)[1] for params in rows]
-                await _execute(connection, form.arguments(rows[0])[0], batch, many=True)
+                # No IN list: every row's SQL is the same, each row's arguments differ.
+                sql, first = form.arguments(rows[0])
+                batch = [first, *(form.arguments(params)[1] for params in rows[1:])]
+                await _execute(connection, sql, batch, many=True)
                 return
         await (await session.connection()).execute(self.statement, list(rows))
 
@@ -276,9 +271,15 @@ async def _autoflush(session: AsyncSession) -> None:
         await session.flush()
 
 
-async def _execute(adapted: Any, sql: str, arguments: Any, many: bool = False) -> list[Any]:
-    """Run on the loop's thread, as :meth:`OneTripConnection.run_inline` does."""
+async def _execute(
+    adapted: Any, sql: str, arguments: Any, many: bool = False, patience_ms: int | None = None
+) -> list[Any]:
+    """Run on the loop's thread: in the connection's inline transaction, or
+    (``patience_ms`` given) as a read outside any transaction. ``sqlite3``'s
+    errors come back as SQLAlchemy's, as its execution would raise them."""
     try:
+        if patience_ms is not None:
+            return await sqlite_trips.read_direct(adapted, sql, arguments, patience_ms)
         return await sqlite_trips.run_direct(adapted, sql, arguments, many)
     except sqlite3.Error as error:
         raise exc.DBAPIError.instance(sql, arguments, error, sqlite3.Error) from error
